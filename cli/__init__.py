@@ -1,0 +1,1 @@
+"""The `ragqa` command: a composition root over everything; nothing imports it."""

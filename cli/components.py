@@ -1,0 +1,50 @@
+"""Builds the service's parts from settings, once per command (the CLI's composition root)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from types import TracebackType
+
+from core.settings import Settings
+from ingest.embedding import SentenceTransformerEmbedder
+from ingest.pipeline import IngestPipeline
+from retrieval.index import VectorIndex, open_index
+from retrieval.sparse import Bm25SparseEncoder
+
+
+class Components:
+    """Lazily built parts; the heavy ones (the embedding model) load only when a command needs them.
+
+        >>> with Components(Settings()) as parts:  # doctest: +SKIP
+        ...     parts.pipeline.ingest(sources, "docs")
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def embedder(self) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder.from_settings(self.settings.embedding)
+
+    @cached_property
+    def sparse(self) -> Bm25SparseEncoder:
+        return Bm25SparseEncoder()
+
+    @cached_property
+    def index(self) -> VectorIndex:
+        return open_index(self.settings.qdrant)
+
+    @cached_property
+    def pipeline(self) -> IngestPipeline:
+        return IngestPipeline(self.embedder, self.sparse, self.index, self.settings)
+
+    def close(self) -> None:
+        if "index" in self.__dict__:
+            self.index.close()
+
+    def __enter__(self) -> Components:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,148 @@
+"""`ragqa ingest`, `ragqa delete` and `ragqa stats`: the bulk ingestion CLI.
+
+Parses arguments, builds the parts and shows progress; the logic lives in ``ingest/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.components import Components
+from cli.output import console, fail, print_json
+from core.errors import InvalidRequest, RagqaError
+from core.settings import Settings
+from ingest.report import DocumentResult, IngestReport
+from ingest.sources import iter_sources
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: docs).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def parse_tags(tags: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key.strip():
+            raise InvalidRequest(f"tag {tag!r} is not of the form key=value")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    collection: CollectionOpt = None,
+    glob: Annotated[str, typer.Option(help="Only files whose name matches this pattern.")] = "*",
+    recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Metadata key=value, repeatable.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Chunks per embedding batch.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest documents (.txt .md .html .pdf .docx): parse, chunk, embed, index."""
+    settings: Settings = ctx.obj
+    if batch_size:
+        settings = settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"batch_size": batch_size})})
+    name = collection or settings.ingest.default_collection
+    try:
+        sources = list(iter_sources(paths, glob, recursive, parse_tags(tag or [])))
+        with Components(settings) as parts:
+            report = _run(parts, sources, name, show_progress=not as_json)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_report(report)
+    raise typer.Exit(1 if report.failures else 0)
+
+
+def _run(parts: Components, sources: list, name: str, show_progress: bool) -> IngestReport:  # type: ignore[type-arg]
+    if not show_progress:
+        return parts.pipeline.ingest(sources, name)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        files = progress.add_task("files", total=len(sources))
+        chunks = progress.add_task("chunks written", total=None)
+
+        def on_result(result: DocumentResult) -> None:
+            progress.advance(files)
+            if result.status == "failed":
+                progress.console.print(f"[red]failed[/] {result.doc_id}: {result.reason}")
+
+        pipeline = parts.pipeline  # loads the model before the bars start moving
+        return pipeline.ingest(sources, name, on_result=on_result,
+                               on_chunks=lambda n: progress.advance(chunks, n))
+
+
+def _print_report(report: IngestReport) -> None:
+    table = Table(title=f"ingest into {report.collection!r}")
+    for column in ("added", "updated", "unchanged", "failed", "chunks written", "seconds", "chunks/s"):
+        table.add_column(column, justify="right")
+    counts = report.counts()
+    table.add_row(str(counts["added"]), str(counts["updated"]), str(counts["unchanged"]),
+                  str(counts["failed"]), str(report.chunks_written), f"{report.seconds:.1f}",
+                  f"{report.chunks_per_second:.1f}")
+    console.print(table)
+    for failure in report.failures:
+        console.print(f"[red]✗[/] {failure.doc_id}: {failure.reason}")
+
+
+def delete(
+    ctx: typer.Context,
+    doc_id: Annotated[str | None, typer.Argument(help="The document's id.")] = None,
+    source: Annotated[Path | None, typer.Option("--source", help="Delete the documents ingested from this file.")] = None,
+    collection: CollectionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete every chunk of a document, by doc_id or by source path."""
+    settings: Settings = ctx.obj
+    name = collection or settings.ingest.default_collection
+    try:
+        if (doc_id is None) == (source is None):
+            raise InvalidRequest("give either a DOC_ID or --source PATH")
+        with Components(settings) as parts:
+            doc_ids = [doc_id] if doc_id else parts.index.doc_ids_for_source(name, str(source.resolve()))  # type: ignore[union-attr]
+            removed = {d: parts.index.delete_document(name, d) for d in doc_ids}
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json({"collection": name, "deleted": removed})
+    elif not removed or not any(removed.values()):
+        console.print(f"nothing to delete in {name!r}")
+    else:
+        for d, n in removed.items():
+            console.print(f"deleted {d}: {n} chunks")
+    raise typer.Exit(0 if any(removed.values()) else 1)
+
+
+def stats(ctx: typer.Context, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
+    """Documents, chunks and store size of a collection."""
+    settings: Settings = ctx.obj
+    name = collection or settings.ingest.default_collection
+    try:
+        with Components(settings) as parts:
+            result = parts.index.stats(name)
+            size = parts.index.storage_bytes()
+    except RagqaError as exc:
+        fail(exc, as_json)
+    data = {"collection": name, "documents": result.documents, "chunks": result.chunks,
+            "dense_size": result.dense_size, "store_bytes": size}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"collection {name!r}")
+    for key in data:
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_row(*(str(v) if v is not None else "-" for v in data.values()))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.command()(delete)
+    app.command()(stats)

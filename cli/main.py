@@ -1,0 +1,38 @@
+"""Entry point of the `ragqa` command. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from pydantic import ValidationError
+
+from cli import ingest_cmd
+from core.logging import configure_logging
+from core.settings import Settings
+
+app = typer.Typer(
+    name="ragqa",
+    help="Answers questions from your documents, citing exactly where.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Settings come from RAGQA_* environment variables and ./.env."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error (configuration_error): invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, settings.log_json)
+    ctx.obj = settings
+
+
+ingest_cmd.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,170 @@
+"""Domain types shared by every layer.
+
+Offsets are character offsets into ``Document.text`` (the normalized text whose
+sha256 is ``content_hash``), so ``document.text[chunk.start:chunk.end] == chunk.text``.
+
+    >>> doc = Document(doc_id="a.txt", title="A", source="/x/a.txt", text="Hello.")
+    >>> doc.content_hash[:8]
+    '2d8bd7d9'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpan:
+    """A page of a paginated source (PDF): its 1-based number and where it starts in the text."""
+
+    page: int
+    start: int
+
+
+@dataclass(slots=True)
+class Document:
+    """A parsed document: normalized text plus where it came from."""
+
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    tags: dict[str, str] = field(default_factory=dict)
+    pages: list[PageSpan] = field(default_factory=list)
+    format: str = "txt"
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = sha256_text(self.text)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset``, or None for unpaginated documents."""
+        page = None
+        for span in self.pages:
+            if span.start > offset:
+                break
+            page = span.page
+        return page
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A span of a document, the unit of retrieval."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    title: str = ""
+    source: str = ""
+    content_hash: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    ingested_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredChunk:
+    """A retrieved chunk with the score it was ranked by (higher is better)."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    sparse_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source an answer cites as ``[n]``: enough to show and to jump to the exact span."""
+
+    number: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    page: int | None
+    snippet: str
+    score: float
+
+
+@dataclass(slots=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class GuardrailEvent:
+    """Something a guardrail noticed or changed, e.g. an injected instruction in a source."""
+
+    kind: str
+    detail: str
+    chunk_id: str | None = None
+
+
+@dataclass(slots=True)
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    degraded: str | None = None
+    guardrail_events: list[GuardrailEvent] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    model: str = ""
+    prompt_version: str = ""
+    question: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions on what a search may return. Empty fields restrict nothing.
+
+    ``tags_any``: at least one ``k=v`` pair matches; ``tags_all``: every pair matches.
+    """
+
+    doc_ids: tuple[str, ...] = ()
+    source_prefix: str | None = None
+    tags_any: tuple[tuple[str, str], ...] = ()
+    tags_all: tuple[tuple[str, str], ...] = ()
+    ingested_after: datetime | None = None
+    ingested_before: datetime | None = None
+
+    def is_empty(self) -> bool:
+        return not (
+            self.doc_ids
+            or self.source_prefix
+            or self.tags_any
+            or self.tags_all
+            or self.ingested_after
+            or self.ingested_before
+        )

@@ -1,0 +1,177 @@
+"""The ingestion pipeline: parse -> chunk -> embed -> index, streaming in batches.
+
+Documents flow through in groups of about ``flush_chunks`` chunks, so memory holds one
+group (texts and vectors), never a corpus. Each document is written whole and then its
+stale chunks are removed, so re-ingest is idempotent and a crash leaves either the old
+version, the new one, or (until the retry) both complete: never half a document.
+
+    >>> pipeline = IngestPipeline(embedder, sparse, index, settings)  # doctest: +SKIP
+    >>> report = pipeline.ingest(iter_sources([Path("docs")]), collection="docs")  # doctest: +SKIP
+    >>> report.counts()  # doctest: +SKIP
+    {'added': 3, 'updated': 0, 'unchanged': 0, 'failed': 0}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from core.errors import IngestError, ParseError, RagqaError
+from core.protocols import Embedder, SparseEncoder
+from core.settings import Settings
+from core.types import Chunk, Document
+from ingest.chunking import Chunker, embedding_text
+from ingest.parsing import parse_bytes
+from ingest.report import DocumentResult, IngestReport
+from ingest.sources import SourceDocument
+from retrieval.index import IndexPoint, VectorIndex
+
+log = structlog.get_logger(__name__)
+CHUNKER_VERSION = "1"
+
+
+@dataclass(slots=True)
+class _Prepared:
+    source: SourceDocument
+    document: Document
+    chunks: list[Chunk]
+    existed: bool
+
+
+@dataclass(slots=True)
+class _Group:
+    items: list[_Prepared] = field(default_factory=list)
+    chunks: int = 0
+
+
+class IngestPipeline:
+    """Turns source documents into indexed chunks. Reusable across calls and collections."""
+
+    def __init__(self, embedder: Embedder, sparse: SparseEncoder, index: VectorIndex,
+                 settings: Settings, flush_chunks: int | None = None) -> None:
+        self.embedder = embedder
+        self.sparse = sparse
+        self.index = index
+        self._settings = settings
+        self._chunker = Chunker(embedder.tokenize, embedder.max_seq_length, settings.chunking)
+        self._flush_chunks = flush_chunks or max(64, settings.embedding.batch_size * 4)
+        signature = "|".join([
+            embedder.model_name, str(embedder.dimension), sparse.name, CHUNKER_VERSION,
+            str(settings.chunking.chunk_size), str(settings.chunking.chunk_overlap),
+        ])
+        self.pipeline_id = hashlib.sha256(signature.encode()).hexdigest()[:16]
+
+    def ingest(
+        self,
+        sources: Iterable[SourceDocument],
+        collection: str,
+        on_result: Callable[[DocumentResult], None] | None = None,
+        on_chunks: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest every source; failures are reported per document and never stop the batch."""
+        started = time.perf_counter()
+        report = IngestReport(collection=collection)
+        self.index.ensure_collection(collection, self.embedder.dimension)
+
+        def record(result: DocumentResult) -> None:
+            report.add(result)
+            if on_result:
+                on_result(result)
+
+        group = _Group()
+        for source in sources:
+            prepared = self._prepare(source, collection, record)
+            if prepared is None:
+                continue
+            group.items.append(prepared)
+            group.chunks += len(prepared.chunks)
+            if group.chunks >= self._flush_chunks:
+                self._flush(group, collection, record, on_chunks)
+                group = _Group()
+        if group.items:
+            self._flush(group, collection, record, on_chunks)
+        report.seconds = time.perf_counter() - started
+        log.info("ingest.done", collection=collection, **report.counts(),
+                 chunks=report.chunks_written, seconds=round(report.seconds, 2))
+        return report
+
+    def _prepare(self, source: SourceDocument, collection: str,
+                 record: Callable[[DocumentResult], None]) -> _Prepared | None:
+        try:
+            parsed = parse_bytes(source.read(self._settings.ingest.max_file_bytes), source.name)
+            document = Document(
+                doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
+                source=source.source, text=parsed.text, tags=source.tags, pages=parsed.pages,
+                format=parsed.format,
+            )
+            state = self.index.document_state(collection, document.doc_id, document.content_hash,
+                                              self.pipeline_id)
+            if state.complete:
+                record(DocumentResult(source.doc_id, source.source, "unchanged", chunks=state.points))
+                return None
+            chunks = self._chunker.chunk(document, datetime.now(UTC))
+            if not chunks:
+                raise ParseError(f"{source.name}: no text to index")
+            return _Prepared(source, document, chunks, existed=state.points > 0)
+        except RagqaError as exc:
+            record(DocumentResult.failure(source, exc))
+        except (ValueError, RuntimeError, LookupError, OSError) as exc:
+            # A parser library failing in a way we did not foresee is still this document's problem.
+            record(DocumentResult.failure(source, IngestError(f"{source.name}: {type(exc).__name__}: {exc}")))
+        return None
+
+    def _flush(self, group: _Group, collection: str, record: Callable[[DocumentResult], None],
+               on_chunks: Callable[[int], None] | None) -> None:
+        try:
+            points = self._embed(group.items)
+        except (RagqaError, ValueError, RuntimeError) as exc:
+            if len(group.items) == 1:
+                record(DocumentResult.failure(group.items[0].source, exc))
+                return
+            # One document broke the batch: retry one at a time so only it fails.
+            log.warning("ingest.batch_failed", error=str(exc), documents=len(group.items))
+            for item in group.items:
+                self._flush(_Group([item], len(item.chunks)), collection, record, on_chunks)
+            return
+        for item, item_points in zip(group.items, points, strict=True):
+            record(self._write(item, item_points, collection))
+            if on_chunks:
+                on_chunks(len(item_points))
+
+    def _embed(self, items: list[_Prepared]) -> list[list[IndexPoint]]:
+        texts = [embedding_text(c.title, c.text) for item in items for c in item.chunks]
+        dense = self.embedder.embed_documents(texts)
+        out: list[list[IndexPoint]] = []
+        row = 0
+        for item in items:
+            count = len(item.chunks)
+            out.append([
+                IndexPoint(chunk, dense[row + i], self.sparse.encode_document(texts[row + i]),
+                           chunk_count=count, pipeline=self.pipeline_id)
+                for i, chunk in enumerate(item.chunks)
+            ])
+            row += count
+        return out
+
+    def _write(self, item: _Prepared, points: list[IndexPoint], collection: str) -> DocumentResult:
+        doc_id = item.document.doc_id
+        step = self._settings.ingest.upsert_batch_points
+        try:
+            for i in range(0, len(points), step):
+                self.index.upsert(collection, points[i:i + step])
+            removed = self.index.delete_stale(collection, doc_id, [p.chunk.chunk_id for p in points])
+        except RagqaError as exc:
+            return DocumentResult.failure(item.source, exc)
+        status = "updated" if item.existed else "added"
+        log.debug("ingest.document", doc_id=doc_id, status=status, chunks=len(points), removed=removed)
+        return DocumentResult(doc_id, item.source.source, status, chunks=len(points))
+
+    def delete_document(self, collection: str, doc_id: str) -> int:
+        """Remove every chunk of a document; returns how many points went."""
+        return self.index.delete_document(collection, doc_id)

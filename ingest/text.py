@@ -1,0 +1,45 @@
+"""Decoding bytes to text and normalizing text, so content hashes and spans are stable."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from charset_normalizer import from_bytes
+
+from core.errors import ParseError
+
+_TRAILING_SPACE = re.compile(r"[ \t\f\v]+\n")
+_MANY_BLANK_LINES = re.compile(r"\n{3,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Detection below this coherence is a guess we would rather not index as garbage.
+_MIN_DETECTION_COHERENCE = 0.2
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) first; otherwise the detected encoding; otherwise ParseError."""
+    if not data.strip():
+        raise ParseError(f"{name}: file is empty")
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError(f"{name}: looks like a binary file (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    match = from_bytes(data).best()
+    if match is None or match.coherence < _MIN_DETECTION_COHERENCE:
+        raise ParseError(f"{name}: text is not UTF-8 and its encoding could not be detected")
+    return str(match)
+
+
+def normalize_text(text: str) -> str:
+    """NFC, Unix newlines, no control characters, no trailing spaces, at most one blank line.
+
+    Idempotent: ``normalize_text(normalize_text(t)) == normalize_text(t)``.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = _CONTROL.sub("", text)
+    text = _TRAILING_SPACE.sub("\n", text + "\n")
+    text = _MANY_BLANK_LINES.sub("\n\n", text)
+    return text.strip()

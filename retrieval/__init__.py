@@ -1,0 +1,1 @@
+"""Retrieval: the Qdrant index (owner of the collection schema), hybrid search, fusion, reranking."""

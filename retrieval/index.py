@@ -1,0 +1,151 @@
+"""The index protocol and the collection schema, shared by every Qdrant backend.
+
+A point is one chunk: named vectors ``dense`` (cosine) and ``sparse`` (BM25 term
+weights, IDF applied by Qdrant) plus the payload below. Backends: Qdrant Edge
+(embedded default), qdrant-client local mode (embedded, exhaustive) and a Qdrant
+server through qdrant-client.
+
+    >>> index = open_index(QdrantSettings(path=Path("/tmp/q")))  # doctest: +SKIP
+    >>> index.ensure_collection("docs", dense_size=384)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from core.settings import QdrantSettings
+from core.types import Chunk, ScoredChunk, SearchFilters, SparseVector
+
+DENSE = "dense"
+SPARSE = "sparse"
+# Payload keys with an index on a server (filters use them).
+KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs")
+SearchMode = Literal["dense", "sparse", "rrf", "dbsf"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPoint:
+    """A chunk ready for the index: its vectors and the facts that make re-ingest idempotent."""
+
+    chunk: Chunk
+    dense: npt.NDArray[np.float32]
+    sparse: SparseVector
+    chunk_count: int
+    pipeline: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentState:
+    """What the index holds of one document."""
+
+    points: int
+    content_hash: str | None
+    pipeline: str | None
+    chunk_count: int
+    matching: int  # points carrying ``content_hash`` and ``pipeline``
+
+    @property
+    def complete(self) -> bool:
+        """All of one version's chunks are present and nothing else is."""
+        return self.points == self.matching == self.chunk_count > 0
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    name: str
+    documents: int
+    chunks: int
+    dense_size: int
+
+
+class VectorIndex(Protocol):
+    """What ingestion and retrieval need from a Qdrant backend."""
+
+    def ensure_collection(self, name: str, dense_size: int) -> None: ...
+
+    def collection_exists(self, name: str) -> bool: ...
+
+    def list_collections(self) -> list[str]: ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None: ...
+
+    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState: ...
+
+    def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
+        """Delete the document's points whose ids are not in ``keep_ids``; returns how many."""
+        ...
+
+    def delete_document(self, collection: str, doc_id: str) -> int: ...
+
+    def doc_ids_for_source(self, collection: str, source: str) -> list[str]: ...
+
+    def count(self, collection: str, filters: SearchFilters | None = None) -> int: ...
+
+    def stats(self, collection: str) -> CollectionStats: ...
+
+    def query(
+        self,
+        collection: str,
+        dense: npt.NDArray[np.float32] | None,
+        sparse: SparseVector | None,
+        mode: SearchMode,
+        limit: int,
+        filters: SearchFilters | None = None,
+        candidates: int = 50,
+    ) -> list[ScoredChunk]: ...
+
+    def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]: ...
+
+    def storage_bytes(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def chunk_payload(point: IndexPoint) -> dict[str, Any]:
+    chunk = point.chunk
+    ingested = chunk.ingested_at or datetime.now(UTC)
+    return {
+        "doc_id": chunk.doc_id, "ordinal": chunk.ordinal, "text": chunk.text, "title": chunk.title,
+        "source": chunk.source, "start": chunk.start, "end": chunk.end, "page": chunk.page,
+        "content_hash": chunk.content_hash, "tags": chunk.tags,
+        "tag_pairs": [f"{k}={v}" for k, v in sorted(chunk.tags.items())],
+        "ingested_at": ingested.isoformat(), "ingested_ts": ingested.timestamp(),
+        "chunk_count": point.chunk_count, "pipeline": point.pipeline,
+    }
+
+
+def chunk_from_payload(point_id: str, payload: dict[str, Any]) -> Chunk:
+    ingested = payload.get("ingested_at")
+    return Chunk(
+        chunk_id=str(point_id), doc_id=payload["doc_id"], ordinal=int(payload["ordinal"]),
+        text=payload["text"], start=int(payload["start"]), end=int(payload["end"]),
+        page=payload.get("page"), title=payload.get("title", ""), source=payload.get("source", ""),
+        content_hash=payload.get("content_hash", ""), tags=dict(payload.get("tags") or {}),
+        ingested_at=datetime.fromisoformat(ingested) if ingested else None,
+    )
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def open_index(settings: QdrantSettings) -> VectorIndex:
+    """The backend the settings ask for: a server when ``url`` is set, else an embedded store."""
+    from retrieval.qdrant_client_index import QdrantClientIndex
+
+    if settings.url:
+        return QdrantClientIndex.for_server(settings)
+    if settings.backend == "edge":
+        from retrieval.edge_index import EdgeIndex
+
+        return EdgeIndex(settings.path, hnsw_ef=settings.hnsw_ef)
+    return QdrantClientIndex.for_local(settings.path)

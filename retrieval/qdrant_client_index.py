@@ -1,0 +1,267 @@
+"""The index on qdrant-client: a Qdrant server, or local mode (embedded, exhaustive search).
+
+    >>> index = QdrantClientIndex.for_local(Path("/tmp/qdrant"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, NotFound
+from core.settings import QdrantSettings
+from core.types import Chunk, ScoredChunk, SearchFilters, SparseVector
+from retrieval.index import (
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    CollectionStats,
+    DocumentState,
+    IndexPoint,
+    SearchMode,
+    chunk_from_payload,
+    chunk_payload,
+    directory_bytes,
+)
+
+T = TypeVar("T")
+
+
+def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -> models.Filter | None:
+    must: list[models.Condition] = []
+    should: list[models.Condition] = []
+    if doc_id is not None:
+        must.append(models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id)))
+    if filters is not None:
+        if filters.doc_ids:
+            must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(filters.doc_ids))))
+        if filters.source_prefix:
+            # Keyword prefix match is not in every backend; text match on a keyword field is exact
+            # substring in local mode. Sources are absolute paths, so a prefix is a substring.
+            must.append(models.FieldCondition(key="source", match=models.MatchText(text=filters.source_prefix)))
+        for key, value in filters.tags_all:
+            must.append(models.FieldCondition(key="tag_pairs", match=models.MatchValue(value=f"{key}={value}")))
+        if filters.tags_any:
+            pairs = [f"{k}={v}" for k, v in filters.tags_any]
+            should.append(models.FieldCondition(key="tag_pairs", match=models.MatchAny(any=pairs)))
+        if filters.ingested_after or filters.ingested_before:
+            must.append(models.FieldCondition(key="ingested_ts", range=models.Range(
+                gte=filters.ingested_after.timestamp() if filters.ingested_after else None,
+                lte=filters.ingested_before.timestamp() if filters.ingested_before else None,
+            )))
+    if not must and not should:
+        return None
+    return models.Filter(must=must or None, should=should or None)
+
+
+class QdrantClientIndex:
+    """VectorIndex over qdrant-client. Local mode admits one process per folder."""
+
+    def __init__(self, client: QdrantClient, path: Path | None = None, is_server: bool = False) -> None:
+        self._client = client
+        self._path = path
+        self._is_server = is_server
+        self._known: set[str] = set()
+
+    @classmethod
+    def for_local(cls, path: Path) -> QdrantClientIndex:
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            client = QdrantClient(path=str(path))
+        except RuntimeError as exc:
+            if "already accessed" in str(exc):
+                raise IndexLocked(
+                    f"the embedded Qdrant store at {path} is in use by another process; stop it, "
+                    "or run a Qdrant server and set RAGQA_QDRANT__URL"
+                ) from exc
+            raise IndexUnavailable(f"cannot open the embedded Qdrant store at {path}: {exc}") from exc
+        return cls(client, path=path)
+
+    @classmethod
+    def for_server(cls, settings: QdrantSettings) -> QdrantClientIndex:
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        client = QdrantClient(url=settings.url, api_key=key, timeout=int(settings.timeout_s))
+        return cls(client, is_server=True)
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (ResponseHandlingException, ConnectionError, TimeoutError) as exc:
+            raise IndexUnavailable(f"Qdrant unavailable while trying to {what}: {exc}") from exc
+        except UnexpectedResponse as exc:
+            if exc.status_code == 404:
+                raise NotFound(f"{what}: not found ({exc.reason_phrase})") from exc
+            raise IndexUnavailable(f"Qdrant error while trying to {what}: {exc}") from exc
+
+    # -- collections ------------------------------------------------------------------------
+
+    def collection_exists(self, name: str) -> bool:
+        return name in self._known or self._call("check a collection", lambda: self._client.collection_exists(name))
+
+    def list_collections(self) -> list[str]:
+        response = self._call("list collections", self._client.get_collections)
+        return sorted(c.name for c in response.collections)
+
+    def drop_collection(self, name: str) -> None:
+        self._call("drop a collection", lambda: self._client.delete_collection(name))
+        self._known.discard(name)
+
+    def ensure_collection(self, name: str, dense_size: int) -> None:
+        if name in self._known:
+            return
+        if self.collection_exists(name):
+            existing = self._dense_size(name)
+            if existing != dense_size:
+                raise CollectionMismatch(
+                    f"collection {name!r} holds {existing}-dimensional vectors but the embedder makes "
+                    f"{dense_size}: use another --collection, or delete this one"
+                )
+        else:
+            self._call("create a collection", lambda: self._client.create_collection(
+                name,
+                vectors_config={DENSE: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            ))
+            if self._is_server:
+                for field in KEYWORD_FIELDS:
+                    self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+                self._client.create_payload_index(name, "ingested_ts", models.PayloadSchemaType.FLOAT)
+        self._known.add(name)
+
+    def _dense_size(self, name: str) -> int:
+        info = self._call("read a collection", lambda: self._client.get_collection(name))
+        vectors = info.config.params.vectors
+        if isinstance(vectors, dict) and DENSE in vectors:
+            return int(vectors[DENSE].size)
+        raise CollectionMismatch(f"collection {name!r} was not made by ragqa (no {DENSE!r} vector)")
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
+        structs = [
+            models.PointStruct(
+                id=p.chunk.chunk_id,
+                vector={DENSE: p.dense.tolist(),
+                        SPARSE: models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)},
+                payload=chunk_payload(p),
+            )
+            for p in points
+        ]
+        self._call("write points", lambda: self._client.upsert(collection, structs, wait=True))
+
+    def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
+        flt = to_qdrant_filter(None, doc_id=doc_id)
+        assert flt is not None
+        if keep_ids:
+            flt.must_not = [models.HasIdCondition(has_id=list(keep_ids))]
+        return self._delete(collection, flt)
+
+    def delete_document(self, collection: str, doc_id: str) -> int:
+        return self._delete(collection, to_qdrant_filter(None, doc_id=doc_id))
+
+    def _delete(self, collection: str, flt: models.Filter | None) -> int:
+        stale = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
+        if stale:
+            selector = models.FilterSelector(filter=flt)
+            self._call("delete points", lambda: self._client.delete(collection, selector, wait=True))
+        return stale
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
+        flt = to_qdrant_filter(None, doc_id=doc_id)
+        points = self._count(collection, flt)
+        if points == 0:
+            return DocumentState(0, None, None, 0, 0)
+        records, _ = self._call("read points", lambda: self._client.scroll(
+            collection, scroll_filter=flt, limit=1, with_payload=["content_hash", "pipeline", "chunk_count"]))
+        payload = records[0].payload or {}
+        same = models.Filter(must=[
+            *(flt.must if flt and isinstance(flt.must, list) else []),
+            models.FieldCondition(key="content_hash", match=models.MatchValue(value=content_hash)),
+            models.FieldCondition(key="pipeline", match=models.MatchValue(value=pipeline)),
+        ])
+        return DocumentState(points, payload.get("content_hash"), payload.get("pipeline"),
+                             int(payload.get("chunk_count", 0)), self._count(collection, same))
+
+    def _count(self, collection: str, flt: models.Filter | None) -> int:
+        return self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
+
+    def count(self, collection: str, filters: SearchFilters | None = None) -> int:
+        return self._count(collection, to_qdrant_filter(filters))
+
+    def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
+        flt = models.Filter(must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))])
+        return sorted(self._distinct_doc_ids(collection, flt))
+
+    def _distinct_doc_ids(self, collection: str, flt: models.Filter | None) -> set[str]:
+        seen: set[str] = set()
+        offset: Any = None
+        while True:
+            records, offset = self._call("scroll points", lambda o=offset: self._client.scroll(
+                collection, scroll_filter=flt, limit=1024, offset=o, with_payload=["doc_id"]))
+            seen.update(str((r.payload or {})["doc_id"]) for r in records)
+            if offset is None:
+                return seen
+
+    def stats(self, collection: str) -> CollectionStats:
+        if not self.collection_exists(collection):
+            raise NotFound(f"collection {collection!r} does not exist")
+        return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
+                               self._count(collection, None), self._dense_size(collection))
+
+    def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
+        flt = models.Filter(must=[
+            models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id)),
+            models.FieldCondition(key="ordinal", match=models.MatchAny(any=list(ordinals))),
+        ])
+        records, _ = self._call("read points", lambda: self._client.scroll(
+            collection, scroll_filter=flt, limit=len(ordinals), with_payload=True))
+        return sorted((chunk_from_payload(str(r.id), r.payload or {}) for r in records), key=lambda c: c.ordinal)
+
+    def query(
+        self,
+        collection: str,
+        dense: npt.NDArray[np.float32] | None,
+        sparse: SparseVector | None,
+        mode: SearchMode,
+        limit: int,
+        filters: SearchFilters | None = None,
+        candidates: int = 50,
+    ) -> list[ScoredChunk]:
+        flt = to_qdrant_filter(filters)
+        sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
+        dense_query = dense.tolist() if dense is not None else None
+        kwargs: dict[str, Any]
+        if mode == "dense" or (mode != "sparse" and not sparse_query):
+            kwargs = {"query": dense_query, "using": DENSE}
+        elif mode == "sparse" or dense_query is None:
+            kwargs = {"query": sparse_query, "using": SPARSE}
+        else:
+            fusion = models.Fusion.RRF if mode == "rrf" else models.Fusion.DBSF
+            kwargs = {
+                "prefetch": [
+                    models.Prefetch(query=dense_query, using=DENSE, limit=candidates, filter=flt),
+                    models.Prefetch(query=sparse_query, using=SPARSE, limit=candidates, filter=flt),
+                ],
+                "query": models.FusionQuery(fusion=fusion),
+            }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
+            response = self._call("search", lambda: self._client.query_points(
+                collection, query_filter=flt, limit=limit, with_payload=True, **kwargs))
+        return [ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score))
+                for p in response.points]
+
+    def storage_bytes(self) -> int | None:
+        return directory_bytes(self._path) if self._path else None
+
+    def close(self) -> None:
+        self._client.close()

