@@ -17,7 +17,7 @@ from cli.output import console, fail, print_json
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
-from ingest.sources import iter_sources
+from ingest.sources import SourceDocument, iter_sources
 
 CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: docs).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -46,7 +46,8 @@ def ingest(
     """Ingest documents (.txt .md .html .pdf .docx): parse, chunk, embed, index."""
     settings: Settings = ctx.obj
     if batch_size:
-        settings = settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"batch_size": batch_size})})
+        embedding = settings.embedding.model_copy(update={"batch_size": batch_size})
+        settings = settings.model_copy(update={"embedding": embedding})
     name = collection or settings.ingest.default_collection
     try:
         sources = list(iter_sources(paths, glob, recursive, parse_tags(tag or [])))
@@ -61,7 +62,7 @@ def ingest(
     raise typer.Exit(1 if report.failures else 0)
 
 
-def _run(parts: Components, sources: list, name: str, show_progress: bool) -> IngestReport:  # type: ignore[type-arg]
+def _run(parts: Components, sources: list[SourceDocument], name: str, show_progress: bool) -> IngestReport:
     if not show_progress:
         return parts.pipeline.ingest(sources, name)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -95,7 +96,9 @@ def _print_report(report: IngestReport) -> None:
 def delete(
     ctx: typer.Context,
     doc_id: Annotated[str | None, typer.Argument(help="The document's id.")] = None,
-    source: Annotated[Path | None, typer.Option("--source", help="Delete the documents ingested from this file.")] = None,
+    source: Annotated[
+        Path | None, typer.Option("--source", help="Delete the documents ingested from this file.")
+    ] = None,
     collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -106,7 +109,11 @@ def delete(
         if (doc_id is None) == (source is None):
             raise InvalidRequest("give either a DOC_ID or --source PATH")
         with Components(settings) as parts:
-            doc_ids = [doc_id] if doc_id else parts.index.doc_ids_for_source(name, str(source.resolve()))  # type: ignore[union-attr]
+            if doc_id is not None:
+                doc_ids = [doc_id]
+            else:
+                assert source is not None
+                doc_ids = parts.index.doc_ids_for_source(name, str(source.resolve()))
             removed = {d: parts.index.delete_document(name, d) for d in doc_ids}
     except RagqaError as exc:
         fail(exc, as_json)

@@ -8,7 +8,7 @@ third-party exceptions at the edge (``raise IndexUnavailable(...) from exc``)::
     │   ├── UnsupportedFormat       extension / content type we do not parse
     │   ├── ParseError              corrupt, empty, undecodable or unreadable input
     │   └── DocumentTooLarge        over the configured size limit
-    ├── IndexError_                 the vector index
+    ├── IndexStoreError                the vector index
     │   ├── IndexUnavailable        cannot reach / open the store (transient)
     │   ├── IndexLocked             an embedded store is held by another process
     │   └── CollectionMismatch      collection exists with another schema (vector size)
@@ -57,20 +57,20 @@ class DocumentTooLarge(IngestError):
     code = "document_too_large"
 
 
-class IndexError_(RagqaError):  # noqa: N801 - the builtin IndexError must stay unshadowed
+class IndexStoreError(RagqaError):
     code = "index_error"
 
 
-class IndexUnavailable(IndexError_):
+class IndexUnavailable(IndexStoreError):
     code = "index_unavailable"
     transient = True
 
 
-class IndexLocked(IndexError_):
+class IndexLocked(IndexStoreError):
     code = "index_locked"
 
 
-class CollectionMismatch(IndexError_):
+class CollectionMismatch(IndexStoreError):
     code = "collection_mismatch"
 
 

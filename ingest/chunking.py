@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from core.settings import ChunkingSettings
 from core.types import Chunk, Document, sha256_text
@@ -52,10 +52,7 @@ class Chunker:
 
     def chunk(self, document: Document, ingested_at: datetime) -> list[Chunk]:
         budget = self.token_budget(document.title)
-        if document.format == "md":
-            sections = _markdown_sections(document.text)
-        else:
-            sections = [(0, document.text)]
+        sections = _markdown_sections(document.text) if document.format == "md" else [(0, document.text)]
         spans: list[tuple[int, int]] = []
         for section_start, section_text in sections:
             for start, end in self._split(section_text, budget):

@@ -88,7 +88,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_seq_length(self) -> int:
-        return int(self._model.max_seq_length)
+        length = self._model.max_seq_length
+        if length is None:
+            raise ConfigurationError(f"embedding model {self._model_name} does not declare a max sequence length")
+        return int(length)
 
     def tokenize(self, text: str) -> list[int]:
         ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False)

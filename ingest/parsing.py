@@ -113,7 +113,7 @@ def _parse_pdf(data: bytes, name: str) -> ParsedText:
         if reader.is_encrypted:
             raise ParseError(f"{name}: PDF is encrypted")
         page_texts = [normalize_text(page.extract_text() or "") for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:

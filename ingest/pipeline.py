@@ -28,7 +28,7 @@ from core.settings import Settings
 from core.types import Chunk, Document
 from ingest.chunking import Chunker, embedding_text
 from ingest.parsing import parse_bytes
-from ingest.report import DocumentResult, IngestReport
+from ingest.report import DocumentResult, IngestReport, Status
 from ingest.sources import SourceDocument
 from retrieval.index import IndexPoint, VectorIndex
 
@@ -168,7 +168,7 @@ class IngestPipeline:
             removed = self.index.delete_stale(collection, doc_id, [p.chunk.chunk_id for p in points])
         except RagqaError as exc:
             return DocumentResult.failure(item.source, exc)
-        status = "updated" if item.existed else "added"
+        status: Status = "updated" if item.existed else "added"
         log.debug("ingest.document", doc_id=doc_id, status=status, chunks=len(points), removed=removed)
         return DocumentResult(doc_id, item.source.source, status, chunks=len(points))
 

@@ -14,6 +14,8 @@ _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Detection below this coherence is a guess we would rather not index as garbage.
 _MIN_DETECTION_COHERENCE = 0.2
+_MAX_CHAOS = 0.3
+_PREFERRED_LEGACY = ("cp1252", "latin_1", "iso8859_15")
 
 
 def decode_bytes(data: bytes, name: str) -> str:
@@ -26,10 +28,19 @@ def decode_bytes(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    match = from_bytes(data).best()
-    if match is None or match.coherence < _MIN_DETECTION_COHERENCE:
+    matches = list(from_bytes(data))
+    if not matches:
         raise ParseError(f"{name}: text is not UTF-8 and its encoding could not be detected")
-    return str(match)
+    best = matches[0]
+    # Single-byte Western encodings decode the same bytes equally "cleanly"; among equally good
+    # candidates prefer windows-1252, by far the most common legacy encoding (as browsers do).
+    for match in matches:
+        if match.encoding in _PREFERRED_LEGACY and match.chaos <= best.chaos:
+            best = match
+            break
+    if best.coherence < _MIN_DETECTION_COHERENCE and best.chaos > _MAX_CHAOS:
+        raise ParseError(f"{name}: text is not UTF-8 and its encoding could not be detected reliably")
+    return str(best)
 
 
 def normalize_text(text: str) -> str:

@@ -11,6 +11,7 @@ server through qdrant-client.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,13 +140,27 @@ def directory_bytes(path: Path) -> int:
 
 
 def open_index(settings: QdrantSettings) -> VectorIndex:
-    """The backend the settings ask for: a server when ``url`` is set, else an embedded store."""
-    from retrieval.qdrant_client_index import QdrantClientIndex
+    """The backend the settings ask for: a server when ``url`` is set, else an embedded store.
 
+    Embedded, ``backend="auto"`` means Qdrant Edge, except on a folder that already holds
+    qdrant-client local-mode collections: those stay readable instead of silently vanishing
+    (set ``backend="edge"`` and re-ingest to move them). ``"edge"`` and ``"local"`` force an engine.
+    """
     if settings.url:
-        return QdrantClientIndex.for_server(settings)
-    if settings.backend == "edge":
-        from retrieval.edge_index import EdgeIndex
+        from retrieval.qdrant_client_index import QdrantClientIndex
 
-        return EdgeIndex(settings.path, hnsw_ef=settings.hnsw_ef)
-    return QdrantClientIndex.for_local(settings.path)
+        return QdrantClientIndex.for_server(settings)
+    backend = settings.backend
+    if backend == "auto":
+        try:  # local mode keeps its collections in meta.json; Edge never writes that file
+            meta = json.loads((settings.path / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = None
+        backend = "local" if isinstance(meta, dict) and meta.get("collections") else "edge"
+    if backend == "local":
+        from retrieval.qdrant_client_index import QdrantClientIndex
+
+        return QdrantClientIndex.for_local(settings.path)
+    from retrieval.edge_index import EdgeIndex
+
+    return EdgeIndex(settings.path, hnsw_ef=settings.hnsw_ef)

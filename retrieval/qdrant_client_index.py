@@ -15,7 +15,7 @@ import numpy.typing as npt
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, NotFound
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound
 from core.settings import QdrantSettings
 from core.types import Chunk, ScoredChunk, SearchFilters, SparseVector
 from retrieval.index import (
@@ -43,9 +43,9 @@ def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -
         if filters.doc_ids:
             must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(filters.doc_ids))))
         if filters.source_prefix:
-            # Keyword prefix match is not in every backend; text match on a keyword field is exact
-            # substring in local mode. Sources are absolute paths, so a prefix is a substring.
-            must.append(models.FieldCondition(key="source", match=models.MatchText(text=filters.source_prefix)))
+            # A true prefix match. (MatchText tokenizes: "/docs/gu" found nothing and "/docs/guide"
+            # also matched "/x/guide/docs/a.txt".)
+            must.append(models.FieldCondition(key="source", match=models.MatchPrefix(prefix=filters.source_prefix)))
         for key, value in filters.tags_all:
             must.append(models.FieldCondition(key="tag_pairs", match=models.MatchValue(value=f"{key}={value}")))
         if filters.tags_any:
@@ -68,7 +68,7 @@ class QdrantClientIndex:
         self._client = client
         self._path = path
         self._is_server = is_server
-        self._known: set[str] = set()
+        self._known: dict[str, int] = {}  # collection -> dense size, once checked or created
 
     @classmethod
     def for_local(cls, path: Path) -> QdrantClientIndex:
@@ -99,6 +99,12 @@ class QdrantClientIndex:
             if exc.status_code == 404:
                 raise NotFound(f"{what}: not found ({exc.reason_phrase})") from exc
             raise IndexUnavailable(f"Qdrant error while trying to {what}: {exc}") from exc
+        except ValueError as exc:
+            # Local mode reports a missing collection as ValueError("Collection x not found"), where a
+            # server answers 404.
+            if str(exc).startswith("Collection ") and str(exc).endswith(" not found"):
+                raise NotFound(f"{what}: {exc}") from exc
+            raise
 
     # -- collections ------------------------------------------------------------------------
 
@@ -111,13 +117,11 @@ class QdrantClientIndex:
 
     def drop_collection(self, name: str) -> None:
         self._call("drop a collection", lambda: self._client.delete_collection(name))
-        self._known.discard(name)
+        self._known.pop(name, None)
 
     def ensure_collection(self, name: str, dense_size: int) -> None:
-        if name in self._known:
-            return
         if self.collection_exists(name):
-            existing = self._dense_size(name)
+            existing = self._known.get(name) or self._dense_size(name)
             if existing != dense_size:
                 raise CollectionMismatch(
                     f"collection {name!r} holds {existing}-dimensional vectors but the embedder makes "
@@ -131,9 +135,14 @@ class QdrantClientIndex:
             ))
             if self._is_server:
                 for field in KEYWORD_FIELDS:
-                    self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
-                self._client.create_payload_index(name, "ingested_ts", models.PayloadSchemaType.FLOAT)
-        self._known.add(name)
+                    # `source` is indexed for prefix matching too (SearchFilters.source_prefix).
+                    schema = (models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, prefix=True)
+                              if field == "source" else models.PayloadSchemaType.KEYWORD)
+                    self._call("index a payload field",
+                               lambda f=field, s=schema: self._client.create_payload_index(name, f, s))
+                self._call("index a payload field", lambda: self._client.create_payload_index(
+                    name, "ingested_ts", models.PayloadSchemaType.FLOAT))
+        self._known[name] = dense_size
 
     def _dense_size(self, name: str) -> int:
         info = self._call("read a collection", lambda: self._client.get_collection(name))
@@ -164,9 +173,11 @@ class QdrantClientIndex:
         return self._delete(collection, flt)
 
     def delete_document(self, collection: str, doc_id: str) -> int:
-        return self._delete(collection, to_qdrant_filter(None, doc_id=doc_id))
+        flt = to_qdrant_filter(None, doc_id=doc_id)
+        assert flt is not None
+        return self._delete(collection, flt)
 
-    def _delete(self, collection: str, flt: models.Filter | None) -> int:
+    def _delete(self, collection: str, flt: models.Filter) -> int:
         stale = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
         if stale:
             selector = models.FilterSelector(filter=flt)
@@ -205,11 +216,14 @@ class QdrantClientIndex:
         seen: set[str] = set()
         offset: Any = None
         while True:
-            records, offset = self._call("scroll points", lambda o=offset: self._client.scroll(
-                collection, scroll_filter=flt, limit=1024, offset=o, with_payload=["doc_id"]))
+            records, offset = self._scroll_page(collection, flt, offset)
             seen.update(str((r.payload or {})["doc_id"]) for r in records)
             if offset is None:
                 return seen
+
+    def _scroll_page(self, collection: str, flt: models.Filter | None, offset: Any) -> tuple[list[Any], Any]:
+        return self._call("scroll points", lambda: self._client.scroll(
+            collection, scroll_filter=flt, limit=1024, offset=offset, with_payload=["doc_id"]))
 
     def stats(self, collection: str) -> CollectionStats:
         if not self.collection_exists(collection):
@@ -218,6 +232,8 @@ class QdrantClientIndex:
                                self._count(collection, None), self._dense_size(collection))
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
+        if not ordinals:
+            return []  # a scroll of limit 0 is an error
         flt = models.Filter(must=[
             models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id)),
             models.FieldCondition(key="ordinal", match=models.MatchAny(any=list(ordinals))),
@@ -244,6 +260,9 @@ class QdrantClientIndex:
             kwargs = {"query": dense_query, "using": DENSE}
         elif mode == "sparse" or dense_query is None:
             kwargs = {"query": sparse_query, "using": SPARSE}
+        if kwargs.get("query", True) is None:
+            # query=None would list arbitrary points with made-up scores.
+            raise InvalidRequest(f"a {mode} query needs a {kwargs['using']} vector")
         else:
             fusion = models.Fusion.RRF if mode == "rrf" else models.Fusion.DBSF
             kwargs = {
@@ -259,6 +278,9 @@ class QdrantClientIndex:
                 collection, query_filter=flt, limit=limit, with_payload=True, **kwargs))
         return [ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score))
                 for p in response.points]
+
+    def optimize(self, collection: str | None = None) -> None:
+        """Nothing to do: a server optimizes in the background, local mode has no index to build."""
 
     def storage_bytes(self) -> int | None:
         return directory_bytes(self._path) if self._path else None

@@ -1,0 +1,62 @@
+"""The `ragqa` command as a user runs it: a real process, a real store, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.documents import write_docx, write_malformed, write_pdf
+
+pytestmark = pytest.mark.slow
+
+
+def ragqa(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAGQA_QDRANT__PATH": str(store), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
+                          env=env, timeout=600, cwd=Path(__file__).resolve().parents[3])
+
+
+def test_a_batch_with_ten_bad_files_reports_each_and_indexes_the_rest(tmp_path: Path, corpus_dir: Path) -> None:
+    folder = tmp_path / "batch"
+    bad = write_malformed(folder / "bad")
+    good = [write_pdf(folder / "animals.pdf"), write_docx(folder / "echidna.docx")]
+    (folder / "kangaroo.txt").write_bytes((corpus_dir / "set1" / "a1.txt").read_bytes())
+    (folder / "kangaroo.htm").write_bytes((corpus_dir / "set1" / "a1.htm").read_bytes())
+    store = tmp_path / "store"
+
+    run = ragqa(store, "ingest", str(folder), "--json", "--tag", "team=zoo")
+
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    assert report["failed"] == len(bad) == 10
+    assert report["added"] == len(good) + 2
+    reasons = {Path(f["doc_id"]).name: f for f in report["failures"]}
+    assert set(reasons) == {p.name for p in bad}
+    for failure in reasons.values():
+        assert failure["reason"] and failure["error_code"] in {"parse_error", "unsupported_format"}
+    assert "unsupported file type '.png'" in reasons["image.png"]["reason"]
+    assert "broken symlink" in reasons["broken-link.txt"]["reason"]
+
+    stats = json.loads(ragqa(store, "stats", "--json").stdout)
+    assert stats["documents"] == 4
+    assert stats["chunks"] == report["chunks_written"]
+
+    deleted = ragqa(store, "delete", "--source", str(folder / "kangaroo.txt"), "--json")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout)["deleted"]["kangaroo.txt"] > 0
+    after = json.loads(ragqa(store, "stats", "--json").stdout)
+    assert after["documents"] == 3
+
+
+def test_errors_are_clear_and_exit_nonzero(tmp_path: Path) -> None:
+    run = ragqa(tmp_path / "store", "ingest", str(tmp_path / "missing"), "--json")
+    assert run.returncode == 2
+    assert json.loads(run.stdout)["error"]["code"] == "not_found"
+    run = ragqa(tmp_path / "store", "stats", "--collection", "nope", "--json")
+    assert run.returncode == 2
+    assert json.loads(run.stdout)["error"] == {"code": "not_found", "message": "collection 'nope' does not exist"}

@@ -1,0 +1,170 @@
+"""The ingestion pipeline end to end: real parsers, the real embedder, a real embedded Qdrant store."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.settings import Settings
+from core.types import SearchFilters
+from ingest.pipeline import IngestPipeline
+from ingest.report import IngestReport
+from ingest.sources import SourceDocument, iter_sources
+from retrieval.index import VectorIndex, open_index
+from retrieval.sparse import Bm25SparseEncoder
+
+COLLECTION = "cmu"
+
+
+class WriteCountingIndex:
+    """The real index, with a tally of the writes that pass through it."""
+
+    def __init__(self, inner: VectorIndex) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    def upsert(self, collection: str, points: Any) -> None:
+        self.writes += 1
+        self.inner.upsert(collection, points)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture(scope="module")
+def corpus_copy(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A writable copy of the articles (.txt and .htm), so tests can change a file."""
+    target = tmp_path_factory.mktemp("corpus")
+    for path in sorted(corpus_dir.rglob("*")):
+        if path.suffix in (".txt", ".htm"):
+            dest = target / path.relative_to(corpus_dir)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+    return target
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(qdrant={"path": tmp_path_factory.mktemp("qdrant")})
+
+
+@pytest.fixture(scope="module")
+def index(settings: Settings) -> Iterator[WriteCountingIndex]:
+    inner = open_index(settings.qdrant)
+    yield WriteCountingIndex(inner)
+    inner.close()
+
+
+@pytest.fixture(scope="module")
+def pipeline(embedder: Any, index: WriteCountingIndex, settings: Settings) -> IngestPipeline:
+    return IngestPipeline(embedder, Bm25SparseEncoder(), index, settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def first_report(pipeline: IngestPipeline, corpus_copy: Path) -> IngestReport:
+    return pipeline.ingest(iter_sources([corpus_copy]), COLLECTION)
+
+
+def doc_chunk_ids(index: WriteCountingIndex, doc_id: str) -> list[str]:
+    count = index.count(COLLECTION, SearchFilters(doc_ids=(doc_id,)))
+    return [c.chunk_id for c in index.chunks_by_ordinal(COLLECTION, doc_id, list(range(count)))]
+
+
+def test_whole_corpus_is_indexed(first_report: IngestReport, corpus_copy: Path, index: WriteCountingIndex) -> None:
+    files = [p for p in corpus_copy.rglob("*") if p.is_file()]
+    counts = first_report.counts()
+    assert counts == {"added": len(files), "updated": 0, "unchanged": 0, "failed": 0}, first_report.failures
+    assert index.count(COLLECTION) == first_report.chunks_written
+    stats = index.stats(COLLECTION)
+    assert (stats.documents, stats.chunks, stats.dense_size) == (len(files), first_report.chunks_written, 384)
+    for result in first_report.results[:10]:
+        ids = doc_chunk_ids(index, result.doc_id)
+        assert len(ids) == len(set(ids)) == result.chunks
+
+
+def test_html_is_indexed_as_visible_text(first_report: IngestReport, index: WriteCountingIndex) -> None:
+    chunks = index.chunks_by_ordinal(COLLECTION, "set1/a1.htm", [0])
+    assert chunks[0].title.lower() == "kangaroo"
+    assert "<" not in chunks[0].text and "&apos;" not in chunks[0].text
+
+
+def test_reingest_writes_nothing(
+    first_report: IngestReport, pipeline: IngestPipeline, corpus_copy: Path, index: WriteCountingIndex
+) -> None:
+    before = index.count(COLLECTION)
+    writes = index.writes
+    again = pipeline.ingest(iter_sources([corpus_copy]), COLLECTION)
+    assert again.counts()["unchanged"] == len(first_report.results)
+    assert again.chunks_written == 0
+    assert index.writes == writes
+    assert index.count(COLLECTION) == before
+
+
+def test_changed_document_replaces_only_its_chunks(
+    first_report: IngestReport, pipeline: IngestPipeline, corpus_copy: Path, index: WriteCountingIndex
+) -> None:
+    target, neighbour = "set2/a3.txt", "set2/a4.txt"
+    old_ids = set(doc_chunk_ids(index, target))
+    neighbour_ids = doc_chunk_ids(index, neighbour)
+    total_before = index.count(COLLECTION)
+    path = corpus_copy / target
+    text = path.read_text(encoding="utf-8")
+    middle = len(text) // 2
+    path.write_text(text[:middle] + "\n\nA freshly inserted paragraph about platypus venom.\n\n"
+                    + text[middle:].replace(".", "!", 3), encoding="utf-8")
+
+    report = pipeline.ingest(iter_sources([corpus_copy]), COLLECTION)
+
+    assert report.counts()["updated"] == 1
+    assert report.counts()["unchanged"] == len(first_report.results) - 1
+    new_ids = doc_chunk_ids(index, target)
+    assert len(new_ids) == report.chunks_written
+    assert index.count(COLLECTION, SearchFilters(doc_ids=(target,))) == len(new_ids)  # no stale chunk
+    assert old_ids - set(new_ids), "changed text must give new chunk ids"
+    assert doc_chunk_ids(index, neighbour) == neighbour_ids
+    assert index.count(COLLECTION) == total_before - len(old_ids) + len(new_ids)
+    hits = index.chunks_by_ordinal(COLLECTION, target, list(range(len(new_ids))))
+    assert any("platypus venom" in c.text for c in hits)
+
+
+def test_delete_removes_every_chunk(first_report: IngestReport, pipeline: IngestPipeline,
+                                    index: WriteCountingIndex) -> None:
+    doc_id = "set3/a5.htm"
+    expected = index.count(COLLECTION, SearchFilters(doc_ids=(doc_id,)))
+    assert expected > 0
+    total = index.count(COLLECTION)
+    assert pipeline.delete_document(COLLECTION, doc_id) == expected
+    assert index.count(COLLECTION, SearchFilters(doc_ids=(doc_id,))) == 0
+    assert index.count(COLLECTION) == total - expected
+
+
+def test_a_document_that_breaks_the_pipeline_fails_alone(
+    embedder: Any, index: WriteCountingIndex, settings: Settings, corpus_dir: Path
+) -> None:
+    class PoisonAwareEmbedder:
+        """The real embedder, except that it raises on one document's text."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(embedder, name)
+
+        def embed_documents(self, texts: list[str]) -> Any:
+            if any("POISON" in t for t in texts):
+                raise RuntimeError("simulated embedder crash")
+            return embedder.embed_documents(texts)
+
+    sources = [
+        SourceDocument("good-1", "good-1.txt", "mem://good-1", data=(corpus_dir / "set1/a2.txt").read_bytes()),
+        SourceDocument("poison", "poison.txt", "mem://poison", data=b"This text carries POISON for the model."),
+        SourceDocument("good-2", "good-2.txt", "mem://good-2", data=(corpus_dir / "set1/a3.txt").read_bytes()),
+    ]
+    pipeline = IngestPipeline(PoisonAwareEmbedder(), Bm25SparseEncoder(), index, settings)  # type: ignore[arg-type]
+    report = pipeline.ingest(sources, "poison-test")
+    assert report.counts()["added"] == 2
+    [failure] = report.failures
+    assert failure.doc_id == "poison" and "simulated embedder crash" in (failure.reason or "")
+    assert index.count("poison-test", SearchFilters(doc_ids=("poison",))) == 0
+    assert index.count("poison-test") == report.chunks_written
