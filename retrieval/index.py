@@ -16,19 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from core.errors import InvalidRequest
 from core.settings import QdrantSettings
-from core.types import Chunk, ScoredChunk, SearchFilters, SparseVector
+from core.types import Chunk, FusionMode, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload keys with an index on a server (filters use them).
 KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs")
-SearchMode = Literal["dense", "sparse", "rrf", "dbsf"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +98,43 @@ class VectorIndex(Protocol):
         collection: str,
         dense: npt.NDArray[np.float32] | None,
         sparse: SparseVector | None,
-        mode: SearchMode,
+        fusion: FusionSpec,
         limit: int,
         filters: SearchFilters | None = None,
         candidates: int = 50,
-    ) -> list[ScoredChunk]: ...
+    ) -> list[ScoredChunk]:
+        """Top ``limit`` chunks. Hybrid modes fuse dense and sparse candidates in one engine query.
+
+        Each result's ``dense_score`` is its cosine similarity to ``dense`` when one is given, whatever
+        the fusion, so callers can judge the evidence (fused scores have no absolute scale).
+        """
+        ...
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]: ...
 
     def storage_bytes(self) -> int | None: ...
 
     def close(self) -> None: ...
+
+
+def effective_mode(mode: FusionMode, has_dense: bool, has_sparse: bool) -> FusionMode:
+    """The mode a query can really run: hybrid falls back to the one vector it has."""
+    if mode == "dense" or (mode != "sparse" and not has_sparse):
+        if not has_dense:
+            raise InvalidRequest(f"a {mode} query needs a dense vector")
+        return "dense"
+    if mode == "sparse" or not has_dense:
+        if not has_sparse:
+            raise InvalidRequest(f"a {mode} query needs a sparse vector")
+        return "sparse"
+    return mode
+
+
+def cosine(query: npt.NDArray[np.float32] | None, vector: Sequence[float] | None) -> float | None:
+    """Cosine similarity of a normalized query to a stored vector (stored dense vectors are normalized)."""
+    if query is None or vector is None:
+        return None
+    return float(np.dot(query, np.asarray(vector, dtype=np.float32)))
 
 
 def chunk_payload(point: IndexPoint) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,9 +16,9 @@ import numpy.typing as npt
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, NotFound
 from core.settings import QdrantSettings
-from core.types import Chunk, ScoredChunk, SearchFilters, SparseVector
+from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.index import (
     DENSE,
     KEYWORD_FIELDS,
@@ -25,10 +26,11 @@ from retrieval.index import (
     CollectionStats,
     DocumentState,
     IndexPoint,
-    SearchMode,
     chunk_from_payload,
     chunk_payload,
+    cosine,
     directory_bytes,
+    effective_mode,
 )
 
 T = TypeVar("T")
@@ -59,6 +61,10 @@ def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -
     if not must and not should:
         return None
     return models.Filter(must=must or None, should=should or None)
+
+
+def _dense_of(vector: Any) -> list[float] | None:
+    return vector.get(DENSE) if isinstance(vector, dict) else None
 
 
 class QdrantClientIndex:
@@ -138,8 +144,7 @@ class QdrantClientIndex:
                     # `source` is indexed for prefix matching too (SearchFilters.source_prefix).
                     schema = (models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, prefix=True)
                               if field == "source" else models.PayloadSchemaType.KEYWORD)
-                    self._call("index a payload field",
-                               lambda f=field, s=schema: self._client.create_payload_index(name, f, s))
+                    self._call("index a payload field", partial(self._client.create_payload_index, name, field, schema))
                 self._call("index a payload field", lambda: self._client.create_payload_index(
                     name, "ingested_ts", models.PayloadSchemaType.FLOAT))
         self._known[name] = dense_size
@@ -247,7 +252,7 @@ class QdrantClientIndex:
         collection: str,
         dense: npt.NDArray[np.float32] | None,
         sparse: SparseVector | None,
-        mode: SearchMode,
+        fusion: FusionSpec,
         limit: int,
         filters: SearchFilters | None = None,
         candidates: int = 50,
@@ -255,29 +260,36 @@ class QdrantClientIndex:
         flt = to_qdrant_filter(filters)
         sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
         dense_query = dense.tolist() if dense is not None else None
+        mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
         kwargs: dict[str, Any]
-        if mode == "dense" or (mode != "sparse" and not sparse_query):
+        if mode == "dense":
             kwargs = {"query": dense_query, "using": DENSE}
-        elif mode == "sparse" or dense_query is None:
+        elif mode == "sparse":
             kwargs = {"query": sparse_query, "using": SPARSE}
-        if kwargs.get("query", True) is None:
-            # query=None would list arbitrary points with made-up scores.
-            raise InvalidRequest(f"a {mode} query needs a {kwargs['using']} vector")
         else:
-            fusion = models.Fusion.RRF if mode == "rrf" else models.Fusion.DBSF
+            fused: models.Query
+            if mode == "rrf":
+                weights = [fusion.dense_weight, fusion.sparse_weight] if fusion.weighted else None
+                fused = models.RrfQuery(rrf=models.Rrf(k=fusion.rrf_k, weights=weights))
+            else:
+                fused = models.FusionQuery(fusion=models.Fusion.DBSF)
             kwargs = {
                 "prefetch": [
                     models.Prefetch(query=dense_query, using=DENSE, limit=candidates, filter=flt),
                     models.Prefetch(query=sparse_query, using=SPARSE, limit=candidates, filter=flt),
                 ],
-                "query": models.FusionQuery(fusion=fusion),
+                "query": fused,
             }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
             response = self._call("search", lambda: self._client.query_points(
-                collection, query_filter=flt, limit=limit, with_payload=True, **kwargs))
-        return [ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score))
-                for p in response.points]
+                collection, query_filter=flt, limit=limit, with_payload=True,
+                with_vectors=[DENSE] if dense is not None else False, **kwargs))
+        return [
+            ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score),
+                        dense_score=cosine(dense, _dense_of(p.vector)))
+            for p in response.points
+        ]
 
     def optimize(self, collection: str | None = None) -> None:
         """Nothing to do: a server optimizes in the background, local mode has no index to build."""

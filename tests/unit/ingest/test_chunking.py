@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_spans_are_exact_and_cover_the_text(tokenize, article: Document) -> None
     assert chunks[0].start == 0
     assert chunks[-1].end == len(article.text)
     # Ordered, and consecutive chunks touch or overlap: no text falls between them.
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert before.start < after.start <= before.end + 2
 
 

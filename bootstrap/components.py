@@ -1,4 +1,4 @@
-"""Builds the service's parts from settings, once per command (the CLI's composition root)."""
+"""Builds the service's parts from settings, once per process; used by every composition root."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from core.settings import Settings
 from ingest.embedding import SentenceTransformerEmbedder
 from ingest.pipeline import IngestPipeline
 from retrieval.index import VectorIndex, open_index
+from retrieval.rerank import CrossEncoderReranker
+from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
 
 
@@ -37,6 +39,17 @@ class Components:
     @cached_property
     def pipeline(self) -> IngestPipeline:
         return IngestPipeline(self.embedder, self.sparse, self.index, self.settings)
+
+    @cached_property
+    def reranker(self) -> CrossEncoderReranker | None:
+        path = self.settings.retrieval.rerank_model_path
+        if path is None:
+            return None
+        return CrossEncoderReranker(path, self.settings.retrieval.rerank_candidates, self.settings.embedding.device)
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.index, self.embedder, self.sparse, self.settings.retrieval, self.reranker)
 
     def close(self) -> None:
         if "index" in self.__dict__:

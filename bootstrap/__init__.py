@@ -1,0 +1,1 @@
+"""Shared builder for the composition roots (CLI, API lifespan, worker init): parts from settings."""

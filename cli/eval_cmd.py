@@ -1,0 +1,166 @@
+"""`ragqa eval retrieval`: compare retrieval modes side by side on a BEIR folder or a QA-TSV file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bootstrap.components import Components
+from cli.output import console, fail, print_json
+from core.errors import InvalidRequest, RagqaError
+from core.settings import Settings
+from core.types import FusionSpec
+from ingest.sources import SourceDocument
+from retrieval.evaluation import EvalDataset, load_dataset, score_queries
+
+eval_app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
+DEFAULT_MODES = "dense,sparse,rrf,rrf:k=20,rrf:w=2/1,rrf:w=1/2,dbsf"
+HEADLINE = ("ndcg@10", "mrr@10", "recall@5", "recall@10", "recall@100",
+            "article_recall@5", "article_recall@10", "answer_recall@5", "answer_recall@10")
+
+
+def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
+    """`dense`, `sparse`, `dbsf`, `rrf`, `rrf:k=20`, `rrf:w=2/1` (dense/sparse weights), combinable."""
+    name, _, options = text.strip().partition(":")
+    if name not in ("dense", "sparse", "rrf", "dbsf"):
+        raise InvalidRequest(f"unknown mode {text!r}: use dense, sparse, rrf[:k=N][:w=D/S] or dbsf")
+    spec = FusionSpec(name, base.rrf_k, 1.0, 1.0)  # type: ignore[arg-type]
+    for option in filter(None, options.split(":")):
+        key, _, value = option.partition("=")
+        try:
+            if key == "k":
+                spec = FusionSpec(spec.mode, int(value), spec.dense_weight, spec.sparse_weight)
+            elif key == "w":
+                dense, _, sparse = value.partition("/")
+                spec = FusionSpec(spec.mode, spec.rrf_k, float(dense), float(sparse))
+            else:
+                raise ValueError(key)
+        except ValueError as exc:
+            raise InvalidRequest(f"bad mode option {option!r} in {text!r}") from exc
+    return spec
+
+
+def to_sources(dataset: EvalDataset) -> list[SourceDocument]:
+    return [
+        SourceDocument(d.doc_id, d.path.name if d.path else f"{d.doc_id}.txt", str(d.path or f"eval:{d.doc_id}"),
+                       path=d.path, data=d.text.encode() if d.text is not None else None, title=d.title or None)
+        for d in dataset.documents
+    ]
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    ctx: typer.Context,
+    dataset_path: Annotated[Path, typer.Argument(metavar="DATASET", help="BEIR folder or QA .tsv file.")],
+    modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = DEFAULT_MODES,
+    rerank: Annotated[bool, typer.Option(help="Also run each mode with the configured reranker.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N queries.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON results and the PNG chart.")] = Path("artifacts/eval"),
+    keep: Annotated[bool, typer.Option(help="Keep the temporary collection.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Ingest a dataset into a temporary collection and score every retrieval mode on it."""
+    settings: Settings = ctx.obj
+    try:
+        dataset = load_dataset(dataset_path)
+        if limit:
+            dataset.queries = dataset.queries[:limit]
+        specs = [parse_mode(m, settings.retrieval.fusion_spec()) for m in modes.split(",") if m.strip()]
+        with Components(settings) as parts:
+            if rerank and parts.reranker is None:
+                raise InvalidRequest("--rerank needs RAGQA_RETRIEVAL__RERANK_MODEL_PATH")
+            results = _run(parts, dataset, specs, rerank, keep, quiet=as_json)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"retrieval-{dataset.name}.json"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    chart = _chart(results, out / f"retrieval-{dataset.name}.png")
+    if as_json:
+        print_json(results)
+        return
+    _table(results)
+    console.print(f"results: {json_path}" + (f", chart: {chart}" if chart else ""))
+
+
+def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], rerank: bool, keep: bool,
+         quiet: bool) -> dict[str, Any]:
+    collection = f"eval-{dataset.name}-{int(time.time())}"
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    runs: dict[str, dict[str, float]] = {}
+    with Progress(*columns, console=console, disable=quiet) as progress:
+        task = progress.add_task("ingest", total=len(dataset.documents))
+        report = parts.pipeline.ingest(to_sources(dataset), collection, on_result=lambda _: progress.advance(task))
+        try:
+            if report.failures:
+                raise InvalidRequest(f"{len(report.failures)} documents failed to ingest: {report.failures[0].reason}")
+            for spec in specs:
+                for with_rerank in ([False, True] if rerank else [False]):
+                    label = spec.label() + (" +rerank" if with_rerank else "")
+                    task = progress.add_task(label, total=len(dataset.queries))
+                    started = time.perf_counter()
+                    scores = score_queries(
+                        dataset,
+                        lambda q, s=spec, r=with_rerank: parts.retriever.search(  # type: ignore[misc]
+                            q.text, collection, top_k=100, fusion=s, rerank=r),
+                        on_query=lambda t=task: progress.advance(t),  # type: ignore[misc]
+                    )
+                    elapsed = time.perf_counter() - started
+                    scores["ms_per_query"] = round(1000 * elapsed / max(1, len(dataset.queries)), 2)
+                    runs[label] = scores
+        finally:
+            if not keep:
+                parts.index.drop_collection(collection)
+    return {"dataset": dataset.name, "kind": dataset.kind, "documents": len(dataset.documents),
+            "chunks": report.chunks_written, "queries": len(dataset.queries),
+            "collection": collection if keep else None, "modes": runs}
+
+
+def _table(results: dict[str, Any]) -> None:
+    runs: dict[str, dict[str, float]] = results["modes"]
+    metrics = [m for m in HEADLINE if any(m in r for r in runs.values())]
+    table = Table(title=f"retrieval on {results['dataset']} ({results['queries']} queries, {results['chunks']} chunks)")
+    table.add_column("mode")
+    for metric in [*metrics, "ms_per_query"]:
+        table.add_column(metric, justify="right")
+    best = {m: max(r.get(m, 0.0) for r in runs.values()) for m in metrics}
+    for label, scores in runs.items():
+        cells = [f"[bold]{scores[m]:.3f}[/]" if scores.get(m) == best[m] else f"{scores.get(m, 0):.3f}"
+                 for m in metrics]
+        table.add_row(label, *cells, f"{scores['ms_per_query']:.1f}")
+    console.print(table)
+
+
+def _chart(results: dict[str, Any], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        console.print("matplotlib is not installed (pip install 'ragqa[eval]'): no chart")
+        return None
+    runs: dict[str, dict[str, float]] = results["modes"]
+    metrics = [m for m in HEADLINE if any(m in r for r in runs.values())]
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(metrics)), 4))
+    width = 0.8 / max(1, len(runs))
+    for i, (label, scores) in enumerate(runs.items()):
+        ax.bar([x + i * width for x in range(len(metrics))], [scores.get(m, 0.0) for m in metrics], width, label=label)
+    ax.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(metrics))], metrics, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"retrieval on {results['dataset']}")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")

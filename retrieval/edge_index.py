@@ -1,0 +1,373 @@
+"""The index on Qdrant Edge: an embedded engine with HNSW, payload indexes and fusion in-process.
+
+One Edge shard holds one collection, so the store is a folder of shard folders (see
+``retrieval.edge_store``). Shards open on first use and stay open until ``close()``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FacetRequest,
+    Filter,
+    Fusion,
+    Modifier,
+    Point,
+    Prefetch,
+    Query,
+    QueryRequest,
+    ScrollRequest,
+    SearchParams,
+    UpdateOperation,
+)
+from qdrant_edge import SparseVector as EdgeSparseVector
+
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound, RagqaError
+from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from retrieval.edge_filters import FIELD_INDEXES, document_filter, match, ordinals_filter, to_edge_filter
+from retrieval.edge_store import (
+    CREATING_PREFIX,
+    MANIFEST,
+    Manifest,
+    StoreLock,
+    collection_folder,
+    disk_bytes,
+    list_collection_names,
+    locked_message,
+    read_manifest,
+    remove_unfinished,
+    write_manifest,
+)
+from retrieval.index import (
+    DENSE,
+    SPARSE,
+    CollectionStats,
+    DocumentState,
+    IndexPoint,
+    chunk_from_payload,
+    chunk_payload,
+    cosine,
+    effective_mode,
+)
+
+T = TypeVar("T")
+# Qdrant's default RRF constant (server and qdrant-client local mode), so fused scores agree.
+# Edge reports engine failures as plain `Exception`; these messages mean the caller sent bad input.
+_INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
+
+
+def _dense_of(vector: Any) -> list[float] | None:
+    return vector.get(DENSE) if isinstance(vector, dict) else None
+
+
+class EdgeIndex:
+    """VectorIndex on Qdrant Edge: one shard folder per collection under ``path``; one process per store.
+
+    Writes go to a WAL and are flushed on ``close()``. New points are searchable at once (by brute
+    force); ``optimize()`` builds HNSW graphs and vacuums deleted points. It runs on ``close()`` for
+    collections this index wrote to (``optimize_on_close``), and a long-lived writer may call it after
+    a bulk load.
+
+        >>> index = EdgeIndex(Path("data/qdrant"), hnsw_ef=128)  # doctest: +SKIP
+        >>> index.ensure_collection("docs", dense_size=384)  # doctest: +SKIP
+        >>> index.upsert("docs", points)  # doctest: +SKIP
+        >>> hits = index.query("docs", dense, sparse, "rrf", limit=5)  # doctest: +SKIP
+        >>> index.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path, hnsw_ef: int = 128, optimize_on_close: bool = True) -> None:
+        self._root = path
+        self._hnsw_ef = hnsw_ef
+        self._optimize_on_close = optimize_on_close
+        self._lock = StoreLock.acquire(path)
+        self._mutex = threading.Lock()  # guards the maps below: the API serves from many threads
+        self._shards: dict[str, EdgeShard] = {}
+        self._manifests: dict[str, Manifest] = {}
+        self._dirty: set[str] = set()
+        self._closed = False
+        remove_unfinished(path)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T], where: Path | None = None) -> T:
+        try:
+            return fn()
+        except (RagqaError, TypeError, AttributeError):
+            raise  # ours, or a programming error: not the engine's to translate
+        except Exception as exc:  # Edge raises plain `Exception` for engine errors (pyo3's default)
+            raise _translate(exc, what, where or self._root) from exc
+
+    def _ensure_open(self) -> None:
+        # After close() another process may own the folder: touching it (let alone dropping) is unsafe.
+        if self._closed:
+            raise IndexUnavailable(f"the index at {self._root} is closed")
+
+    def _manifest(self, name: str) -> Manifest | None:
+        self._ensure_open()
+        if name not in self._manifests:
+            manifest = read_manifest(collection_folder(self._root, name))
+            if manifest is None:
+                return None
+            self._manifests[name] = manifest
+        return self._manifests[name]
+
+    def _shard(self, name: str) -> EdgeShard:
+        """The open shard of collection ``name``, opening it on first use."""
+        with self._mutex:
+            self._ensure_open()
+            shard = self._shards.get(name)
+            if shard is None:
+                if self._manifest(name) is None:
+                    raise NotFound(f"collection {name!r} does not exist")
+                folder = collection_folder(self._root, name)
+                shard = self._call("open a collection", lambda: EdgeShard.load(str(folder)), folder)
+                self._shards[name] = shard
+            return shard
+
+    def _create(self, name: str, dense_size: int) -> None:
+        # Built under a temporary name and renamed into place, so a crash never leaves a half-made
+        # collection that looks finished (remove_unfinished() sweeps the leftovers).
+        final = collection_folder(self._root, name)
+        tmp = self._root / f"{CREATING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+        config = EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=dense_size, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        )
+        manifest = Manifest(dense_size=dense_size)
+        try:
+            shard = self._call("create a collection", lambda: EdgeShard.create(str(tmp), config), tmp)
+            try:
+                for field, schema in FIELD_INDEXES:
+                    operation = UpdateOperation.create_field_index(field, schema)
+                    self._call("index a payload field", partial(shard.update, operation), tmp)
+            finally:
+                shard.close()
+            write_manifest(tmp, manifest)
+            tmp.rename(final)
+        except OSError as exc:
+            raise IndexUnavailable(f"cannot create collection {name!r} in {self._root}: {exc}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._manifests[name] = manifest
+
+    # -- collections ------------------------------------------------------------------------
+
+    def collection_exists(self, name: str) -> bool:
+        return self._manifest(name) is not None
+
+    def list_collections(self) -> list[str]:
+        self._ensure_open()
+        return list_collection_names(self._root)
+
+    def drop_collection(self, name: str) -> None:
+        folder = collection_folder(self._root, name)
+        with self._mutex:
+            self._ensure_open()
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                self._call("close a collection", shard.close, folder)
+            self._manifests.pop(name, None)
+            self._dirty.discard(name)
+            if folder.exists():
+                # The manifest goes first: an interrupted removal leaves a folder nobody treats as a collection.
+                (folder / MANIFEST).unlink(missing_ok=True)
+                shutil.rmtree(folder)
+
+    def ensure_collection(self, name: str, dense_size: int) -> None:
+        with self._mutex:
+            manifest = self._manifest(name)
+            if manifest is None:
+                if collection_folder(self._root, name).exists():
+                    raise CollectionMismatch(
+                        f"{self._root / name} exists but is not a ragqa collection: use another "
+                        "--collection, or remove that folder"
+                    )
+                self._create(name, dense_size)
+                return
+        if manifest.dense_size != dense_size:
+            raise CollectionMismatch(
+                f"collection {name!r} holds {manifest.dense_size}-dimensional vectors but the embedder "
+                f"makes {dense_size}: use another --collection, or delete this one"
+            )
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
+        # No optimize() here: ingest writes in small batches, and rebuilding HNSW per batch would
+        # cost seconds each; unoptimized points are still found (brute force over that segment).
+        if not points:
+            return
+        shard = self._shard(collection)
+        edge_points = [
+            Point(p.chunk.chunk_id, {DENSE: p.dense.tolist(),
+                                     SPARSE: EdgeSparseVector(p.sparse.indices, p.sparse.values)},
+                  chunk_payload(p))
+            for p in points
+        ]
+        self._call("write points", lambda: shard.update(UpdateOperation.upsert_points(edge_points)))
+        self._dirty.add(collection)
+
+    def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
+        return self._delete(collection, document_filter(doc_id, keep_ids=keep_ids))
+
+    def delete_document(self, collection: str, doc_id: str) -> int:
+        return self._delete(collection, document_filter(doc_id))
+
+    def _delete(self, collection: str, flt: Filter) -> int:
+        stale = self._count(collection, flt)
+        if stale:
+            shard = self._shard(collection)
+            self._call("delete points", lambda: shard.update(UpdateOperation.delete_points_by_filter(flt)))
+            self._dirty.add(collection)
+        return stale
+
+    def optimize(self, collection: str | None = None) -> None:
+        """Build HNSW graphs, merge segments and vacuum deletions (blocking; seconds per 10k points)."""
+        for name in [collection] if collection else list(self._shards):
+            shard = self._shard(name)
+            self._call("optimize a collection", shard.optimize)
+            self._dirty.discard(name)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _count(self, collection: str, flt: Filter | None) -> int:
+        shard = self._shard(collection)
+        return self._call("count points", lambda: shard.count(CountRequest(exact=True, filter=flt)))
+
+    def count(self, collection: str, filters: SearchFilters | None = None) -> int:
+        return self._count(collection, to_edge_filter(filters))
+
+    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
+        flt = document_filter(doc_id)
+        points = self._count(collection, flt)
+        if points == 0:
+            return DocumentState(0, None, None, 0, 0)
+        shard = self._shard(collection)
+        records, _ = self._call("read points", lambda: shard.scroll(ScrollRequest(
+            limit=1, filter=flt, with_payload=["content_hash", "pipeline", "chunk_count"])))
+        payload = (records[0].payload or {}) if records else {}
+        same = document_filter(doc_id, match("content_hash", content_hash), match("pipeline", pipeline))
+        return DocumentState(points, payload.get("content_hash"), payload.get("pipeline"),
+                             int(payload.get("chunk_count", 0)), self._count(collection, same))
+
+    def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
+        return sorted(self._distinct_doc_ids(collection, Filter(must=[match("source", source)])))
+
+    def _distinct_doc_ids(self, collection: str, flt: Filter | None) -> set[str]:
+        # A facet over the doc_id keyword index counts distinct values without reading payloads.
+        limit = self._count(collection, flt)
+        if limit == 0:
+            return set()
+        shard = self._shard(collection)
+        response = self._call("list documents", lambda: shard.facet(
+            FacetRequest("doc_id", limit=limit, exact=True, filter=flt)))
+        # Deleted points linger in the payload index (as zero counts) until a vacuum.
+        return {str(hit.value) for hit in response.hits if hit.count > 0}
+
+    def stats(self, collection: str) -> CollectionStats:
+        manifest = self._manifest(collection)
+        if manifest is None:
+            raise NotFound(f"collection {collection!r} does not exist")
+        return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
+                               self._count(collection, None), manifest.dense_size)
+
+    def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
+        if not ordinals:
+            return []
+        shard = self._shard(collection)
+        records, _ = self._call("read points", lambda: shard.scroll(ScrollRequest(
+            limit=len(ordinals), filter=ordinals_filter(doc_id, ordinals), with_payload=True)))
+        return sorted((chunk_from_payload(str(r.id), r.payload or {}) for r in records), key=lambda c: c.ordinal)
+
+    def query(
+        self,
+        collection: str,
+        dense: npt.NDArray[np.float32] | None,
+        sparse: SparseVector | None,
+        fusion: FusionSpec,
+        limit: int,
+        filters: SearchFilters | None = None,
+        candidates: int = 50,
+    ) -> list[ScoredChunk]:
+        flt = to_edge_filter(filters)
+        params = SearchParams(hnsw_ef=self._hnsw_ef)
+        dense_query = Query.Nearest(dense.tolist(), using=DENSE) if dense is not None else None
+        sparse_query = (Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values), using=SPARSE)
+                        if sparse is not None else None)
+        mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
+        with_vector: list[str] | bool = [DENSE] if dense is not None else False
+        if mode in ("dense", "sparse"):
+            request = QueryRequest(limit=limit, query=dense_query if mode == "dense" else sparse_query, filter=flt,
+                                   params=params if mode == "dense" else None, with_payload=True,
+                                   with_vector=with_vector)
+        else:
+            # The stub types Fusion's variants as classes apart from Fusion, though the engine takes them.
+            fused: Any
+            if mode == "rrf":
+                weights = [fusion.dense_weight, fusion.sparse_weight] if fusion.weighted else None
+                fused = Fusion.Rrf(k=fusion.rrf_k, weights=weights)
+            else:
+                fused = Fusion.Dbsf()
+            request = QueryRequest(
+                limit=limit,
+                prefetches=[Prefetch(limit=candidates, query=dense_query, filter=flt, params=params),
+                            Prefetch(limit=candidates, query=sparse_query, filter=flt)],
+                query=fused, filter=flt, with_payload=True, with_vector=with_vector,
+            )
+        shard = self._shard(collection)
+        points = self._call("search", lambda: shard.query(request))
+        return [
+            ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score),
+                        dense_score=cosine(dense, _dense_of(p.vector)))
+            for p in points
+        ]
+
+    def storage_bytes(self) -> int | None:
+        return disk_bytes(self._root)
+
+    def close(self) -> None:
+        """Optimize what this index wrote (unless disabled), flush to disk, release the store."""
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            shards, self._shards = self._shards, {}
+        failure: RagqaError | None = None
+        try:
+            for name, shard in shards.items():
+                steps: list[tuple[str, Callable[[], object]]] = [("flush", shard.flush), ("close", shard.close)]
+                if self._optimize_on_close and name in self._dirty:
+                    steps.insert(0, ("optimize", shard.optimize))
+                for what, step in steps:
+                    try:
+                        self._call(f"{what} collection {name!r}", step)
+                    except RagqaError as exc:
+                        failure = failure or exc  # go on closing: the WAL already holds the writes
+        finally:
+            self._lock.release()
+        if failure is not None:
+            raise failure
+
+
+def _translate(exc: Exception, what: str, where: Path) -> RagqaError:
+    text = str(exc)
+    if "WouldBlock" in text:  # another process (or handle) holds the shard's WAL lock
+        return IndexLocked(locked_message(where))
+    if isinstance(exc, ValueError) or any(marker in text for marker in _INPUT_ERRORS):
+        return InvalidRequest(f"Qdrant Edge rejected the request to {what}: {text}")
+    return IndexUnavailable(f"Qdrant Edge failed to {what} ({where}): {text}")

@@ -1,0 +1,114 @@
+"""Hybrid search: dense and BM25 candidates fused inside Qdrant, then cleaned up for generation.
+
+    >>> retriever = HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings())  # doctest: +SKIP
+    >>> hits = retriever.search("how do kangaroos cool down?", "docs", top_k=5)  # doctest: +SKIP
+    >>> hits[0].chunk.doc_id, hits[0].dense_score  # doctest: +SKIP
+    ('set1/a1.txt', 0.61)
+
+Post-processing, in order: near-duplicate removal (the same passage ingested twice, e.g. an
+article as .txt and .htm), optional reranking of the top candidates, the cut to ``top_k``, and
+an optional window that widens each hit with its neighbouring chunks for context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+import structlog
+
+from core.errors import InvalidRequest
+from core.protocols import Embedder, Reranker, SparseEncoder
+from core.settings import RetrievalSettings
+from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters
+from retrieval.index import VectorIndex
+
+log = structlog.get_logger(__name__)
+_WORD = re.compile(r"\w+")
+MAX_TOP_K = 200
+
+
+class HybridRetriever:
+    """The ``core.protocols.Retriever`` over a Qdrant index; the query embedder is handed in."""
+
+    def __init__(self, index: VectorIndex, embedder: Embedder, sparse: SparseEncoder,
+                 settings: RetrievalSettings, reranker: Reranker | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.sparse = sparse
+        self.settings = settings
+        self.reranker = reranker
+
+    def search(self, query: str, collection: str, top_k: int = 8, filters: SearchFilters | None = None,
+               fusion: FusionSpec | None = None, rerank: bool = True) -> list[ScoredChunk]:
+        query = query.strip()
+        if not query:
+            raise InvalidRequest("the query is empty")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InvalidRequest(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        spec = fusion or self.settings.fusion_spec()
+        dense = self.embedder.embed_query(query) if spec.mode != "sparse" else None
+        sparse = self.sparse.encode_query(query) if spec.mode != "dense" else None
+        if sparse is not None and not sparse.indices:
+            # Only stopwords: nothing lexical to match, so rank by meaning alone.
+            if dense is None:
+                dense = self.embedder.embed_query(query)
+            spec, sparse = replace(spec, mode="dense"), None
+        use_reranker = rerank and self.reranker is not None
+        wanted = max(top_k, self.settings.rerank_candidates if use_reranker else 0)
+        # Headroom for the duplicates we drop below.
+        limit = min(MAX_TOP_K, wanted * 2 + 4)
+        hits = self.index.query(collection, dense, sparse, spec, limit, filters,
+                                candidates=max(self.settings.candidates, limit))
+        hits = drop_near_duplicates(hits, self.settings.dedup_jaccard)
+        if use_reranker and self.reranker is not None and hits:
+            hits = self.reranker.rerank(query, hits[:wanted], top_k)
+        hits = hits[:top_k]
+        if self.settings.window > 0:
+            hits = [self._widen(collection, hit) for hit in hits]
+        return hits
+
+    def _widen(self, collection: str, hit: ScoredChunk) -> ScoredChunk:
+        chunk = hit.chunk
+        w = self.settings.window
+        ordinals = [o for o in range(chunk.ordinal - w, chunk.ordinal + w + 1) if o >= 0]
+        neighbours = self.index.chunks_by_ordinal(collection, chunk.doc_id, ordinals)
+        return replace(hit, chunk=stitch(neighbours) if len(neighbours) > 1 else chunk)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def drop_near_duplicates(hits: Sequence[ScoredChunk], threshold: float) -> list[ScoredChunk]:
+    """Keep the best-ranked of any group of chunks whose word sets overlap by >= ``threshold``."""
+    kept: list[tuple[ScoredChunk, frozenset[str]]] = []
+    for hit in hits:
+        words = _words(hit.chunk.text)
+        duplicate = any(
+            len(words & other) / max(1, len(words | other)) >= threshold for _, other in kept
+        )
+        if not duplicate:
+            kept.append((hit, words))
+    return [hit for hit, _ in kept]
+
+
+def stitch(chunks: Sequence[Chunk]) -> Chunk:
+    """Join consecutive (possibly overlapping) chunks of one document into one span.
+
+    The result keeps the first chunk's id and payload and spans from the first start to the last
+    end. Overlaps are counted once using the character offsets; the splitter only ever leaves
+    whitespace between chunks, restored as newlines so offsets stay aligned.
+    """
+    ordered = sorted(chunks, key=lambda c: c.start)
+    text = ordered[0].text
+    end = ordered[0].end
+    for chunk in ordered[1:]:
+        if chunk.end <= end:
+            continue
+        overlap = max(0, end - chunk.start)
+        text += "\n" * max(0, chunk.start - end) + chunk.text[overlap:]
+        end = chunk.end
+    first = ordered[0]
+    return replace(first, text=text, start=first.start, end=end)
