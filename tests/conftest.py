@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from core.logging import configure_logging
+
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+configure_logging("WARNING")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,227 @@
+"""Prompt-injection guardrails: recall and false-positive rate on labelled data.
+
+    .venv/bin/python -m bench.guardrails
+
+Workload: ragqa's detector, as the input guard runs it on questions (INPUT_WEIGHTS) and as the
+context guard runs it on retrieved chunks (CONTEXT_WEIGHTS). Yardstick, in the same process: the
+classic one-line filter, a regex for "ignore/disregard/forget ... previous/prior/above
+instructions". Sets:
+
+- bastioncorpus 0.6.0: every labelled row (malicious and benign look-alikes); the input guard on
+  all rows, and each guard on the channel it protects (user_input -> input; tool_output and
+  memory -> context). `{canary}` slots are filled with a fixed token, as an attacker would.
+- cmu-qa-dev questions (qa.tsv, column Question, unique, broken rows skipped): false positives
+  of the input guard. Bar: <= 2%.
+- cmu-qa-dev articles, cut into 800-character windows: false positives of the context guard.
+- jailbreak-corpus-mini-py, when installed: attacks held out from development (recall only).
+
+The patterns were written with the bastioncorpus rows in view, so its recall is in-sample;
+the held-out set is the honest figure. Results: bench/results/guardrails.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import ROOT, write_results
+from generation.guardrails.detector import InjectionDetector
+from generation.guardrails.patterns import CONTEXT_WEIGHTS, INPUT_WEIGHTS
+
+DATA = ROOT.parent / "shared" / "data" / "cmu-qa-dev"
+FPR_BAR = 0.02
+CANARY = "ZX-5521-QK"
+WINDOW_CHARS = 800
+
+_YARDSTICK = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,30}\b(previous|prior|above|earlier)\b.{0,15}\binstructions?\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+Scan = Callable[[str], bool]
+
+
+def cmu_questions(path: Path) -> list[str]:
+    """Unique questions; rows with a wrong number of fields (split rows in the original) skipped."""
+    seen: dict[str, None] = {}
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader)
+        column = header.index("Question")
+        for row in reader:
+            if len(row) == len(header) and row[column].strip():
+                seen.setdefault(row[column].strip(), None)
+    return list(seen)
+
+
+def article_windows(folder: Path) -> list[str]:
+    windows = []
+    for path in sorted(folder.glob("*/*.txt")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for paragraph in (p.strip() for p in text.split("\n")):
+            windows.extend(paragraph[i : i + WINDOW_CHARS] for i in range(0, len(paragraph), WINDOW_CHARS))
+    return [w for w in windows if len(w) >= 40]
+
+
+def rate(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def measure(scan: Scan, texts: Iterable[str]) -> tuple[list[bool], float]:
+    items = list(texts)
+    started = time.perf_counter()
+    flags = [scan(t) for t in items]
+    per_item_us = (time.perf_counter() - started) / max(len(items), 1) * 1e6
+    return flags, round(per_item_us, 1)
+
+
+def bastion_rows() -> list[Any]:
+    from bastioncorpus import load_corpus
+
+    return list(load_corpus())
+
+
+def held_out_attacks() -> list[str] | None:
+    try:
+        from jailbreak_corpus_mini import load_corpus
+    except ImportError:
+        return None
+    return [fixture.prompt for fixture in load_corpus()]
+
+
+def labelled(rows: list[Any], scan: Scan) -> dict[str, Any]:
+    texts = [row.render(CANARY) for row in rows]
+    flags, per_item_us = measure(scan, texts)
+    malicious = [f for f, r in zip(flags, rows, strict=True) if r.is_malicious]
+    benign = [f for f, r in zip(flags, rows, strict=True) if not r.is_malicious]
+    by_category: dict[str, list[bool]] = defaultdict(list)
+    for flag, row in zip(flags, rows, strict=True):
+        by_category[row.category].append(flag)
+    return {
+        "recall": rate(malicious),
+        "fpr": rate(benign),
+        "malicious": len(malicious),
+        "detected": sum(malicious),
+        "benign": len(benign),
+        "false_positives": sum(benign),
+        "recall_by_category": {
+            c: {"n": len(f), "flagged": sum(f)} for c, f in sorted(by_category.items()) if not c.startswith("benign")
+        },
+        "us_per_text": per_item_us,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA, help="the cmu-qa-dev folder")
+    args = parser.parse_args()
+    console = Console()
+
+    input_guard = InjectionDetector(weights=INPUT_WEIGHTS)
+    context_guard = InjectionDetector(weights=CONTEXT_WEIGHTS)
+    scans: dict[str, Scan] = {
+        "input": lambda t: input_guard.scan(t).flagged,
+        "context": lambda t: context_guard.scan(t).flagged,
+        "yardstick": lambda t: bool(_YARDSTICK.search(t)),
+    }
+
+    rows = bastion_rows()
+    user_rows = [r for r in rows if r.channel == "user_input"]
+    indirect_rows = [r for r in rows if r.channel != "user_input"]
+    questions = cmu_questions(args.data / "qa.tsv")
+    windows = article_windows(args.data / "articles")
+    held_out = held_out_attacks()
+
+    results: dict[str, Any] = {}
+    for name in ("input", "yardstick"):
+        scan = scans[name]
+        q_flags, q_us = measure(scan, questions)
+        results[name] = {
+            "bastioncorpus_all": labelled(rows, scan),
+            "bastioncorpus_user_input": labelled(user_rows, scan),
+            "cmu_questions": {
+                "fpr": rate(q_flags), "questions": len(questions), "false_positives": sum(q_flags),
+                "flagged": [q for q, f in zip(questions, q_flags, strict=True) if f], "us_per_text": q_us,
+            },
+        }  # fmt: skip
+        if held_out is not None:
+            h_flags, _ = measure(scan, held_out)
+            results[name]["held_out_jailbreak_corpus_mini"] = {
+                "recall": rate(h_flags), "attacks": len(held_out), "detected": sum(h_flags),
+            }  # fmt: skip
+    for name in ("context", "yardstick"):
+        scan = scans[name]
+        w_flags, w_us = measure(scan, windows)
+        results.setdefault(name, {})
+        results[name]["bastioncorpus_indirect"] = labelled(indirect_rows, scan)
+        results[name]["cmu_article_windows"] = {
+            "fpr": rate(w_flags), "windows": len(windows), "false_positives": sum(w_flags), "us_per_text": w_us,
+        }  # fmt: skip
+
+    inp, yard = results["input"], results["yardstick"]
+    table = Table(title="Prompt-injection guardrails")
+    for column in ("set", "guard", "recall", "FPR", "counts", "yardstick recall", "yardstick FPR"):
+        table.add_column(column)
+
+    def labelled_row(title: str, guard: str, key: str) -> dict[str, Any]:
+        ours, base = results[guard][key], yard[key]
+        counts = f"{ours['detected']}/{ours['malicious']} mal, {ours['false_positives']}/{ours['benign']} ben"
+        table.add_row(
+            title, guard, str(ours["recall"]), str(ours["fpr"]), counts, str(base["recall"]), str(base["fpr"])
+        )
+        return dict(ours)
+
+    bastion = labelled_row("bastioncorpus, all rows", "input", "bastioncorpus_all")
+    labelled_row("bastioncorpus, user_input", "input", "bastioncorpus_user_input")
+    indirect = labelled_row("bastioncorpus, tool/memory", "context", "bastioncorpus_indirect")
+    cmu, art = inp["cmu_questions"], results["context"]["cmu_article_windows"]
+    table.add_row("cmu-qa-dev questions", "input", "-", str(cmu["fpr"]), f"{cmu['false_positives']}/{cmu['questions']}",
+                  "-", str(yard["cmu_questions"]["fpr"]))  # fmt: skip
+    art_counts = f"{art['false_positives']}/{art['windows']}"
+    table.add_row("cmu-qa-dev article windows", "context", "-", str(art["fpr"]), art_counts,
+                  "-", str(yard["cmu_article_windows"]["fpr"]))  # fmt: skip
+    if held_out is not None:
+        h, hy = inp["held_out_jailbreak_corpus_mini"], yard["held_out_jailbreak_corpus_mini"]
+        table.add_row("jailbreak-corpus-mini (held out)", "input", str(h["recall"]), "-",
+                      f"{h['detected']}/{h['attacks']}", str(hy["recall"]), "-")  # fmt: skip
+    console.print(table)
+
+    passed = cmu["fpr"] is not None and cmu["fpr"] <= FPR_BAR
+    console.print(f"cmu-qa-dev question FPR {cmu['fpr']} (bar <= {FPR_BAR}): {'PASS' if passed else 'FAIL'}")
+    category_misses = Counter(
+        {c: v["n"] - v["flagged"] for c, v in bastion["recall_by_category"].items() if v["n"] > v["flagged"]}
+    )
+    path = write_results(
+        "guardrails",
+        {
+            "inputs": {
+                "bastioncorpus_rows": len(rows), "cmu_questions": len(questions),
+                "cmu_article_windows": len(windows), "window_chars": WINDOW_CHARS,
+                "held_out_attacks": len(held_out) if held_out is not None else None,
+                "note": "patterns were written with bastioncorpus in view (in-sample); the held-out set was not",
+            },
+            "bar": {"cmu_question_fpr_max": FPR_BAR, "passed": passed},
+            "summary": {
+                "recall_bastioncorpus": bastion["recall"], "fpr_bastioncorpus": bastion["fpr"],
+                "recall_bastioncorpus_indirect_context_guard": indirect["recall"],
+                "fpr_cmu_questions": cmu["fpr"], "fpr_cmu_article_windows": art["fpr"],
+                "recall_held_out": inp.get("held_out_jailbreak_corpus_mini", {}).get("recall"),
+                "misses_by_category": dict(category_misses),
+            },
+            "results": results,
+        },
+    )  # fmt: skip
+    console.print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

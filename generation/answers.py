@@ -1,0 +1,119 @@
+"""Building the parts of an ``Answer``: citations, the sources-only fallback, stream events,
+and per-stage timings.
+
+    >>> timer = StageTimer()
+    >>> with timer.stage("retrieve"):
+    ...     pass
+    >>> sorted(timer.timings_ms)
+    ['retrieve']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.types import Answer, Citation, ScoredChunk
+
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """A piece of the answer text, as generated (invalid citations already held back).
+
+    Example::
+
+        for event in answerer.ask_stream(question, "docs"):
+            if isinstance(event, AnswerDelta):
+                print(event.text, end="", flush=True)
+    """
+
+    text: str
+    type: Literal["delta"] = "delta"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDone:
+    """The last event of a stream: the complete, validated ``Answer``.
+
+    Example::
+
+        *deltas, done = answerer.ask_stream(question, "docs")
+        show_citations(done.answer.citations)
+    """
+
+    answer: Answer
+    type: Literal["done"] = "done"
+
+
+AnswerEvent = AnswerDelta | AnswerDone
+
+
+@dataclass(slots=True)
+class StageTimer:
+    """Wall-clock milliseconds per pipeline stage (``timings_ms`` goes into the Answer).
+
+    Example::
+
+        timer = StageTimer()
+        with timer.stage("retrieve"):
+            chunks = retriever.search(question, collection)
+        answer.timings_ms = timer.finish()   # adds "total"
+    """
+
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    _started: float = field(default_factory=time.perf_counter)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.record(name, start)
+
+    def record(self, name: str, start: float) -> None:
+        elapsed = (time.perf_counter() - start) * 1000
+        self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 3)
+
+    def finish(self) -> dict[str, float]:
+        self.timings_ms["total"] = round((time.perf_counter() - self._started) * 1000, 3)
+        return self.timings_ms
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The start of ``text`` cut at a word boundary, with an ellipsis when cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def make_citation(number: int, scored: ScoredChunk) -> Citation:
+    chunk = scored.chunk
+    return Citation(
+        number=number,
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        title=chunk.title or chunk.doc_id,
+        source=chunk.source,
+        start=chunk.start,
+        end=chunk.end,
+        page=chunk.page,
+        snippet=snippet(chunk.text),
+        score=scored.score,
+    )
+
+
+def sources_only_text(chunks: Sequence[ScoredChunk], reason: str) -> str:
+    """The fallback answer when the LLM cannot be used: the best passages, cited."""
+    lines = [f"No generated answer ({reason}). The most relevant passages:"]
+    for number, scored in enumerate(chunks, start=1):
+        title = scored.chunk.title or scored.chunk.doc_id
+        lines.append(f"[{number}] {title}: {snippet(scored.chunk.text)}")
+    return "\n".join(lines)

@@ -1,0 +1,282 @@
+"""Answer-quality evaluation: SQuAD-style exact match and token F1, refusal and citation
+figures, per-stage latency, and A/B runs of two prompt versions on the same questions.
+
+The library half of ``ragqa eval answers``: the CLI loads questions, builds an Answerer and
+prints ``EvalReport.to_dict()``.
+
+    >>> token_f1("The Eiffel tower [1]", ["Eiffel Tower in Paris"])
+    0.667
+    >>> exact_match("Paris.", ["paris"])
+    1.0
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from core.errors import RagqaError
+from core.types import Answer, SearchFilters
+from generation.answerer import Answerer
+
+log = structlog.get_logger(__name__)
+
+_CITATION = re.compile(r"\[\d{1,3}\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Lowercase; drop citation markers, punctuation and articles; fold whitespace (SQuAD)."""
+    text = _CITATION.sub(" ", text.lower()).translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, golds: Sequence[str]) -> float:
+    norm = normalize_answer(prediction)
+    return 1.0 if any(norm == normalize_answer(g) for g in golds) else 0.0
+
+
+def token_f1(prediction: str, golds: Sequence[str]) -> float:
+    """Best token-overlap F1 against any gold answer, rounded to 3 places."""
+    pred = normalize_answer(prediction).split()
+    best = 0.0
+    for gold in golds:
+        ref = normalize_answer(gold).split()
+        if not pred or not ref:
+            best = max(best, float(pred == ref))
+            continue
+        overlap = sum((Counter(pred) & Counter(ref)).values())
+        if overlap:
+            precision, recall = overlap / len(pred), overlap / len(ref)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return round(best, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    """A question with its gold answers; ``expect_refusal`` for questions the corpus can't answer.
+
+    Example::
+
+        EvalQuestion("When did Lincoln begin his political career?", ("1832",), doc_id="set3/a4.txt")
+    """
+
+    question: str
+    answers: tuple[str, ...] = ()
+    doc_id: str | None = None
+    expect_refusal: bool = False
+
+
+@dataclass(slots=True)
+class EvalRecord:
+    """One question's outcome: scores, flags, citation counts, timings; ``error`` is a ragqa code.
+
+    Example::
+
+        record = score_answer(item, answerer.ask(item.question, "docs"))
+        record.f1, record.refused, record.timings_ms["generate"]
+    """
+
+    question: str
+    prediction: str = ""
+    exact_match: float = 0.0
+    f1: float = 0.0
+    refused: bool = False
+    degraded: str | None = None
+    valid_citations: int = 0
+    invalid_citations: int = 0
+    context_injections: int = 0
+    cited_expected_doc: bool | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(math.ceil(q / 100 * len(ordered)), 1)
+    return round(ordered[rank - 1], 3)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+@dataclass(slots=True)
+class EvalReport:
+    """Aggregates over one run. Quality means cover answered questions (errors excluded).
+
+    Example::
+
+        report = evaluate_answers(answerer, questions, "cmu")
+        json.dumps(report.to_dict())            # summary plus one record per question
+        report.summary()["latency_p50_ms"]      # {"retrieve": ..., "generate": ..., ...}
+    """
+
+    prompt_version: str
+    model: str
+    records: list[EvalRecord]
+    expect_refusal: list[bool] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        ok = [r for r in self.records if r.error is None]
+        markers = sum(r.valid_citations + r.invalid_citations for r in ok)
+        stages = sorted({stage for r in ok for stage in r.timings_ms})
+        flags = self.expect_refusal or [False] * len(self.records)
+        expected = [r for r, q in zip(self.records, flags, strict=True) if q and r.error is None]
+        with_doc = [r.cited_expected_doc for r in ok if r.cited_expected_doc is not None]
+        return {
+            "prompt_version": self.prompt_version,
+            "model": self.model,
+            "questions": len(self.records),
+            "errors": len(self.records) - len(ok),
+            "error_codes": dict(Counter(r.error for r in self.records if r.error)),
+            "exact_match": _mean([r.exact_match for r in ok]),
+            "f1": _mean([r.f1 for r in ok]),
+            "refusal_rate": _mean([float(r.refused) for r in ok]),
+            "degraded_rate": _mean([float(r.degraded is not None) for r in ok]),
+            "citation_validity": round(sum(r.valid_citations for r in ok) / markers, 4) if markers else None,
+            "answers_with_citations": _mean([float(r.valid_citations > 0) for r in ok if not r.refused]),
+            "cited_expected_doc": _mean([float(x) for x in with_doc]),
+            "correct_refusals": _mean([float(r.refused) for r in expected]),
+            "context_injections": sum(r.context_injections for r in ok),
+            "latency_p50_ms": {s: percentile([r.timings_ms[s] for r in ok if s in r.timings_ms], 50) for s in stages},
+            "latency_p95_ms": {s: percentile([r.timings_ms[s] for r in ok if s in r.timings_ms], 95) for s in stages},
+            "mean_prompt_tokens": _mean([float(r.prompt_tokens) for r in ok]),
+            "mean_completion_tokens": _mean([float(r.completion_tokens) for r in ok]),
+        }  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "records": [asdict(r) for r in self.records]}
+
+
+def score_answer(item: EvalQuestion, answer: Answer) -> EvalRecord:
+    """One record from one answer (refusals score 0 against the gold answers)."""
+    # A sources-only fallback lists every source as [n]: those are not the model's citations.
+    valid = len(_CITATION.findall(answer.text)) if answer.citations and not answer.degraded else 0
+    invalid = sum(1 for e in answer.guardrail_events if e.kind == "invalid_citation")
+    scorable = not answer.refused and answer.degraded is None and bool(item.answers)
+    return EvalRecord(
+        question=item.question,
+        prediction=answer.text,
+        exact_match=exact_match(answer.text, item.answers) if scorable else 0.0,
+        f1=token_f1(answer.text, item.answers) if scorable else 0.0,
+        refused=answer.refused,
+        degraded=answer.degraded,
+        valid_citations=valid,
+        invalid_citations=invalid,
+        context_injections=sum(1 for e in answer.guardrail_events if e.kind == "context_injection"),
+        cited_expected_doc=(
+            any(_same_doc(c.doc_id, item.doc_id) for c in answer.citations)
+            if item.doc_id and answer.citations and not answer.degraded
+            else None
+        ),
+        timings_ms=dict(answer.timings_ms),
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+    )
+
+
+def _same_doc(cited: str, expected: str) -> bool:
+    # Ingestion may key documents by absolute or relative path: compare trailing components.
+    return cited == expected or cited.endswith("/" + expected) or expected.endswith("/" + cited)
+
+
+def evaluate_answers(
+    answerer: Answerer,
+    questions: Sequence[EvalQuestion],
+    collection: str,
+    filters: SearchFilters | None = None,
+    on_record: Callable[[int, EvalRecord], None] | None = None,
+) -> EvalReport:
+    """Runs every question through ``answerer.ask``; a ragqa error is recorded, not raised.
+
+    Example::
+
+        report = evaluate_answers(answerer, load_qa_tsv(path, limit=50), "cmu")
+        print(report.summary()["f1"], report.summary()["latency_p50_ms"]["generate"])
+    """
+    records: list[EvalRecord] = []
+    for i, item in enumerate(questions):
+        try:
+            record = score_answer(item, answerer.ask(item.question, collection, filters))
+        except RagqaError as exc:
+            record = EvalRecord(question=item.question, error=exc.code)
+            log.info("eval.error", question=item.question[:80], code=exc.code)
+        records.append(record)
+        if on_record is not None:
+            on_record(i, record)
+    return EvalReport(
+        answerer.prompt.version,
+        answerer.chat_model.model_name,
+        records,
+        expect_refusal=[q.expect_refusal for q in questions],
+    )
+
+
+def compare_prompts(
+    answerer: Answerer,
+    questions: Sequence[EvalQuestion],
+    collection: str,
+    versions: tuple[str, str] = ("rag-v1", "rag-v2"),
+    filters: SearchFilters | None = None,
+) -> dict[str, Any]:
+    """A/B: the same questions through two prompt versions, with per-question wins on F1."""
+    a, b = (evaluate_answers(answerer.with_prompt(v), questions, collection, filters) for v in versions)
+    pairs = [(x, y) for x, y in zip(a.records, b.records, strict=True) if x.error is None and y.error is None]
+    sa, sb = a.summary(), b.summary()
+    metrics = ("exact_match", "f1", "refusal_rate", "citation_validity", "answers_with_citations")
+    return {
+        "a": sa,
+        "b": sb,
+        "delta_b_minus_a": {m: round(sb[m] - sa[m], 4) for m in metrics if sa[m] is not None and sb[m] is not None},
+        "f1_wins": {
+            versions[0]: sum(x.f1 > y.f1 for x, y in pairs),
+            versions[1]: sum(y.f1 > x.f1 for x, y in pairs),
+            "ties": sum(x.f1 == y.f1 for x, y in pairs),
+        },
+    }
+
+
+def load_qa_tsv(path: Path, limit: int | None = None) -> list[EvalQuestion]:
+    """Questions from a CMU-QA-style TSV (``ArticleTitle, Question, Answer, ..., ArticleFile``).
+
+    Rows of one question are merged (each answerer's answer is a gold answer); ``NULL``
+    answers and broken rows (missing fields: the original has rows split across lines) are
+    skipped. ``doc_id`` is the article file (``data/set1/a1`` -> ``set1/a1.txt``).
+    """
+    merged: dict[tuple[str, str], list[str]] = {}
+    docs: dict[tuple[str, str], str] = {}
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, [])
+        width = len(header)
+        for row in reader:
+            if len(row) != width or not row[1].strip():
+                continue
+            key = (row[0], row[1].strip())
+            answers = merged.setdefault(key, [])
+            answer = row[2].strip()
+            if answer and answer != "NULL" and answer not in answers:
+                answers.append(answer)
+            docs[key] = row[-1].removeprefix("data/") + ".txt"
+    questions = [
+        EvalQuestion(question, tuple(answers), docs[(title, question)])
+        for (title, question), answers in merged.items()
+        if answers
+    ]
+    return questions[:limit] if limit is not None else questions

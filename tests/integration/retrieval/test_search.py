@@ -1,0 +1,138 @@
+"""Hybrid search on real text with the real embedder and the default embedded engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import InvalidRequest
+from core.settings import RetrievalSettings, Settings
+from core.types import FusionSpec, SearchFilters
+from ingest.pipeline import IngestPipeline
+from ingest.sources import SourceDocument
+from retrieval.index import VectorIndex, open_index
+from retrieval.rerank import CrossEncoderReranker
+from retrieval.search import HybridRetriever
+from retrieval.sparse import Bm25SparseEncoder
+
+COLLECTION = "search"
+ARTICLES = {"set1/a1.txt": "zoo", "set1/a1.htm": "zoo", "set2/a1.txt": "history", "set3/a4.txt": "history"}
+
+
+@pytest.fixture(scope="module")
+def index(corpus_dir: Path, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorIndex]:
+    settings = Settings(qdrant={"path": tmp_path_factory.mktemp("search-store")})
+    store = open_index(settings.qdrant)
+    sources = [SourceDocument(doc_id, Path(doc_id).name, str(corpus_dir / doc_id), path=corpus_dir / doc_id,
+                              tags={"shelf": shelf}) for doc_id, shelf in ARTICLES.items()]
+    # The same article again under another id: exact duplicate passages for the dedup test.
+    sources.append(SourceDocument("copies/a1.txt", "a1.txt", "mem://copies/a1.txt",
+                                  data=(corpus_dir / "set1/a1.txt").read_bytes(), tags={"shelf": "copies"}))
+    report = IngestPipeline(embedder, Bm25SparseEncoder(), store, settings).ingest(sources, COLLECTION)
+    assert not report.failures
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def retriever(index: VectorIndex, embedder: Any) -> HybridRetriever:
+    return HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings())
+
+
+def test_finds_the_right_article_in_every_mode(retriever: HybridRetriever) -> None:
+    for mode in ("dense", "sparse", "rrf", "dbsf"):
+        hits = retriever.search("How do kangaroos keep cool in hot weather?", COLLECTION, top_k=3,
+                                fusion=FusionSpec(mode))  # type: ignore[arg-type]
+        assert hits[0].chunk.doc_id in ("set1/a1.txt", "set1/a1.htm", "copies/a1.txt"), mode
+        if mode != "sparse":  # a sparse-only query is never embedded, so it has no dense score
+            assert all(h.dense_score is not None and -1 <= h.dense_score <= 1 for h in hits)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_the_same_passage_twice_is_returned_once(retriever: HybridRetriever) -> None:
+    raw = retriever.index.query(COLLECTION, retriever.embedder.embed_query("kangaroo pouch joey"),
+                                retriever.sparse.encode_query("kangaroo pouch joey"), FusionSpec("rrf"), 20)
+    texts = [h.chunk.text for h in raw]
+    assert len(texts) != len(set(texts)), "both copies of the article should match before dedup"
+    hits = retriever.search("kangaroo pouch joey", COLLECTION, top_k=10)
+    assert len({h.chunk.text for h in hits}) == len(hits)
+
+
+def test_filters(retriever: HybridRetriever) -> None:
+    question = "When did the war end?"
+    only = retriever.search(question, COLLECTION, top_k=10, filters=SearchFilters(doc_ids=("set1/a1.txt",)))
+    assert {h.chunk.doc_id for h in only} == {"set1/a1.txt"}
+    history = retriever.search(question, COLLECTION, top_k=10, filters=SearchFilters(tags_all=(("shelf", "history"),)))
+    assert history and {h.chunk.doc_id for h in history} <= {"set2/a1.txt", "set3/a4.txt"}
+    htm = retriever.search(question, COLLECTION, top_k=5,
+                           filters=SearchFilters(source_prefix=str(Path(only[0].chunk.source).parent)))
+    assert htm and all(h.chunk.doc_id.startswith("set1/") for h in htm)
+    assert retriever.search(question, COLLECTION, top_k=5, filters=SearchFilters(tags_any=(("shelf", "none"),))) == []
+
+
+def test_window_widens_hits_with_their_neighbours(index: VectorIndex, embedder: Any) -> None:
+    plain = HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings())
+    wide = HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings(window=1))
+    hit = plain.search("red kangaroo size", COLLECTION, top_k=1)[0]
+    widened = wide.search("red kangaroo size", COLLECTION, top_k=1)[0]
+    assert widened.chunk.start <= hit.chunk.start and widened.chunk.end >= hit.chunk.end
+    assert len(widened.chunk.text) > len(hit.chunk.text)
+    assert hit.chunk.text in widened.chunk.text
+
+
+def test_query_embeddings_are_cached_and_bad_queries_refused(retriever: HybridRetriever) -> None:
+    first = retriever.embedder.embed_query("a repeated question")
+    assert retriever.embedder.embed_query("a repeated question") is first
+    with pytest.raises(InvalidRequest):
+        retriever.search("   ", COLLECTION)
+    with pytest.raises(InvalidRequest):
+        retriever.search("kangaroo", COLLECTION, top_k=0)
+    # Only stopwords: no BM25 terms, so the search runs on meaning alone instead of failing.
+    assert retriever.search("what is the", COLLECTION, top_k=2)
+
+
+def test_cross_encoder_reranker_plumbing(index: VectorIndex, embedder: Any, minilm_path: Path) -> None:
+    # No trained cross-encoder ships in a package: a CrossEncoder built from the MiniLM checkpoint
+    # has an untrained head, so only the plumbing is under test here, not the ranking quality.
+    reranker = CrossEncoderReranker(minilm_path, max_candidates=6)
+    retriever = HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings(rerank_candidates=6), reranker)
+    reranked = retriever.search("kangaroo diet", COLLECTION, top_k=4)
+    plain = retriever.search("kangaroo diet", COLLECTION, top_k=6, rerank=False)
+    assert len(reranked) == 4
+    assert {h.chunk.chunk_id for h in reranked} <= {h.chunk.chunk_id for h in plain}
+    assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
+
+
+@pytest.mark.slow
+def test_eval_retrieval_command(tmp_path: Path) -> None:
+    beir = tmp_path / "mini"
+    (beir / "qrels").mkdir(parents=True)
+    docs = {"d1": "Kangaroos are marsupials that hop on their strong hind legs.",
+            "d2": "The Amazon river carries more water than any other river.",
+            "d3": "Volcanoes erupt when magma rises through the crust."}
+    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in docs.items()))
+    queries = {"q1": "animal that jumps with a pouch", "q2": "largest river by water volume"}
+    (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    env = {**os.environ, "RAGQA_QDRANT__PATH": str(tmp_path / "store")}
+    command = [sys.executable, "-m", "cli.main", "eval", "retrieval", str(beir), "--modes", "dense,rrf,sparse",
+               "--out", str(tmp_path / "out"), "--json"]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    assert set(results["modes"]) == {"dense", "rrf(k=60)", "sparse"}
+    assert results["modes"]["dense"]["recall@5"] == 1.0
+    assert (tmp_path / "out" / "retrieval-mini.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "out" / "retrieval-mini.json").read_text())["queries"] == 2
+    # The temporary collection is cleaned up.
+    check = subprocess.run([sys.executable, "-c", "from core.settings import Settings; from retrieval.index import "
+                            "open_index; print(open_index(Settings().qdrant).list_collections())"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert check.stdout.strip() == "[]", check.stderr

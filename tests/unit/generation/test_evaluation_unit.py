@@ -1,0 +1,100 @@
+"""Evaluation: SQuAD-style scores, the aggregate report, the A/B of two prompt versions, the TSV loader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from core.errors import LLMError
+from generation.answerer import Answerer
+from generation.evaluation import (
+    EvalQuestion,
+    compare_prompts,
+    evaluate_answers,
+    exact_match,
+    load_qa_tsv,
+    normalize_answer,
+    percentile,
+    token_f1,
+)
+
+from .fakes import FakeChatModel, FakeRetriever
+
+Build = Callable[..., tuple[Answerer, FakeChatModel, FakeRetriever]]
+
+
+def test_normalization_drops_citations_articles_and_punctuation() -> None:
+    assert normalize_answer("The  Eiffel Tower [1], Paris!") == "eiffel tower paris"
+
+
+def test_exact_match_and_f1() -> None:
+    assert exact_match("In 1889 [2].", ["1889", "in 1889"]) == 1.0
+    assert exact_match("1890", ["1889"]) == 0.0
+    assert token_f1("completed in 1889", ["1889"]) == pytest.approx(0.5)
+    assert token_f1("nothing shared", ["1889"]) == 0.0
+    assert token_f1("", [""]) == 1.0
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([5.0, 1.0, 3.0], 50) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 95) == 4.0
+    assert percentile([], 50) is None
+
+
+def test_evaluate_aggregates_quality_refusals_citations_and_latency(make_answerer: Build) -> None:
+    answerer, _, _ = make_answerer([
+        "Paris [1].",
+        "I don't know based on the provided documents.",
+        "Europe [2][8].",
+        LLMError("boom"),
+    ])  # fmt: skip
+    questions = [
+        EvalQuestion("Capital of France?", ("Paris",), doc_id="doc1.txt"),
+        EvalQuestion("Population of Mars?", (), expect_refusal=True),
+        EvalQuestion("Where is France?", ("Western Europe",)),
+        EvalQuestion("Fourth?", ("x",)),
+    ]
+    seen: list[int] = []
+    report = evaluate_answers(answerer, questions, "docs", on_record=lambda i, _: seen.append(i))
+    summary = report.summary()
+    assert seen == [0, 1, 2, 3]
+    assert summary["questions"] == 4 and summary["errors"] == 1
+    assert summary["error_codes"] == {"llm_error": 1}
+    assert summary["exact_match"] == pytest.approx(1 / 3, abs=1e-3)
+    assert summary["refusal_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert summary["correct_refusals"] == 1.0
+    assert summary["citation_validity"] == pytest.approx(2 / 3, abs=1e-3)
+    assert summary["cited_expected_doc"] == 1.0
+    assert summary["latency_p50_ms"]["generate"] is not None
+    assert {"retrieve", "total"} <= set(summary["latency_p50_ms"])
+    assert report.to_dict()["records"][0]["prediction"] == "Paris [1]."
+
+
+def test_compare_prompts_runs_both_versions(make_answerer: Build) -> None:
+    answerer, model, _ = make_answerer(["Paris [1]."])
+    result = compare_prompts(answerer, [EvalQuestion("Capital of France?", ("Paris",))], "docs")
+    assert result["a"]["prompt_version"] == "rag-v1"
+    assert result["b"]["prompt_version"] == "rag-v2"
+    assert result["f1_wins"]["ties"] == 1
+    assert result["delta_b_minus_a"]["f1"] == 0.0
+    assert len(model.calls) == 2
+
+
+def test_load_qa_tsv_merges_rows_and_skips_broken_ones(tmp_path: Path) -> None:
+    path = tmp_path / "qa.tsv"
+    path.write_text(
+        "ArticleTitle\tQuestion\tAnswer\tD1\tD2\tArticleFile\n"
+        "Lincoln\tWas he president?\tyes\teasy\teasy\tdata/set3/a4\n"
+        "Lincoln\tWas he president?\tYes.\teasy\teasy\tdata/set3/a4\n"
+        "Lincoln\tA broken row\n"
+        "Lincoln\tWhat year?\tNULL\thard\thard\tdata/set3/a4\n"
+        'Lincoln\t"Quoted" question?\t"1832"\tmedium\tmedium\tdata/set3/a4\n',
+        encoding="utf-8",
+    )
+    questions = load_qa_tsv(path)
+    assert [q.question for q in questions] == ["Was he president?", '"Quoted" question?']
+    assert questions[0].answers == ("yes", "Yes.")
+    assert questions[0].doc_id == "set3/a4.txt"
+    assert load_qa_tsv(path, limit=1) == questions[:1]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from core.types import Chunk, ScoredChunk
+from retrieval.search import drop_near_duplicates, stitch
+
+TEXT = "Kangaroos hop. They carry joeys in pouches. Koalas eat eucalyptus leaves all day long."
+
+
+def chunk(doc: str, ordinal: int, start: int, end: int) -> Chunk:
+    return Chunk(f"{doc}-{ordinal}", doc, ordinal, TEXT[start:end], start, end)
+
+
+def test_near_duplicates_keep_the_best_ranked() -> None:
+    a = ScoredChunk(chunk("a.txt", 0, 0, 44), 0.9)
+    same_words = ScoredChunk(Chunk("b-0", "a.htm", 0, "kangaroos hop: they carry joeys in pouches!", 0, 44), 0.8)
+    other = ScoredChunk(chunk("a.txt", 1, 45, len(TEXT)), 0.7)
+    assert drop_near_duplicates([a, same_words, other], 0.9) == [a, other]
+    assert drop_near_duplicates([a, same_words, other], 1.01) == [a, same_words, other]
+
+
+def test_stitch_counts_overlaps_once_and_keeps_offsets() -> None:
+    first, second, third = chunk("d", 0, 0, 30), chunk("d", 1, 15, 44), chunk("d", 2, 45, len(TEXT))
+    joined = stitch([third, first, second])
+    assert (joined.start, joined.end) == (0, len(TEXT))
+    # The one space the splitter left between chunks comes back as a newline: offsets stay aligned.
+    assert joined.text == TEXT[:44] + "\n" + TEXT[45:]
+    assert joined.chunk_id == first.chunk_id
