@@ -6,6 +6,7 @@ from functools import cached_property
 from types import TracebackType
 
 from core.settings import Settings
+from generation.answerer import Answerer
 from ingest.embedding import SentenceTransformerEmbedder
 from ingest.pipeline import IngestPipeline
 from retrieval.index import VectorIndex, open_index
@@ -50,6 +51,10 @@ class Components:
     @cached_property
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(self.index, self.embedder, self.sparse, self.settings.retrieval, self.reranker)
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        return Answerer.from_settings(self.settings, self.retriever)
 
     def close(self) -> None:
         if "index" in self.__dict__:
