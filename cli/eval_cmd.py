@@ -63,6 +63,8 @@ def eval_retrieval(
     limit: Annotated[int | None, typer.Option(help="Only the first N queries.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the JSON results and the PNG chart.")] = Path("artifacts/eval"),
     keep: Annotated[bool, typer.Option(help="Keep the temporary collection.")] = False,
+    collection: Annotated[str | None, typer.Option(
+        help="Ingest into this collection (unchanged documents are skipped, so a kept one is reused).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Ingest a dataset into a temporary collection and score every retrieval mode on it."""
@@ -75,7 +77,7 @@ def eval_retrieval(
         with Components(settings) as parts:
             if rerank and parts.reranker is None:
                 raise InvalidRequest("--rerank needs RAGQA_RETRIEVAL__RERANK_MODEL_PATH")
-            results = _run(parts, dataset, specs, rerank, keep, quiet=as_json)
+            results = _run(parts, dataset, specs, rerank, keep, quiet=as_json, collection=collection)
     except RagqaError as exc:
         fail(exc, as_json)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,8 +92,10 @@ def eval_retrieval(
 
 
 def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], rerank: bool, keep: bool,
-         quiet: bool) -> dict[str, Any]:
-    collection = f"eval-{dataset.name}-{int(time.time())}"
+         quiet: bool, collection: str | None = None) -> dict[str, Any]:
+    collection = collection or f"eval-{dataset.name}-{int(time.time())}"
+    # A collection that was there before this run is the caller's: never drop it.
+    keep = keep or parts.index.collection_exists(collection)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     runs: dict[str, dict[str, float]] = {}
     with Progress(*columns, console=console, disable=quiet) as progress:

@@ -61,7 +61,7 @@ class HybridRetriever:
         limit = min(MAX_TOP_K, wanted * 2 + 4)
         hits = self.index.query(collection, dense, sparse, spec, limit, filters,
                                 candidates=max(self.settings.candidates, limit))
-        hits = drop_near_duplicates(hits, self.settings.dedup_jaccard)
+        hits = drop_near_duplicates(hits, self.settings.dedup_jaccard, keep=wanted)
         if use_reranker and self.reranker is not None and hits:
             hits = self.reranker.rerank(query, hits[:wanted], top_k)
         hits = hits[:top_k]
@@ -81,13 +81,23 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w.lower() for w in _WORD.findall(text))
 
 
-def drop_near_duplicates(hits: Sequence[ScoredChunk], threshold: float) -> list[ScoredChunk]:
-    """Keep the best-ranked of any group of chunks whose word sets overlap by >= ``threshold``."""
+def drop_near_duplicates(hits: Sequence[ScoredChunk], threshold: float,
+                         keep: int | None = None) -> list[ScoredChunk]:
+    """Keep the best-ranked of any group of chunks whose word sets overlap by >= ``threshold``.
+
+    Stops once ``keep`` chunks are kept: the rest would be cut anyway, and the pairwise check is
+    quadratic. Jaccard >= t needs the smaller set to be >= t of the larger, which skips most pairs.
+    """
     kept: list[tuple[ScoredChunk, frozenset[str]]] = []
     for hit in hits:
+        if keep is not None and len(kept) >= keep:
+            break
         words = _words(hit.chunk.text)
+        size = len(words)
         duplicate = any(
-            len(words & other) / max(1, len(words | other)) >= threshold for _, other in kept
+            min(size, len(other)) >= threshold * max(size, len(other))
+            and len(words & other) >= threshold * len(words | other)
+            for _, other in kept
         )
         if not duplicate:
             kept.append((hit, words))
