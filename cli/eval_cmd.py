@@ -20,7 +20,7 @@ from ingest.sources import SourceDocument
 from retrieval.evaluation import EvalDataset, load_dataset, score_queries
 
 eval_app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
-DEFAULT_MODES = "dense,sparse,rrf,rrf:k=20,rrf:w=2/1,rrf:w=1/2,dbsf"
+DEFAULT_MODES = "dense,sparse,rrf,rrf:k=20,dbsf,convex:w=1/1,convex:w=2/1,convex:w=4/1"
 HEADLINE = ("ndcg@10", "mrr@10", "recall@5", "recall@10", "recall@100",
             "article_recall@5", "article_recall@10", "answer_recall@5", "answer_recall@10")
 
@@ -28,8 +28,8 @@ HEADLINE = ("ndcg@10", "mrr@10", "recall@5", "recall@10", "recall@100",
 def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
     """`dense`, `sparse`, `dbsf`, `rrf`, `rrf:k=20`, `rrf:w=2/1` (dense/sparse weights), combinable."""
     name, _, options = text.strip().partition(":")
-    if name not in ("dense", "sparse", "rrf", "dbsf"):
-        raise InvalidRequest(f"unknown mode {text!r}: use dense, sparse, rrf[:k=N][:w=D/S] or dbsf")
+    if name not in ("dense", "sparse", "rrf", "dbsf", "convex"):
+        raise InvalidRequest(f"unknown mode {text!r}: use dense, sparse, rrf[:k=N][:w=D/S], convex[:w=D/S], dbsf")
     spec = FusionSpec(name, base.rrf_k, 1.0, 1.0)  # type: ignore[arg-type]
     for option in filter(None, options.split(":")):
         key, _, value = option.partition("=")

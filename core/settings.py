@@ -84,14 +84,15 @@ class IngestSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: FusionMode = Field(
-        default="rrf",
+        default="convex",
         description="How dense and BM25 candidates combine: `rrf` (reciprocal rank fusion, with "
         "`rrf_k` and optional weights), `dbsf` (distribution-based score fusion), `dense` or `sparse` "
-        "alone. The default was chosen by `ragqa eval retrieval` (see BENCHMARKS.md).",
+        "alone, or `convex` (weighted sum of min-max normalized scores, weights `dense_weight` and "
+        "`sparse_weight`). The default was chosen by `ragqa eval retrieval` (see BENCHMARKS.md).",
     )
     rrf_k: int = Field(default=60, ge=1, description="RRF's rank constant: higher flattens the rank weights.")
-    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense list in weighted RRF.")
-    sparse_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 list in weighted RRF.")
+    dense_weight: float = Field(default=2.0, ge=0, description="Weight of the dense list (convex, weighted RRF).")
+    sparse_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 list (convex, weighted RRF).")
     candidates: int = Field(default=50, ge=1, le=1000, description="Candidates each retriever feeds the fusion.")
     top_k: int = Field(default=6, ge=1, le=200, description="Chunks returned by default.")
     dedup_jaccard: float = Field(
@@ -240,7 +241,11 @@ class RedisSettings(BaseModel):
         "`semantic_threshold` (same collection, filters and index version).",
     )
     semantic_threshold: float = Field(
-        default=0.95, gt=0, le=1, description="Cosine similarity at or above which a question is a semantic hit."
+        default=0.97,
+        gt=0,
+        le=1,
+        description="Cosine similarity at or above which a question is a semantic hit. Lower thresholds "
+        "also hit different questions on the same topic (see BENCHMARKS.md: 0.95 gave 5% wrong hits).",
     )
     semantic_max_entries: int = Field(
         default=2000, ge=1, description="Questions kept per semantic-cache scope (a collection version)."
@@ -288,6 +293,13 @@ class ApiSettings(BaseModel):
     )
     llm_probe_timeout_s: float = Field(
         default=1.0, gt=0, description="Timeout of the LLM server check in `/readyz`."
+    )
+    torch_threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="torch intra-op threads in the API process. 1 keeps one query's embedding fast and "
+        "steady (measured on 2 busy cores: ~10 ms with 1 thread, ~500 ms with 2, as threads wait on "
+        "each other); concurrency comes from requests instead. Unset: torch's default (all cores).",
     )
 
 

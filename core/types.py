@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-FusionMode = Literal["dense", "sparse", "rrf", "dbsf"]
+FusionMode = Literal["dense", "sparse", "rrf", "dbsf", "convex"]
 
 
 def sha256_text(text: str) -> str:
@@ -186,6 +186,8 @@ class FusionSpec:
         return self.dense_weight != self.sparse_weight
 
     def label(self) -> str:
+        if self.mode == "convex":
+            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g})"
         if self.mode != "rrf":
             return self.mode
         weights = f",w={self.dense_weight:g}/{self.sparse_weight:g}" if self.weighted else ""

@@ -59,8 +59,15 @@ class HybridRetriever:
         wanted = max(top_k, self.settings.rerank_candidates if use_reranker else 0)
         # Headroom for the duplicates we drop below.
         limit = min(MAX_TOP_K, wanted * 2 + 4)
-        hits = self.index.query(collection, dense, sparse, spec, limit, filters,
-                                candidates=max(self.settings.candidates, limit))
+        candidates = max(self.settings.candidates, limit)
+        if spec.mode == "convex" and dense is not None and sparse is not None:
+            hits = convex_fusion(
+                self.index.query(collection, dense, None, replace(spec, mode="dense"), candidates, filters),
+                self.index.query(collection, dense, sparse, replace(spec, mode="sparse"), candidates, filters),
+                spec.dense_weight / max(1e-9, spec.dense_weight + spec.sparse_weight),
+            )[:limit]
+        else:
+            hits = self.index.query(collection, dense, sparse, spec, limit, filters, candidates=candidates)
         hits = drop_near_duplicates(hits, self.settings.dedup_jaccard, keep=wanted)
         if use_reranker and self.reranker is not None and hits:
             hits = self.reranker.rerank(query, hits[:wanted], top_k)
@@ -77,8 +84,36 @@ class HybridRetriever:
         return replace(hit, chunk=stitch(neighbours) if len(neighbours) > 1 else chunk)
 
 
+def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[ScoredChunk],
+                  alpha: float) -> list[ScoredChunk]:
+    """``alpha * dense + (1 - alpha) * sparse`` over min-max normalized scores of each candidate list.
+
+    Unlike rank fusion, a list whose scores are nearly flat (BM25 on a paraphrased question)
+    moves little; a candidate missing from a list scores 0 there. Dense scores are cosines.
+    """
+
+    def normalized(hits: Sequence[ScoredChunk]) -> dict[str, float]:
+        if not hits:
+            return {}
+        top, bottom = hits[0].score, hits[-1].score
+        span = top - bottom
+        return {h.chunk.chunk_id: (h.score - bottom) / span if span > 0 else 1.0 for h in hits}
+
+    dense_norm, sparse_norm = normalized(dense_hits), normalized(sparse_hits)
+    by_id = {h.chunk.chunk_id: h for h in (*sparse_hits, *dense_hits)}
+    fused = [
+        replace(hit, score=alpha * dense_norm.get(cid, 0.0) + (1 - alpha) * sparse_norm.get(cid, 0.0))
+        for cid, hit in by_id.items()
+    ]
+    return sorted(fused, key=lambda h: h.score, reverse=True)
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def _close(a: float | None, b: float | None, tolerance: float = 0.05) -> bool:
+    return a is None or b is None or abs(a - b) <= tolerance
 
 
 def drop_near_duplicates(hits: Sequence[ScoredChunk], threshold: float,
@@ -86,7 +121,8 @@ def drop_near_duplicates(hits: Sequence[ScoredChunk], threshold: float,
     """Keep the best-ranked of any group of chunks whose word sets overlap by >= ``threshold``.
 
     Stops once ``keep`` chunks are kept: the rest would be cut anyway, and the pairwise check is
-    quadratic. Jaccard >= t needs the smaller set to be >= t of the larger, which skips most pairs.
+    quadratic. Cheap tests go first: near-identical texts have near-identical similarity to the
+    query, and Jaccard >= t needs the smaller word set to be >= t of the larger.
     """
     kept: list[tuple[ScoredChunk, frozenset[str]]] = []
     for hit in hits:
@@ -95,9 +131,10 @@ def drop_near_duplicates(hits: Sequence[ScoredChunk], threshold: float,
         words = _words(hit.chunk.text)
         size = len(words)
         duplicate = any(
-            min(size, len(other)) >= threshold * max(size, len(other))
+            _close(hit.dense_score, other_hit.dense_score)
+            and min(size, len(other)) >= threshold * max(size, len(other))
             and len(words & other) >= threshold * len(words | other)
-            for _, other in kept
+            for other_hit, other in kept
         )
         if not duplicate:
             kept.append((hit, words))

@@ -47,7 +47,7 @@ def retriever(index: VectorIndex, embedder: Any) -> HybridRetriever:
 
 
 def test_finds_the_right_article_in_every_mode(retriever: HybridRetriever) -> None:
-    for mode in ("dense", "sparse", "rrf", "dbsf"):
+    for mode in ("dense", "sparse", "rrf", "dbsf", "convex"):
         hits = retriever.search("How do kangaroos keep cool in hot weather?", COLLECTION, top_k=3,
                                 fusion=FusionSpec(mode))  # type: ignore[arg-type]
         assert hits[0].chunk.doc_id in ("set1/a1.txt", "set1/a1.htm", "copies/a1.txt"), mode

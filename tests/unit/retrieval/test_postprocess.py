@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from core.types import Chunk, ScoredChunk
 from retrieval.search import drop_near_duplicates, stitch
 
@@ -25,3 +27,15 @@ def test_stitch_counts_overlaps_once_and_keeps_offsets() -> None:
     # The one space the splitter left between chunks comes back as a newline: offsets stay aligned.
     assert joined.text == TEXT[:44] + "\n" + TEXT[45:]
     assert joined.chunk_id == first.chunk_id
+
+
+def test_convex_fusion_weighs_normalized_scores() -> None:
+    from retrieval.search import convex_fusion
+
+    a, b, c = (chunk("d", i, 0, 5) for i in range(3))
+    dense = [ScoredChunk(a, 0.80), ScoredChunk(b, 0.70), ScoredChunk(c, 0.60)]
+    sparse = [ScoredChunk(c, 30.0), ScoredChunk(b, 10.0)]
+    fused = {h.chunk.chunk_id: h.score for h in convex_fusion(dense, sparse, alpha=0.75)}
+    assert fused == pytest.approx({a.chunk_id: 0.75, b.chunk_id: 0.75 * 0.5, c.chunk_id: 0.25})
+    order = [h.chunk.chunk_id for h in convex_fusion(dense, sparse, alpha=0.25)]
+    assert order == [c.chunk_id, a.chunk_id, b.chunk_id]
