@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from types import TracebackType
 
+from bootstrap.redis import RedisEndpoint
 from core.settings import Settings
 from generation.answerer import Answerer
 from ingest.embedding import SentenceTransformerEmbedder
@@ -56,9 +57,16 @@ class Components:
     def answerer(self) -> Answerer:
         return Answerer.from_settings(self.settings, self.retriever)
 
+    @cached_property
+    def redis(self) -> RedisEndpoint:
+        """Redis for the cache, rate limits, jobs and feedback (embedded when no URL is set)."""
+        return RedisEndpoint.from_settings(self.settings.redis)
+
     def close(self) -> None:
         if "index" in self.__dict__:
             self.index.close()
+        if "redis" in self.__dict__:
+            self.redis.close()
 
     def __enter__(self) -> Components:
         return self

@@ -7,7 +7,7 @@ import os
 import typer
 from pydantic import ValidationError
 
-from cli import ask_cmd, eval_answers_cmd, eval_cmd, ingest_cmd
+from cli import ask_cmd, eval_answers_cmd, eval_cmd, feedback_cmd, ingest_cmd, serve_cmd
 from core.logging import configure_logging
 from core.settings import Settings
 
@@ -36,6 +36,8 @@ ingest_cmd.register(app)
 ask_cmd.register(app)
 eval_cmd.register(app)
 eval_answers_cmd.register(app)
+serve_cmd.register(app)
+feedback_cmd.register(app)
 
 if __name__ == "__main__":
     app()

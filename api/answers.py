@@ -1,0 +1,221 @@
+"""Answering over HTTP: the cache in front of the Answerer, blocking work in threads, metrics.
+
+One service for ``/ask``, ``/chat`` and ``/v1/chat/completions``: each turns its request
+into a ``Question`` and gets back the answer payload (``api.schemas.AnswerResponse``'s
+shape) or a stream of events ending in one.
+
+    >>> q = Question("When was Lincoln born?", "docs")
+    >>> q.history
+    []
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+
+from api.cache import AnswerCache, fingerprint, mark_cached
+from api.errors import AnswerTimeout
+from api.metrics import Metrics
+from api.schemas import Filters, answer_payload
+from api.semantic_cache import SemanticCache, scope_fingerprint
+from api.streaming import iterate_blocking, run_blocking
+from core.errors import GuardrailViolation, InvalidRequest
+from core.protocols import Embedder
+from core.types import Answer, ChatMessage
+from generation import AnswerDelta, AnswerDone, Answerer, AnswerEvent
+
+
+@dataclass(slots=True)
+class Question:
+    """A question as the API received it (history: earlier turns, oldest first)."""
+
+    text: str
+    collection: str
+    filters: Filters | None = None
+    top_k: int | None = None
+    history: list[ChatMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    payload: dict[str, Any]
+
+
+StreamEvent = Delta | Done
+
+
+@dataclass(slots=True)
+class _Key:
+    fp: str
+    scope: str  # the semantic cache's scope ("" when it is off)
+    version: str | None = None
+    vector: npt.NDArray[np.float32] | None = None
+
+
+class AnswerService:
+    """Cache lookup, then the Answerer in a worker thread, then cache write and metrics.
+
+    Example::
+
+        payload = await service.ask(Question("Who built the bridge?", "docs"))
+        async for event in await service.stream(Question("And when?", "docs", history=turns)):
+            ...  # Delta(text) events, then Done(payload)
+    """
+
+    def __init__(self, answerer: Answerer, cache: AnswerCache, semantic: SemanticCache | None, embedder: Embedder,
+                 metrics: Metrics, *, timeout_s: float) -> None:
+        self.answerer = answerer
+        self.cache = cache
+        self.semantic = semantic
+        self.embedder = embedder
+        self.metrics = metrics
+        self.timeout_s = timeout_s
+
+    def _answerer_for(self, top_k: int | None) -> Answerer:
+        if top_k is None or top_k == self.answerer.top_k:
+            return self.answerer
+        clone = copy.copy(self.answerer)  # shares every part; only the passage count differs
+        clone.top_k = top_k
+        return clone
+
+    def _key(self, q: Question) -> _Key:
+        filters = q.filters.model_dump(mode="json", exclude_defaults=True) if q.filters else None
+        top_k = q.top_k or self.answerer.top_k
+        model, prompt = self.answerer.chat_model.model_name, self.answerer.prompt.version
+        fp = fingerprint(q.text, q.collection, filters=filters, top_k=top_k, model=model, prompt_version=prompt,
+                         history=q.history)
+        scope = scope_fingerprint(q.collection, filters, top_k, model, prompt) if self.semantic is not None else ""
+        return _Key(fp, scope)
+
+    async def _lookup(self, q: Question, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:
+        """A hit as stored JSON bytes (exact cache) or as a payload (semantic cache); (None, None) on a miss."""
+        started = time.perf_counter()
+        found = await self.cache.lookup(key.fp, q.collection)
+        key.version = found.version
+        if found.raw is not None:
+            patched = mark_cached(found.raw, (time.perf_counter() - started) * 1000)
+            return (patched, None) if patched is not None else (None, _as_cached(found.payload, started))
+        if self.semantic is not None and key.version is not None and not q.history:
+            key.vector = await run_blocking(self.embedder.embed_query, q.text.strip())
+            payload = await self.semantic.lookup(key.scope, key.version, key.vector)
+            if payload is not None:
+                return None, _as_cached(payload, started)
+        return None, None
+
+    async def ask_json(self, q: Question) -> bytes:
+        """The answer as JSON bytes: a cache hit goes out as stored, never parsed."""
+        key = self._key(q)
+        raw, payload = await self._lookup(q, key)
+        if raw is not None:
+            return raw
+        if payload is None:
+            payload = await self._answer(q, key)
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    async def ask(self, q: Question) -> dict[str, Any]:
+        key = self._key(q)
+        raw, payload = await self._lookup(q, key)
+        if raw is not None:
+            return json.loads(raw)
+        return payload if payload is not None else await self._answer(q, key)
+
+    async def _answer(self, q: Question, key: _Key) -> dict[str, Any]:
+        filters = q.filters.to_domain() if q.filters else None
+        answerer = self._answerer_for(q.top_k)
+        try:
+            answer = await run_blocking(answerer.ask, q.text, q.collection, filters, q.history,
+                                        timeout_s=self.timeout_s)
+        except GuardrailViolation:
+            self.metrics.guardrail_blocks.inc()
+            raise
+        return await self._finish(q, key, answer)
+
+    async def stream(self, q: Question) -> AsyncIterator[StreamEvent]:
+        """Errors before the first token (guardrails, a missing collection) raise here, not mid-stream."""
+        key = self._key(q)
+        raw, cached = await self._lookup(q, key)
+        if raw is not None:
+            cached = json.loads(raw)
+        if cached is not None:
+            return _replay(cached)
+        filters = q.filters.to_domain() if q.filters else None
+        events = iterate_blocking(self._answerer_for(q.top_k).ask_stream(q.text, q.collection, filters, q.history))
+        try:
+            first = await run_first(events, self.timeout_s)
+        except BaseException as exc:
+            await events.aclose()
+            if isinstance(exc, GuardrailViolation):
+                self.metrics.guardrail_blocks.inc()
+            raise
+        return self._relay(q, key, first, events)
+
+    async def _relay(self, q: Question, key: _Key, first: AnswerEvent | None,
+                     events: AsyncGenerator[AnswerEvent, None]) -> AsyncIterator[StreamEvent]:
+        try:
+            event = first
+            while event is not None:
+                if isinstance(event, AnswerDelta):
+                    yield Delta(event.text)
+                elif isinstance(event, AnswerDone):
+                    yield Done(await self._finish(q, key, event.answer))
+                event = await anext(events, None)
+        finally:
+            await events.aclose()
+
+    async def _finish(self, q: Question, key: _Key, answer: Answer) -> dict[str, Any]:
+        payload = answer_payload(answer, uuid.uuid4().hex, q.collection)
+        self.metrics.observe_answer(answer)
+        # A sources-only answer reflects an outage, not the documents: never cache it.
+        version = key.version if answer.degraded is None else None
+        await self.cache.save(key.fp, q.collection, version, payload, [c.doc_id for c in answer.citations])
+        if self.semantic is not None and version is not None and not q.history:
+            vector = key.vector
+            if vector is None:
+                vector = await run_blocking(self.embedder.embed_query, q.text.strip())
+            await self.semantic.add(key.scope, version, key.fp, vector)
+        return payload
+
+
+def _as_cached(payload: dict[str, Any] | None, started: float) -> dict[str, Any] | None:
+    if payload is not None:
+        payload["cached"] = True
+        payload["timings_ms"] = {"cache": round((time.perf_counter() - started) * 1000, 3)}
+    return payload
+
+
+async def run_first(events: AsyncIterator[AnswerEvent], timeout_s: float) -> AnswerEvent | None:
+    """The first event (guards, retrieval and the first token happen here), under the deadline."""
+    try:
+        with anyio.fail_after(timeout_s):
+            return await anext(events, None)
+    except TimeoutError as exc:
+        raise AnswerTimeout(f"no answer within {timeout_s:g} s") from exc
+
+
+async def _replay(payload: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    yield Delta(payload["text"])
+    yield Done(payload)
+
+
+def split_chat(messages: list[tuple[str, str]]) -> tuple[str, list[ChatMessage]]:
+    """The last user message is the question; earlier user/assistant turns are its history."""
+    turns = [(role, content) for role, content in messages if role in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user":
+        raise InvalidRequest("the last message must be the user's question")
+    *history, (_, question) = turns
+    return question, [ChatMessage(role, content) for role, content in history]

@@ -1,0 +1,99 @@
+"""Documents over HTTP: uploads become ingestion jobs; deletes bump the index version and evict answers.
+
+    >>> service = DocumentService(index, store, runner, spool, versions, cache, settings)  # doctest: +SKIP
+    >>> await service.upload([upload], "docs", {"team": "legal"})  # doctest: +SKIP
+    {'job_id': '...', 'status_url': '/jobs/...', 'documents': ['report.pdf']}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import UploadFile
+
+from api.cache import AnswerCache
+from api.streaming import run_blocking
+from api.uploads import UploadSpool, sanitize_filename, unique_names
+from core.errors import InvalidRequest, NotFound
+from core.settings import Settings
+from ingest.job_runner import JobFile, JobRunner, JobSpec
+from ingest.jobs import IndexVersions, JobStore, StoreUnavailable
+from retrieval.index import VectorIndex
+
+log = structlog.get_logger(__name__)
+MAX_FILES = 1000
+
+
+class DocumentService:
+    """Upload, delete and list, over the index, the job store and the runner.
+
+    Example::
+
+        accepted = await documents.upload(files, "docs", {})
+        job = await documents.job(accepted["job_id"])
+    """
+
+    def __init__(self, index: VectorIndex, store: JobStore, runner: JobRunner, spool: UploadSpool,
+                 versions: IndexVersions, cache: AnswerCache, settings: Settings) -> None:
+        self.index = index
+        self.store = store
+        self.runner = runner
+        self.spool = spool
+        self.versions = versions
+        self.cache = cache
+        self.settings = settings
+
+    async def upload(self, files: list[UploadFile], collection: str, tags: dict[str, str]) -> dict[str, Any]:
+        if not files:
+            raise InvalidRequest("no files: send one or more `files` parts")
+        if len(files) > MAX_FILES:
+            raise InvalidRequest(f"at most {MAX_FILES} files per upload")
+        names = unique_names([sanitize_filename(f.filename) for f in files])
+        folder = await run_blocking(self.spool.new_folder)
+        try:
+            paths = [await run_blocking(self.spool.save, folder, name, f.file, self.settings.ingest.max_file_bytes)
+                     for f, name in zip(files, names, strict=True)]
+            job_id = await run_blocking(self.store.create, collection, [(n, n) for n in names])
+        except BaseException:
+            await run_blocking(self.spool.remove, folder)
+            raise
+        queued = tuple(JobFile(n, n, p, dict(tags)) for n, p in zip(names, paths, strict=True))
+        spec = JobSpec(job_id, collection, queued)
+        self.runner.submit(spec)
+        log.info("upload.accepted", job_id=job_id, collection=collection, files=len(names))
+        return {"job_id": job_id, "status_url": f"/jobs/{job_id}", "documents": names}
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        job = await run_blocking(self.store.get, job_id)
+        return job.to_dict()
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        job = await run_blocking(self.store.request_cancel, job_id)
+        return job.to_dict()
+
+    async def delete(self, collection: str, doc_id: str) -> dict[str, Any]:
+        removed = await run_blocking(self.index.delete_document, collection, doc_id)
+        if removed == 0:
+            raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")
+        await run_blocking(self.versions.bump, collection)
+        try:
+            evicted = await self.cache.evict_document(collection, doc_id)
+        except StoreUnavailable:
+            evicted = 0  # the version bump (or its pending retry) still hides every older answer
+        log.info("document.deleted", collection=collection, doc_id=doc_id, chunks=removed, answers_evicted=evicted)
+        return {"collection": collection, "doc_id": doc_id, "chunks_deleted": removed, "answers_evicted": evicted}
+
+    async def names(self) -> list[str]:
+        return await run_blocking(self.index.list_collections)
+
+    async def collections(self) -> list[dict[str, Any]]:
+        def read() -> list[dict[str, Any]]:
+            out = []
+            for name in self.index.list_collections():
+                stats = self.index.stats(name)
+                out.append({"name": name, "documents": stats.documents, "chunks": stats.chunks,
+                            "dense_size": stats.dense_size})
+            return out
+
+        return await run_blocking(read)

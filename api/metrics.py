@@ -1,0 +1,86 @@
+"""Prometheus metrics of one app instance (its own registry, so several apps in a process don't clash).
+
+    >>> metrics = Metrics()
+    >>> metrics.cache.labels(kind="exact", result="hit").inc()
+    >>> b"ragqa_cache_requests_total" in metrics.render()
+    True
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from core.types import Answer
+
+# Sub-millisecond cache hits up to multi-second generations.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """Every metric the API exports at ``GET /metrics``.
+
+    Example::
+
+        metrics.observe_answer(answer)           # stage latencies, refusals, tokens, guardrail events
+        metrics.cache.labels(kind="exact", result="miss").inc()
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_latency = Histogram(
+            "ragqa_http_request_duration_seconds", "HTTP request latency per route.",
+            ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.stage_latency = Histogram(
+            "ragqa_answer_stage_duration_seconds",
+            "Latency of each answer stage (input_guard, retrieve, generate, ...).",
+            ["stage"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.cache = Counter(
+            "ragqa_cache_requests_total", "Answer cache lookups by kind (exact, semantic) and result "
+            "(hit, miss, error, bypass).", ["kind", "result"], registry=r,
+        )  # fmt: skip
+        self.cache_evictions = Counter(
+            "ragqa_cache_evictions_total", "Cached answers evicted because a document they cited was deleted.",
+            registry=r,
+        )  # fmt: skip
+        self.answers = Counter("ragqa_answers_total", "Answers served, by outcome.", ["outcome"], registry=r)
+        self.refusals = Counter("ragqa_refusals_total", "Answers that refused (the documents don't say).",
+                                registry=r)  # fmt: skip
+        self.guardrail_blocks = Counter(
+            "ragqa_guardrail_blocks_total", "Questions rejected by a guardrail.", registry=r
+        )
+        self.guardrail_events = Counter(
+            "ragqa_guardrail_events_total", "Guardrail events in answers, by kind.", ["kind"], registry=r
+        )
+        self.llm_tokens = Counter("ragqa_llm_tokens_total", "LLM tokens, by type (prompt, completion).",
+                                  ["type"], registry=r)  # fmt: skip
+        self.jobs = Counter("ragqa_ingest_jobs_total", "Ingestion jobs by final state.", ["state"], registry=r)
+        self.job_documents = Counter(
+            "ragqa_ingest_documents_total", "Documents processed by ingestion jobs, by status.", ["status"],
+            registry=r,
+        )  # fmt: skip
+        self.redis_errors = Counter(
+            "ragqa_redis_errors_total", "Redis calls that failed or were skipped by the open circuit breaker.",
+            ["op", "reason"], registry=r,
+        )  # fmt: skip
+        self.redis_breaker_open = Gauge(
+            "ragqa_redis_circuit_open", "1 while the Redis circuit breaker is open.", registry=r
+        )
+        self.rate_limited = Counter("ragqa_rate_limited_total", "Requests answered 429.", registry=r)
+
+    def observe_answer(self, answer: Answer) -> None:
+        for stage, ms in answer.timings_ms.items():
+            self.stage_latency.labels(stage=stage).observe(ms / 1000)
+        outcome = "refused" if answer.refused else "degraded" if answer.degraded else "answered"
+        self.answers.labels(outcome=outcome).inc()
+        if answer.refused:
+            self.refusals.inc()
+        for event in answer.guardrail_events:
+            self.guardrail_events.labels(kind=event.kind).inc()
+        self.llm_tokens.labels(type="prompt").inc(answer.usage.prompt_tokens)
+        self.llm_tokens.labels(type="completion").inc(answer.usage.completion_tokens)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

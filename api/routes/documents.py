@@ -1,0 +1,67 @@
+"""Documents and jobs: `POST /documents` (multipart) -> a job; `GET|DELETE /jobs/{id}`;
+`DELETE /documents/{doc_id}`; `GET /collections`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
+
+from api.deps import services_of
+from api.routes import errors
+from api.schemas import (
+    COLLECTION_PATTERN,
+    CollectionsResponse,
+    DeletedResponse,
+    JobAccepted,
+    JobResponse,
+    parse_tags,
+)
+
+router = APIRouter(tags=["documents"])
+CollectionQuery = Annotated[str | None, Query(pattern=COLLECTION_PATTERN, description="Default: `docs`.")]
+
+
+@router.post("/documents", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
+             responses=errors(400, 401, 413, 422, 429, 503),
+             summary="Upload one or more files to ingest; returns a job to follow")
+async def upload_documents(
+    request: Request,
+    files: Annotated[list[UploadFile], File(description="The files (.txt .md .html .pdf .docx).")],
+    collection: Annotated[str | None, Form(pattern=COLLECTION_PATTERN, description="Default: `docs`.")] = None,
+    tags: Annotated[list[str] | None, Form(description="`key=value` metadata, repeatable.")] = None,
+) -> Any:
+    tag_pairs = dict(parse_tags([t for t in tags or [] if t]))
+    services = services_of(request)
+    name = collection or services.settings.ingest.default_collection
+    return await services.documents.upload(files, name, tag_pairs)
+
+
+@router.get("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 404, 429, 503),
+            summary="An ingestion job's state and each document's progress")
+async def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")], request: Request) -> Any:
+    return await services_of(request).documents.job(job_id)
+
+
+@router.delete("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 404, 429, 503),
+               summary="Cancel a job: documents not yet started are skipped")
+async def cancel_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")], request: Request) -> Any:
+    return await services_of(request).documents.cancel(job_id)
+
+
+@router.delete("/documents/{doc_id:path}", response_model=DeletedResponse, responses=errors(400, 401, 404, 429, 503),
+               summary="Delete a document's chunks; cached answers that cited it are evicted")
+async def delete_document(
+    doc_id: Annotated[str, Path(min_length=1, max_length=1000)], request: Request,
+    collection: CollectionQuery = None,
+) -> Any:
+    services = services_of(request)
+    name = collection or services.settings.ingest.default_collection
+    return await services.documents.delete(name, doc_id)
+
+
+@router.get("/collections", response_model=CollectionsResponse, responses=errors(401, 429, 503),
+            summary="Collections with their document and chunk counts")
+async def list_collections(request: Request) -> Any:
+    return {"collections": await services_of(request).documents.collections()}
+

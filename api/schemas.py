@@ -1,0 +1,250 @@
+"""Wire models of the native API (the OpenAI-compatible ones are in ``api/openai_schemas.py``).
+
+Domain types stay in ``core``; these only shape JSON in and out, with examples for the docs.
+
+    >>> AskRequest(question="Who built the bridge?").collection is None
+    True
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import InvalidRequest
+from core.types import Answer, SearchFilters
+
+COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+class Filters(BaseModel):
+    """Restrictions on the retrieved passages; empty fields restrict nothing."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tags_all": ["team=legal"]}]})
+
+    doc_ids: list[str] = Field(default_factory=list, max_length=100, description="Only these documents.")
+    source_prefix: str | None = Field(default=None, max_length=1000, description="Only sources starting with this.")
+    tags_any: list[str] = Field(default_factory=list, max_length=50, description="`key=value`: at least one matches.")
+    tags_all: list[str] = Field(default_factory=list, max_length=50, description="`key=value`: every one matches.")
+    ingested_after: datetime | None = Field(default=None, description="Only chunks ingested after this time.")
+    ingested_before: datetime | None = Field(default=None, description="Only chunks ingested before this time.")
+
+    def to_domain(self) -> SearchFilters | None:
+        filters = SearchFilters(
+            doc_ids=tuple(self.doc_ids), source_prefix=self.source_prefix or None,
+            tags_any=parse_tags(self.tags_any), tags_all=parse_tags(self.tags_all),
+            ingested_after=self.ingested_after, ingested_before=self.ingested_before,
+        )  # fmt: skip
+        return None if filters.is_empty() else filters
+
+
+def parse_tags(tags: list[str]) -> tuple[tuple[str, str], ...]:
+    """``["team=legal"]`` -> ``(("team", "legal"),)``; anything else is an ``InvalidRequest``."""
+    pairs = []
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key.strip():
+            raise InvalidRequest(f"tag {tag!r} is not of the form key=value")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "When was Abraham Lincoln born?", "collection": "docs"}]},
+    )
+
+    question: str = Field(min_length=1, max_length=20_000, description="The question, in any wording.")
+    collection: str | None = Field(default=None, pattern=COLLECTION_PATTERN, description="Default: `docs`.")
+    filters: Filters | None = None
+    top_k: int | None = Field(default=None, ge=1, le=50, description="Passages given to the model.")
+    stream: bool = Field(default=False, description="Server-sent events (also with `Accept: text/event-stream`).")
+
+
+class ChatTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=20_000)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"messages": [
+            {"role": "user", "content": "Who was the sixteenth US president?"},
+            {"role": "assistant", "content": "Abraham Lincoln [1]."},
+            {"role": "user", "content": "When was he born?"},
+        ], "collection": "docs"}]},
+    )  # fmt: skip
+
+    messages: list[ChatTurn] = Field(
+        min_length=1, max_length=100, description="The conversation, oldest first; the last is the user's."
+    )
+    collection: str | None = Field(default=None, pattern=COLLECTION_PATTERN)
+    filters: Filters | None = None
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    stream: bool = False
+
+
+class CitationOut(BaseModel):
+    number: int = Field(description="The `[n]` marker in the text.")
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    start: int = Field(description="Character offset of the passage in the document's text.")
+    end: int
+    page: int | None
+    snippet: str
+    score: float
+
+
+class GuardrailEventOut(BaseModel):
+    kind: str
+    detail: str
+    chunk_id: str | None = None
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class AnswerResponse(BaseModel):
+    """An answer with its sources; the same shape from `/ask`, `/chat` and the final stream event."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "answer_id": "5f0c6c1e2b7a4d0f9a1e3c2b1a0d9e8f", "text": "Lincoln was born on February 12, 1809 [1].",
+        "citations": [{"number": 1, "chunk_id": "9b2e...", "doc_id": "set3/a4.txt", "title": "Abraham Lincoln",
+                       "source": "a4.txt", "start": 1200, "end": 1980, "page": None,
+                       "snippet": "Lincoln was born on February 12, 1809…", "score": 0.031}],
+        "refused": False, "degraded": None, "cached": False, "prompt_version": "rag-v1",
+        "model": "smollm2-135m-instruct", "collection": "docs", "question": "When was Abraham Lincoln born?",
+        "timings_ms": {"retrieve": 21.0, "generate": 640.2, "total": 668.9},
+        "usage": {"prompt_tokens": 812, "completion_tokens": 14, "total_tokens": 826}, "guardrail_events": [],
+    }]})  # fmt: skip
+
+    answer_id: str = Field(description="Quote it in `POST /feedback`.")
+    text: str
+    citations: list[CitationOut]
+    refused: bool = Field(description="True when the documents don't answer the question.")
+    degraded: str | None = Field(description="Why the answer is sources-only (`llm_unavailable`, `llm_timeout`).")
+    cached: bool
+    prompt_version: str
+    model: str
+    collection: str
+    question: str = Field(description="The question answered (a follow-up, made standalone).")
+    timings_ms: dict[str, float]
+    usage: UsageOut
+    guardrail_events: list[GuardrailEventOut]
+    semantic_similarity: float | None = Field(
+        default=None, description="On a semantic-cache hit: how close the cached question was (cosine)."
+    )
+
+
+def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool = False) -> dict[str, Any]:
+    """The `AnswerResponse` as plain JSON-ready data (cached and served without re-validation)."""
+    return {
+        "answer_id": answer_id, "text": answer.text,
+        "citations": [{"number": c.number, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title,
+                       "source": c.source, "start": c.start, "end": c.end, "page": c.page, "snippet": c.snippet,
+                       "score": c.score} for c in answer.citations],
+        "refused": answer.refused, "degraded": answer.degraded, "cached": cached,
+        "prompt_version": answer.prompt_version, "model": answer.model, "collection": collection,
+        "question": answer.question,
+        "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens,
+                  "total_tokens": answer.usage.total_tokens},
+        "guardrail_events": [{"kind": e.kind, "detail": e.detail, "chunk_id": e.chunk_id}
+                             for e in answer.guardrail_events],
+        "timings_ms": dict(answer.timings_ms),  # last: see api.cache.mark_cached
+    }  # fmt: skip
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine code, e.g. `not_found`, `rate_limited`.")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": {"code": "not_found",
+                                                                         "message": "job 'x' does not exist"}}]})
+
+    error: ErrorDetail
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status_url: str
+    documents: list[str] = Field(description="The doc_ids the files will be indexed as.")
+
+
+class DocumentProgressOut(BaseModel):
+    doc_id: str
+    name: str
+    state: Literal["queued", "parsing", "embedding", "indexing", "done", "failed", "cancelled"]
+    status: str | None = Field(description="Once done: added, updated, unchanged or failed.")
+    chunks: int
+    error_code: str | None
+    reason: str | None
+
+
+class JobResponse(BaseModel):
+    job_id: str
+    collection: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    created_at: float
+    updated_at: float
+    cancel_requested: bool
+    counts: dict[str, int]
+    total: int
+    chunks_written: int
+    error: ErrorDetail | None
+    documents: list[DocumentProgressOut]
+
+
+class DeletedResponse(BaseModel):
+    collection: str
+    doc_id: str
+    chunks_deleted: int
+    answers_evicted: int
+
+
+class CollectionOut(BaseModel):
+    name: str
+    documents: int
+    chunks: int
+    dense_size: int
+
+
+class CollectionsResponse(BaseModel):
+    collections: list[CollectionOut]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"answer_id": "5f0c6c1e2b7a4d0f9a1e3c2b1a0d9e8f", "rating": "up"}]},
+    )
+
+    answer_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+class FeedbackResponse(BaseModel):
+    feedback_id: str
+    answer_id: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    checks: dict[str, dict[str, str]] = Field(description="index, redis, llm: {status, detail}.")

@@ -1,0 +1,106 @@
+"""Everything the routes use, built once per app start (in the lifespan) from ``Components``.
+
+The heavy parts (the embedding model, the index, the LLM) load here, in worker threads, so
+the first request is as fast as the rest and a broken setting fails the start, not a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio.to_thread
+import httpx
+import structlog
+
+from api.answers import AnswerService
+from api.cache import AnswerCache
+from api.documents import DocumentService
+from api.feedback import FeedbackStore
+from api.health import Readiness
+from api.jobs import InProcessJobRunner
+from api.metrics import Metrics
+from api.redis_guard import CircuitBreaker, GuardedRedis
+from api.security import ApiKeys, RateLimiter
+from api.semantic_cache import SemanticCache
+from api.uploads import UploadSpool
+from bootstrap.components import Components
+from core.settings import Settings
+from ingest.job_runner import JobRunner
+from ingest.jobs import IndexVersions, JobStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    """The app's services; ``app.state.services`` while the app runs.
+
+    Example::
+
+        services = await build_services(settings, Components(settings), Metrics())
+        payload = await services.answers.ask(Question("Who?", "docs"))
+        await services.aclose()
+    """
+
+    settings: Settings
+    components: Components
+    metrics: Metrics
+    guarded: GuardedRedis
+    cache: AnswerCache
+    answers: AnswerService
+    documents: DocumentService
+    feedback: FeedbackStore
+    keys: ApiKeys
+    limiter: RateLimiter
+    readiness: Readiness
+    runner: JobRunner
+    http: httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self.runner.close)
+        await self.http.aclose()
+        await self.guarded.client.aclose()
+
+
+def _load_parts(parts: Components) -> None:
+    """Touch every lazy part so models load now (in a thread), not on the first request."""
+    threads = parts.settings.api.torch_threads
+    if threads is not None:
+        import torch  # the embedder's backend, loaded with it anyway
+
+        torch.set_num_threads(threads)
+    _ = parts.index, parts.embedder, parts.sparse, parts.retriever, parts.answerer
+
+
+async def build_services(settings: Settings, parts: Components, metrics: Metrics) -> Services:
+    await anyio.to_thread.run_sync(_load_parts, parts)
+    r = settings.redis
+    endpoint = await anyio.to_thread.run_sync(lambda: parts.redis)
+    sync_client = await anyio.to_thread.run_sync(endpoint.client)
+    guarded = GuardedRedis(endpoint.async_client(), CircuitBreaker(r.breaker_failures, r.breaker_reset_s), metrics)
+    versions = IndexVersions(sync_client, r.key_prefix)
+    store = JobStore(sync_client, r.key_prefix, r.job_ttl_s)
+    cache = AnswerCache(guarded, versions, metrics, prefix=r.key_prefix, ttl_s=r.cache_ttl_s,
+                        answer_ttl_s=r.answer_ttl_s, enabled=r.cache_enabled)
+    semantic = (SemanticCache(guarded, cache, metrics, prefix=r.key_prefix, threshold=r.semantic_threshold,
+                              max_entries=r.semantic_max_entries, ttl_s=r.cache_ttl_s)
+                if r.semantic_cache and r.cache_enabled else None)  # fmt: skip
+    spool = UploadSpool(settings.api.upload_dir)
+    runner = InProcessJobRunner(store, versions, metrics, spool, embedder=parts.embedder, sparse=parts.sparse,
+                                index=parts.index, settings=settings)
+    http = httpx.AsyncClient()
+    api = settings.api
+    services = Services(
+        settings=settings, components=parts, metrics=metrics, guarded=guarded, cache=cache,
+        answers=AnswerService(parts.answerer, cache, semantic, parts.embedder, metrics, timeout_s=api.answer_timeout_s),
+        documents=DocumentService(parts.index, store, runner, spool, versions, cache, settings),
+        feedback=FeedbackStore(guarded, cache, r.key_prefix),
+        keys=ApiKeys(api.api_keys_sha256),
+        limiter=RateLimiter(guarded, metrics, prefix=r.key_prefix, per_minute=api.rate_limit_per_minute,
+                            burst=api.rate_limit_burst),
+        readiness=Readiness(parts.index, guarded, http, settings),
+        runner=runner, http=http,
+    )  # fmt: skip
+    log.info("api.ready", redis="embedded" if endpoint.embedded else "server", auth=services.keys.enabled,
+             semantic_cache=semantic is not None)
+    return services

@@ -1,0 +1,59 @@
+"""`ragqa feedback export`: ratings of served answers as JSONL, for an eval set or fine-tuning."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import redis
+import typer
+
+from bootstrap.components import Components
+from cli.output import err_console, fail
+from core.errors import InvalidRequest, RagqaError
+from core.settings import Settings
+from ingest.jobs import StoreUnavailable
+
+feedback_app = typer.Typer(help="Feedback on answers (POST /feedback).", no_args_is_help=True)
+
+
+@feedback_app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="`eval`: question/answers/doc_id/expect_refusal rows (every rating); "
+                          "`chat`: {messages} rows for fine-tuning (up-rated only).")
+    ] = "eval",
+    rating: Annotated[str | None, typer.Option(help="Only `up` or only `down`.")] = None,
+) -> None:
+    """Export every feedback entry as JSON lines (oldest first)."""
+    from api.feedback import export_rows
+
+    settings: Settings = ctx.obj
+    try:
+        if fmt not in ("eval", "chat") or rating not in (None, "up", "down"):
+            raise InvalidRequest("--format is eval or chat; --rating is up or down")
+        kind: Literal["eval", "chat"] = "chat" if fmt == "chat" else "eval"
+        with Components(settings) as parts:
+            client = parts.redis.client()
+            handle = out.open("w", encoding="utf-8") if out else sys.stdout
+            count = 0
+            try:
+                for row in export_rows(client, settings.redis.key_prefix, kind, rating):
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    count += 1
+            except redis.RedisError as exc:
+                raise StoreUnavailable(f"cannot read feedback from Redis: {exc}") from exc
+            finally:
+                if out:
+                    handle.close()
+    except RagqaError as exc:
+        fail(exc, as_json=False)
+    err_console.print(f"exported {count} feedback row(s)" + (f" to {out}" if out else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(feedback_app, name="feedback")

@@ -1,0 +1,67 @@
+"""`ragqa serve`: the HTTP API (uvicorn + FastAPI), in the foreground until Ctrl-C / SIGTERM.
+
+One process: the embedded Qdrant store admits one, and it owns the in-process ingestion runner.
+``--ask-once`` starts it, asks one question over HTTP, prints the answer and stops (a smoke
+test that ends, used by the README's main command).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.output import console, fail, print_json
+from core.errors import RagqaError
+from core.settings import Settings
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: api.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: api.port, 8000).")] = None,
+    ask_once: Annotated[
+        str | None,
+        typer.Option("--ask-once", metavar="QUESTION", help="Start, ask this over HTTP, print the answer, stop."),
+    ] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c", help="For --ask-once.")] = None,
+    hash_key: Annotated[
+        str | None,
+        typer.Option("--hash-key", metavar="KEY",
+                     help="Print the SHA-256 digest of an API key for RAGQA_API__API_KEYS_SHA256, and exit."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --ask-once: print the raw JSON.")] = False,
+) -> None:
+    """Serve the API: /ask, /chat, /v1/chat/completions, /documents, /jobs, /feedback, /readyz, /metrics, /docs."""
+    if hash_key is not None:
+        from api.security import hash_key as digest
+
+        typer.echo(digest(hash_key))
+        raise typer.Exit(0)
+    settings: Settings = ctx.obj
+    if ask_once is None:
+        from api.server import run_server
+
+        run_server(settings, host, port)
+        return
+    from api.server import ask_once as run_once
+
+    try:
+        result = run_once(settings, ask_once, collection)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json(result)
+        return
+    answer = result["answer"]
+    console.print(f"[bold]readyz[/]: {result['ready'].get('status')}")
+    if "error" in answer:
+        console.print(f"[red]error[/] ({answer['error']['code']}): {answer['error']['message']}")
+        raise typer.Exit(1)
+    console.print(f"[bold]Q[/]: {ask_once}\n[bold]A[/]: {answer['text']}")
+    for c in answer["citations"]:
+        console.print(f"  [{c['number']}] {c['doc_id']} chars {c['start']}-{c['end']}: {c['snippet'][:100]}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

@@ -1,0 +1,253 @@
+"""Ingestion jobs kept in Redis, and the per-collection index versions that invalidate cached answers.
+
+The store lives in ``ingest`` (not ``api``) so that whoever runs a job, the API's in-process
+runner today or a Celery worker tomorrow, updates the same records without importing the API.
+It takes a plain synchronous ``redis.Redis``; keys start with the configured prefix::
+
+    {prefix}job:{id}          hash   collection, state, created_at, updated_at, cancel, error_*
+    {prefix}job:{id}:docs     hash   doc_id -> JSON {name, state, status, chunks, error_code, reason}
+    {prefix}ver:{collection}  int    the collection's index version (INCR on every change)
+
+A job moves ``queued -> running -> done | failed | cancelled``; each of its documents moves
+``queued -> parsing -> embedding -> indexing -> done | failed | cancelled``.
+
+    >>> store = JobStore(redis.Redis(), prefix="ragqa:")  # doctest: +SKIP
+    >>> job_id = store.create("docs", [("a.txt", "a.txt")])  # doctest: +SKIP
+    >>> store.get(job_id).state  # doctest: +SKIP
+    'queued'
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, TypeVar
+
+import redis
+import structlog
+from redis.typing import EncodableT, FieldT
+
+from core.errors import NotFound, RagqaError
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+DocState = Literal["queued", "parsing", "embedding", "indexing", "done", "failed", "cancelled"]
+DOC_STATES: tuple[DocState, ...] = ("queued", "parsing", "embedding", "indexing", "done", "failed", "cancelled")
+FINAL_DOC_STATES = frozenset({"done", "failed", "cancelled"})
+
+
+class StoreUnavailable(RagqaError):
+    """Redis (ingestion jobs, index versions, the answer cache, feedback) cannot be reached."""
+
+    code = "store_unavailable"
+    transient = True
+
+
+def index_version_key(prefix: str, collection: str) -> str:
+    """The key holding a collection's index version; the answer cache reads the same key."""
+    return f"{prefix}ver:{collection}"
+
+
+@dataclass(slots=True)
+class DocumentProgress:
+    doc_id: str
+    name: str
+    state: DocState = "queued"
+    status: str | None = None  # the ingest outcome once done: added, updated or unchanged
+    chunks: int = 0
+    error_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Job:
+    """One ingestion job as stored: its state and every document's progress."""
+
+    job_id: str
+    collection: str
+    state: JobState
+    created_at: float
+    updated_at: float
+    documents: list[DocumentProgress] = field(default_factory=list)
+    cancel_requested: bool = False
+    error_code: str | None = None
+    error: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(DOC_STATES, 0)
+        for doc in self.documents:
+            counts[doc.state] += 1
+        return counts
+
+    @property
+    def chunks_written(self) -> int:
+        return sum(d.chunks for d in self.documents if d.status in ("added", "updated"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id, "collection": self.collection, "state": self.state,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+            "cancel_requested": self.cancel_requested, "counts": self.counts(), "total": len(self.documents),
+            "chunks_written": self.chunks_written,
+            "error": {"code": self.error_code, "message": self.error} if self.error_code else None,
+            "documents": [asdict(d) for d in self.documents],
+        }  # fmt: skip
+
+
+def _guard(what: str, fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"the job store (Redis) failed to {what}: {exc}") from exc
+
+
+class JobStore:
+    """Ingestion jobs in Redis; any process with the same Redis and prefix sees the same jobs.
+
+    Example::
+
+        store = JobStore(client, prefix="ragqa:", ttl_s=7 * 86400)
+        job_id = store.create("docs", [("report.pdf", "report.pdf")])
+        store.set_document(job_id, "report.pdf", "parsing")
+        store.get(job_id).counts()["parsing"]  # 1
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "ragqa:", ttl_s: int = 7 * 24 * 3600) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _key(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def create(self, collection: str, documents: Sequence[tuple[str, str]]) -> str:
+        """A new queued job over ``(doc_id, name)`` pairs; returns its id."""
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        meta: dict[FieldT, EncodableT] = {
+            "collection": collection, "state": "queued", "created_at": now, "updated_at": now, "cancel": 0,
+        }
+        docs: dict[FieldT, EncodableT] = {
+            doc_id: json.dumps(asdict(DocumentProgress(doc_id, name))) for doc_id, name in documents
+        }
+
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(self._key(job_id), mapping=meta)
+            if docs:
+                pipe.hset(self._key(job_id) + ":docs", mapping=docs)
+            pipe.expire(self._key(job_id), self.ttl_s)
+            pipe.expire(self._key(job_id) + ":docs", self.ttl_s)
+            pipe.execute()
+
+        _guard("create a job", write)
+        return job_id
+
+    def get(self, job_id: str) -> Job:
+        def read() -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self._key(job_id))
+            pipe.hgetall(self._key(job_id) + ":docs")
+            meta, docs = pipe.execute()
+            return meta, docs
+
+        meta, docs = _guard("read a job", read)
+        if not meta:
+            raise NotFound(f"job {job_id!r} does not exist (or has expired)")
+        m = {k.decode(): v.decode() for k, v in meta.items()}
+        documents = [DocumentProgress(**json.loads(v)) for v in docs.values()]
+        documents.sort(key=lambda d: d.doc_id)
+        return Job(
+            job_id=job_id, collection=m["collection"], state=m["state"],  # type: ignore[arg-type]
+            created_at=float(m["created_at"]), updated_at=float(m["updated_at"]), documents=documents,
+            cancel_requested=m.get("cancel") == "1", error_code=m.get("error_code"), error=m.get("error"),
+        )  # fmt: skip
+
+    def set_state(self, job_id: str, state: JobState, error: RagqaError | None = None) -> None:
+        fields: dict[FieldT, EncodableT] = {"state": state, "updated_at": time.time()}
+        if error is not None:
+            fields.update(error_code=error.code, error=error.message)
+        _guard("update a job", lambda: self.client.hset(self._key(job_id), mapping=fields))
+
+    def set_document(self, job_id: str, doc_id: str, state: DocState, **changes: Any) -> None:
+        """Moves one document to ``state`` (read-modify-write: one writer per job at a time)."""
+        key = self._key(job_id) + ":docs"
+
+        def update() -> None:
+            raw = self.client.hget(key, doc_id)
+            doc = DocumentProgress(**json.loads(raw)) if raw else DocumentProgress(doc_id, doc_id)
+            doc.state = state
+            for name, value in changes.items():
+                setattr(doc, name, value)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hset(key, doc_id, json.dumps(asdict(doc)))
+            pipe.hset(self._key(job_id), "updated_at", time.time())
+            pipe.execute()
+
+        _guard("update a document's progress", update)
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Asks the runner to stop before the next document; documents already written stay."""
+        job = self.get(job_id)
+        if job.state in ("queued", "running"):
+            _guard("cancel a job", lambda: self.client.hset(self._key(job_id), "cancel", 1))
+            job.cancel_requested = True
+        return job
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return _guard("read a job", lambda: self.client.hget(self._key(job_id), "cancel")) == b"1"
+
+
+class IndexVersions:
+    """Per-collection index versions: bumped by every write, read into every cache key.
+
+    A bump that fails (Redis down) is remembered and retried; until it succeeds,
+    ``is_pending(collection)`` is true and the answer cache must neither read nor write
+    that collection, so no answer from before the change can be served later.
+
+        >>> versions = IndexVersions(client, "ragqa:")  # doctest: +SKIP
+        >>> versions.bump("docs")  # doctest: +SKIP
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "ragqa:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._last_retry = 0.0
+
+    def bump(self, collection: str) -> None:
+        try:
+            self.client.incr(index_version_key(self.prefix, collection))
+        except redis.RedisError as exc:
+            with self._lock:
+                self._pending.add(collection)
+            log.warning("index_version.bump_failed", collection=collection, error=str(exc))
+            return
+        with self._lock:
+            self._pending.discard(collection)
+
+    @property
+    def pending(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._pending)
+
+    def is_pending(self, collection: str) -> bool:
+        with self._lock:
+            return collection in self._pending
+
+    def retry_pending(self, min_interval_s: float = 0.0) -> None:
+        """Bumps again what could not be bumped; at most once per ``min_interval_s`` (Redis may still be down)."""
+        with self._lock:
+            now = time.monotonic()
+            if not self._pending or now - self._last_retry < min_interval_s:
+                return
+            self._last_retry = now
+        for collection in self.pending:
+            self.bump(collection)

@@ -1,0 +1,108 @@
+"""Uploads as jobs, job states, deletes, collections, and cache invalidation on every change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from fastapi.testclient import TestClient
+
+from tests.integration.api.conftest import wait_for_job
+
+ARTICLES = Path("set1")
+# Refused questions are answered (and cached) without the LLM: quick to repeat.
+PROBE = "What is the boiling point of liquid nitrogen in a vacuum chamber, {}?"
+
+
+def article(corpus_dir: Path, name: str) -> bytes:
+    return (corpus_dir / ARTICLES / name).read_bytes()
+
+
+def test_upload_runs_a_job_and_invalidates_cached_answers(client: TestClient, corpus_dir: Path) -> None:
+    question = {"question": PROBE.format("before an upload"), "collection": "uploads"}
+    seed = client.post("/documents", files=[("files", ("seed.txt", b"Seed text about nothing in particular.\n"))],
+                       data={"collection": "uploads"}).json()  # fmt: skip
+    assert wait_for_job(client, seed["job_id"])["state"] == "done"
+    assert client.post("/ask", json=question).json()["cached"] is False
+    assert client.post("/ask", json=question).json()["cached"] is True
+
+    files = [("files", ("../../turtle.txt", article(corpus_dir, "a9.txt"), "text/plain")),
+             ("files", ("turtle.txt", article(corpus_dir, "a9.txt"), "text/plain")),
+             ("files", ("bad.xyz", b"\x00\x01 not a document", "application/octet-stream"))]  # fmt: skip
+    accepted = client.post("/documents", files=files, data={"collection": "uploads", "tags": ["team=zoo"]})
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    assert body["documents"] == ["turtle.txt", "turtle-2.txt", "bad.xyz"]  # sanitized, made unique
+    assert body["status_url"] == f"/jobs/{body['job_id']}"
+
+    job = wait_for_job(client, body["job_id"])
+    assert job["state"] == "done"
+    docs = {d["doc_id"]: d for d in job["documents"]}
+    assert docs["turtle.txt"]["state"] == "done" and docs["turtle.txt"]["status"] == "added"
+    assert docs["turtle.txt"]["chunks"] > 0
+    assert docs["bad.xyz"]["state"] == "failed" and docs["bad.xyz"]["error_code"] == "unsupported_format"
+    assert job["counts"]["done"] == 2 and job["counts"]["failed"] == 1 and job["total"] == 3
+
+    # The ingest bumped the collection's index version: the old answer is never served again.
+    assert client.post("/ask", json=question).json()["cached"] is False
+
+    collections = {c["name"]: c for c in client.get("/collections").json()["collections"]}
+    assert collections["uploads"]["documents"] == 3  # seed + two turtles
+    assert "uploads" in {m["id"] for m in client.get("/v1/models").json()["data"]}
+
+
+def test_delete_bumps_the_version_and_evicts_answers_that_cited_the_document(
+        client: TestClient, corpus_dir: Path, redis_client: redis.Redis, key_prefix: str) -> None:
+    accepted = client.post("/documents", files=[("files", ("penguin.txt", article(corpus_dir, "a3.txt")))],
+                           data={"collection": "zoo"}).json()  # fmt: skip
+    assert wait_for_job(client, accepted["job_id"])["state"] == "done"
+    question = {"question": PROBE.format("before a delete"), "collection": "zoo"}
+    assert client.post("/ask", json=question).json()["cached"] is False
+    assert client.post("/ask", json=question).json()["cached"] is True
+    # An answer that cites the document, cached through the app's own cache (no LLM call needed).
+    services = client.app.state.services  # type: ignore[attr-defined]
+    version = redis_client.get(f"{key_prefix}ver:zoo").decode()  # type: ignore[union-attr]
+    payload = {"answer_id": "f" * 32, "text": "In Antarctica [1].", "cached": False, "timings_ms": {}}
+    client.portal.call(services.cache.save, "cited-fp", "zoo", version, payload, ["penguin.txt"])  # type: ignore[union-attr]
+    assert redis_client.exists(f"{key_prefix}ans:cited-fp")
+
+    deleted = client.delete("/documents/penguin.txt", params={"collection": "zoo"})
+    assert deleted.status_code == 200, deleted.text
+    body = deleted.json()
+    assert body["chunks_deleted"] > 0 and body["answers_evicted"] == 1
+    assert not redis_client.exists(f"{key_prefix}ans:cited-fp")
+    assert not redis_client.exists(f"{key_prefix}cite:zoo:penguin.txt")
+    # The delete bumped the version: the refusal cached before it is not served either.
+    assert client.post("/ask", json=question).json()["cached"] is False
+
+    missing = client.delete("/documents/penguin.txt", params={"collection": "zoo"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_document_ids_with_slashes_can_be_deleted(client: TestClient) -> None:
+    response = client.delete("/documents/set1/nope.txt")
+    assert response.status_code == 404
+    assert "set1/nope.txt" in response.json()["error"]["message"]
+
+
+def test_unknown_job_is_404(client: TestClient) -> None:
+    response = client.get("/jobs/0123456789abcdef")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert client.get("/jobs/not-hex").status_code == 422
+
+
+def test_upload_needs_files(client: TestClient) -> None:
+    response = client.post("/documents", data={"collection": "docs"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+
+
+def test_cancel_a_job(client: TestClient, corpus_dir: Path) -> None:
+    files = [("files", (f"copy{i}.txt", article(corpus_dir, "a7.txt"))) for i in range(4)]
+    accepted = client.post("/documents", files=files, data={"collection": "cancelled"}).json()
+    cancel = client.delete(f"/jobs/{accepted['job_id']}")
+    assert cancel.status_code == 200
+    job = wait_for_job(client, accepted["job_id"])
+    if cancel.json()["state"] in ("queued", "running"):
+        assert job["state"] == "cancelled"
+        assert job["counts"]["cancelled"] >= 1
+        assert job["counts"]["done"] + job["counts"]["cancelled"] == 4
