@@ -26,10 +26,8 @@ from api.app import create_app
 from bootstrap.components import Components
 from core.settings import Settings
 from ingest.sources import iter_sources
-
-# The LLM server fixture belongs to the generation suite; imported so it is a fixture here too.
 from tests.conftest import require
-from tests.integration.generation.conftest import LLMServer, free_port, gguf_path, llm_server  # noqa: F401
+from tests.integration.conftest import LLMServer, free_port
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 COLLECTION = "docs"
@@ -82,7 +80,7 @@ def make_settings(tmp: Path, redis_url: str, prefix: str, llm_url: str, **overri
 
 @pytest.fixture(scope="session")
 def api_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_prefix: str,
-                 llm_server: LLMServer) -> Settings:  # noqa: F811
+                 llm_server: LLMServer) -> Settings:
     return make_settings(tmp_path_factory.mktemp("api"), redis_url, key_prefix, llm_server.base_url)
 
 
