@@ -310,7 +310,8 @@ class EdgeIndex:
         sparse_query = (Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values), using=SPARSE)
                         if sparse is not None else None)
         mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
-        with_vector: list[str] | bool = [DENSE] if dense is not None else False
+        # A dense query's score is already the cosine: fetch vectors only to score the other modes.
+        with_vector: list[str] | bool = [DENSE] if dense is not None and mode != "dense" else False
         if mode in ("dense", "sparse"):
             request = QueryRequest(limit=limit, query=dense_query if mode == "dense" else sparse_query, filter=flt,
                                    params=params if mode == "dense" else None, with_payload=True,
@@ -333,7 +334,7 @@ class EdgeIndex:
         points = self._call("search", lambda: shard.query(request))
         return [
             ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score),
-                        dense_score=cosine(dense, _dense_of(p.vector)))
+                        dense_score=float(p.score) if mode == "dense" else cosine(dense, _dense_of(p.vector)))
             for p in points
         ]
 

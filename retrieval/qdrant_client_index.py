@@ -284,10 +284,10 @@ class QdrantClientIndex:
             warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
             response = self._call("search", lambda: self._client.query_points(
                 collection, query_filter=flt, limit=limit, with_payload=True,
-                with_vectors=[DENSE] if dense is not None else False, **kwargs))
+                with_vectors=[DENSE] if dense is not None and mode != "dense" else False, **kwargs))
         return [
             ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score),
-                        dense_score=cosine(dense, _dense_of(p.vector)))
+                        dense_score=float(p.score) if mode == "dense" else cosine(dense, _dense_of(p.vector)))
             for p in response.points
         ]
 
