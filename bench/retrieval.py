@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--local-queries", type=int, default=40, help="local mode is slow at 100k")
+    parser.add_argument("--backends", default="edge,local", help="which of edge,local to run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_logging("WARNING")
@@ -103,7 +104,8 @@ def main() -> None:
                 ("edge", EdgeIndex(Path(tmp) / "edge", hnsw_ef=settings.qdrant.hnsw_ef), args.queries),
                 ("local", QdrantClientIndex(QdrantClient(location=":memory:")), args.local_queries),
             ]
-            for name, index, n_queries in backends:
+            wanted = args.backends.split(",")
+            for name, index, n_queries in [b for b in backends if b[0] in wanted]:
                 started = time.perf_counter()
                 fill(index, size, vocab, sparse)
                 if isinstance(index, EdgeIndex):
@@ -126,14 +128,16 @@ def main() -> None:
         embed_only.append((time.perf_counter() - started) * 1000)
     ratios = {}
     for size in {r["chunks"] for r in rows}:
-        edge = next(r for r in rows if r["chunks"] == size and r["backend"] == "edge")
-        local = next(r for r in rows if r["chunks"] == size and r["backend"] == "local")
-        ratios[str(size)] = round(float(local["p50_ms"]) / float(edge["p50_ms"]), 1)  # type: ignore[arg-type]
+        edge = next((r for r in rows if r["chunks"] == size and r["backend"] == "edge"), None)
+        local = next((r for r in rows if r["chunks"] == size and r["backend"] == "local"), None)
+        if edge and local:
+            ratios[str(size)] = round(float(local["p50_ms"]) / float(edge["p50_ms"]), 1)  # type: ignore[arg-type]
     edge_100k = next((r for r in rows if r["backend"] == "edge" and r["chunks"] == 100000), None)
     results = {"rows": rows, "query_embedding_p50_ms": round(percentile(embed_only, 0.5), 2),
                "local_over_edge_p50": ratios, "bar_edge_p50_ms_at_100k": 30,
                "passes": edge_100k is not None and float(edge_100k["p50_ms"]) <= 30}  # type: ignore[arg-type]
-    path = write_results("retrieval", results)
+    chosen = sorted(args.backends.split(","))
+    path = write_results("retrieval" if chosen == ["edge", "local"] else "retrieval-" + "-".join(chosen), results)
     table = Table(title="search latency (query embedding + hybrid query + post-processing)")
     for column in ("backend", "chunks", "mode", "p50 ms", "p95 ms", "load s"):
         table.add_column(column, justify="right")

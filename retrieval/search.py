@@ -63,7 +63,9 @@ class HybridRetriever:
         if spec.mode == "convex" and dense is not None and sparse is not None:
             hits = convex_fusion(
                 self.index.query(collection, dense, None, replace(spec, mode="dense"), candidates, filters),
-                self.index.query(collection, dense, sparse, replace(spec, mode="sparse"), candidates, filters),
+                # No dense vector here: its cosines would cost a vector fetch per candidate, and any
+                # candidate the dense list also found carries its cosine from there.
+                self.index.query(collection, None, sparse, replace(spec, mode="sparse"), candidates, filters),
                 spec.dense_weight / max(1e-9, spec.dense_weight + spec.sparse_weight),
             )[:limit]
         else:

@@ -51,8 +51,10 @@ def test_finds_the_right_article_in_every_mode(retriever: HybridRetriever) -> No
         hits = retriever.search("How do kangaroos keep cool in hot weather?", COLLECTION, top_k=3,
                                 fusion=FusionSpec(mode))  # type: ignore[arg-type]
         assert hits[0].chunk.doc_id in ("set1/a1.txt", "set1/a1.htm", "copies/a1.txt"), mode
-        if mode != "sparse":  # a sparse-only query is never embedded, so it has no dense score
+        if mode in ("dense", "rrf", "dbsf"):  # a sparse-only query is never embedded: no dense score
             assert all(h.dense_score is not None and -1 <= h.dense_score <= 1 for h in hits)
+        elif mode == "convex":  # candidates found by the dense list carry their cosine
+            assert hits[0].dense_score is not None
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
