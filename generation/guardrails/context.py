@@ -20,7 +20,7 @@ import structlog
 
 from core.settings import GuardrailSettings
 from core.types import GuardrailEvent, ScoredChunk
-from generation.guardrails.detector import InjectionDetector, load_classifier
+from generation.guardrails.detector import InjectionDetector, detector_from_settings
 from generation.guardrails.patterns import CONTEXT_WEIGHTS
 from generation.prompts import defang_special_tokens
 
@@ -64,13 +64,7 @@ class ContextGuard:
 
     @classmethod
     def from_settings(cls, settings: GuardrailSettings) -> ContextGuard:
-        classifier = load_classifier(settings.injection_classifier) if settings.injection_classifier else None
-        detector = InjectionDetector(
-            classifier=classifier,
-            classifier_threshold=settings.classifier_threshold,
-            weights=CONTEXT_WEIGHTS,
-        )
-        return cls(action=settings.context_action, detector=detector)
+        return cls(action=settings.context_action, detector=detector_from_settings(settings, CONTEXT_WEIGHTS))
 
     def screen(self, chunks: Sequence[ScoredChunk]) -> tuple[list[ScreenedChunk], list[GuardrailEvent]]:
         kept: list[ScreenedChunk] = []

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.errors import ConfigurationError
+from core.settings import GuardrailSettings
 from generation.guardrails.decoding import decoded_views
 from generation.guardrails.patterns import RULES, InjectionRule
 
@@ -142,3 +143,10 @@ def load_classifier(spec: str) -> InjectionClassifier:
         raise ConfigurationError(f"injection classifier {spec!r} is not callable")
     classifier: InjectionClassifier = target
     return classifier
+
+
+def detector_from_settings(settings: GuardrailSettings, weights: Mapping[str, float]) -> InjectionDetector:
+    """The detector the guardrail settings describe (patterns, plus the optional classifier hook)."""
+    classifier = load_classifier(settings.injection_classifier) if settings.injection_classifier else None
+    return InjectionDetector(classifier=classifier, classifier_threshold=settings.classifier_threshold,
+                             weights=weights)

@@ -16,7 +16,7 @@ import structlog
 from core.errors import GuardrailViolation, InvalidRequest
 from core.settings import GuardrailSettings
 from core.types import ChatMessage
-from generation.guardrails.detector import InjectionDetector, load_classifier
+from generation.guardrails.detector import InjectionDetector, detector_from_settings
 from generation.guardrails.patterns import INPUT_WEIGHTS
 
 log = structlog.get_logger(__name__)
@@ -52,13 +52,7 @@ class InputGuard:
     def from_settings(cls, settings: GuardrailSettings) -> InputGuard:
         if not settings.detect_injection:
             return cls(max_chars=settings.max_question_chars, detect_injection=False)
-        classifier = load_classifier(settings.injection_classifier) if settings.injection_classifier else None
-        detector = InjectionDetector(
-            classifier=classifier,
-            classifier_threshold=settings.classifier_threshold,
-            weights=INPUT_WEIGHTS,
-        )
-        return cls(max_chars=settings.max_question_chars, detector=detector)
+        return cls(max_chars=settings.max_question_chars, detector=detector_from_settings(settings, INPUT_WEIGHTS))
 
     def check(self, question: str, history: Sequence[ChatMessage] = ()) -> str:
         """The question, stripped of control characters and outer whitespace; raises if rejected."""
