@@ -27,6 +27,9 @@ from bootstrap.components import Components
 from core.settings import Settings
 from ingest.job_runner import JobRunner
 from ingest.jobs import IndexVersions, JobStore
+from workers.app import create_celery_app
+from workers.runner import CeleryJobRunner
+from workers.topology import resolve_runner
 
 log = structlog.get_logger(__name__)
 
@@ -86,8 +89,12 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
                               max_entries=r.semantic_max_entries, ttl_s=r.cache_ttl_s)
                 if r.semantic_cache and r.cache_enabled else None)  # fmt: skip
     spool = UploadSpool(settings.api.upload_dir)
-    runner = InProcessJobRunner(store, versions, metrics, spool, embedder=parts.embedder, sparse=parts.sparse,
-                                index=parts.index, settings=settings)
+    runner: JobRunner
+    if resolve_runner(settings) == "celery":  # raises on a topology that cannot work (embedded store)
+        runner = CeleryJobRunner(create_celery_app(settings, endpoint), settings.workers.interactive_queue)
+    else:
+        runner = InProcessJobRunner(store, versions, metrics, spool, embedder=parts.embedder, sparse=parts.sparse,
+                                    index=parts.index, settings=settings)
     http = httpx.AsyncClient()
     api = settings.api
     services = Services(

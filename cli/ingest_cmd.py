@@ -5,6 +5,7 @@ Parses arguments, builds the parts and shows progress; the logic lives in ``inge
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,8 @@ def ingest(
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Metadata key=value, repeatable.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Chunks per embedding batch.")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Enqueue a job for `ragqa worker` instead.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With --queue: follow the job until it ends.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .docx): parse, chunk, embed, index."""
@@ -49,6 +52,9 @@ def ingest(
         embedding = settings.embedding.model_copy(update={"batch_size": batch_size})
         settings = settings.model_copy(update={"embedding": embedding})
     name = collection or settings.ingest.default_collection
+    if queue:
+        enqueue(settings, paths, name, glob, recursive, tag or [], wait, as_json)
+        return
     try:
         sources = list(iter_sources(paths, glob, recursive, parse_tags(tag or [])))
         with Components(settings) as parts:
@@ -60,6 +66,45 @@ def ingest(
     else:
         _print_report(report)
     raise typer.Exit(1 if report.failures else 0)
+
+
+def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursive: bool, tags: list[str],
+            wait: bool, as_json: bool) -> None:
+    """`--queue`: one job, one task per file on the bulk queue; the workers read the files where they are."""
+    from cli.jobs_cmd import follow, job_store, print_job
+    from ingest.job_runner import JobFile, JobSpec
+    from workers.app import create_celery_app
+    from workers.runner import CeleryJobRunner
+
+    try:
+        sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
+        seen: dict[str, str] = {}
+        for src in sources:
+            if src.doc_id in seen:
+                raise InvalidRequest(f"two files would share the doc_id {src.doc_id!r}: {seen[src.doc_id]} and "
+                                     f"{src.source}; ingest those roots separately")
+            seen[src.doc_id] = src.source
+        assert all(src.path is not None for src in sources)
+        files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source) for s in sources)  # type: ignore[arg-type]
+        with Components(settings) as parts:
+            store = job_store(parts)
+            job_id = store.create(name, [(f.doc_id, f.name) for f in files])
+            app = create_celery_app(settings, parts.redis)
+            CeleryJobRunner(app, settings.workers.bulk_queue).submit(JobSpec(job_id, name, files, owns_files=False))
+            if not as_json:
+                console.print(f"queued job [bold]{job_id}[/]: {len(files)} documents into {name!r} "
+                              f"(follow it: ragqa jobs show {job_id} --wait)")
+            job = follow(store, job_id) if wait and not as_json else store.get(job_id)
+            while wait and as_json and job.state in ("queued", "running"):
+                time.sleep(0.5)
+                job = store.get(job_id)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json(job.to_dict())
+    elif wait:
+        print_job(job)
+    raise typer.Exit(1 if wait and job.counts()["failed"] else 0)
 
 
 def _run(parts: Components, sources: list[SourceDocument], name: str, show_progress: bool) -> IngestReport:

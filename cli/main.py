@@ -7,7 +7,7 @@ import os
 import typer
 from pydantic import ValidationError
 
-from cli import ask_cmd, eval_answers_cmd, eval_cmd, feedback_cmd, ingest_cmd, serve_cmd
+from cli import ask_cmd, eval_answers_cmd, eval_cmd, feedback_cmd, ingest_cmd, jobs_cmd, serve_cmd, worker_cmd
 from core.logging import configure_logging
 from core.settings import Settings
 
@@ -38,6 +38,8 @@ eval_cmd.register(app)
 eval_answers_cmd.register(app)
 serve_cmd.register(app)
 feedback_cmd.register(app)
+worker_cmd.register(app)
+jobs_cmd.register(app)
 
 if __name__ == "__main__":
     app()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.types import FusionMode, FusionSpec
+from core.worker_settings import WorkerSettings
 
 
 class QdrantSettings(BaseModel):
@@ -322,5 +323,6 @@ class Settings(BaseSettings):
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Render logs as JSON lines instead of text.")

@@ -14,21 +14,21 @@ answer cache never serves an answer computed before the change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import structlog
 
 from core.errors import RagqaError
 from core.protocols import Embedder, SparseEncoder
 from core.settings import Settings
-from ingest.jobs import DocState, IndexVersions, JobStore, StoreUnavailable
+from ingest.jobs import FINAL_DOC_STATES, DocState, IndexVersions, JobStore, StoreUnavailable
 from ingest.pipeline import IngestPipeline
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument
-from retrieval.index import IndexPoint, VectorIndex
+from retrieval.index import VectorIndex
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,7 @@ class JobFile:
     name: str
     path: Path
     tags: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # what `ragqa delete --source` matches; default: the name
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +51,29 @@ class JobSpec:
     job_id: str
     collection: str
     files: tuple[JobFile, ...]
+    owns_files: bool = True  # uploads in a spool folder, removed once ingested; not a user's own paths
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "collection": self.collection,
-                "files": [{**asdict(f), "path": str(f.path)} for f in self.files]}
+        return {"job_id": self.job_id, "collection": self.collection, "owns_files": self.owns_files,
+                "files": [file_to_dict(f) for f in self.files]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobSpec:
-        files = tuple(JobFile(f["doc_id"], f["name"], Path(f["path"]), dict(f.get("tags") or {}))
-                      for f in data["files"])
-        return cls(data["job_id"], data["collection"], files)
+        files = tuple(file_from_dict(f) for f in data["files"])
+        return cls(data["job_id"], data["collection"], files, bool(data.get("owns_files", True)))
+
+
+def file_to_dict(file: JobFile) -> dict[str, Any]:
+    return {**asdict(file), "path": str(file.path)}
+
+
+def source_of(file: JobFile) -> SourceDocument:
+    return SourceDocument(doc_id=file.doc_id, name=file.name, source=file.source or file.name, path=file.path,
+                          tags=dict(file.tags))
+
+
+def file_from_dict(data: dict[str, Any]) -> JobFile:
+    return JobFile(data["doc_id"], data["name"], Path(data["path"]), dict(data.get("tags") or {}), data.get("source"))
 
 
 class JobRunner(Protocol):
@@ -78,31 +92,21 @@ class _Tracker:
         self.job_id = job_id
         self.states: dict[str, DocState] = {}
 
-    def move(self, doc_id: str, state: DocState, **changes: Any) -> None:
-        if self.states.get(doc_id) in ("done", "failed", "cancelled"):
-            return
-        self.states[doc_id] = state
+    def move(self, doc_id: str, state: DocState, **changes: Any) -> bool:
+        """False when the document was already final (e.g. cancelled meanwhile): leave it alone."""
+        if self.states.get(doc_id) in FINAL_DOC_STATES:
+            return False
         try:
-            self.store.set_document(self.job_id, doc_id, state, **changes)
+            moved = self.store.set_document(self.job_id, doc_id, state, **changes)
         except StoreUnavailable as exc:
             # The index is the truth; a stale progress record is the lesser harm.
             log.warning("job.progress_not_recorded", job_id=self.job_id, doc_id=doc_id, error=exc.message)
-
-
-class _ObservedIndex:
-    """The real index, reporting when a document's points start to be written ("indexing")."""
-
-    def __init__(self, index: VectorIndex, on_upsert: Callable[[str], None]) -> None:
-        self._index = index
-        self._on_upsert = on_upsert
-
-    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
-        if points:
-            self._on_upsert(points[0].chunk.doc_id)
-        self._index.upsert(collection, points)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._index, name)
+            moved = "moved"
+        if moved == "refused":
+            self.states[doc_id] = "cancelled"
+            return False
+        self.states[doc_id] = state
+        return True
 
 
 def run_ingest_job(
@@ -122,21 +126,15 @@ def run_ingest_job(
 
     def sources() -> Iterator[SourceDocument]:
         nonlocal cancelled
-        previous: str | None = None
         for position, file in enumerate(spec.files):
             if _cancel_requested(store, spec.job_id):
                 cancelled = True
                 for rest in spec.files[position:]:
                     tracker.move(rest.doc_id, "cancelled", reason="the job was cancelled")
                 break
-            if previous is not None and tracker.states.get(previous) == "parsing":
-                tracker.move(previous, "embedding")  # parsed and chunked: waiting for its batch
-            tracker.move(file.doc_id, "parsing")
-            previous = file.doc_id
-            yield SourceDocument(doc_id=file.doc_id, name=file.name, source=file.name, path=file.path,
-                                 tags=dict(file.tags))
-        if previous is not None and tracker.states.get(previous) == "parsing":
-            tracker.move(previous, "embedding")
+            if not tracker.move(file.doc_id, "parsing"):
+                continue  # cancelled before it started
+            yield source_of(file)
 
     def record(result: DocumentResult) -> None:
         if result.status == "failed":
@@ -148,11 +146,11 @@ def run_ingest_job(
         if on_result is not None:
             on_result(result)
 
-    observed = cast(VectorIndex, _ObservedIndex(index, lambda doc_id: tracker.move(doc_id, "indexing")))
-    pipeline = IngestPipeline(embedder, sparse, observed, settings)
+    pipeline = IngestPipeline(embedder, sparse, index, settings)
     try:
         store.set_state(spec.job_id, "running")
-        report = pipeline.ingest(sources(), spec.collection, on_result=record)
+        report = pipeline.ingest(sources(), spec.collection, on_result=record,
+                                 on_stage=lambda doc_id, stage: tracker.move(doc_id, stage))
     except RagqaError as exc:
         log.error("job.failed", job_id=spec.job_id, code=exc.code, error=exc.message)
         for file in spec.files:

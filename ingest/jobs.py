@@ -6,6 +6,9 @@ It takes a plain synchronous ``redis.Redis``; keys start with the configured pre
 
     {prefix}job:{id}          hash   collection, state, created_at, updated_at, cancel, error_*
     {prefix}job:{id}:docs     hash   doc_id -> JSON {name, state, status, chunks, error_code, reason}
+    {prefix}job:{id}:open     set    doc_ids not yet final (the last one to leave closes the job)
+    {prefix}job:{id}:deliveries hash doc_id -> times its task was handed to a worker
+    {prefix}jobs              zset   job ids by creation time (for listing)
     {prefix}ver:{collection}  int    the collection's index version (INCR on every change)
 
 A job moves ``queued -> running -> done | failed | cancelled``; each of its documents moves
@@ -32,11 +35,13 @@ import structlog
 from redis.typing import EncodableT, FieldT
 
 from core.errors import NotFound, RagqaError
+from ingest.job_scripts import CANCEL_JOB, MOVE_DOCUMENT
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+Move = Literal["refused", "moved", "closed"]
 DocState = Literal["queued", "parsing", "embedding", "indexing", "done", "failed", "cancelled"]
 DOC_STATES: tuple[DocState, ...] = ("queued", "parsing", "embedding", "indexing", "done", "failed", "cancelled")
 FINAL_DOC_STATES = frozenset({"done", "failed", "cancelled"})
@@ -122,9 +127,15 @@ class JobStore:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._move = client.register_script(MOVE_DOCUMENT)
+        self._cancel = client.register_script(CANCEL_JOB)
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
+
+    def _keys(self, job_id: str) -> list[str]:
+        key = self._key(job_id)
+        return [key, key + ":docs", key + ":open"]
 
     def create(self, collection: str, documents: Sequence[tuple[str, str]]) -> str:
         """A new queued job over ``(doc_id, name)`` pairs; returns its id."""
@@ -136,18 +147,37 @@ class JobStore:
         docs: dict[FieldT, EncodableT] = {
             doc_id: json.dumps(asdict(DocumentProgress(doc_id, name))) for doc_id, name in documents
         }
+        job_key, docs_key, open_key = self._keys(job_id)
 
         def write() -> None:
             pipe = self.client.pipeline(transaction=True)
-            pipe.hset(self._key(job_id), mapping=meta)
+            pipe.hset(job_key, mapping=meta)
             if docs:
-                pipe.hset(self._key(job_id) + ":docs", mapping=docs)
-            pipe.expire(self._key(job_id), self.ttl_s)
-            pipe.expire(self._key(job_id) + ":docs", self.ttl_s)
+                pipe.hset(docs_key, mapping=docs)
+                pipe.sadd(open_key, *docs)
+            for key in (job_key, docs_key, open_key):
+                pipe.expire(key, self.ttl_s)
+            pipe.zadd(self._recent_key, {job_id: now})
+            pipe.zremrangebyscore(self._recent_key, "-inf", now - self.ttl_s)
             pipe.execute()
 
         _guard("create a job", write)
         return job_id
+
+    @property
+    def _recent_key(self) -> str:
+        return f"{self.prefix}jobs"
+
+    def recent(self, limit: int = 20) -> list[Job]:
+        """The latest jobs, newest first (those not yet expired)."""
+        ids = _guard("list jobs", lambda: self.client.zrevrange(self._recent_key, 0, max(0, limit - 1)))
+        jobs = []
+        for raw in ids:
+            try:
+                jobs.append(self.get(raw.decode() if isinstance(raw, bytes) else str(raw)))
+            except NotFound:
+                continue  # expired since it was listed
+        return jobs
 
     def get(self, job_id: str) -> Job:
         def read() -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
@@ -161,7 +191,7 @@ class JobStore:
         if not meta:
             raise NotFound(f"job {job_id!r} does not exist (or has expired)")
         m = {k.decode(): v.decode() for k, v in meta.items()}
-        documents = [DocumentProgress(**json.loads(v)) for v in docs.values()]
+        documents = [_progress(v) for v in docs.values()]
         documents.sort(key=lambda d: d.doc_id)
         return Job(
             job_id=job_id, collection=m["collection"], state=m["state"],  # type: ignore[arg-type]
@@ -169,39 +199,59 @@ class JobStore:
             cancel_requested=m.get("cancel") == "1", error_code=m.get("error_code"), error=m.get("error"),
         )  # fmt: skip
 
+    def document(self, job_id: str, doc_id: str) -> DocumentProgress | None:
+        raw = _guard("read a document's progress", lambda: self.client.hget(self._key(job_id) + ":docs", doc_id))
+        return _progress(raw) if raw else None
+
     def set_state(self, job_id: str, state: JobState, error: RagqaError | None = None) -> None:
         fields: dict[FieldT, EncodableT] = {"state": state, "updated_at": time.time()}
         if error is not None:
             fields.update(error_code=error.code, error=error.message)
         _guard("update a job", lambda: self.client.hset(self._key(job_id), mapping=fields))
 
-    def set_document(self, job_id: str, doc_id: str, state: DocState, **changes: Any) -> None:
-        """Moves one document to ``state`` (read-modify-write: one writer per job at a time)."""
-        key = self._key(job_id) + ":docs"
+    def set_document(self, job_id: str, doc_id: str, state: DocState, **changes: Any) -> Move:
+        """Moves one document to ``state``, atomically; a document already final never moves again.
 
-        def update() -> None:
-            raw = self.client.hget(key, doc_id)
-            doc = DocumentProgress(**json.loads(raw)) if raw else DocumentProgress(doc_id, doc_id)
-            doc.state = state
-            for name, value in changes.items():
-                setattr(doc, name, value)
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hset(key, doc_id, json.dumps(asdict(doc)))
-            pipe.hset(self._key(job_id), "updated_at", time.time())
-            pipe.execute()
-
-        _guard("update a document's progress", update)
+        Returns ``"refused"`` (it was final: a duplicate delivery, or cancelled meanwhile),
+        ``"moved"``, or ``"closed"`` (moved, and it was the job's last open document: the job
+        is now done, or cancelled if a cancel was requested).
+        """
+        final = "1" if state in FINAL_DOC_STATES else "0"
+        args: list[str | float] = [doc_id, state, json.dumps(changes), time.time(), final]
+        code = _guard("update a document's progress",
+                      lambda: self._move(keys=self._keys(job_id), args=args))  # fmt: skip
+        return _MOVES[int(code)]
 
     def request_cancel(self, job_id: str) -> Job:
-        """Asks the runner to stop before the next document; documents already written stay."""
-        job = self.get(job_id)
-        if job.state in ("queued", "running"):
-            _guard("cancel a job", lambda: self.client.hset(self._key(job_id), "cancel", 1))
-            job.cancel_requested = True
-        return job
+        """Stops the job: documents still queued are cancelled now; those in progress finish."""
+        cancelled = _guard("cancel a job", lambda: self._cancel(keys=self._keys(job_id), args=[time.time()]))
+        if int(cancelled) < 0:
+            raise NotFound(f"job {job_id!r} does not exist (or has expired)")
+        return self.get(job_id)
 
     def cancel_requested(self, job_id: str) -> bool:
         return _guard("read a job", lambda: self.client.hget(self._key(job_id), "cancel")) == b"1"
+
+    def count_delivery(self, job_id: str, doc_id: str) -> int:
+        """Counts one more hand-over of a document's task to a worker; returns the total so far."""
+        key = self._key(job_id) + ":deliveries"
+
+        def count() -> int:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hincrby(key, doc_id, 1)
+            pipe.expire(key, self.ttl_s)
+            return int(pipe.execute()[0])
+
+        return _guard("count a delivery", count)
+
+
+def _progress(raw: bytes | str) -> DocumentProgress:
+    data = json.loads(raw)
+    return DocumentProgress(**{k: data.get(k) for k in _PROGRESS_FIELDS if k in data})
+
+
+_PROGRESS_FIELDS = tuple(DocumentProgress.__dataclass_fields__)
+_MOVES: tuple[Move, ...] = ("refused", "moved", "closed")
 
 
 class IndexVersions:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import structlog
 
@@ -34,6 +35,7 @@ from retrieval.index import IndexPoint, VectorIndex
 
 log = structlog.get_logger(__name__)
 CHUNKER_VERSION = "1"
+Stage = Literal["embedding", "indexing"]
 
 
 @dataclass(slots=True)
@@ -73,8 +75,13 @@ class IngestPipeline:
         collection: str,
         on_result: Callable[[DocumentResult], None] | None = None,
         on_chunks: Callable[[int], None] | None = None,
+        on_stage: Callable[[str, Stage], object] | None = None,
     ) -> IngestReport:
-        """Ingest every source; failures are reported per document and never stop the batch."""
+        """Ingest every source; failures are reported per document and never stop the batch.
+
+        ``on_stage(doc_id, stage)`` hears when a parsed document waits for its embedding batch
+        (``"embedding"``) and when its points start to be written (``"indexing"``).
+        """
         started = time.perf_counter()
         report = IngestReport(collection=collection)
         self.index.ensure_collection(collection, self.embedder.dimension)
@@ -89,13 +96,15 @@ class IngestPipeline:
             prepared = self._prepare(source, collection, record)
             if prepared is None:
                 continue
+            if on_stage:
+                on_stage(source.doc_id, "embedding")
             group.items.append(prepared)
             group.chunks += len(prepared.chunks)
             if group.chunks >= self._flush_chunks:
-                self._flush(group, collection, record, on_chunks)
+                self._flush(group, collection, record, on_chunks, on_stage)
                 group = _Group()
         if group.items:
-            self._flush(group, collection, record, on_chunks)
+            self._flush(group, collection, record, on_chunks, on_stage)
         report.seconds = time.perf_counter() - started
         log.info("ingest.done", collection=collection, **report.counts(),
                  chunks=report.chunks_written, seconds=round(report.seconds, 2))
@@ -127,7 +136,7 @@ class IngestPipeline:
         return None
 
     def _flush(self, group: _Group, collection: str, record: Callable[[DocumentResult], None],
-               on_chunks: Callable[[int], None] | None) -> None:
+               on_chunks: Callable[[int], None] | None, on_stage: Callable[[str, Stage], object] | None) -> None:
         try:
             points = self._embed(group.items)
         except (RagqaError, ValueError, RuntimeError) as exc:
@@ -137,9 +146,11 @@ class IngestPipeline:
             # One document broke the batch: retry one at a time so only it fails.
             log.warning("ingest.batch_failed", error=str(exc), documents=len(group.items))
             for item in group.items:
-                self._flush(_Group([item], len(item.chunks)), collection, record, on_chunks)
+                self._flush(_Group([item], len(item.chunks)), collection, record, on_chunks, on_stage)
             return
         for item, item_points in zip(group.items, points, strict=True):
+            if on_stage:
+                on_stage(item.source.doc_id, "indexing")
             record(self._write(item, item_points, collection))
             if on_chunks:
                 on_chunks(len(item_points))

@@ -19,11 +19,13 @@ class DocumentResult:
     chunks: int = 0
     error_code: str | None = None
     reason: str | None = None
+    transient: bool = False  # the failure may pass on its own (store unreachable): worth a retry
 
     @classmethod
     def failure(cls, source: SourceDocument, exc: Exception) -> DocumentResult:
         code = exc.code if isinstance(exc, RagqaError) else "ingest_error"
-        return cls(source.doc_id, source.source, "failed", error_code=code, reason=str(exc))
+        transient = isinstance(exc, RagqaError) and exc.transient
+        return cls(source.doc_id, source.source, "failed", error_code=code, reason=str(exc), transient=transient)
 
 
 @dataclass(slots=True)
@@ -57,5 +59,5 @@ class IngestReport:
         return {
             "collection": self.collection, **self.counts(), "chunks_written": self.chunks_written,
             "seconds": round(self.seconds, 3), "chunks_per_second": round(self.chunks_per_second, 2),
-            "failures": [asdict(r) for r in self.failures],
+            "failures": [{k: v for k, v in asdict(r).items() if k != "transient"} for r in self.failures],
         }

@@ -1,0 +1,117 @@
+"""`ragqa jobs`: list ingestion jobs, show one (optionally following it), cancel one."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bootstrap.components import Components
+from cli.output import console, fail, print_json
+from core.errors import RagqaError
+from core.settings import Settings
+from ingest.jobs import FINAL_DOC_STATES, Job, JobStore
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JobArg = Annotated[str, typer.Argument(help="The job's id.")]
+jobs_app = typer.Typer(help="Ingestion jobs: list, show, follow, cancel.", no_args_is_help=False)
+
+
+def job_store(parts: Components) -> JobStore:
+    r = parts.settings.redis
+    return JobStore(parts.redis.client(), r.key_prefix, r.job_ttl_s)
+
+
+def finished(job: Job) -> int:
+    return sum(1 for d in job.documents if d.state in FINAL_DOC_STATES)
+
+
+def follow(store: JobStore, job_id: str, interval_s: float = 0.5) -> Job:
+    """Shows the job's progress until it is over; Ctrl-C stops watching, not the job."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[chunks]} chunks"))
+    job = store.get(job_id)
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task(f"job {job_id[:8]}", total=len(job.documents), chunks=0)
+        while True:
+            progress.update(bar, completed=finished(job), chunks=job.chunks_written)
+            if job.state not in ("queued", "running"):
+                return job
+            time.sleep(interval_s)
+            job = store.get(job_id)
+
+
+def print_job(job: Job) -> None:
+    counts = job.counts()
+    console.print(f"job [bold]{job.job_id}[/] in {job.collection!r}: [bold]{job.state}[/], "
+                  f"{finished(job)}/{len(job.documents)} documents, {job.chunks_written} chunks written")
+    console.print("  " + ", ".join(f"{state} {n}" for state, n in counts.items() if n))
+    for doc in job.documents:
+        if doc.state == "failed":
+            console.print(f"  [red]✗[/] {doc.doc_id} ({doc.error_code}): {doc.reason}")
+
+
+@jobs_app.callback(invoke_without_command=True)
+def list_jobs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many.")] = 20,
+              as_json: JsonOpt = False) -> None:
+    """The latest jobs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings: Settings = ctx.obj
+    try:
+        with Components(settings) as parts:
+            jobs = job_store(parts).recent(limit)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json([{k: v for k, v in j.to_dict().items() if k != "documents"} for j in jobs])
+        return
+    table = Table(title="ingestion jobs")
+    for column in ("job", "collection", "state", "documents", "failed", "chunks", "created"):
+        table.add_column(column)
+    for j in jobs:
+        created = time.strftime("%F %T", time.localtime(j.created_at))
+        table.add_row(j.job_id, j.collection, j.state, f"{finished(j)}/{len(j.documents)}",
+                      str(j.counts()["failed"]), str(j.chunks_written), created)
+    console.print(table)
+
+
+@jobs_app.command("show")
+def show(ctx: typer.Context, job_id: JobArg,
+         wait: Annotated[bool, typer.Option("--wait", help="Follow it with a progress bar until it ends.")] = False,
+         as_json: JsonOpt = False) -> None:
+    """One job's state and its documents' progress; exit 1 when any document failed."""
+    settings: Settings = ctx.obj
+    try:
+        with Components(settings) as parts:
+            store = job_store(parts)
+            job = follow(store, job_id) if wait else store.get(job_id)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json(job.to_dict())
+    else:
+        print_job(job)
+    raise typer.Exit(1 if job.counts()["failed"] else 0)
+
+
+@jobs_app.command("cancel")
+def cancel(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
+    """Cancel a job: documents not started are skipped; those already indexed stay."""
+    settings: Settings = ctx.obj
+    try:
+        with Components(settings) as parts:
+            job = job_store(parts).request_cancel(job_id)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print_json(job.to_dict())
+    else:
+        print_job(job)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(jobs_app, name="jobs")

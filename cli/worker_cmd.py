@@ -1,0 +1,61 @@
+"""`ragqa worker`: a Celery worker that runs ingestion jobs' documents.
+
+The pool follows the store (see ``workers.topology``): threads on an embedded store, where
+this must be the only process using it; prefork with a Qdrant server. A wrong combination
+stops here, before any task is taken.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from bootstrap.components import Components
+from cli.output import fail
+from core.errors import RagqaError
+from core.settings import Settings
+from core.worker_settings import WorkerPool
+
+
+def worker(
+    ctx: typer.Context,
+    pool: Annotated[WorkerPool | None, typer.Option(help="threads, solo or prefork (default: by the store).")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1,
+                                                    help="Tasks at once (default: workers.concurrency, 2).")] = None,
+    queues: Annotated[str | None, typer.Option(
+        "--queues", "-Q", help="Comma-separated queues (default: interactive, then bulk).")] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery's log level.")] = "INFO",
+) -> None:
+    """Run a worker: ingest the documents of queued jobs (`POST /documents`, `ragqa ingest --queue`)."""
+    from workers.app import create_celery_app
+    from workers.context import WorkerContext
+    from workers.tasks import register_tasks
+    from workers.topology import check_worker_topology, resolve_pool
+
+    settings: Settings = ctx.obj
+    chosen = resolve_pool(settings, pool)
+    slots = concurrency or settings.workers.concurrency
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else settings.workers.queues
+    parts = Components(settings)
+    context = WorkerContext(parts)
+    try:
+        check_worker_topology(settings, chosen, slots)
+        app = create_celery_app(settings, parts.redis)
+        register_tasks(app, context)
+        if chosen != "prefork":
+            context.load()  # one process runs every task: load now, and fail now if the store is taken
+    except RagqaError as exc:
+        context.close()
+        fail(exc, as_json=False)
+    argv = ["worker", f"--pool={chosen}", f"--concurrency={slots}", f"--queues={','.join(names)}",
+            f"--loglevel={loglevel}", f"--hostname=ragqa-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
+    try:
+        app.worker_main(argv)
+    finally:
+        context.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worker)

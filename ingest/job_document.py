@@ -1,0 +1,183 @@
+"""One document of an ingestion job, the way a task queue runs it: at least once, maybe twice.
+
+A queue (Celery, ``workers/``) hands each document of a job to ``ingest_job_document``. The
+function makes every hand-over safe to repeat:
+
+- a document already final (done, failed, cancelled) is skipped, so a duplicate delivery
+  writes nothing; a cancelled job's documents are skipped before any work;
+- claiming the document (``queued -> parsing``) is atomic in the job store, so a cancel that
+  lands first wins;
+- the pipeline writes a document whole, then drops its stale chunks, with deterministic ids:
+  a rerun after a crash converges on exactly one copy of each chunk;
+- a document whose task keeps killing its worker (delivered more than ``max_deliveries``
+  times without a retry to explain it) is failed as poison instead of looping;
+- a transient failure (index or Redis unavailable) raises ``RetryLater`` while retries remain;
+  a permanent one (parse error, unsupported format, too large) fails the document at once.
+
+    >>> outcome = ingest_job_document(task, store, versions, pipeline, policy)  # doctest: +SKIP
+    >>> outcome.state, outcome.closed_job  # doctest: +SKIP
+    ('done', True)
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+
+from core.errors import NotFound, RagqaError
+from ingest.job_runner import JobFile, file_from_dict, file_to_dict, source_of
+from ingest.jobs import FINAL_DOC_STATES, DocState, IndexVersions, JobStore, Move, StoreUnavailable
+from ingest.pipeline import IngestPipeline
+from ingest.report import DocumentResult
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class RetryLater(RagqaError):
+    """A transient failure: the queue should hand the document over again after a backoff."""
+
+    code = "retry_later"
+    transient = True
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentTask:
+    """One document of a job, as a queue message (JSON-friendly)."""
+
+    job_id: str
+    collection: str
+    file: JobFile
+    owns_file: bool = True  # an upload in the spool folder: removed once the job is over
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "collection": self.collection, "file": file_to_dict(self.file),
+                "owns_file": self.owns_file}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentTask:
+        return cls(data["job_id"], data["collection"], file_from_dict(data["file"]), bool(data.get("owns_file", True)))
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """Where this delivery stands: ``retries`` so far (the queue's count), and the limits."""
+
+    retries: int = 0
+    max_retries: int = 5
+    max_deliveries: int = 3
+    store_retry_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentOutcome:
+    state: DocState | None  # the document's final state; None when this delivery was a duplicate
+    result: DocumentResult | None = None
+    closed_job: bool = False
+
+
+def ingest_job_document(task: DocumentTask, store: JobStore, versions: IndexVersions, pipeline: IngestPipeline,
+                        policy: DeliveryPolicy) -> DocumentOutcome:
+    """Ingests one document of a job, recording its progress; see the module docstring."""
+    persist = _Persist(policy.store_retry_s)
+    job_id, doc_id = task.job_id, task.file.doc_id
+
+    current = persist(lambda: store.document(job_id, doc_id))
+    if current is None or current.state in FINAL_DOC_STATES:
+        log.info("job.document_skipped", job_id=job_id, doc_id=doc_id,
+                 reason="no such job" if current is None else f"already {current.state}")
+        _tidy(task, store, persist)
+        return DocumentOutcome(None)
+
+    deliveries = persist(lambda: store.count_delivery(job_id, doc_id))
+    unexplained = deliveries - policy.retries  # hand-overs that no retry asked for: crashes
+    if unexplained > policy.max_deliveries:
+        reason = (f"{task.file.name}: its task was handed to a worker {deliveries} times and never finished "
+                  "(the worker died each time); marked as poison, not retried")
+        return _finish(task, store, persist, "failed", status="failed", error_code="poison_document", reason=reason)
+    if persist(lambda: store.cancel_requested(job_id)):
+        return _finish(task, store, persist, "cancelled", reason="the job was cancelled")
+    if persist(lambda: store.set_document(job_id, doc_id, "parsing")) == "refused":
+        _tidy(task, store, persist)
+        return DocumentOutcome(None)  # cancelled between the check and the claim
+
+    results: list[DocumentResult] = []
+    pipeline.ingest([source_of(task.file)], task.collection, on_result=results.append,
+                    on_stage=lambda _, stage: persist(lambda: store.set_document(job_id, doc_id, stage)))
+    result = results[0]
+    if result.status == "failed":
+        if result.transient and policy.retries < policy.max_retries:
+            persist(lambda: store.set_document(job_id, doc_id, "queued", reason=f"will retry: {result.reason}"))
+            raise RetryLater(result.reason or "a transient failure")
+        return _finish(task, store, persist, "failed", result, status="failed", error_code=result.error_code,
+                       reason=result.reason)
+    if result.status in ("added", "updated"):
+        _bump(versions, task.collection, persist)
+    return _finish(task, store, persist, "done", result, status=result.status, chunks=result.chunks, reason=None)
+
+
+def fail_document(task: DocumentTask, store: JobStore, code: str, reason: str, store_retry_s: float) -> None:
+    """Fails one document with a reason (a timeout, a bug); the rest of its job goes on."""
+    persist = _Persist(store_retry_s)
+    _finish(task, store, persist, "failed", status="failed", error_code=code, reason=reason)
+
+
+def _finish(task: DocumentTask, store: JobStore, persist: _Persist, state: DocState,
+            result: DocumentResult | None = None, **changes: Any) -> DocumentOutcome:
+    move: Move = persist(lambda: store.set_document(task.job_id, task.file.doc_id, state, **changes))
+    if move == "refused":
+        return DocumentOutcome(None, result)
+    closed = move == "closed"
+    if closed:
+        log.info("job.closed", job_id=task.job_id)
+    _tidy(task, store, persist, job_over=closed)
+    return DocumentOutcome(state, result, closed)
+
+
+def _tidy(task: DocumentTask, store: JobStore, persist: _Persist, job_over: bool | None = None) -> None:
+    """Removes the job's spool folder once the job is over (every document final)."""
+    if not task.owns_file:
+        return
+    if job_over is None:
+        try:
+            job_over = persist(lambda: store.get(task.job_id)).state not in ("queued", "running")
+        except NotFound:
+            job_over = True  # expired: nobody will read its files again
+    if job_over:
+        shutil.rmtree(task.file.path.parent, ignore_errors=True)
+
+
+def _bump(versions: IndexVersions, collection: str, persist: _Persist) -> None:
+    """The index version must move, or the answer cache could serve answers from before the change."""
+    versions.bump(collection)
+
+    def retry() -> None:
+        versions.retry_pending()
+        if versions.is_pending(collection):
+            raise StoreUnavailable(f"could not bump the index version of {collection!r}")
+
+    persist(retry)
+
+
+class _Persist:
+    """Retries job-store calls through a Redis outage, for up to ``seconds`` in all."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def __call__(self, call: Callable[[], T]) -> T:
+        delay = 0.2
+        while True:
+            try:
+                return call()
+            except StoreUnavailable as exc:
+                if time.monotonic() + delay > self.deadline:
+                    raise
+                log.warning("job.store_unavailable", error=exc.message, retry_in_s=delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)

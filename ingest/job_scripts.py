@@ -1,0 +1,81 @@
+"""Lua scripts that change a job's records atomically in Redis.
+
+Several workers update one job at once (one task per document), and a cancel may arrive
+while they do. Each script reads and writes a job's three keys in one step, so no update is
+lost and a document that reached a final state (done, failed, cancelled) never leaves it:
+a late or duplicate delivery of its task can no longer change it.
+
+Keys: ``KEYS[1]`` the job hash, ``KEYS[2]`` its documents hash (doc_id -> JSON),
+``KEYS[3]`` the set of its documents not yet final.
+"""
+
+from __future__ import annotations
+
+# ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final.
+# Returns 0: refused (the document is already final); 1: moved; 2: moved and it closed the job.
+MOVE_DOCUMENT = """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+local doc
+if raw then
+  doc = cjson.decode(raw)
+else
+  doc = {doc_id = ARGV[1], name = ARGV[1], chunks = 0}
+end
+if doc.state == 'done' or doc.state == 'failed' or doc.state == 'cancelled' then
+  return 0
+end
+doc.state = ARGV[2]
+for k, v in pairs(cjson.decode(ARGV[3])) do
+  doc[k] = v
+end
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(doc))
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
+local job_state = redis.call('HGET', KEYS[1], 'state')
+if ARGV[5] ~= '1' then
+  if job_state == 'queued' then
+    redis.call('HSET', KEYS[1], 'state', 'running')
+  end
+  return 1
+end
+if redis.call('SREM', KEYS[3], ARGV[1]) == 1 and redis.call('SCARD', KEYS[3]) == 0 then
+  if job_state == 'queued' or job_state == 'running' then
+    local final = 'done'
+    if redis.call('HGET', KEYS[1], 'cancel') == '1' then
+      final = 'cancelled'
+    end
+    redis.call('HSET', KEYS[1], 'state', final)
+  end
+  return 2
+end
+return 1
+"""
+
+# ARGV: now. Marks the cancel flag and every still-queued document cancelled; documents in
+# progress finish (their chunks stay consistent). Returns how many documents it cancelled,
+# or -1 when the job does not exist.
+CANCEL_JOB = """
+local job_state = redis.call('HGET', KEYS[1], 'state')
+if not job_state then
+  return -1
+end
+if job_state ~= 'queued' and job_state ~= 'running' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'cancel', 1, 'updated_at', ARGV[1])
+local all = redis.call('HGETALL', KEYS[2])
+local cancelled = 0
+for i = 1, #all, 2 do
+  local doc = cjson.decode(all[i + 1])
+  if doc.state == 'queued' then
+    doc.state = 'cancelled'
+    doc.reason = 'the job was cancelled'
+    redis.call('HSET', KEYS[2], all[i], cjson.encode(doc))
+    redis.call('SREM', KEYS[3], all[i])
+    cancelled = cancelled + 1
+  end
+end
+if redis.call('SCARD', KEYS[3]) == 0 then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled')
+end
+return cancelled
+"""

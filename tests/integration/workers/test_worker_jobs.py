@@ -1,0 +1,175 @@
+"""Jobs through real `ragqa worker` processes: progress, bad documents, cancel, queues, topology."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.jobs import FINAL_DOC_STATES, Job
+from retrieval.index import open_index
+from tests.integration.workers.conftest import (
+    COLLECTION,
+    WorkerEnv,
+    WorkerProcess,
+    enqueue,
+    ragqa,
+    small_documents,
+    wait_job,
+)
+
+
+def index_counts(env: WorkerEnv, job: Job) -> dict[str, tuple[int, int]]:
+    """Per document of the job: (points in the index, chunks the worker reported writing)."""
+    index = open_index(env.settings().qdrant)
+    try:
+        out = {}
+        for doc in job.documents:
+            state = index.document_state(COLLECTION, doc.doc_id, "", "")
+            out[doc.doc_id] = (state.points, state.chunk_count)
+        return out
+    finally:
+        index.close()
+
+
+def test_a_job_of_50_documents_completes_with_progress_moving(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    folder = worker_env.root / "docs"
+    small_documents(corpus_dir, folder, 50)
+    worker = workers().wait_ready()
+    job_id = enqueue(worker_env, folder)
+    seen: list[int] = []
+    job = wait_job(worker_env.store(), job_id, 300, lambda j: seen.append(
+        sum(d.state in FINAL_DOC_STATES for d in j.documents)), worker)
+    worker.stop()
+
+    assert job.state == "done", job.to_dict()
+    assert job.counts()["done"] == 50, job.counts()
+    assert len(set(seen)) >= 3 and seen == sorted(seen), f"progress should move forward in steps: {seen}"
+    assert all(d.status == "added" and d.chunks >= 1 for d in job.documents)
+    counts = index_counts(worker_env, job)
+    assert all(points == chunks == doc.chunks for doc, (points, chunks) in
+               zip(job.documents, counts.values(), strict=True)), counts
+
+
+def test_bad_documents_fail_with_their_reasons_and_the_rest_complete(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    folder = worker_env.root / "docs"
+    small_documents(corpus_dir, folder, 6)
+    (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <</Type /Catalog>> garbage \x00\xff" * 20)
+    (folder / "not-a-docx.docx").write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip: raises in python-docx
+    (folder / "empty.txt").write_text("   \n")
+    (folder / "huge.txt").write_text("word " * 10_000)  # 50 kB, over this test's 20 kB limit
+    worker_env.extra["RAGQA_INGEST__MAX_FILE_BYTES"] = "20000"
+    worker = workers().wait_ready()
+
+    result = ragqa(worker_env, "ingest", str(folder), "--queue", "--wait")
+    worker.stop()
+
+    assert result.returncode == 1, result.stdout + result.stderr  # some documents failed
+    job_id = result.stdout.split("queued job ", 1)[1].split(":", 1)[0].strip()
+    job = worker_env.store().get(job_id)
+    assert job.state == "done"
+    failed = {d.doc_id: d for d in job.documents if d.state == "failed"}
+    assert set(failed) == {"corrupt.pdf", "not-a-docx.docx", "empty.txt", "huge.txt"}, job.to_dict()
+    assert failed["huge.txt"].error_code == "document_too_large"
+    assert failed["empty.txt"].error_code == "parse_error"
+    for doc in failed.values():
+        assert doc.reason and doc.name in doc.reason, doc  # each reason names its file
+        assert doc.reason in result.stdout.replace("\n", "") or doc.doc_id in result.stdout
+    assert job.counts()["done"] == 6
+
+
+def test_cancel_stops_pending_documents_and_keeps_indexed_ones_whole(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    folder = worker_env.root / "docs"
+    small_documents(corpus_dir, folder, 40)
+    job_id = enqueue(worker_env, folder)
+    worker = workers().wait_ready()
+    store = worker_env.store()
+    deadline = time.monotonic() + 120
+    while store.get(job_id).counts()["done"] < 3:
+        assert time.monotonic() < deadline, worker.output()
+        time.sleep(0.1)
+
+    cancel = ragqa(worker_env, "jobs", "cancel", job_id, "--json")
+    assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+    assert json.loads(cancel.stdout)["cancel_requested"] is True
+    job = wait_job(store, job_id, 60, worker=worker)
+    worker.stop()
+
+    assert job.state == "cancelled"
+    counts = job.counts()
+    assert counts["cancelled"] >= 20 and counts["done"] >= 3, counts
+    assert counts["done"] + counts["cancelled"] == 40, counts
+    indexed = index_counts(worker_env, job)
+    for doc in job.documents:
+        points, chunk_count = indexed[doc.doc_id]
+        if doc.state == "done":
+            assert points == chunk_count == doc.chunks > 0, (doc, points)
+        else:
+            assert points == 0, (doc, points)  # a cancelled document left nothing behind
+
+
+def test_an_upload_is_not_starved_by_a_bulk_import(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    from bootstrap.redis import RedisEndpoint
+    from ingest.job_runner import JobFile, JobSpec
+    from workers.app import create_celery_app
+    from workers.runner import CeleryJobRunner
+
+    bulk = worker_env.root / "bulk"
+    small_documents(corpus_dir, bulk, 60)
+    upload = small_documents(corpus_dir, worker_env.root / "upload", 1)[0]
+    bulk_id = enqueue(worker_env, bulk)  # the bulk queue, 60 tasks ahead of the upload
+    settings = worker_env.settings()
+    store = worker_env.store()
+    upload_id = store.create(COLLECTION, [("upload.txt", "upload.txt")])
+    runner = CeleryJobRunner(create_celery_app(settings, RedisEndpoint(settings.redis)), worker_env.queue)
+    runner.submit(JobSpec(upload_id, COLLECTION, (JobFile("upload.txt", "upload.txt", upload),), owns_files=False))
+
+    worker = workers().wait_ready()
+    upload_job = wait_job(store, upload_id, 120, worker=worker)
+    bulk_finished = sum(d.state in FINAL_DOC_STATES for d in store.get(bulk_id).documents)
+    wait_job(store, bulk_id, 300, worker=worker)
+    worker.stop()
+
+    assert upload_job.state == "done" and upload_job.documents[0].status == "added"
+    assert bulk_finished <= 10, f"the upload waited for {bulk_finished} of 60 bulk documents"
+
+
+def test_a_wrong_topology_is_a_clear_error_at_start(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess]
+) -> None:
+    prefork = ragqa(worker_env, "worker", "--pool", "prefork", "--concurrency", "2", timeout_s=120)
+    assert prefork.returncode == 2
+    assert "configuration_error" in prefork.stderr and "RAGQA_QDRANT__URL" in prefork.stderr
+
+    first = workers().wait_ready()
+    second = ragqa(worker_env, "worker", timeout_s=120)
+    assert first.alive
+    assert second.returncode == 2, second.stderr
+    assert "index_locked" in second.stderr and str(worker_env.root / "qdrant") in second.stderr
+
+
+def test_jobs_command_lists_and_shows_jobs(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    folder = worker_env.root / "docs"
+    small_documents(corpus_dir, folder, 3)
+    worker = workers().wait_ready()
+    job_id = enqueue(worker_env, folder)
+    wait_job(worker_env.store(), job_id, 120, worker=worker)
+
+    listed = ragqa(worker_env, "jobs", "--json")
+    shown = ragqa(worker_env, "jobs", "show", job_id)
+    assert listed.returncode == 0 and shown.returncode == 0, listed.stderr + shown.stderr
+    assert [j["job_id"] for j in json.loads(listed.stdout)] == [job_id]
+    assert job_id in shown.stdout and "3/3 documents" in shown.stdout
+    missing = ragqa(worker_env, "jobs", "show", "0" * 32)
+    assert missing.returncode == 2 and "not_found" in missing.stderr

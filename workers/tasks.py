@@ -1,0 +1,54 @@
+"""The worker's tasks: thin wrappers that call ``ingest.job_document`` and map its outcomes
+onto Celery's retry and acknowledgement machinery.
+
+    >>> register_tasks(app, context)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import Celery, Task
+from celery.exceptions import Reject, SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+
+from ingest.job_document import DeliveryPolicy, DocumentTask, RetryLater, fail_document, ingest_job_document
+from ingest.jobs import StoreUnavailable
+from workers.app import INGEST_DOCUMENT
+from workers.context import WorkerContext
+
+log = structlog.get_logger(__name__)
+
+
+def register_tasks(app: Celery, context: WorkerContext) -> None:
+    """Adds the ingestion task to ``app``; its parts come from ``context``."""
+    w = context.settings.workers
+
+    @app.task(name=INGEST_DOCUMENT, bind=True, autoretry_for=(RetryLater,), retry_backoff=w.retry_backoff_s,
+              retry_backoff_max=w.retry_backoff_max_s, retry_jitter=True, max_retries=w.max_retries)
+    def ingest_document(self: Task, payload: dict[str, Any]) -> str | None:
+        task = DocumentTask.from_dict(payload)
+        policy = DeliveryPolicy(self.request.retries or 0, w.max_retries, w.max_deliveries, w.store_retry_s)
+        try:
+            outcome = ingest_job_document(task, context.store, context.versions, context.pipeline, policy)
+        except RetryLater:
+            raise
+        except StoreUnavailable as exc:
+            # Redis stayed down past the grace period: hand the message back; the document is idempotent.
+            log.error("worker.store_unavailable", job_id=task.job_id, doc_id=task.file.doc_id, error=exc.message)
+            raise Reject(exc.message, requeue=True) from exc
+        except SoftTimeLimitExceeded:
+            fail_document(task, context.store, "task_timeout",
+                          f"{task.file.name}: not ingested within {w.task_time_limit_s} s", w.store_retry_s)
+            return "failed"
+        except Exception as exc:  # a bug must fail this document with a reason, not leave it 'parsing'
+            log.exception("worker.task_crashed", job_id=task.job_id, doc_id=task.file.doc_id)
+            fail_document(task, context.store, "internal_error",
+                          f"{task.file.name}: {type(exc).__name__}: {exc}", w.store_retry_s)
+            return "failed"
+        return outcome.state
+
+    @worker_process_init.connect(weak=False)
+    def load_parts(**_: Any) -> None:  # each prefork child loads its own models, once
+        context.load()
