@@ -23,8 +23,9 @@ from api.deps import PUBLIC_PATHS, SECURITY_SCHEMES
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import AuthGate, BodyLimit, RequestMetrics
-from api.routes import answers, documents, feedback, health, openai
+from api.routes import answers, documents, feedback, health, openai, widget
 from api.services import build_services
+from api.widget_tokens import WIDGET_TOKEN_HEADER, WidgetGate
 from bootstrap.components import Components
 from core.settings import Settings
 
@@ -36,6 +37,8 @@ Answers questions from your documents, citing exactly where.
 - **Documents**: `POST /documents` (multipart) starts an ingestion job; follow it at `GET /jobs/{id}`.
 - **Auth**: when API keys are configured, send `Authorization: Bearer <key>` (or `X-API-Key`).
   `/healthz`, `/readyz`, `/metrics` and these docs are public.
+- **Chat widget**: `GET /widget.js` embeds it on any page whose origin a widget token allows (the token goes
+  in `X-Widget-Token` and reaches only `/ask`, `/chat`, `/feedback`); `GET /` is a demo page.
 - **Errors**: always `{"error": {"code": ..., "message": ...}}` with the HTTP status.
 """
 
@@ -61,16 +64,19 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
     install_error_handlers(app)
 
     api = settings.api
-    app.state.public_paths = set(PUBLIC_PATHS)  # a set the gate reads live: tests/benchmarks may add to it
+    app.state.public_paths = set(PUBLIC_PATHS) | widget.WIDGET_PATHS  # read live: tests/benchmarks may add to it
+    app.state.widget = WidgetGate(settings)  # widget tokens: checked by the AuthGate, origins join CORS
     app.add_middleware(AuthGate, public=app.state.public_paths)  # innermost: CORS preflights pass first
     app.add_middleware(BodyLimit, limit_for=lambda path: api.max_upload_bytes if path == "/documents"
                        else api.max_body_bytes)  # fmt: skip
-    if api.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Accept"])  # fmt: skip
+    if app.state.widget.cors_origins:  # api.cors_origins and every widget token's origins
+        app.add_middleware(CORSMiddleware, allow_origins=app.state.widget.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"], expose_headers=["Retry-After", "X-Request-ID"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Accept",
+                                          WIDGET_TOKEN_HEADER])  # fmt: skip
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: times everything, 413s included
 
-    for module in (health, answers, openai, documents, feedback):
+    for module in (health, answers, openai, documents, feedback, widget):
         app.include_router(module.router)
     _document_security(app, public=app.state.public_paths)
     return app

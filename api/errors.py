@@ -43,6 +43,12 @@ class Unauthorized(RagqaError):
     code = "unauthorized"
 
 
+class Forbidden(RagqaError):
+    """Authenticated, but not allowed this (a widget token used from another origin, route or collection)."""
+
+    code = "forbidden"
+
+
 class RateLimited(RagqaError):
     """The caller's token bucket is empty; ``retry_after_s`` says when one token is back."""
 
@@ -67,6 +73,7 @@ class AnswerTimeout(RagqaError):
 # Most specific first: the first matching class decides.
 _STATUS: tuple[tuple[type[RagqaError], int], ...] = (
     (Unauthorized, 401),
+    (Forbidden, 403),
     (RateLimited, 429),
     (PayloadTooLarge, 413),
     (DocumentTooLarge, 413),

