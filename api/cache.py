@@ -3,7 +3,8 @@
 Keys (all under the configured prefix)::
 
     ans:{fingerprint}             b"<index version>\n<answer JSON>"; TTL ``redis.cache_ttl_s``
-    ver:{collection}              the collection's index version (bumped by ingest and delete)
+    ver:{collection}              the collection's index version: a fresh token on every ingest or
+                                  delete, and when missing (new, or evicted by an allkeys-lfu Redis)
     cite:{collection}:{doc_id}    set of answer keys that cite the document (evicted on delete)
     answer:{answer_id}            the answer as served, for feedback; TTL ``redis.answer_ttl_s``
 
@@ -32,7 +33,7 @@ from api.metrics import Metrics
 from api.redis_guard import GuardedRedis
 from api.streaming import run_blocking
 from core.types import ChatMessage
-from ingest.jobs import IndexVersions, StoreUnavailable, index_version_key
+from ingest.jobs import IndexVersions, StoreUnavailable, index_version_key, new_index_version
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.。？！]+$")
@@ -144,10 +145,28 @@ class AnswerCache:
         except StoreUnavailable:
             self.metrics.cache.labels(kind="exact", result="error").inc()
             return Lookup(None, None)
-        version = "0" if current is None else current.decode() if isinstance(current, bytes) else current
+        if current is None:  # a new collection, or the key was evicted: no older entry may match
+            try:
+                version = await self._start_version(collection)
+            except StoreUnavailable:
+                self.metrics.cache.labels(kind="exact", result="error").inc()
+                return Lookup(None, None)
+        else:
+            version = current.decode() if isinstance(current, bytes) else current
         raw = split_entry(entry, version)
         self.metrics.cache.labels(kind="exact", result="hit" if raw is not None else "miss").inc()
         return Lookup(raw, version)
+
+    async def _start_version(self, collection: str) -> str:
+        """Sets a fresh version for ``collection`` unless another process just did; returns the one set."""
+        key = index_version_key(self.prefix, collection)
+        fresh = new_index_version()
+        if await self.guarded.call("cache_version", lambda: self.guarded.client.set(key, fresh, nx=True)):
+            return fresh
+        current = await self.guarded.call("cache_version", lambda: self.guarded.client.get(key))
+        if current is None:
+            raise StoreUnavailable(f"the index version of {collection!r} vanished while it was set")
+        return current.decode() if isinstance(current, bytes) else str(current)
 
     async def get_cached(self, fp: str, version: str) -> dict[str, Any] | None:
         """The payload cached for ``fp`` under ``version`` (the semantic cache's second step)."""

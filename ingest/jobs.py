@@ -9,7 +9,7 @@ It takes a plain synchronous ``redis.Redis``; keys start with the configured pre
     {prefix}job:{id}:open     set    doc_ids not yet final (the last one to leave closes the job)
     {prefix}job:{id}:deliveries hash doc_id -> times its task was handed to a worker
     {prefix}jobs              zset   job ids by creation time (for listing)
-    {prefix}ver:{collection}  int    the collection's index version (INCR on every change)
+    {prefix}ver:{collection}  str    the collection's index version (a fresh token on every change)
 
 A job moves ``queued -> running -> done | failed | cancelled``; each of its documents moves
 ``queued -> parsing -> embedding -> indexing -> done | failed | cancelled``.
@@ -52,6 +52,12 @@ class StoreUnavailable(RagqaError):
 
     code = "store_unavailable"
     transient = True
+
+
+def new_index_version() -> str:
+    """A version never used before. Not a counter: if an evicting Redis (allkeys-lfu) drops the key,
+    a counter would restart at a number that old cached answers were stored under."""
+    return f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
 
 
 def index_version_key(prefix: str, collection: str) -> str:
@@ -274,7 +280,7 @@ class IndexVersions:
 
     def bump(self, collection: str) -> None:
         try:
-            self.client.incr(index_version_key(self.prefix, collection))
+            self.client.set(index_version_key(self.prefix, collection), new_index_version())
         except redis.RedisError as exc:
             with self._lock:
                 self._pending.add(collection)

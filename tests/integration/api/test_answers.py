@@ -56,6 +56,21 @@ def test_refusals_are_answers_too(client: TestClient) -> None:
     assert client.post("/ask", json={"question": OFF_TOPIC}).json()["cached"] is True
 
 
+def test_an_evicted_index_version_never_revives_old_answers(client: TestClient, redis_client: Any,
+                                                            key_prefix: str) -> None:
+    question = OFF_TOPIC + " at noon"  # refused before the LLM: fast
+    assert client.post("/ask", json={"question": question}).json()["cached"] is False
+    assert client.post("/ask", json={"question": question}).json()["cached"] is True
+    version_key = f"{key_prefix}ver:docs"
+    before = redis_client.get(version_key)
+    redis_client.delete(version_key)  # what allkeys-lfu may do to the cache Redis
+
+    after_eviction = client.post("/ask", json={"question": question}).json()
+    assert after_eviction["cached"] is False  # a fresh version: no entry from before can match
+    assert redis_client.get(version_key) not in (None, before)
+    assert client.post("/ask", json={"question": question}).json()["cached"] is True
+
+
 def test_other_top_k_or_filters_are_other_cache_entries(client: TestClient) -> None:
     base = client.post("/ask", json={"question": OFF_TOPIC + " today"}).json()
     assert base["refused"]
