@@ -52,7 +52,7 @@ class OpenAIChatModel:
 
     Example::
 
-        model = OpenAIChatModel(base_url="http://vllm:8000/v1", model="Qwen/Qwen2.5-7B-Instruct")
+        model = OpenAIChatModel(base_url="http://vllm:8000/v1", model="meta-llama/Llama-3.1-8B-Instruct")
         text, usage = model.complete([ChatMessage("user", "Hi")])
         for delta in model.stream([ChatMessage("user", "Hi")]):
             print(delta, end="")

@@ -40,9 +40,10 @@ COMPOSE_VARIABLES: list[tuple[str, str, str]] = [
     ("REDIS_CACHE_MAXMEMORY", "1gb", "Memory of the cache Redis; past it the least frequently used keys are "
      "evicted (allkeys-lfu). Job states and feedback share it: size it so that answers are what goes."),
     ("VLLM_VERSION", "v0.11.0", "vllm/vllm-openai image tag."),
-    ("VLLM_MODEL", "Qwen/Qwen2.5-3B-Instruct", "Hugging Face model vLLM serves (downloaded on first start "
-     "into the hf-cache volume)."),
-    ("VLLM_SERVED_MODEL_NAME", "qwen2.5-3b-instruct", "Name the model is served under; ragqa sends it "
+    ("VLLM_MODEL", "meta-llama/Llama-3.1-8B-Instruct", "Hugging Face model vLLM serves (downloaded on first start "
+     "into the hf-cache volume). A Llama-family chat model, which the prompts are written for; Meta's "
+     "repositories are gated: set HF_TOKEN, or name an ungated copy."),
+    ("VLLM_SERVED_MODEL_NAME", "llama-3.1-8b-instruct", "Name the model is served under; ragqa sends it "
      "(RAGQA_LLM__MODEL), and it is part of the answer cache key."),
     ("VLLM_MAX_MODEL_LEN", "8192", "Context length vLLM allocates (--max-model-len); also ragqa's "
      "RAGQA_LLM__CONTEXT_WINDOW, so prompts are budgeted to what the server accepts."),
