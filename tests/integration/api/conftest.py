@@ -127,16 +127,24 @@ def wait_for_job(client: TestClient, job_id: str, timeout_s: float = 60.0, **kwa
 
 
 class RedisServer:
-    """A redis-server of the test's own on a free port (never the shared one), stoppable."""
+    """A redis-server of the test's own on a free port (never the shared one), stoppable.
 
-    def __init__(self, port: int) -> None:
+    With ``folder``, it keeps an append-only file there, so a restart finds its data again.
+    """
+
+    def __init__(self, port: int, folder: Path | None = None) -> None:
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        persistence = ["--appendonly", "no"]
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            persistence = ["--dir", str(self.folder), "--appendonly", "yes", "--appendfsync", "always"]
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10

@@ -28,7 +28,7 @@ import redis
 from core.settings import Settings
 from ingest.jobs import Job, JobStore
 from tests.conftest import REPO, require
-from tests.integration.api.conftest import delete_prefix, redis_reachable
+from tests.integration.api.conftest import RedisServer, delete_prefix, redis_reachable
 from tests.integration.conftest import free_port
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
@@ -201,6 +201,15 @@ def wait_job(store: JobStore, job_id: str, timeout_s: float, on_poll: Callable[[
     raise AssertionError(f"job {job_id} not over after {timeout_s} s: {store.get(job_id).counts()}{tail}")
 
 
+def wait_done(store: JobStore, job_id: str, count: int, worker: WorkerProcess, timeout_s: float = 120) -> Job:
+    """Waits until ``count`` documents of the job are done (to act mid-job); returns the job then."""
+    deadline = time.monotonic() + timeout_s
+    while (job := store.get(job_id)).counts()["done"] < count:
+        assert time.monotonic() < deadline, worker.output()
+        time.sleep(0.05)
+    return job
+
+
 def small_documents(corpus_dir: Path, folder: Path, count: int, chars: int = 1500) -> list[Path]:
     """``count`` short real documents (1-2 chunks each): slices of the cmu-qa-dev articles."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -216,39 +225,11 @@ def small_documents(corpus_dir: Path, folder: Path, count: int, chars: int = 150
     return paths
 
 
-class OwnRedis:
-    """A redis-server of the test's own with an append-only file, so it can restart with its data."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not redis_reachable(self.url):
-            if time.monotonic() > deadline:
-                raise AssertionError("own redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, with an append-only file: it can restart with its data."""
     require(shutil.which("redis-server") is not None, "the redis-server binary on PATH")
-    server = OwnRedis(tmp_path / "own-redis")
+    server = RedisServer(free_port(), tmp_path / "own-redis")
     server.start()
     yield server
     server.stop()

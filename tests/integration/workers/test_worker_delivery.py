@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.integration.api.conftest import RedisServer
 from tests.integration.workers.conftest import (
-    OwnRedis,
     WorkerEnv,
     WorkerProcess,
     enqueue,
     small_documents,
+    wait_done,
     wait_job,
 )
 from tests.integration.workers.test_worker_jobs import index_counts
@@ -42,11 +43,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     first = workers().wait_ready()
     job_id = enqueue(worker_env, folder)
     store = worker_env.store()
-    deadline = time.monotonic() + 120
-    while store.get(job_id).counts()["done"] < 5:
-        assert time.monotonic() < deadline, first.output()
-        time.sleep(0.05)
-    at_kill = store.get(job_id)
+    at_kill = wait_done(store, job_id, 5, first)
     in_flight = [d.doc_id for d in at_kill.documents if d.state in ("parsing", "embedding", "indexing")]
     first.kill9()  # the main process: its two reserved tasks stay unacknowledged in Redis
 
@@ -94,7 +91,7 @@ def test_a_poison_document_fails_after_max_deliveries_and_a_flaky_one_retries(
 
 
 def test_a_redis_restart_mid_job_and_the_job_still_completes(
-    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path, own_redis: OwnRedis
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path, own_redis: RedisServer
 ) -> None:
     env = WorkerEnv(worker_env.root, own_redis.url, worker_env.prefix)
     folder = env.root / "docs"
@@ -102,12 +99,7 @@ def test_a_redis_restart_mid_job_and_the_job_still_completes(
     worker = workers(env=env).wait_ready()
     job_id = enqueue(env, folder)
     store = env.store()
-    deadline = time.monotonic() + 120
-    while store.get(job_id).counts()["done"] < 4:
-        assert time.monotonic() < deadline, worker.output()
-        time.sleep(0.05)
-
-    assert store.get(job_id).counts()["done"] < 40 - 5, "the restart should land mid-job"
+    assert wait_done(store, job_id, 4, worker).counts()["done"] < 40 - 5, "the restart should land mid-job"
     own_redis.stop()  # SIGTERM: the append-only file keeps the queue, the job and the unacked tasks
     time.sleep(3)
     own_redis.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests.integration.workers.conftest import (
     enqueue,
     ragqa,
     small_documents,
+    wait_done,
     wait_job,
 )
 
@@ -91,10 +91,7 @@ def test_cancel_stops_pending_documents_and_keeps_indexed_ones_whole(
     job_id = enqueue(worker_env, folder)
     worker = workers().wait_ready()
     store = worker_env.store()
-    deadline = time.monotonic() + 120
-    while store.get(job_id).counts()["done"] < 3:
-        assert time.monotonic() < deadline, worker.output()
-        time.sleep(0.1)
+    wait_done(store, job_id, 3, worker)
 
     cancel = ragqa(worker_env, "jobs", "cancel", job_id, "--json")
     assert cancel.returncode == 0, cancel.stdout + cancel.stderr
