@@ -26,7 +26,7 @@ from api.uploads import UploadSpool
 from bootstrap.components import Components
 from core.settings import Settings
 from ingest.job_runner import JobRunner
-from ingest.jobs import IndexVersions, JobStore
+from ingest.jobs import IndexVersions
 from workers.app import create_celery_app
 from workers.runner import CeleryJobRunner
 from workers.topology import resolve_runner
@@ -82,7 +82,7 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     sync_client = await anyio.to_thread.run_sync(endpoint.client)
     guarded = GuardedRedis(endpoint.async_client(), CircuitBreaker(r.breaker_failures, r.breaker_reset_s), metrics)
     versions = IndexVersions(sync_client, r.key_prefix)
-    store = JobStore(sync_client, r.key_prefix, r.job_ttl_s)
+    store = await anyio.to_thread.run_sync(parts.job_store)
     cache = AnswerCache(guarded, versions, metrics, prefix=r.key_prefix, ttl_s=r.cache_ttl_s,
                         answer_ttl_s=r.answer_ttl_s, enabled=r.cache_enabled)
     semantic = (SemanticCache(guarded, cache, metrics, prefix=r.key_prefix, threshold=r.semantic_threshold,

@@ -9,6 +9,7 @@ from bootstrap.redis import RedisEndpoint
 from core.settings import Settings
 from generation.answerer import Answerer
 from ingest.embedding import SentenceTransformerEmbedder
+from ingest.jobs import JobStore
 from ingest.pipeline import IngestPipeline
 from retrieval.index import VectorIndex, open_index
 from retrieval.rerank import CrossEncoderReranker
@@ -62,9 +63,23 @@ class Components:
         """Redis for the cache, rate limits, jobs and feedback (embedded when no URL is set)."""
         return RedisEndpoint.from_settings(self.settings.redis)
 
+    @cached_property
+    def jobs_redis(self) -> RedisEndpoint:
+        """Redis for ingestion job records: ``redis.jobs_url`` when set (a Redis that never evicts)."""
+        r = self.settings.redis
+        if r.jobs_url is None:
+            return self.redis
+        return RedisEndpoint.from_settings(r.model_copy(update={"url": r.jobs_url}))
+
+    def job_store(self) -> JobStore:
+        r = self.settings.redis
+        return JobStore(self.jobs_redis.client(), r.key_prefix, r.job_ttl_s)
+
     def close(self) -> None:
         if "index" in self.__dict__:
             self.index.close()
+        if "jobs_redis" in self.__dict__ and self.jobs_redis is not self.__dict__.get("redis"):
+            self.jobs_redis.close()
         if "redis" in self.__dict__:
             self.redis.close()
 

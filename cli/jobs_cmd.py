@@ -21,8 +21,7 @@ jobs_app = typer.Typer(help="Ingestion jobs: list, show, follow, cancel.", no_ar
 
 
 def job_store(parts: Components) -> JobStore:
-    r = parts.settings.redis
-    return JobStore(parts.redis.client(), r.key_prefix, r.job_ttl_s)
+    return parts.job_store()
 
 
 def finished(job: Job) -> int:

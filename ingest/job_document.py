@@ -9,8 +9,9 @@ function makes every hand-over safe to repeat:
   lands first wins;
 - the pipeline writes a document whole, then drops its stale chunks, with deterministic ids:
   a rerun after a crash converges on exactly one copy of each chunk;
-- a document whose task keeps killing its worker (delivered more than ``max_deliveries``
-  times without a retry to explain it) is failed as poison instead of looping;
+- a document whose task keeps killing its worker is failed as poison instead of looping: after
+  a first crash it runs alone in its process (``DeliveryPolicy.slot``), so a neighbour that
+  shared the process is never blamed; after ``max_deliveries`` crashes, one of them alone, it fails;
 - a transient failure (index or Redis unavailable) raises ``RetryLater`` while retries remain;
   a permanent one (parse error, unsupported format, too large) fails the document at once.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,14 +66,24 @@ class DocumentTask:
         return cls(data["job_id"], data["collection"], file_from_dict(data["file"]), bool(data.get("owns_file", True)))
 
 
+def _no_isolation(alone: bool) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
-    """Where this delivery stands: ``retries`` so far (the queue's count), and the limits."""
+    """Where this delivery stands: ``retries`` so far (the queue's count), and the limits.
+
+    ``slot(alone)`` is held while the document is processed; with ``alone`` it must keep every
+    other document of this process from running meanwhile (a worker with threads), so that a
+    crash can be blamed on this one document.
+    """
 
     retries: int = 0
     max_retries: int = 5
     max_deliveries: int = 3
     store_retry_s: float = 60.0
+    slot: Callable[[bool], AbstractContextManager[object]] = _no_isolation
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +107,25 @@ def ingest_job_document(task: DocumentTask, store: JobStore, versions: IndexVers
         return DocumentOutcome(None)
 
     deliveries = persist(lambda: store.count_delivery(job_id, doc_id))
-    unexplained = deliveries - policy.retries  # hand-overs that no retry asked for: crashes
-    if unexplained > policy.max_deliveries:
+    crashes = deliveries - 1 - policy.retries  # earlier hand-overs that neither finished nor asked for a retry
+    solo_runs = persist(lambda: store.solo_runs(job_id, doc_id))
+    if crashes >= policy.max_deliveries and solo_runs > 0:
         reason = (f"{task.file.name}: its task was handed to a worker {deliveries} times and never finished "
-                  "(the worker died each time); marked as poison, not retried")
+                  "(the worker died each time, once with this document alone in it); marked as poison, not retried")
         return _finish(task, store, persist, "failed", status="failed", error_code="poison_document", reason=reason)
     if persist(lambda: store.cancel_requested(job_id)):
         return _finish(task, store, persist, "cancelled", reason="the job was cancelled")
+    # After a crash, run alone: if the worker dies again, this document did it, not a neighbour.
+    alone = crashes > 0
+    with policy.slot(alone):
+        if alone:
+            persist(lambda: store.count_solo_run(job_id, doc_id))
+        return _ingest(task, store, versions, pipeline, policy, persist)
+
+
+def _ingest(task: DocumentTask, store: JobStore, versions: IndexVersions, pipeline: IngestPipeline,
+            policy: DeliveryPolicy, persist: _Persist) -> DocumentOutcome:
+    job_id, doc_id = task.job_id, task.file.doc_id
     if persist(lambda: store.set_document(job_id, doc_id, "parsing")) == "refused":
         _tidy(task, store, persist)
         return DocumentOutcome(None)  # cancelled between the check and the claim

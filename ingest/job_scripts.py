@@ -12,8 +12,12 @@ Keys: ``KEYS[1]`` the job hash, ``KEYS[2]`` its documents hash (doc_id -> JSON),
 from __future__ import annotations
 
 # ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final.
-# Returns 0: refused (the document is already final); 1: moved; 2: moved and it closed the job.
+# Returns 0: refused (the document is already final, or the job expired); 1: moved; 2: moved and
+# it closed the job.
 MOVE_DOCUMENT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
 local raw = redis.call('HGET', KEYS[2], ARGV[1])
 local doc
 if raw then

@@ -8,6 +8,7 @@ It takes a plain synchronous ``redis.Redis``; keys start with the configured pre
     {prefix}job:{id}:docs     hash   doc_id -> JSON {name, state, status, chunks, error_code, reason}
     {prefix}job:{id}:open     set    doc_ids not yet final (the last one to leave closes the job)
     {prefix}job:{id}:deliveries hash doc_id -> times its task was handed to a worker
+    {prefix}job:{id}:solo     hash   doc_id -> times it ran alone in its process (after a crash)
     {prefix}jobs              zset   job ids by creation time (for listing)
     {prefix}ver:{collection}  str    the collection's index version (a fresh token on every change)
 
@@ -194,7 +195,7 @@ class JobStore:
             return meta, docs
 
         meta, docs = _guard("read a job", read)
-        if not meta:
+        if b"collection" not in meta:  # absent, expired, or partly evicted by a cache Redis
             raise NotFound(f"job {job_id!r} does not exist (or has expired)")
         m = {k.decode(): v.decode() for k, v in meta.items()}
         documents = [_progress(v) for v in docs.values()]
@@ -238,9 +239,20 @@ class JobStore:
     def cancel_requested(self, job_id: str) -> bool:
         return _guard("read a job", lambda: self.client.hget(self._key(job_id), "cancel")) == b"1"
 
+    def count_solo_run(self, job_id: str, doc_id: str) -> int:
+        """Counts one run of a document alone in its worker process (after a crash); returns the total."""
+        return self._count(job_id, "solo", doc_id)
+
+    def solo_runs(self, job_id: str, doc_id: str) -> int:
+        raw = _guard("read a document's runs", lambda: self.client.hget(self._key(job_id) + ":solo", doc_id))
+        return int(raw) if raw else 0
+
     def count_delivery(self, job_id: str, doc_id: str) -> int:
         """Counts one more hand-over of a document's task to a worker; returns the total so far."""
-        key = self._key(job_id) + ":deliveries"
+        return self._count(job_id, "deliveries", doc_id)
+
+    def _count(self, job_id: str, what: str, doc_id: str) -> int:
+        key = f"{self._key(job_id)}:{what}"
 
         def count() -> int:
             pipe = self.client.pipeline(transaction=True)

@@ -38,7 +38,8 @@ COMPOSE_VARIABLES: list[tuple[str, str, str]] = [
     ("QDRANT_VERSION", "v1.19.0", "qdrant/qdrant image tag; keep it within one minor version of qdrant-client."),
     ("REDIS_VERSION", "7.4-alpine", "redis image tag, for both the cache and the broker."),
     ("REDIS_CACHE_MAXMEMORY", "1gb", "Memory of the cache Redis; past it the least frequently used keys are "
-     "evicted (allkeys-lfu). Job states and feedback share it: size it so that answers are what goes."),
+     "evicted (allkeys-lfu). Feedback shares it (job records go to the broker: RAGQA_REDIS__JOBS_URL); "
+     "size it so that answers are what goes."),
     ("VLLM_VERSION", "v0.11.0", "vllm/vllm-openai image tag."),
     ("VLLM_MODEL", "meta-llama/Llama-3.1-8B-Instruct", "Hugging Face model vLLM serves (downloaded on first start "
      "into the hf-cache volume). A Llama-family chat model, which the prompts are written for; Meta's "

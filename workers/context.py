@@ -50,8 +50,7 @@ class WorkerContext:
             r = self.settings.redis
             client = self.parts.redis.client()
             pipeline = self.parts.pipeline  # loads the embedder and opens the index
-            self._loaded = _Loaded(pipeline, JobStore(client, r.key_prefix, r.job_ttl_s),
-                                   IndexVersions(client, r.key_prefix))
+            self._loaded = _Loaded(pipeline, self.parts.job_store(), IndexVersions(client, r.key_prefix))
             log.info("worker.loaded", index=type(self.parts.index).__name__, model=self.parts.embedder.model_name)
 
     def _get(self) -> _Loaded:

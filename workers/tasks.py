@@ -17,6 +17,7 @@ from ingest.job_document import DeliveryPolicy, DocumentTask, RetryLater, fail_d
 from ingest.jobs import StoreUnavailable
 from workers.app import INGEST_DOCUMENT
 from workers.context import WorkerContext
+from workers.isolation import ProcessSlots
 
 log = structlog.get_logger(__name__)
 
@@ -24,12 +25,14 @@ log = structlog.get_logger(__name__)
 def register_tasks(app: Celery, context: WorkerContext) -> None:
     """Adds the ingestion task to ``app``; its parts come from ``context``."""
     w = context.settings.workers
+    slots = ProcessSlots()  # one per process: the documents that share it if the process dies
 
     @app.task(name=INGEST_DOCUMENT, bind=True, autoretry_for=(RetryLater,), retry_backoff=w.retry_backoff_s,
               retry_backoff_max=w.retry_backoff_max_s, retry_jitter=True, max_retries=w.max_retries)
     def ingest_document(self: Task, payload: dict[str, Any]) -> str | None:
         task = DocumentTask.from_dict(payload)
-        policy = DeliveryPolicy(self.request.retries or 0, w.max_retries, w.max_deliveries, w.store_retry_s)
+        policy = DeliveryPolicy(self.request.retries or 0, w.max_retries, w.max_deliveries, w.store_retry_s,
+                                slots.slot)
         try:
             outcome = ingest_job_document(task, context.store, context.versions, context.pipeline, policy)
         except RetryLater:

@@ -1,7 +1,8 @@
 """`ragqa worker` with two faults injected, for the delivery tests (run as a script):
 
-- a document containing ``KILL-THE-WORKER`` kills its worker process (SIGKILL), every time:
-  a poison document;
+- a document containing ``KILL-THE-WORKER`` kills its worker process (SIGKILL), every time,
+  a second after it starts, while the other thread is busy with an innocent document: a poison
+  document;
 - a document containing ``FLAKY-INDEX`` finds the index unavailable on its first two
   attempts (counted in a file beside the document), then succeeds: a transient failure.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import ingest.pipeline
@@ -24,6 +26,7 @@ FLAKY_FAILURES = 2
 
 def faulty_parse_bytes(data: bytes, name: str) -> ParsedText:
     if b"KILL-THE-WORKER" in data:
+        time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
     parsed = parse_bytes(data, name)
     if b"FLAKY-INDEX" in data:

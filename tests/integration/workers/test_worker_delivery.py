@@ -62,8 +62,9 @@ def test_a_poison_document_fails_after_max_deliveries_and_a_flaky_one_retries(
     worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
 ) -> None:
     folder = worker_env.root / "docs"
-    small_documents(corpus_dir, folder, 4)
-    (folder / "poison.txt").write_text("This document is fine to read. KILL-THE-WORKER\n")
+    small_documents(corpus_dir, folder, 12, chars=3000)  # the other thread is busy when the poison strikes
+    # First in the job's order, so it starts beside an innocent document in the other thread.
+    (folder / "0-poison.txt").write_text("This document is fine to read. KILL-THE-WORKER\n")
     (folder / "flaky.txt").write_text("Kangaroos are marsupials. FLAKY-INDEX\n")
     worker_env.extra.update(RAGQA_WORKERS__MAX_DELIVERIES="2", RAGQA_TEST_FLAKY_DIR=str(worker_env.root))
     job_id = enqueue(worker_env, folder)
@@ -82,12 +83,12 @@ def test_a_poison_document_fails_after_max_deliveries_and_a_flaky_one_retries(
 
     job = store.get(job_id)
     docs = {d.doc_id: d for d in job.documents}
-    assert docs["poison.txt"].state == "failed" and docs["poison.txt"].error_code == "poison_document"
-    assert "3 times" in (docs["poison.txt"].reason or ""), docs["poison.txt"]
-    assert restarts == 2, restarts  # it killed two workers, then was not run again
+    assert docs["0-poison.txt"].state == "failed" and docs["0-poison.txt"].error_code == "poison_document"
+    assert "3 times" in (docs["0-poison.txt"].reason or ""), docs["0-poison.txt"]
+    assert restarts == 2, restarts  # it killed two workers (the second time alone), then was not run again
     assert docs["flaky.txt"].state == "done" and docs["flaky.txt"].status == "added", docs["flaky.txt"]
     assert (worker_env.root / "flaky.txt.attempts").read_text() == "3"
-    assert_indexed_exactly_once(worker_env, job_id, 5)
+    assert_indexed_exactly_once(worker_env, job_id, 13)  # no innocent neighbour was blamed
 
 
 def test_a_redis_restart_mid_job_and_the_job_still_completes(

@@ -6,10 +6,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.jobs import FINAL_DOC_STATES, Job
+import pytest
+import redis
+
+from core.errors import NotFound
+from ingest.jobs import FINAL_DOC_STATES, Job, JobStore
 from retrieval.index import open_index
+from tests.integration.api.conftest import delete_prefix
 from tests.integration.workers.conftest import (
     COLLECTION,
+    SHARED_REDIS,
     WorkerEnv,
     WorkerProcess,
     enqueue,
@@ -154,19 +160,28 @@ def test_a_wrong_topology_is_a_clear_error_at_start(
     assert "index_locked" in second.stderr and str(worker_env.root / "qdrant") in second.stderr
 
 
-def test_jobs_command_lists_and_shows_jobs(
+def test_jobs_command_lists_and_shows_jobs_kept_in_the_jobs_redis(
     worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
 ) -> None:
+    jobs_url = SHARED_REDIS.rsplit("/", 1)[0] + "/3"  # apart from the cache, as with an evicting cache Redis
+    worker_env.extra["RAGQA_REDIS__JOBS_URL"] = jobs_url
     folder = worker_env.root / "docs"
     small_documents(corpus_dir, folder, 3)
     worker = workers().wait_ready()
-    job_id = enqueue(worker_env, folder)
-    wait_job(worker_env.store(), job_id, 120, worker=worker)
+    try:
+        job_id = enqueue(worker_env, folder)
+        jobs = JobStore(redis.Redis.from_url(jobs_url), worker_env.prefix)
+        job = wait_job(jobs, job_id, 120, worker=worker)
 
-    listed = ragqa(worker_env, "jobs", "--json")
-    shown = ragqa(worker_env, "jobs", "show", job_id)
+        listed = ragqa(worker_env, "jobs", "--json")
+        shown = ragqa(worker_env, "jobs", "show", job_id)
+        missing = ragqa(worker_env, "jobs", "show", "0" * 32)
+    finally:
+        delete_prefix(jobs_url, worker_env.prefix)
+    assert job.state == "done" and job.counts()["done"] == 3
+    with pytest.raises(NotFound):
+        worker_env.store().get(job_id)  # nothing of the job in the cache Redis
     assert listed.returncode == 0 and shown.returncode == 0, listed.stderr + shown.stderr
     assert [j["job_id"] for j in json.loads(listed.stdout)] == [job_id]
     assert job_id in shown.stdout and "3/3 documents" in shown.stdout
-    missing = ragqa(worker_env, "jobs", "show", "0" * 32)
     assert missing.returncode == 2 and "not_found" in missing.stderr
