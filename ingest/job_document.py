@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from core.errors import NotFound, RagqaError
+from core.errors import RagqaError
 from ingest.job_runner import JobFile, file_from_dict, file_to_dict, source_of
 from ingest.jobs import FINAL_DOC_STATES, DocState, IndexVersions, JobStore, Move, StoreUnavailable
 from ingest.pipeline import IngestPipeline
@@ -167,11 +167,8 @@ def _tidy(task: DocumentTask, store: JobStore, persist: _Persist, job_over: bool
     """Removes the job's spool folder once the job is over (every document final)."""
     if not task.owns_file:
         return
-    if job_over is None:
-        try:
-            job_over = persist(lambda: store.get(task.job_id)).state not in ("queued", "running")
-        except NotFound:
-            job_over = True  # expired: nobody will read its files again
+    if job_over is None:  # None (expired): nobody will read its files again
+        job_over = persist(lambda: store.state(task.job_id)) not in ("queued", "running")
     if job_over:
         shutil.rmtree(task.file.path.parent, ignore_errors=True)
 

@@ -206,6 +206,14 @@ class JobStore:
             cancel_requested=m.get("cancel") == "1", error_code=m.get("error_code"), error=m.get("error"),
         )  # fmt: skip
 
+    def state(self, job_id: str) -> JobState | None:
+        """The job's state alone (None when it does not exist): cheaper than ``get`` for big jobs."""
+        raw = _guard("read a job", lambda: self.client.hget(self._key(job_id), "state"))
+        if raw is None:
+            return None
+        state: JobState = raw.decode() if isinstance(raw, bytes) else raw  # type: ignore[assignment]
+        return state
+
     def document(self, job_id: str, doc_id: str) -> DocumentProgress | None:
         raw = _guard("read a document's progress", lambda: self.client.hget(self._key(job_id) + ":docs", doc_id))
         return _progress(raw) if raw else None
