@@ -71,7 +71,7 @@ def ingest(
 def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursive: bool, tags: list[str],
             wait: bool, as_json: bool) -> None:
     """`--queue`: one job, one task per file on the bulk queue; the workers read the files where they are."""
-    from cli.jobs_cmd import follow, job_store, print_job
+    from cli.jobs_cmd import follow, print_job
     from ingest.job_runner import JobFile, JobSpec
     from workers.app import create_celery_app
     from workers.runner import CeleryJobRunner
@@ -87,7 +87,7 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
         assert all(src.path is not None for src in sources)
         files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source) for s in sources)  # type: ignore[arg-type]
         with Components(settings) as parts:
-            store = job_store(parts)
+            store = parts.job_store()
             job_id = store.create(name, [(f.doc_id, f.name) for f in files])
             app = create_celery_app(settings, parts.redis)
             CeleryJobRunner(app, settings.workers.bulk_queue).submit(JobSpec(job_id, name, files, owns_files=False))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,13 +16,19 @@ from core.errors import RagqaError
 from core.settings import Settings
 from ingest.jobs import FINAL_DOC_STATES, Job, JobStore
 
+T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 JobArg = Annotated[str, typer.Argument(help="The job's id.")]
 jobs_app = typer.Typer(help="Ingestion jobs: list, show, follow, cancel.", no_args_is_help=False)
 
 
-def job_store(parts: Components) -> JobStore:
-    return parts.job_store()
+def on_store(settings: Settings, as_json: bool, action: Callable[[JobStore], T]) -> T:
+    """Runs ``action`` on the job store; a failure is printed the CLI's way and exits."""
+    try:
+        with Components(settings) as parts:
+            return action(parts.job_store())
+    except RagqaError as exc:
+        fail(exc, as_json)
 
 
 def finished(job: Job) -> int:
@@ -59,12 +66,7 @@ def list_jobs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How m
     """The latest jobs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    settings: Settings = ctx.obj
-    try:
-        with Components(settings) as parts:
-            jobs = job_store(parts).recent(limit)
-    except RagqaError as exc:
-        fail(exc, as_json)
+    jobs = on_store(ctx.obj, as_json, lambda store: store.recent(limit))
     if as_json:
         print_json([{k: v for k, v in j.to_dict().items() if k != "documents"} for j in jobs])
         return
@@ -83,13 +85,7 @@ def show(ctx: typer.Context, job_id: JobArg,
          wait: Annotated[bool, typer.Option("--wait", help="Follow it with a progress bar until it ends.")] = False,
          as_json: JsonOpt = False) -> None:
     """One job's state and its documents' progress; exit 1 when any document failed."""
-    settings: Settings = ctx.obj
-    try:
-        with Components(settings) as parts:
-            store = job_store(parts)
-            job = follow(store, job_id) if wait else store.get(job_id)
-    except RagqaError as exc:
-        fail(exc, as_json)
+    job = on_store(ctx.obj, as_json, lambda store: follow(store, job_id) if wait else store.get(job_id))
     if as_json:
         print_json(job.to_dict())
     else:
@@ -100,12 +96,7 @@ def show(ctx: typer.Context, job_id: JobArg,
 @jobs_app.command("cancel")
 def cancel(ctx: typer.Context, job_id: JobArg, as_json: JsonOpt = False) -> None:
     """Cancel a job: documents not started are skipped; those already indexed stay."""
-    settings: Settings = ctx.obj
-    try:
-        with Components(settings) as parts:
-            job = job_store(parts).request_cancel(job_id)
-    except RagqaError as exc:
-        fail(exc, as_json)
+    job = on_store(ctx.obj, as_json, lambda store: store.request_cancel(job_id))
     if as_json:
         print_json(job.to_dict())
     else:
