@@ -95,6 +95,11 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(default=60, ge=1, description="RRF's rank constant: higher flattens the rank weights.")
     dense_weight: float = Field(default=2.0, ge=0, description="Weight of the dense list (convex, weighted RRF).")
     sparse_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 list (convex, weighted RRF).")
+    lexical_gate: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Hybrid modes rank by the dense list alone when BM25's best hit holds less than "
+        "this share of the query's terms (a paraphrased question); 0 turns the gate off.",
+    )
     candidates: int = Field(default=50, ge=1, le=1000, description="Candidates each retriever feeds the fusion.")
     top_k: int = Field(default=6, ge=1, le=200, description="Chunks returned by default.")
     dedup_jaccard: float = Field(
@@ -107,7 +112,7 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(default=20, ge=1, le=200, description="Candidates the reranker rescores.")
 
     def fusion_spec(self) -> FusionSpec:
-        return FusionSpec(self.mode, self.rrf_k, self.dense_weight, self.sparse_weight)
+        return FusionSpec(self.mode, self.rrf_k, self.dense_weight, self.sparse_weight, self.lexical_gate)
 
 
 class LLMSettings(BaseModel):

@@ -75,6 +75,16 @@ class Chunk:
     ingested_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def encoded_text(self) -> str:
+        """What the embedder and the sparse encoder see: the title as a header, then the text."""
+        return embedding_text(self.title, self.text)
+
+
+def embedding_text(title: str, text: str) -> str:
+    """The title as a header, then the text: it places a chunk in its document for both encoders."""
+    return f"{title}\n\n{text}" if title else text
+
 
 @dataclass(frozen=True, slots=True)
 class SparseVector:
@@ -180,15 +190,19 @@ class FusionSpec:
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
+    # Hybrid modes fall back to dense alone when BM25's best hit holds less than this share of
+    # the query's terms (0 = never): a paraphrased query gives BM25 nothing but noise to add.
+    lexical_gate: float = 0.0
 
     @property
     def weighted(self) -> bool:
         return self.dense_weight != self.sparse_weight
 
     def label(self) -> str:
+        gate = f",gate={self.lexical_gate:g}" if self.lexical_gate and self.mode not in ("dense", "sparse") else ""
         if self.mode == "convex":
-            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g})"
+            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g}{gate})"
         if self.mode != "rrf":
-            return self.mode
+            return f"{self.mode}({gate.lstrip(',')})" if gate else self.mode
         weights = f",w={self.dense_weight:g}/{self.sparse_weight:g}" if self.weighted else ""
-        return f"rrf(k={self.rrf_k}{weights})"
+        return f"rrf(k={self.rrf_k}{weights}{gate})"

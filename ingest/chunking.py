@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from core.settings import ChunkingSettings
-from core.types import Chunk, Document, sha256_text
+from core.types import Chunk, Document, embedding_text, sha256_text
 
 CHUNK_NAMESPACE = uuid.UUID("6f1c8d2e-2b4a-5a8e-9b0c-7d3e5f1a2b4c")
 # Special tokens ([CLS], [SEP]) share the window with the text.
@@ -30,9 +30,7 @@ def chunk_id(doc_id: str, ordinal: int, text: str) -> str:
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{doc_id}\x1f{ordinal}\x1f{sha256_text(text)}"))
 
 
-def embedding_text(title: str, text: str) -> str:
-    """What the embedder and the sparse encoder see: the title as a header, then the chunk."""
-    return f"{title}\n\n{text}" if title else text
+__all__ = ["Chunker", "chunk_id", "embedding_text"]
 
 
 class Chunker:

@@ -27,7 +27,7 @@ from core.errors import IngestError, ParseError, RagqaError
 from core.protocols import Embedder, SparseEncoder
 from core.settings import Settings
 from core.types import Chunk, Document
-from ingest.chunking import Chunker, embedding_text
+from ingest.chunking import Chunker
 from ingest.parsing import parse_bytes
 from ingest.report import DocumentResult, IngestReport, Status
 from ingest.sources import SourceDocument
@@ -156,7 +156,7 @@ class IngestPipeline:
                 on_chunks(len(item_points))
 
     def _embed(self, items: list[_Prepared]) -> list[list[IndexPoint]]:
-        texts = [embedding_text(c.title, c.text) for item in items for c in item.chunks]
+        texts = [c.encoded_text for item in items for c in item.chunks]
         dense = self.embedder.embed_documents(texts)
         out: list[list[IndexPoint]] = []
         row = 0

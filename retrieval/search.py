@@ -21,7 +21,7 @@ import structlog
 from core.errors import InvalidRequest
 from core.protocols import Embedder, Reranker, SparseEncoder
 from core.settings import RetrievalSettings
-from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters
+from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.index import VectorIndex
 
 log = structlog.get_logger(__name__)
@@ -60,13 +60,24 @@ class HybridRetriever:
         # Headroom for the duplicates we drop below.
         limit = min(MAX_TOP_K, wanted * 2 + 4)
         candidates = max(self.settings.candidates, limit)
+        sparse_hits: list[ScoredChunk] | None = None
+        if dense is not None and sparse is not None and spec.lexical_gate > 0:
+            # Convex fusion needs BM25's list anyway; the modes fused inside Qdrant need its top hit.
+            sparse_hits = self.index.query(collection, None, sparse, replace(spec, mode="sparse"),
+                                           candidates if spec.mode == "convex" else 1, filters)
+            coverage = lexical_coverage(sparse, sparse_hits[0], self.sparse) if sparse_hits else 0.0
+            if coverage < spec.lexical_gate:
+                log.debug("retrieval.lexical_gate", coverage=round(coverage, 3), mode="dense")
+                spec, sparse = replace(spec, mode="dense"), None
         if spec.mode == "convex" and dense is not None and sparse is not None:
             hits = convex_fusion(
                 self.index.query(collection, dense, None, replace(spec, mode="dense"), candidates, filters),
                 # No dense vector here: its cosines would cost a vector fetch per candidate, and any
                 # candidate the dense list also found carries its cosine from there.
+                sparse_hits if sparse_hits is not None else
                 self.index.query(collection, None, sparse, replace(spec, mode="sparse"), candidates, filters),
                 spec.dense_weight / max(1e-9, spec.dense_weight + spec.sparse_weight),
+                depth=self.settings.candidates,
             )[:limit]
         else:
             hits = self.index.query(collection, dense, sparse, spec, limit, filters, candidates=candidates)
@@ -87,19 +98,21 @@ class HybridRetriever:
 
 
 def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[ScoredChunk],
-                  alpha: float) -> list[ScoredChunk]:
+                  alpha: float, depth: int | None = None) -> list[ScoredChunk]:
     """``alpha * dense + (1 - alpha) * sparse`` over min-max normalized scores of each candidate list.
 
     Unlike rank fusion, a list whose scores are nearly flat (BM25 on a paraphrased question)
-    moves little; a candidate missing from a list scores 0 there. Dense scores are cosines.
+    moves little. Each list is scaled over its first ``depth`` hits and floored at 0, so that
+    fetching more candidates (a larger ``top_k``) changes neither the scores nor the order of
+    the first results; a candidate missing from a list scores 0 there. Dense scores are cosines.
     """
 
     def normalized(hits: Sequence[ScoredChunk]) -> dict[str, float]:
         if not hits:
             return {}
-        top, bottom = hits[0].score, hits[-1].score
+        top, bottom = hits[0].score, hits[min(len(hits), depth or len(hits)) - 1].score
         span = top - bottom
-        return {h.chunk.chunk_id: (h.score - bottom) / span if span > 0 else 1.0 for h in hits}
+        return {h.chunk.chunk_id: max(0.0, (h.score - bottom) / span) if span > 0 else 1.0 for h in hits}
 
     dense_norm, sparse_norm = normalized(dense_hits), normalized(sparse_hits)
     by_id = {h.chunk.chunk_id: h for h in (*sparse_hits, *dense_hits)}
@@ -108,6 +121,18 @@ def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[Score
         for cid, hit in by_id.items()
     ]
     return sorted(fused, key=lambda h: h.score, reverse=True)
+
+
+def lexical_coverage(query: SparseVector, hit: ScoredChunk, encoder: SparseEncoder) -> float:
+    """Share of the query's BM25 terms that occur in the hit (title header included).
+
+    High for a question that reuses its source's words (names, dates, rare terms), low for one
+    that paraphrases: then BM25 ranks on incidental words and only adds noise to the fusion.
+    """
+    terms = set(query.indices)
+    if not terms:
+        return 0.0
+    return len(terms & set(encoder.encode_document(hit.chunk.encoded_text).indices)) / len(terms)
 
 
 def _words(text: str) -> frozenset[str]:

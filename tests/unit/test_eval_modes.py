@@ -4,6 +4,7 @@ import pytest
 
 from cli.eval_cmd import parse_mode
 from core.errors import InvalidRequest
+from core.settings import RetrievalSettings
 from core.types import FusionSpec
 
 
@@ -13,6 +14,16 @@ def test_parse_modes() -> None:
     assert parse_mode("rrf:k=20", base) == FusionSpec("rrf", 20)
     assert parse_mode("rrf:k=10:w=2/1", base) == FusionSpec("rrf", 10, 2.0, 1.0)
     assert parse_mode("rrf:w=2/1", base).label() == "rrf(k=60,w=2/1)"
-    for bad in ("cosine", "rrf:k=x", "rrf:z=1"):
+    for bad in ("cosine", "rrf:k=x", "rrf:z=1", "convex:g=2", "convex:g=x"):
         with pytest.raises(InvalidRequest):
             parse_mode(bad, base)
+
+
+def test_modes_inherit_the_configured_lexical_gate_unless_told_otherwise() -> None:
+    base = RetrievalSettings(lexical_gate=0.5).fusion_spec()
+    assert parse_mode("convex:w=2/1", base).lexical_gate == 0.5
+    assert parse_mode("convex:w=2/1", base).label() == "convex(w=2/1,gate=0.5)"
+    assert parse_mode("convex:w=2/1:g=0", base).label() == "convex(w=2/1)"
+    assert parse_mode("dbsf:g=0.3", base).label() == "dbsf(gate=0.3)"
+    # The gate only means something where two lists are fused.
+    assert parse_mode("dense", base).label() == "dense"

@@ -124,12 +124,13 @@ def test_eval_retrieval_command(tmp_path: Path) -> None:
     (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
     env = {**os.environ, "RAGQA_QDRANT__PATH": str(tmp_path / "store")}
-    command = [sys.executable, "-m", "cli.main", "eval", "retrieval", str(beir), "--modes", "dense,rrf,sparse",
+    command = [sys.executable, "-m", "cli.main", "eval", "retrieval", str(beir), "--modes", "dense,rrf:g=0,rrf,sparse",
                "--out", str(tmp_path / "out"), "--json"]
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)
-    assert set(results["modes"]) == {"dense", "rrf(k=60)", "sparse"}
+    # Hybrid modes carry the configured lexical gate unless `g=0` turns it off.
+    assert set(results["modes"]) == {"dense", "rrf(k=60)", "rrf(k=60,gate=0.5)", "sparse"}
     assert results["modes"]["dense"]["recall@5"] == 1.0
     assert (tmp_path / "out" / "retrieval-mini.png").stat().st_size > 1000
     assert json.loads((tmp_path / "out" / "retrieval-mini.json").read_text())["queries"] == 2
@@ -138,3 +139,31 @@ def test_eval_retrieval_command(tmp_path: Path) -> None:
                             "open_index; print(open_index(Settings().qdrant).list_collections())"],
                            capture_output=True, text=True, env=env, timeout=60)
     assert check.stdout.strip() == "[]", check.stderr
+
+
+def test_lexical_gate_ranks_a_paraphrase_by_meaning_alone(index: VectorIndex, embedder: Any) -> None:
+    from dataclasses import replace
+
+    from retrieval.search import lexical_coverage
+
+    settings = RetrievalSettings(lexical_gate=0.5)
+    sparse = Bm25SparseEncoder()
+    gated = HybridRetriever(index, embedder, sparse, settings)
+    gate_off = replace(settings.fusion_spec(), lexical_gate=0.0)
+
+    def ids(query: str, fusion: FusionSpec | None = None) -> list[str]:
+        return [h.chunk.chunk_id for h in gated.search(query, COLLECTION, top_k=5, fusion=fusion)]
+
+    def coverage(query: str) -> float:
+        best = gated.search(query, COLLECTION, top_k=1, fusion=FusionSpec("sparse"))[0]
+        return lexical_coverage(sparse.encode_query(query), best, sparse)
+
+    paraphrase = "why do hopping grazers from down under barely burp out planet-warming emissions"
+    assert coverage(paraphrase) < 0.5
+    # Without the gate BM25's incidental matches reorder the list; with it, dense alone ranks.
+    assert ids(paraphrase, gate_off) != ids(paraphrase, FusionSpec("dense"))
+    assert ids(paraphrase) == ids(paraphrase, FusionSpec("dense"))
+
+    named = "Is the kangaroo featured on the Australian coat of arms?"
+    assert coverage(named) >= 0.5
+    assert ids(named) == ids(named, gate_off)

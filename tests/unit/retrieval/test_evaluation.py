@@ -59,3 +59,14 @@ def test_beir_reader(tmp_path: Path) -> None:
     dataset = load_beir(tmp_path)
     assert [(q.query_id, q.relevant) for q in dataset.queries] == [("q1", {"d1": 2})]
     assert dataset.documents[0].text == "body"
+
+
+@pytest.mark.parametrize("name", ["paraphrase-beir", "natural-beir"])
+def test_the_shipped_beir_sets_are_consistent(name: str) -> None:
+    dataset = load_beir(Path(__file__).resolve().parents[3] / "bench" / "data" / name)
+    ids = {d.doc_id for d in dataset.documents}
+    assert len(ids) == len(dataset.documents) == 1972
+    assert len(dataset.queries) == {"paraphrase-beir": 60, "natural-beir": 80}[name]
+    assert len({q.query_id for q in dataset.queries}) == len(dataset.queries)
+    # Every judged passage exists: a typo in qrels would silently count as a miss.
+    assert all(set(q.relevant) <= ids for q in dataset.queries)

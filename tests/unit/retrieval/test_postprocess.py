@@ -39,3 +39,34 @@ def test_convex_fusion_weighs_normalized_scores() -> None:
     assert fused == pytest.approx({a.chunk_id: 0.75, b.chunk_id: 0.75 * 0.5, c.chunk_id: 0.25})
     order = [h.chunk.chunk_id for h in convex_fusion(dense, sparse, alpha=0.25)]
     assert order == [c.chunk_id, a.chunk_id, b.chunk_id]
+
+
+def test_convex_fusion_scales_over_the_first_depth_hits_only() -> None:
+    from retrieval.search import convex_fusion
+
+    a, b, c, d = (chunk("d", i, 0, 5) for i in range(4))
+    dense = [ScoredChunk(a, 0.9), ScoredChunk(b, 0.8), ScoredChunk(c, 0.7)]
+    sparse = [ScoredChunk(b, 9.0), ScoredChunk(a, 5.0), ScoredChunk(c, 1.0)]
+    shallow = convex_fusion(dense[:2], sparse[:2], alpha=0.5, depth=2)
+    deep = convex_fusion([*dense, ScoredChunk(d, 0.1)], sparse, alpha=0.5, depth=2)
+    # More candidates past the depth never reorder, nor rescore, the first ones.
+    assert [(h.chunk.chunk_id, h.score) for h in deep[:2]] == [(h.chunk.chunk_id, h.score) for h in shallow]
+    scores = {h.chunk.chunk_id: h.score for h in deep}
+    # Past the depth a hit counts as much as a miss: 0.
+    assert scores[c.chunk_id] == scores[d.chunk_id] == 0.0
+
+
+def test_lexical_coverage_counts_the_query_terms_a_hit_holds() -> None:
+    from retrieval.search import lexical_coverage
+    from retrieval.sparse import Bm25SparseEncoder
+
+    encoder = Bm25SparseEncoder()
+    hit = ScoredChunk(Chunk("k", "k.txt", 0, "Kangaroos carry their joeys in a pouch.", 0, 40, title="Kangaroo"), 1.0)
+    named = encoder.encode_query("Do kangaroos carry joeys?")  # kangaroo, carri, joey: all present
+    paraphrased = encoder.encode_query("where do hopping marsupial babies ride")
+    assert lexical_coverage(named, hit, encoder) == 1.0
+    assert lexical_coverage(paraphrased, hit, encoder) == 0.0
+    # The title header counts: it is part of what BM25 indexed.
+    assert lexical_coverage(encoder.encode_query("kangaroo"), hit, encoder) == 1.0
+    half = encoder.encode_query("kangaroos swimming")
+    assert lexical_coverage(half, hit, encoder) == 0.5
