@@ -93,7 +93,7 @@ class RetrievalSettings(BaseModel):
         "`sparse_weight`). The default was chosen by `ragqa eval retrieval` (see BENCHMARKS.md).",
     )
     rrf_k: int = Field(default=60, ge=1, description="RRF's rank constant: higher flattens the rank weights.")
-    dense_weight: float = Field(default=2.0, ge=0, description="Weight of the dense list (convex, weighted RRF).")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense list (convex, weighted RRF).")
     sparse_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 list (convex, weighted RRF).")
     lexical_gate: float = Field(
         default=0.5, ge=0, le=1,
