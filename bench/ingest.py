@@ -27,8 +27,8 @@ from rich.table import Table
 from bench.common import peak_rss_mb, write_results
 from core.logging import configure_logging
 from core.settings import Settings
-from core.types import Document
-from ingest.chunking import Chunker, embedding_text
+from core.types import Document, embedding_text
+from ingest.chunking import Chunker
 from ingest.embedding import SentenceTransformerEmbedder
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline

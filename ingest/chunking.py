@@ -30,9 +30,6 @@ def chunk_id(doc_id: str, ordinal: int, text: str) -> str:
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{doc_id}\x1f{ordinal}\x1f{sha256_text(text)}"))
 
 
-__all__ = ["Chunker", "chunk_id", "embedding_text"]
-
-
 class Chunker:
     """Splits documents into token-bounded chunks: sentence-aware for prose, by section for markdown."""
 

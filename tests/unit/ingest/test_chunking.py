@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.settings import ChunkingSettings
-from core.types import Document, PageSpan
-from ingest.chunking import Chunker, chunk_id, embedding_text
+from core.types import Document, PageSpan, embedding_text
+from ingest.chunking import Chunker, chunk_id
 from tests.fixtures.documents import MARKDOWN
 
 MAX_SEQ = 256  # all-MiniLM-L6-v2's window, special tokens included
