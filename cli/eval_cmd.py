@@ -21,20 +21,22 @@ from ingest.sources import SourceDocument
 from retrieval.evaluation import EvalDataset, load_dataset, score_queries
 
 eval_app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
-DEFAULT_MODES = ("dense,sparse,rrf,rrf:k=20,dbsf,convex:w=1/1:g=0,convex:w=2/1:g=0,"
-                 "convex:w=2/3,convex:w=1/1,convex:w=2/1,convex:w=4/1")
+DEFAULT_MODES = ("dense,sparse,rrf,rrf:k=20,dbsf,convex:w=1/1:g=0:s=0,convex:w=2/1:g=0:s=0,"
+                 "convex:w=1/1:s=0,convex:w=2/3,convex:w=1/1,convex:w=2/1")
 HEADLINE = ("ndcg@10", "mrr@10", "recall@5", "recall@10", "recall@100",
             "article_recall@5", "article_recall@10", "answer_recall@5", "answer_recall@10")
 
 
 def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
     """`dense`, `sparse`, `dbsf`, `rrf`, `rrf:k=20`, `rrf:w=2/1` (dense/sparse weights), `convex:g=0`
-    (the lexical gate; the configured one otherwise), combinable."""
+    (the lexical gate), `convex:s=0` (the dense spread floor), combinable; unset options are the
+    configured ones."""
     name, _, options = text.strip().partition(":")
     if name not in ("dense", "sparse", "rrf", "dbsf", "convex"):
-        raise InvalidRequest(
-            f"unknown mode {text!r}: use dense, sparse, rrf[:k=N][:w=D/S][:g=G], convex[:w=D/S][:g=G], dbsf[:g=G]")
-    spec = FusionSpec(name, base.rrf_k, 1.0, 1.0, base.lexical_gate)  # type: ignore[arg-type]
+        raise InvalidRequest(f"unknown mode {text!r}: use dense, sparse, rrf[:k=N][:w=D/S][:g=G], "
+                             "convex[:w=D/S][:g=G][:s=S], dbsf[:g=G]")
+    spec = FusionSpec(name, base.rrf_k, 1.0, 1.0, base.lexical_gate,  # type: ignore[arg-type]
+                      base.dense_spread_floor if name == "convex" else 0.0)
     for option in filter(None, options.split(":")):
         key, _, value = option.partition("=")
         try:
@@ -48,6 +50,11 @@ def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
                 if not 0 <= gate <= 1:
                     raise ValueError(value)
                 spec = replace(spec, lexical_gate=gate)
+            elif key == "s" and name == "convex":
+                spread = float(value)
+                if not 0 <= spread <= 2:
+                    raise ValueError(value)
+                spec = replace(spec, dense_spread_floor=spread)
             else:
                 raise ValueError(key)
         except ValueError as exc:

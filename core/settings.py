@@ -100,6 +100,13 @@ class RetrievalSettings(BaseModel):
         description="Hybrid modes rank by the dense list alone when BM25's best hit holds less than "
         "this share of the query's terms (a paraphrased question); 0 turns the gate off.",
     )
+    dense_spread_floor: float = Field(
+        default=0.35, ge=0, le=2,
+        description="Convex fusion scales the dense list by its cosine spread (best minus the "
+        "`candidates`-th hit), but by no less than this: a flat list, where every candidate is about "
+        "equally (un)related, keeps its small differences instead of being stretched to outvote "
+        "BM25. 0 always uses the list's own spread.",
+    )
     candidates: int = Field(default=50, ge=1, le=1000, description="Candidates each retriever feeds the fusion.")
     top_k: int = Field(default=6, ge=1, le=200, description="Chunks returned by default.")
     dedup_jaccard: float = Field(
@@ -112,7 +119,8 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(default=20, ge=1, le=200, description="Candidates the reranker rescores.")
 
     def fusion_spec(self) -> FusionSpec:
-        return FusionSpec(self.mode, self.rrf_k, self.dense_weight, self.sparse_weight, self.lexical_gate)
+        return FusionSpec(self.mode, self.rrf_k, self.dense_weight, self.sparse_weight, self.lexical_gate,
+                          self.dense_spread_floor)
 
 
 class LLMSettings(BaseModel):

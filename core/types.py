@@ -193,6 +193,9 @@ class FusionSpec:
     # Hybrid modes fall back to dense alone when BM25's best hit holds less than this share of
     # the query's terms (0 = never): a paraphrased query gives BM25 nothing but noise to add.
     lexical_gate: float = 0.0
+    # Convex fusion stretches the dense list over at least this cosine spread (0 = its own spread):
+    # a flat list, every candidate about equally (un)related, then cannot outvote BM25.
+    dense_spread_floor: float = 0.0
 
     @property
     def weighted(self) -> bool:
@@ -201,7 +204,8 @@ class FusionSpec:
     def label(self) -> str:
         gate = f",gate={self.lexical_gate:g}" if self.lexical_gate and self.mode not in ("dense", "sparse") else ""
         if self.mode == "convex":
-            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g}{gate})"
+            spread = f",spread={self.dense_spread_floor:g}" if self.dense_spread_floor else ""
+            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g}{gate}{spread})"
         if self.mode != "rrf":
             return f"{self.mode}({gate.lstrip(',')})" if gate else self.mode
         weights = f",w={self.dense_weight:g}/{self.sparse_weight:g}" if self.weighted else ""

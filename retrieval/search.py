@@ -77,7 +77,7 @@ class HybridRetriever:
                 sparse_hits if sparse_hits is not None else
                 self.index.query(collection, None, sparse, replace(spec, mode="sparse"), candidates, filters),
                 spec.dense_weight / max(1e-9, spec.dense_weight + spec.sparse_weight),
-                depth=self.settings.candidates,
+                depth=self.settings.candidates, dense_spread_floor=spec.dense_spread_floor,
             )[:limit]
         else:
             hits = self.index.query(collection, dense, sparse, spec, limit, filters, candidates=candidates)
@@ -98,23 +98,27 @@ class HybridRetriever:
 
 
 def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[ScoredChunk],
-                  alpha: float, depth: int | None = None) -> list[ScoredChunk]:
+                  alpha: float, depth: int | None = None, dense_spread_floor: float = 0.0) -> list[ScoredChunk]:
     """``alpha * dense + (1 - alpha) * sparse`` over min-max normalized scores of each candidate list.
 
     Unlike rank fusion, a list whose scores are nearly flat (BM25 on a paraphrased question)
-    moves little. Each list is scaled over its first ``depth`` hits and floored at 0, so that
-    fetching more candidates (a larger ``top_k``) changes neither the scores nor the order of
-    the first results; a candidate missing from a list scores 0 there. Dense scores are cosines.
+    moves little. Each list is scaled from its ``depth``-th hit (0 when the list is shorter: it
+    then holds every match, and anything else scores 0 there) to its best, floored at 0, so that
+    fetching more candidates (a larger ``top_k``) changes neither the scores nor the order of the
+    first results; a candidate missing from a list scores 0 there. Dense scores are cosines, and
+    their spread counts as at least ``dense_spread_floor``: stretching a flat cosine list to 0..1
+    would let meaningless differences outvote a clear BM25 match.
     """
 
-    def normalized(hits: Sequence[ScoredChunk]) -> dict[str, float]:
+    def normalized(hits: Sequence[ScoredChunk], least_spread: float = 0.0) -> dict[str, float]:
         if not hits:
             return {}
-        top, bottom = hits[0].score, hits[min(len(hits), depth or len(hits)) - 1].score
-        span = top - bottom
+        top, reach = hits[0].score, depth or len(hits)
+        bottom = hits[reach - 1].score if len(hits) >= reach else 0.0
+        span = max(top - bottom, least_spread)
         return {h.chunk.chunk_id: max(0.0, (h.score - bottom) / span) if span > 0 else 1.0 for h in hits}
 
-    dense_norm, sparse_norm = normalized(dense_hits), normalized(sparse_hits)
+    dense_norm, sparse_norm = normalized(dense_hits, dense_spread_floor), normalized(sparse_hits)
     by_id = {h.chunk.chunk_id: h for h in (*sparse_hits, *dense_hits)}
     fused = [
         replace(hit, score=alpha * dense_norm.get(cid, 0.0) + (1 - alpha) * sparse_norm.get(cid, 0.0))

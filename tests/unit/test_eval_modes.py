@@ -14,16 +14,20 @@ def test_parse_modes() -> None:
     assert parse_mode("rrf:k=20", base) == FusionSpec("rrf", 20)
     assert parse_mode("rrf:k=10:w=2/1", base) == FusionSpec("rrf", 10, 2.0, 1.0)
     assert parse_mode("rrf:w=2/1", base).label() == "rrf(k=60,w=2/1)"
-    for bad in ("cosine", "rrf:k=x", "rrf:z=1", "convex:g=2", "convex:g=x"):
+    for bad in ("cosine", "rrf:k=x", "rrf:z=1", "convex:g=2", "convex:g=x", "convex:s=-1", "rrf:s=0.3"):
         with pytest.raises(InvalidRequest):
             parse_mode(bad, base)
 
 
-def test_modes_inherit_the_configured_lexical_gate_unless_told_otherwise() -> None:
-    base = RetrievalSettings(lexical_gate=0.5).fusion_spec()
+def test_modes_inherit_the_configured_gate_and_spread_floor_unless_told_otherwise() -> None:
+    base = RetrievalSettings(lexical_gate=0.5, dense_spread_floor=0.35).fusion_spec()
     assert parse_mode("convex:w=2/1", base).lexical_gate == 0.5
-    assert parse_mode("convex:w=2/1", base).label() == "convex(w=2/1,gate=0.5)"
-    assert parse_mode("convex:w=2/1:g=0", base).label() == "convex(w=2/1)"
+    assert parse_mode("convex:w=2/1", base).label() == "convex(w=2/1,gate=0.5,spread=0.35)"
+    assert parse_mode("convex:w=2/1:g=0", base).label() == "convex(w=2/1,spread=0.35)"
+    assert parse_mode("convex:w=2/1:g=0:s=0", base).label() == "convex(w=2/1)"
+    assert parse_mode("convex:s=0.2", base).dense_spread_floor == 0.2
+    # The spread floor is a convex-fusion setting: rank fusions ignore scores.
+    assert parse_mode("rrf", base).dense_spread_floor == 0.0
     assert parse_mode("dbsf:g=0.3", base).label() == "dbsf(gate=0.3)"
     # The gate only means something where two lists are fused.
     assert parse_mode("dense", base).label() == "dense"

@@ -167,3 +167,28 @@ def test_lexical_gate_ranks_a_paraphrase_by_meaning_alone(index: VectorIndex, em
     named = "Is the kangaroo featured on the Australian coat of arms?"
     assert coverage(named) >= 0.5
     assert ids(named) == ids(named, gate_off)
+
+
+def test_dense_spread_floor_lets_a_rare_term_match_outrank_flat_dense_scores(
+        retriever: HybridRetriever, corpus_dir: Path) -> None:
+    """For "What happened in 1846?" every chunk is about as close in meaning; only BM25 sees the year."""
+    import re
+    from dataclasses import replace
+
+    text = (corpus_dir / "set2/a1.txt").read_text() + (corpus_dir / "set3/a4.txt").read_text()
+    years = sorted(set(re.findall(r"\b1[6-9]\d\d\b", text)))
+    assert len(years) > 30
+    floored = retriever.settings.fusion_spec()
+    assert floored.dense_spread_floor > 0
+    stretched = replace(floored, dense_spread_floor=0.0)
+
+    def top_holds_the_year(fusion: FusionSpec) -> int:
+        return sum(year in retriever.search(f"What happened in {year}?", COLLECTION, top_k=1,
+                                            fusion=fusion)[0].chunk.text for year in years)
+
+    dense_only, without_floor, with_floor = (top_holds_the_year(f) for f in (
+        FusionSpec("dense"), stretched, floored))
+    # Measured: 14, 46 and 56 of 65 years.
+    assert dense_only < len(years) / 2
+    assert with_floor >= without_floor + 5
+    assert with_floor >= 0.8 * len(years)

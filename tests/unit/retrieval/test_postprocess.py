@@ -70,3 +70,33 @@ def test_lexical_coverage_counts_the_query_terms_a_hit_holds() -> None:
     assert lexical_coverage(encoder.encode_query("kangaroo"), hit, encoder) == 1.0
     half = encoder.encode_query("kangaroos swimming")
     assert lexical_coverage(half, hit, encoder) == 0.5
+
+
+def test_convex_fusion_scales_a_short_list_from_zero() -> None:
+    from retrieval.search import convex_fusion
+
+    a, b, c = (chunk("d", i, 0, 5) for i in range(3))
+    # Only two chunks hold the query's one rare term: the second is a real match, not the bottom.
+    sparse = [ScoredChunk(a, 8.0), ScoredChunk(b, 6.0)]
+    dense = [ScoredChunk(c, 0.5), ScoredChunk(b, 0.4), ScoredChunk(a, 0.3)]
+    scores = {h.chunk.chunk_id: h.score for h in convex_fusion(dense, sparse, alpha=0.5, depth=3)}
+    assert scores[b.chunk_id] == pytest.approx(0.5 * 0.5 + 0.5 * 6.0 / 8.0)
+    assert scores[a.chunk_id] == pytest.approx(0.5)
+
+
+def test_dense_spread_floor_keeps_a_flat_dense_list_from_outvoting_bm25() -> None:
+    from retrieval.search import convex_fusion
+
+    named, *others = (chunk("d", i, 0, 5) for i in range(5))
+    # Every dense candidate is about equally unrelated (cosines 0.30 .. 0.26); BM25 has a clear match.
+    dense = [ScoredChunk(c, 0.30 - 0.01 * i) for i, c in enumerate(others)]
+    sparse = [ScoredChunk(named, 12.0), *(ScoredChunk(c, 3.0 - 0.5 * i) for i, c in enumerate(others))]
+    stretched = convex_fusion(dense, sparse, alpha=0.5, depth=4)
+    floored = convex_fusion(dense, sparse, alpha=0.5, depth=4, dense_spread_floor=0.35)
+    assert stretched[0].chunk.chunk_id == others[0].chunk_id  # 0.03 of cosine stretched to a full 1.0
+    assert floored[0].chunk.chunk_id == named.chunk_id
+    scores = {h.chunk.chunk_id: h.score for h in floored}
+    assert scores[others[0].chunk_id] == pytest.approx(0.5 * 0.03 / 0.35 + 0.5 * 1.0 / 10.0)
+    # A list already spread wider than the floor is scaled exactly as before.
+    wide = [ScoredChunk(c, 0.9 - 0.2 * i) for i, c in enumerate(others)]
+    assert convex_fusion(wide, sparse, 0.5, 4, 0.35) == convex_fusion(wide, sparse, 0.5, 4)
