@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
 from retrieval.index import VectorIndex, open_index
 from retrieval.rerank import CrossEncoderReranker
-from retrieval.search import HybridRetriever
+from retrieval.search import HybridRetriever, lexical_coverage
 from retrieval.sparse import Bm25SparseEncoder
 
 COLLECTION = "search"
@@ -142,10 +144,6 @@ def test_eval_retrieval_command(tmp_path: Path) -> None:
 
 
 def test_lexical_gate_ranks_a_paraphrase_by_meaning_alone(index: VectorIndex, embedder: Any) -> None:
-    from dataclasses import replace
-
-    from retrieval.search import lexical_coverage
-
     settings = RetrievalSettings(lexical_gate=0.5)
     sparse = Bm25SparseEncoder()
     gated = HybridRetriever(index, embedder, sparse, settings)
@@ -172,9 +170,6 @@ def test_lexical_gate_ranks_a_paraphrase_by_meaning_alone(index: VectorIndex, em
 def test_dense_spread_floor_lets_a_rare_term_match_outrank_flat_dense_scores(
         retriever: HybridRetriever, corpus_dir: Path) -> None:
     """For "What happened in 1846?" every chunk is about as close in meaning; only BM25 sees the year."""
-    import re
-    from dataclasses import replace
-
     text = (corpus_dir / "set2/a1.txt").read_text() + (corpus_dir / "set3/a4.txt").read_text()
     years = sorted(set(re.findall(r"\b1[6-9]\d\d\b", text)))
     assert len(years) > 30
