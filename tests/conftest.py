@@ -1,4 +1,4 @@
-"""Shared test plumbing: folder-based markers, service requirements, the real corpus and models."""
+"""Shared test plumbing: folder-based markers, the real corpus (in tests/data) and models."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.logging import configure_logging
+from tests.support.environment import CMU_QA_DEV, REPO, require
 
-REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 configure_logging("WARNING")
@@ -24,31 +23,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def require(condition: bool, reason: str) -> None:
-    """A missing service or asset fails the test in CI and skips it (with the reason) elsewhere."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required for this test in CI: {reason}")
-    pytest.skip(reason)
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("RAGQA_SHARED_DIR", REPO.parent / "shared"))
-
-
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The cmu-qa-dev articles (Wikipedia text and HTML), shipped beside the repo in shared/."""
-    path = shared_dir() / "data" / "cmu-qa-dev" / "articles"
-    require(path.is_dir(), f"the cmu-qa-dev corpus at {path}")
+    """The cmu-qa-dev articles (Wikipedia text and HTML): the subset in tests/data (its README lists them)."""
+    path = CMU_QA_DEV / "articles"
+    assert path.is_dir(), f"the in-repo test corpus is missing: {path}"
     return path
 
 
 @pytest.fixture(scope="session")
 def qa_tsv() -> Path:
-    path = shared_dir() / "data" / "cmu-qa-dev" / "qa.tsv"
-    require(path.is_file(), f"the cmu-qa-dev questions at {path}")
+    """The questions and answers about those articles, in cmu-qa-dev's qa.tsv format."""
+    path = CMU_QA_DEV / "qa.tsv"
+    assert path.is_file(), f"the in-repo test questions are missing: {path}"
     return path
 
 

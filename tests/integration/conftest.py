@@ -5,36 +5,21 @@ OpenAI-compatible stand-in for vLLM, started once per session for every suite th
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.support.environment import require
+from tests.support.services import LLMServer, free_port
 
 SERVER_READY_TIMEOUT_S = 90.0
 MODEL_ALIAS = "smollm2-135m-instruct"
-
-
-@dataclass(frozen=True)
-class LLMServer:
-    base_url: str
-    model: str
-    port: int
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ A missing service fails these tests in CI and skips them elsewhere, with the rea
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -26,28 +25,12 @@ from api.app import create_app
 from bootstrap.components import Components
 from core.settings import Settings
 from ingest.sources import iter_sources
-from tests.conftest import require
-from tests.integration.conftest import LLMServer, free_port
+from tests.support.environment import require
+from tests.support.services import SHARED_REDIS, LLMServer, RedisServer, delete_prefix, free_port, redis_reachable
 
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
 COLLECTION = "docs"
 CORPUS = ("set1/a1.txt", "set1/a7.txt", "set1/a10.txt")  # kangaroo, otter, duck: ~50 chunks
 SHARED_PARTS = ("embedder", "sparse", "index", "reranker", "retriever")
-
-
-def redis_reachable(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-def delete_prefix(url: str, prefix: str) -> None:
-    """Our keys only: never FLUSHDB on the shared server."""
-    client = redis.Redis.from_url(url)
-    batch = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    for i in range(0, len(batch), 500):
-        client.delete(*batch[i:i + 500])
 
 
 @pytest.fixture(scope="session")
@@ -124,40 +107,6 @@ def wait_for_job(client: TestClient, job_id: str, timeout_s: float = 60.0, **kwa
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} not finished after {timeout_s} s")
-
-
-class RedisServer:
-    """A redis-server of the test's own on a free port (never the shared one), stoppable.
-
-    With ``folder``, it keeps an append-only file there, so a restart finds its data again.
-    """
-
-    def __init__(self, port: int, folder: Path | None = None) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.folder = folder
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        persistence = ["--appendonly", "no"]
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            persistence = ["--dir", str(self.folder), "--appendonly", "yes", "--appendfsync", "always"]
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not redis_reachable(self.url):
-            if time.monotonic() > deadline:
-                raise AssertionError("own redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture

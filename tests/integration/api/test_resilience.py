@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from bootstrap.components import Components
-from tests.integration.api.conftest import LLMServer, RedisServer, make_settings, sharing
-from tests.integration.conftest import free_port
+from tests.integration.api.conftest import make_settings, sharing
+from tests.support.services import LLMServer, RedisServer, free_port
 
 OFF_TOPIC = "What is the boiling point of liquid nitrogen in a vacuum chamber, resilience edition?"
 ANSWERABLE = "How fast can a kangaroo hop?"

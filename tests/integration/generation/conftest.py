@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.types import Chunk, ScoredChunk, SearchFilters
-from tests.integration.conftest import LLMServer, free_port  # noqa: F401  (LLMServer: re-exported for the tests)
+from tests.support.services import free_port
 
 
 @pytest.fixture(scope="session")

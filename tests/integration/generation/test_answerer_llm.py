@@ -13,8 +13,9 @@ from generation.guardrails.context import ContextGuard
 from generation.guardrails.refusal import REFUSAL_TEXT
 from generation.llamacpp_chat import LlamaCppChatModel
 from generation.openai_chat import OpenAIChatModel
+from tests.support.services import LLMServer
 
-from .conftest import LLMServer, StaticRetriever, lincoln_chunks
+from .conftest import StaticRetriever, lincoln_chunks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

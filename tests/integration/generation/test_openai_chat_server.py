@@ -12,8 +12,7 @@ from core.settings import LLMSettings
 from core.types import ChatMessage
 from generation.factory import build_chat_model
 from generation.openai_chat import OpenAIChatModel
-
-from .conftest import LLMServer
+from tests.support.services import LLMServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

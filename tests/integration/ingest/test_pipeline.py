@@ -76,6 +76,7 @@ def doc_chunk_ids(index: WriteCountingIndex, doc_id: str) -> list[str]:
 
 def test_whole_corpus_is_indexed(first_report: IngestReport, corpus_copy: Path, index: WriteCountingIndex) -> None:
     files = [p for p in corpus_copy.rglob("*") if p.is_file()]
+    assert len(files) == 15  # the in-repo subset: 13 articles as .txt, two of them also as .htm (its README)
     counts = first_report.counts()
     assert counts == {"added": len(files), "updated": 0, "unchanged": 0, "failed": 0}, first_report.failures
     assert index.count(COLLECTION) == first_report.chunks_written

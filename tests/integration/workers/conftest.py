@@ -27,11 +27,9 @@ import redis
 
 from core.settings import Settings
 from ingest.jobs import Job, JobStore
-from tests.conftest import REPO, require
-from tests.integration.api.conftest import RedisServer, delete_prefix, redis_reachable
-from tests.integration.conftest import free_port
+from tests.support.environment import REPO, require
+from tests.support.services import SHARED_REDIS, RedisServer, delete_prefix, free_port, redis_reachable
 
-SHARED_REDIS = "redis://127.0.0.1:6379/0"
 COLLECTION = "docs"
 WORKER_READY_S = 120.0
 

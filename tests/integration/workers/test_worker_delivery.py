@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.integration.api.conftest import RedisServer
 from tests.integration.workers.conftest import (
     WorkerEnv,
     WorkerProcess,
@@ -18,6 +17,7 @@ from tests.integration.workers.conftest import (
     wait_job,
 )
 from tests.integration.workers.test_worker_jobs import index_counts
+from tests.support.services import RedisServer
 
 FAULTY = [sys.executable, str(Path(__file__).with_name("faulty_worker.py"))]
 

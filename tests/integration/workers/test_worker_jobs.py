@@ -12,10 +12,8 @@ import redis
 from core.errors import NotFound
 from ingest.jobs import FINAL_DOC_STATES, Job, JobStore
 from retrieval.index import open_index
-from tests.integration.api.conftest import delete_prefix
 from tests.integration.workers.conftest import (
     COLLECTION,
-    SHARED_REDIS,
     WorkerEnv,
     WorkerProcess,
     enqueue,
@@ -24,6 +22,7 @@ from tests.integration.workers.conftest import (
     wait_done,
     wait_job,
 )
+from tests.support.services import SHARED_REDIS, delete_prefix
 
 
 def index_counts(env: WorkerEnv, job: Job) -> dict[str, tuple[int, int]]:
