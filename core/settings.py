@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.answer_settings import AnswerSettings
 from core.types import FusionMode, FusionSpec
 from core.widget_settings import WidgetSettings
 from core.worker_settings import WorkerSettings
@@ -135,6 +136,20 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(default=2, ge=0, description="Retries on connection errors, 429 and 5xx.")
     max_tokens: int = Field(default=256, ge=1, description="Upper bound on generated tokens.")
     temperature: float = Field(default=0.1, ge=0, le=2, description="Sampling temperature.")
+    repeat_penalty: float = Field(
+        default=1.1,
+        ge=1.0,
+        le=2.0,
+        description="llama.cpp's `repeat_penalty` for the embedded model: recently generated tokens "
+        "are made less likely, against repetition loops. 1.0 turns it off.",
+    )
+    frequency_penalty: float = Field(
+        default=0.0,
+        ge=-2,
+        le=2,
+        description="OpenAI-compatible `frequency_penalty` for a remote server: tokens are made "
+        "less likely the more often they already appear. 0 turns it off and leaves it out of requests.",
+    )
     context_window: int = Field(default=2048, ge=256, description="Model context length in tokens.")
     gguf_path: Path | None = Field(
         default=None,
@@ -340,6 +355,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)

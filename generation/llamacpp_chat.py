@@ -63,6 +63,7 @@ class LlamaCppChatModel:
         n_threads: int | None = None,
         max_tokens: int = 256,
         temperature: float = 0.1,
+        repeat_penalty: float = 1.1,
         seed: int | None = None,
         timeout_s: float = 60.0,
     ) -> None:
@@ -85,6 +86,7 @@ class LlamaCppChatModel:
         self._model_name = model_name
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._repeat_penalty = repeat_penalty
         self._seed = seed
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -99,6 +101,7 @@ class LlamaCppChatModel:
             n_threads=settings.n_threads,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
+            repeat_penalty=settings.repeat_penalty,
             seed=settings.seed,
             timeout_s=settings.timeout_s,
         )
@@ -130,6 +133,7 @@ class LlamaCppChatModel:
                         messages=to_wire_messages(messages),  # type: ignore[arg-type]
                         max_tokens=max_tokens or self._max_tokens,
                         temperature=self._temperature,
+                        repeat_penalty=self._repeat_penalty,
                         seed=self._seed,
                         stream=True,
                     )

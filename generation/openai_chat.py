@@ -69,6 +69,7 @@ class OpenAIChatModel:
         retry_backoff_s: float = 0.5,
         max_tokens: int = 256,
         temperature: float = 0.1,
+        frequency_penalty: float = 0.0,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
         token_counter: TokenCounter | None = None,
@@ -90,6 +91,7 @@ class OpenAIChatModel:
         self._backoff_s = retry_backoff_s
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._frequency_penalty = frequency_penalty
         self._seed = seed
         self._extra_body = dict(extra_body or {})
         self._count = token_counter or estimate_tokens
@@ -109,6 +111,7 @@ class OpenAIChatModel:
             retry_backoff_s=settings.retry_backoff_s,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
+            frequency_penalty=settings.frequency_penalty,
             seed=settings.seed,
             extra_body=settings.extra_body,
             token_counter=counter,
@@ -131,6 +134,9 @@ class OpenAIChatModel:
             "max_tokens": max_tokens or self._max_tokens,
             "temperature": self._temperature,
         }
+        # Sent only when set: a server that rejects the field is unaffected by the default.
+        if self._frequency_penalty:
+            request["frequency_penalty"] = self._frequency_penalty
         if self._seed is not None:
             request["seed"] = self._seed
         if self._extra_body:

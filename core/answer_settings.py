@@ -1,0 +1,64 @@
+"""Settings of answering (extractive, generative, or generated with a self-check): the ``answer``
+section of ``Settings``.
+
+Kept beside ``core.settings`` so that file stays one screen per concern; ``Settings.answer`` is
+the only way in::
+
+    >>> AnswerSettings(mode="extractive").mode
+    'extractive'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+AnswerModeSetting = Literal["extractive", "generative", "auto"]
+
+
+class AnswerSettings(BaseModel):
+    mode: AnswerModeSetting | None = Field(
+        default=None,
+        description="How answers are made. `extractive`: the best sentences of the retrieved sources, "
+        "each cited, with no LLM call. `generative`: the LLM writes the answer; each sentence is then "
+        "aligned to the source sentence that supports it. `auto`: generate, and answer extractively "
+        "instead when the output loops, is not grounded in the sources, or refuses while the evidence "
+        "is strong. Unset: `extractive` for the embedded 135M model (it answers better than the model, "
+        "see BENCHMARKS.md), `auto` when `llm.base_url` points at a server.",
+    )
+    max_sentences: int = Field(
+        default=3, ge=1, le=8, description="Most sentences in an extractive answer."
+    )
+    sentence_ratio: float = Field(
+        default=0.5, ge=0, le=1,
+        description="An extractive answer adds a further sentence only when its evidence score is at "
+        "least this share of the best sentence's.",
+    )
+    min_evidence: float = Field(
+        default=0.2, ge=0, le=1,
+        description="Refuse when no sentence of the retrieved sources scores at least this as evidence "
+        "for the question (the learned sentence model's probability; see BENCHMARKS.md). 0 turns the "
+        "check off; the dense floor (`guardrails.min_dense_score`) still applies.",
+    )
+    support_threshold: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A generated sentence counts as supported when its alignment with a source sentence "
+        "(meaning, content words, numbers) scores at least this.",
+    )
+    min_grounded: float = Field(
+        default=0.5, ge=0, le=1,
+        description="In `auto` mode, a generated answer with a smaller share of supported sentences is "
+        "replaced by the extractive answer (`degraded: ungrounded_generation`).",
+    )
+    strong_evidence: float = Field(
+        default=0.6, ge=0, le=1,
+        description="In `auto` mode, a generated refusal is replaced by the extractive answer when the "
+        "best evidence sentence scores at least this.",
+    )
+
+    def resolved_mode(self, has_llm_server: bool) -> AnswerModeSetting:
+        """The mode in force: the configured one, else the measured default for the model at hand."""
+        if self.mode is not None:
+            return self.mode
+        return "auto" if has_llm_server else "extractive"
