@@ -1,0 +1,224 @@
+"""Sentence-level evidence: which sentences of the retrieved chunks answer the question.
+
+Every sentence of every retrieved chunk is scored by a small logistic model over cheap features
+(the embedder's cosine to the question, the share of the question's terms it holds, weighted by
+how rare they are among the candidates, the same with its neighbours and title as context, an
+answer-type cue such as "when" -> a year, what it adds beyond the question's words, the chunk's
+rank). The weights are fitted by ``bench/evidence_model.py`` on cmu-qa-dev with whole articles
+held out, and ship as ``evidence_model.json`` beside this file. ``score`` is then the model's
+probability that the sentence holds the answer: extractive answers are its best sentences, and
+the refusal decision asks whether any sentence is likely enough.
+
+    >>> scorer = EvidenceScorer(embedder, sparse, EvidenceModel.load())  # doctest: +SKIP
+    >>> best = scorer.rank("When was Lincoln born?", chunks)[0]  # doctest: +SKIP
+    >>> best.text, best.source, best.score  # doctest: +SKIP
+    ('Abraham Lincoln (February 12, 1809 – April 15, 1865) was ...', 1, 0.83)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ConfigurationError
+from core.protocols import Embedder, SparseEncoder
+from core.sentences import SentenceSpan, split_sentences
+from core.types import ScoredChunk
+
+MODEL_FILE = Path(__file__).with_name("evidence_model.json")
+
+FEATURES = (
+    "cosine", "cosine_neighbours", "overlap", "idf_overlap", "context_overlap", "novelty",
+    "type_known", "type_match", "rank", "chunk_cosine", "length", "heading", "best_cosine_gap",
+)
+
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+_MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|"
+                    r"december|century|centuries|decade)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                     r"forty|fifty|hundred|thousand|million|billion|dozen|half|percent)\b", re.I)
+_CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z\-]+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A sentence of source ``[source]`` with its support score (0..1)."""
+
+    source: int  # 1-based: the chunk's number among the answer's sources
+    span: SentenceSpan  # document offsets
+    score: float
+    features: tuple[float, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.span.text
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSentences:
+    """A chunk's sentences with their embeddings and BM25 terms (computed once, then cached)."""
+
+    spans: list[SentenceSpan]
+    vectors: np.ndarray
+    terms: list[frozenset[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceModel:
+    """Logistic weights over ``FEATURES``; ``load`` reads the shipped model."""
+
+    weights: tuple[float, ...]
+    bias: float
+    version: str = "untrained"
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> EvidenceModel:
+        try:
+            data = json.loads(path.read_text())
+            weights = tuple(float(data["weights"][name]) for name in FEATURES)
+            return cls(weights, float(data["bias"]), str(data.get("version", path.stem)))
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise ConfigurationError(f"cannot read the evidence model {path}: {exc}") from exc
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ np.asarray(self.weights, dtype=np.float64) + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+def answer_type(question: str) -> str:
+    """The kind of answer the question asks for: ``date``, ``number``, ``name`` or ``other``."""
+    q = question.lower()
+    if re.search(r"\bwhen\b|\bwhat (year|date|century|decade)\b|\bwhich (year|century)\b|\bhow long ago\b", q):
+        return "date"
+    if re.search(r"\bhow (many|much|old|long|far|tall|big|large|high|heavy|fast|deep)\b|\bwhat (percentage|"
+                 r"proportion|number)\b|\bnumber of\b", q):
+        return "number"
+    if re.search(r"\b(who|whom|whose|where)\b", q):
+        return "name"
+    return "other"
+
+
+def _type_match(kind: str, sentence: str, question_words: set[str]) -> float:
+    if kind == "date":
+        return float(bool(_YEAR.search(sentence) or _MONTH.search(sentence)))
+    if kind == "number":
+        return float(bool(_NUMBER.search(sentence)))
+    if kind == "name":
+        return float(any(w.lower() not in question_words for w in _CAPITALIZED.findall(sentence)))
+    return 0.0
+
+
+class EvidenceScorer:
+    """Scores the sentences of retrieved chunks as evidence for a question.
+
+    Example::
+
+        scorer = EvidenceScorer(embedder, sparse, EvidenceModel.load())
+        for evidence in scorer.rank(question, chunks)[:3]:
+            print(f"{evidence.text} [{evidence.source}]")
+    """
+
+    def __init__(self, embedder: Embedder, sparse: SparseEncoder, model: EvidenceModel,
+                 max_sentences: int = 160, cache_chunks: int = 2048) -> None:
+        self.embedder = embedder
+        self.sparse = sparse
+        self.model = model
+        # Bounds the embedding work per question (40 sentences take ~60 ms on one core).
+        self.max_sentences = max_sentences
+        # Popular chunks come back question after question: their sentences are split, encoded
+        # and embedded once. Keyed by the chunk's id and text, so a re-ingested chunk is new.
+        self._cache: OrderedDict[tuple[str, str], ChunkSentences] = OrderedDict()
+        self._cache_size = cache_chunks
+        self._lock = threading.Lock()
+
+    def rank(self, question: str, chunks: Sequence[ScoredChunk]) -> list[Evidence]:
+        """Every sentence of ``chunks`` (``chunks[n - 1]`` is source ``[n]``), best first."""
+        parsed = [self.sentences(scored) for scored in chunks]
+        spans = [(number, span) for number, sentences in enumerate(parsed, start=1) for span in sentences.spans]
+        spans = spans[: self.max_sentences]
+        if not spans:
+            return []
+        vectors = np.vstack([p.vectors for p in parsed if len(p.spans)])[: len(spans)]
+        terms = [t for p in parsed for t in p.terms][: len(spans)]
+        features = self.features(question, chunks, spans, vectors, terms)
+        scores = self.model.probabilities(features)
+        ranked = [Evidence(source, span, float(score), tuple(float(x) for x in row))
+                  for (source, span), score, row in zip(spans, scores, features, strict=True)]
+        ranked.sort(key=lambda e: -e.score)
+        return ranked
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def sentences(self, scored: ScoredChunk) -> ChunkSentences:
+        """The chunk's sentences, vectors and terms, from the cache when the chunk was seen."""
+        key = (scored.chunk.chunk_id, scored.chunk.text)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        chunk = scored.chunk
+        spans = split_sentences(chunk.text, offset=chunk.start)[: self.max_sentences]
+        texts = [s.text for s in spans]
+        vectors = (self.embedder.embed_documents(texts) if texts
+                   else np.zeros((0, self.embedder.dimension), dtype=np.float32))
+        parsed = ChunkSentences(spans, vectors, [frozenset(self.sparse.encode_document(t).indices) for t in texts])
+        if self._cache_size:
+            with self._lock:
+                self._cache[key] = parsed
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return parsed
+
+    def features(self, question: str, chunks: Sequence[ScoredChunk], spans: Sequence[tuple[int, SentenceSpan]],
+                 vectors: np.ndarray, s_terms: Sequence[frozenset[int]]) -> np.ndarray:
+        """One row of ``FEATURES`` per sentence, given the sentences' vectors and BM25 terms."""
+        query = self.embedder.embed_query(question)
+        cosines = vectors @ query
+        q_terms = set(self.sparse.encode_query(question).indices)
+        titles = {n: set(self.sparse.encode_document(c.chunk.title).indices) if c.chunk.title else set()
+                  for n, c in enumerate(chunks, start=1)}
+        df: dict[int, int] = {}
+        for terms in s_terms:
+            for t in terms & q_terms:
+                df[t] = df.get(t, 0) + 1
+        n = len(spans)
+        idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
+        idf_total = sum(idf.values()) or 1.0
+        kind = answer_type(question)
+        q_words = set(_WORD.findall(question.lower()))
+        best_cosine = float(cosines.max())
+        rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
+        for k, (source, span) in enumerate(spans):
+            same_chunk = [j for j in (k - 1, k + 1) if 0 <= j < n and spans[j][0] == source]
+            context = s_terms[k].union(*(s_terms[j] for j in same_chunk), titles[source])
+            held = s_terms[k] & q_terms
+            chunk = chunks[source - 1]
+            text = span.text
+            rows[k] = (
+                cosines[k],
+                max((cosines[j] for j in same_chunk), default=cosines[k]),
+                len(held) / len(q_terms) if q_terms else 0.0,
+                sum(idf[t] for t in held) / idf_total,
+                sum(idf[t] for t in context & q_terms) / idf_total,
+                len(s_terms[k] - q_terms) / len(s_terms[k]) if s_terms[k] else 0.0,
+                float(kind != "other"),
+                _type_match(kind, text, q_words),
+                1.0 / source,
+                chunk.dense_score if chunk.dense_score is not None else 0.0,
+                math.log1p(len(text)) / 6.0,
+                float(len(text) < 60 and not text.rstrip().endswith((".", "!", "?"))),
+                best_cosine - cosines[k],
+            )
+        return rows

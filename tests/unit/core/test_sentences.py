@@ -1,0 +1,65 @@
+"""Sentence spans: exact offsets, abbreviations, line structure, bounded length."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.sentences import split_sentences
+
+
+def texts(text: str) -> list[str]:
+    return [s.text for s in split_sentences(text)]
+
+
+def test_spans_index_the_source_exactly_with_an_offset() -> None:
+    text = "  Lincoln was born in 1809.  He died in 1865!\nWhy? Nobody knows.  "
+    for span in split_sentences(text, offset=100):
+        assert text[span.start - 100 : span.end - 100] == span.text
+        assert span.text == span.text.strip()
+    assert texts(text) == ["Lincoln was born in 1809.", "He died in 1865!", "Why?", "Nobody knows."]
+
+
+@pytest.mark.parametrize("text", [
+    "Dr. Smith met Mr. Jones in St. Louis.",
+    "John F. Kennedy served in the U.S. Navy during the war.",
+    "Prices rose, e.g. bread and milk, by 3.5 percent.",
+    "See p. 91 for the figures.",
+])
+def test_abbreviations_initials_and_decimals_do_not_end_a_sentence(text: str) -> None:
+    assert texts(text) == [text]
+
+
+def test_a_period_before_a_lowercase_word_does_not_split() -> None:
+    assert texts("It was approx. ten miles away. Then it rained.") == [
+        "It was approx. ten miles away.", "Then it rained."]
+
+
+def test_headings_and_list_lines_stand_alone_but_wrapped_lines_join() -> None:
+    text = ("History\n\nThe town was founded by settlers who came from the coast and built\n"
+            "the first church near the river in 1702. It grew.\n- first item\n- second item")
+    assert texts(text) == [
+        "History",
+        "The town was founded by settlers who came from the coast and built\nthe first church near the river in 1702.",
+        "It grew.",
+        "- first item",
+        "- second item",
+    ]
+
+
+def test_quotes_and_brackets_close_the_sentence_they_end() -> None:
+    assert texts('He said "stop." Then (after a pause.) She left.') == [
+        'He said "stop."', "Then (after a pause.)", "She left."]
+
+
+def test_over_long_runs_are_cut_at_a_separator_within_the_limit() -> None:
+    row = "; ".join(f"item number {i} with some words" for i in range(60))
+    spans = split_sentences(row, max_chars=200)
+    assert len(spans) > 5
+    assert all(len(s.text) <= 200 for s in spans)
+    assert all(row[s.start : s.end] == s.text for s in spans)
+    assert " ".join(s.text for s in spans).split() == row.split()
+
+
+def test_empty_and_blank_text_has_no_sentences() -> None:
+    assert split_sentences("") == []
+    assert split_sentences(" \n\n \t ") == []
