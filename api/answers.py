@@ -96,7 +96,7 @@ class AnswerService:
     def _key(self, q: Question) -> _Key:
         filters = q.filters.model_dump(mode="json", exclude_defaults=True) if q.filters else None
         top_k = q.top_k or self.answerer.top_k
-        model, prompt = self.answerer.chat_model.model_name, self.answerer.prompt.version
+        model, prompt = self.answerer.identity
         fp = fingerprint(q.text, q.collection, filters=filters, top_k=top_k, model=model, prompt_version=prompt,
                          history=q.history)
         scope = scope_fingerprint(q.collection, filters, top_k, model, prompt) if self.semantic is not None else ""

@@ -69,6 +69,15 @@ class Metrics:
             "ragqa_redis_circuit_open", "1 while the Redis circuit breaker is open.", registry=r
         )
         self.rate_limited = Counter("ragqa_rate_limited_total", "Requests answered 429.", registry=r)
+        self.grounded = Histogram(
+            "ragqa_answer_grounded_ratio", "Share of an answer's sentences that a source sentence supports, by "
+            "answer mode.", ["mode"], buckets=(0.0, 0.25, 0.5, 0.75, 0.9, 1.0), registry=r,
+        )  # fmt: skip
+        self.answer_modes = Counter(
+            "ragqa_answer_modes_total", "Answers by how they were made (extractive, generative, refusal, sources) "
+            "and why a generation was replaced (degraded: none, ungrounded_generation, llm_timeout, ...).",
+            ["mode", "degraded"], registry=r,
+        )  # fmt: skip
 
     def observe_answer(self, answer: Answer) -> None:
         for stage, ms in answer.timings_ms.items():
@@ -79,6 +88,9 @@ class Metrics:
             self.refusals.inc()
         for event in answer.guardrail_events:
             self.guardrail_events.labels(kind=event.kind).inc()
+        self.answer_modes.labels(mode=answer.mode, degraded=answer.degraded or "none").inc()
+        if answer.grounded is not None:
+            self.grounded.labels(mode=answer.mode).observe(answer.grounded)
         self.llm_tokens.labels(type="prompt").inc(answer.usage.prompt_tokens)
         self.llm_tokens.labels(type="completion").inc(answer.usage.completion_tokens)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidRequest
-from core.types import Answer, SearchFilters
+from core.types import Answer, Quote, SearchFilters
 
 COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -90,6 +90,15 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
+class QuoteOut(BaseModel):
+    """The exact sentence that supports a claim: the document's text at `start:end`."""
+
+    number: int = Field(description="The source `[n]` it is in.")
+    start: int = Field(description="Character offset of the sentence in the document's text.")
+    end: int
+    text: str
+
+
 class CitationOut(BaseModel):
     number: int = Field(description="The `[n]` marker in the text.")
     chunk_id: str
@@ -99,8 +108,19 @@ class CitationOut(BaseModel):
     start: int = Field(description="Character offset of the passage in the document's text.")
     end: int
     page: int | None
-    snippet: str
+    snippet: str = Field(description="A preview of the passage; it holds the quote whole (whitespace folded).")
     score: float
+    quote: QuoteOut | None = Field(default=None, description="The sentence of the passage that supports the answer.")
+
+
+class ClaimOut(BaseModel):
+    """One sentence of the answer and the source sentence that supports it."""
+
+    text: str = Field(description="The answer's sentence, without its `[n]` markers.")
+    citations: list[int] = Field(description="The sources it cites (or is attributed to).")
+    supported: bool = Field(description="Whether a source sentence supports it (see `support`).")
+    support: float = Field(description="Alignment score with the quote, 0..1.")
+    quote: QuoteOut | None
 
 
 class GuardrailEventOut(BaseModel):
@@ -133,7 +153,14 @@ class AnswerResponse(BaseModel):
     text: str
     citations: list[CitationOut]
     refused: bool = Field(description="True when the documents don't answer the question.")
-    degraded: str | None = Field(description="Why the answer is sources-only (`llm_unavailable`, `llm_timeout`).")
+    degraded: str | None = Field(
+        description="Why the answer is not the configured kind: the LLM failed (`llm_unavailable`, `llm_timeout`) "
+        "or its output failed the self-check (`degenerate_generation`, `ungrounded_generation`, "
+        "`unwarranted_refusal`), so the answer was built from the evidence.")
+    mode: str = Field(default="generative", description="How the text was made: `extractive` (quoted sentences), "
+                      "`generative` (the LLM), `refusal` or `sources` (a list of the sources).")
+    claims: list[ClaimOut] = Field(default_factory=list, description="Each sentence of the answer with its support.")
+    grounded: float | None = Field(default=None, description="Share of the answer's sentences a source supports.")
     cached: bool
     prompt_version: str
     model: str
@@ -147,14 +174,22 @@ class AnswerResponse(BaseModel):
     )
 
 
+def _quote(quote: Quote | None) -> dict[str, Any] | None:
+    return None if quote is None else {"number": quote.number, "start": quote.start, "end": quote.end,
+                                       "text": quote.text}
+
+
 def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool = False) -> dict[str, Any]:
     """The `AnswerResponse` as plain JSON-ready data (cached and served without re-validation)."""
     return {
         "answer_id": answer_id, "text": answer.text,
         "citations": [{"number": c.number, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title,
                        "source": c.source, "start": c.start, "end": c.end, "page": c.page, "snippet": c.snippet,
-                       "score": c.score} for c in answer.citations],
-        "refused": answer.refused, "degraded": answer.degraded, "cached": cached,
+                       "score": c.score, "quote": _quote(c.quote)} for c in answer.citations],
+        "refused": answer.refused, "degraded": answer.degraded, "cached": cached, "mode": answer.mode,
+        "claims": [{"text": c.text, "citations": list(c.citations), "supported": c.supported, "support": c.support,
+                    "quote": _quote(c.quote)} for c in answer.claims],
+        "grounded": answer.grounded,
         "prompt_version": answer.prompt_version, "model": answer.model, "collection": collection,
         "question": answer.question,
         "usage": {"prompt_tokens": answer.usage.prompt_tokens, "completion_tokens": answer.usage.completion_tokens,

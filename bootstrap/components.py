@@ -56,7 +56,7 @@ class Components:
 
     @cached_property
     def answerer(self) -> Answerer:
-        return Answerer.from_settings(self.settings, self.retriever)
+        return Answerer.from_settings(self.settings, self.retriever, embedder=self.embedder, sparse=self.sparse)
 
     @cached_property
     def redis(self) -> RedisEndpoint:

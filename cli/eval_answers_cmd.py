@@ -1,4 +1,4 @@
-"""`ragqa eval answers`: answer quality on a QA-TSV set, with an A/B of two prompt versions."""
+"""`ragqa eval answers`: answer quality on a QA-TSV set, answer modes and prompt versions side by side."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cli.output import console, fail, print_json
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
 from generation.evaluation import EvalQuestion, evaluate_answers
+from ingest.parsing import parse_bytes
 from retrieval.evaluation import EvalDataset, informative_answers, load_qa_tsv
 
 
@@ -30,11 +31,12 @@ def pick_questions(dataset: EvalDataset, articles: int, sample: int, off_topic: 
         raise InvalidRequest(f"--articles must leave some of the {len(docs)} articles out for off-topic questions")
     chosen = rng.sample(docs, articles)
     ids = {d.doc_id for d in chosen}
-    answerable = [q for q in dataset.queries if set(q.relevant) & ids and informative_answers(q)]
+    answerable = [q for q in dataset.queries if set(q.relevant) & ids and q.answers]
     others = [q for q in dataset.queries if not set(q.relevant) & ids]
     picked = rng.sample(answerable, min(sample, len(answerable)))
     refusals = rng.sample(others, min(off_topic, len(others)))
-    questions = [EvalQuestion(q.text, q.answers, doc_id=next(iter(q.relevant))) for q in picked]
+    questions = [EvalQuestion(q.text, q.answers, doc_id=next(iter(q.relevant)), yes_no=not informative_answers(q))
+                 for q in picked]
     questions += [EvalQuestion(q.text, (), doc_id=None, expect_refusal=True) for q in refusals]
     return EvalDataset(dataset.name, dataset.kind, chosen, dataset.queries), questions
 
@@ -46,19 +48,26 @@ def eval_answers(
     off_topic: Annotated[int, typer.Option(help="Questions about articles not ingested (should be refused).")] = 10,
     articles: Annotated[int, typer.Option(help="Articles to ingest.")] = 8,
     prompt_version: Annotated[list[str] | None, typer.Option(help="Prompt version; give two for an A/B.")] = None,
+    mode: Annotated[list[str] | None, typer.Option(
+        help="Answer mode (extractive, generative, auto); repeat to compare. Default: the configured one.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the sample.")] = 13,
     out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("artifacts/eval"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Exact match, token F1, citation validity, refusals and per-stage latency of real answers."""
+    """Gold containment, token F1, citations and quotes, grounding, refusals and per-stage latency of real
+    answers, for each answer mode (and prompt version) side by side."""
     settings: Settings = ctx.obj
     versions = prompt_version or [settings.llm.prompt_version]
     try:
         if len(versions) > 2:
             raise InvalidRequest("give one or two --prompt-version values")
+        for name in mode or []:
+            if name not in ("extractive", "generative", "auto"):
+                raise InvalidRequest(f"unknown --mode {name!r}: use extractive, generative or auto")
         subset, questions = pick_questions(load_qa_tsv(dataset_path), articles, sample, off_topic, seed)
         with Components(settings) as parts:
-            results = _run(parts, subset, questions, versions, quiet=as_json)
+            modes = mode or [parts.answerer.policy.mode]
+            results = _run(parts, subset, questions, [(m, v) for m in modes for v in versions], quiet=as_json)
     except RagqaError as exc:
         fail(exc, as_json)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,36 +80,49 @@ def eval_answers(
     console.print(f"results: {path}")
 
 
-def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], versions: list[str],
+def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], variants: list[tuple[str, str]],
          quiet: bool) -> dict[str, Any]:
     collection = f"eval-answers-{int(time.time())}"
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     runs: dict[str, Any] = {}
+    documents = _document_texts(subset)
     with Progress(*columns, console=console, disable=quiet) as progress:
         task = progress.add_task("ingest", total=len(subset.documents))
         parts.pipeline.ingest(to_sources(subset), collection, on_result=lambda _: progress.advance(task))
         try:
-            for version in versions:
-                task = progress.add_task(f"answers ({version})", total=len(questions))
-                report = evaluate_answers(parts.answerer.with_prompt(version), questions, collection,
+            for mode, version in variants:
+                label = mode if mode == "extractive" else f"{mode}/{version}"
+                if label in runs:
+                    continue
+                task = progress.add_task(f"answers ({label})", total=len(questions))
+                answerer = parts.answerer.with_mode(mode).with_prompt(version)
+                report = evaluate_answers(answerer, questions, collection, documents=documents,
                                           on_record=lambda _i, _r, t=task: progress.advance(t))  # type: ignore[misc]
-                summary = report.summary()
-                answerable = [r for r, q in zip(report.records, questions, strict=True)
-                              if not q.expect_refusal and r.error is None]
-                summary["false_refusals"] = round(sum(r.refused for r in answerable) / max(1, len(answerable)), 4)
-                runs[version] = {"summary": summary, "records": report.to_dict()["records"]}
+                runs[label] = {"summary": report.summary(), "records": report.to_dict()["records"]}
         finally:
             parts.index.drop_collection(collection)
     result: dict[str, Any] = {"dataset": subset.name, "articles": [d.doc_id for d in subset.documents],
                               "answerable": sum(not q.expect_refusal for q in questions),
                               "off_topic": sum(q.expect_refusal for q in questions), "runs": runs}
-    if len(versions) == 2:
-        a, b = (runs[v]["records"] for v in versions)
-        pairs = [(x, y) for x, y in zip(a, b, strict=True) if x["error"] is None and y["error"] is None]
-        result["ab"] = {versions[0]: sum(x["f1"] > y["f1"] for x, y in pairs),
-                        versions[1]: sum(y["f1"] > x["f1"] for x, y in pairs),
+    if len(runs) == 2:
+        (name_a, run_a), (name_b, run_b) = runs.items()
+        pairs = [(x, y) for x, y in zip(run_a["records"], run_b["records"], strict=True)
+                 if x["error"] is None and y["error"] is None]
+        result["ab"] = {name_a: sum(x["f1"] > y["f1"] for x, y in pairs),
+                        name_b: sum(y["f1"] > x["f1"] for x, y in pairs),
                         "ties": sum(x["f1"] == y["f1"] for x, y in pairs)}
     return result
+
+
+def _document_texts(subset: EvalDataset) -> dict[str, str]:
+    """Each article's text as ingestion normalizes it: what quotes' offsets index."""
+    texts: dict[str, str] = {}
+    for source in to_sources(subset):
+        try:
+            texts[source.doc_id] = parse_bytes(source.read(1 << 30), source.name).text
+        except RagqaError:
+            continue  # ingestion reports it; its quotes then count as invalid
+    return texts
 
 
 def _fmt(value: Any) -> str:
@@ -110,17 +132,22 @@ def _fmt(value: Any) -> str:
 def _table(results: dict[str, Any]) -> None:
     table = Table(title=f"answers on {results['dataset']}: {results['answerable']} answerable, "
                         f"{results['off_topic']} off-topic questions")
-    metrics = ("exact_match", "f1", "citation_validity", "answers_with_citations", "correct_refusals",
-               "false_refusals", "degraded_rate", "errors")
-    table.add_column("prompt")
-    for metric in (*metrics, "p50 retrieve ms", "p50 generate ms", "p50 total ms"):
-        table.add_column(metric.replace("_", " "), justify="right")
-    for version, run in results["runs"].items():
+    metrics = ("first_sentence_contains_gold", "contains_gold", "f1", "exact_match", "citation_validity",
+               "invalid_quotes", "grounded", "correct_refusals", "false_refusals", "degraded_rate", "errors")
+    names = ("1st sent. holds gold", "holds gold", "F1", "EM", "citation validity", "bad quotes", "grounded",
+             "correct refusals", "false refusals", "degraded", "errors")
+    table.add_column("mode/prompt")
+    for name in (*names, "yes/no F1", "p50 / p95 ms"):
+        table.add_column(name, justify="right")
+    for label, run in results["runs"].items():
         s = run["summary"]
-        p50 = s["latency_p50_ms"]
-        table.add_row(version, *(_fmt(s.get(m)) for m in metrics),
-                      *(_fmt(p50.get(stage)) for stage in ("retrieve", "generate", "total")))
+        p50, p95 = s["latency_p50_ms"], s["latency_p95_ms"]
+        table.add_row(label, *(_fmt(s.get(m)) for m in metrics), _fmt(s["yes_no"]["f1"]),
+                      f"{_fmt(p50.get('total'))} / {_fmt(p95.get('total'))}")
     console.print(table)
+    for label, run in results["runs"].items():
+        p50 = run["summary"]["latency_p50_ms"]
+        console.print(f"{label} p50 per stage (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in p50.items()))
     if "ab" in results:
         console.print(f"F1 wins per question: {results['ab']}")
 

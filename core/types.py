@@ -103,8 +103,25 @@ class ScoredChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """The exact sentence of source ``[number]`` that supports a claim.
+
+    ``text`` is the document's text at ``start:end`` (offsets into ``Document.text``).
+    """
+
+    number: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
-    """A source an answer cites as ``[n]``: enough to show and to jump to the exact span."""
+    """A source an answer cites as ``[n]``: enough to show and to jump to the exact span.
+
+    ``start:end`` is the retrieved passage (the chunk); ``quote`` is the sentence within it that
+    supports the first claim citing it, and ``snippet`` a preview of the passage around it.
+    """
 
     number: int
     chunk_id: str
@@ -116,6 +133,22 @@ class Citation:
     page: int | None
     snippet: str
     score: float
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One sentence of an answer, tied to the source sentence that supports it (if any).
+
+    ``support`` is the alignment score (0..1); ``supported`` says it cleared the threshold.
+    Extractive answers are made of quotes, so their claims are supported by construction.
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    support: float
+    quote: Quote | None = None
 
 
 @dataclass(slots=True)
@@ -137,12 +170,24 @@ class GuardrailEvent:
     chunk_id: str | None = None
 
 
+AnswerMode = Literal["extractive", "generative", "auto"]
+
+
 @dataclass(slots=True)
 class Answer:
+    """An answer: its text, the sources it cites, and each sentence's support.
+
+    ``mode`` says how the text was made: ``extractive`` (sentences quoted from the sources),
+    ``generative`` (the LLM), or ``refusal``; ``grounded`` is the share of supported claims.
+    """
+
     text: str
     citations: list[Citation] = field(default_factory=list)
     refused: bool = False
     degraded: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+    grounded: float | None = None
+    mode: str = "generative"
     guardrail_events: list[GuardrailEvent] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)

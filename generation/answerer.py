@@ -1,9 +1,13 @@
 """The Answerer: question in, cited answer out.
 
 Stages (each timed in ``Answer.timings_ms``): ``input_guard`` -> ``condense`` (follow-ups
-only) -> ``retrieve`` -> ``context_guard`` -> ``prompt`` -> ``generate`` -> ``validate``.
-Retrieval below the refusal floor answers "the documents don't say" without calling the
-LLM; an unavailable LLM gives a sources-only answer when configured.
+only) -> ``retrieve`` -> ``context_guard`` -> ``evidence`` -> ``prompt`` -> ``generate`` ->
+``validate`` (citations, then each sentence aligned to its supporting source sentence).
+Retrieval under the dense floor, or sources with no sentence likely to answer the question,
+answer "the documents don't say" without calling the LLM. ``extractive`` answers quote the best
+evidence sentences and call no LLM; ``auto`` answers replace a generation that loops, is not
+grounded in the sources, or refuses against strong evidence with the extractive answer. An
+unavailable LLM gives the extractive answer (or, without an evidence scorer, the sources).
 """
 
 from __future__ import annotations
@@ -11,14 +15,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
-from core.errors import LLMTimeout, LLMUnavailable
-from core.protocols import ChatModel, Retriever
+from core.errors import ConfigurationError, LLMTimeout, LLMUnavailable
+from core.protocols import ChatModel, Embedder, Retriever, SparseEncoder
 from core.settings import Settings
-from core.types import Answer, ChatMessage, GuardrailEvent, ScoredChunk, SearchFilters, TokenUsage
+from core.types import Answer, ChatMessage, Claim, GuardrailEvent, ScoredChunk, SearchFilters, TokenUsage
 from generation.answers import (
     AnswerDelta,
     AnswerDone,
@@ -27,9 +31,12 @@ from generation.answers import (
     make_citation,
     sources_only_text,
 )
+from generation.attribution import Attributor, grounded_share
 from generation.budget import fit_prompt
 from generation.chat import estimate_usage
 from generation.condense import condense_question
+from generation.evidence import Evidence, EvidenceModel, EvidenceScorer
+from generation.extractive import best_quotes, cite_claims, compose_extractive
 from generation.factory import build_chat_model
 from generation.guardrails.citations import (
     CitationCheck,
@@ -40,7 +47,9 @@ from generation.guardrails.citations import (
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.input import InputGuard
 from generation.guardrails.refusal import REFUSAL_TEXT, RefusalPolicy, looks_like_refusal
+from generation.policy import AnswerPolicy
 from generation.prompts import PromptSource, PromptTemplate, defang_special_tokens, load_prompt
+from generation.repetition import RepetitionGuard
 
 log = structlog.get_logger(__name__)
 
@@ -57,16 +66,24 @@ class _Prepared:
     prompt_tokens: int
     early: Answer | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)  # every sentence of the sources, best first
+    quoted: set[int] = field(default_factory=set)  # sources flagged as carrying injected instructions
+
+    @property
+    def best_evidence(self) -> float | None:
+        return self.evidence[0].score if self.evidence else None
 
 
 class Answerer:
     """Answers questions from a collection with citations, refusals and guardrails.
 
     ``Answer.question`` is the question as answered: for a follow-up, its standalone rewrite.
+    Without an ``evidence`` scorer (and ``attributor``) the answer is always generated and its
+    sentences are not aligned to sources; ``from_settings`` builds both when given the embedder.
 
     Example::
 
-        answerer = Answerer.from_settings(settings, retriever)
+        answerer = Answerer.from_settings(settings, retriever, embedder=embedder, sparse=sparse)
         answer = answerer.ask("When was the bridge built?", "docs")
         for event in answerer.ask_stream("And who built it?", "docs", history=turns):
             ...  # AnswerDelta(text) events, then AnswerDone(answer)
@@ -87,6 +104,9 @@ class Answerer:
         context_window: int = 2048,
         max_history_turns: int = 6,
         fallback_sources_only: bool = True,
+        evidence: EvidenceScorer | None = None,
+        attributor: Attributor | None = None,
+        policy: AnswerPolicy | None = None,
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
@@ -100,14 +120,29 @@ class Answerer:
         self.context_window = context_window
         self.max_history_turns = max_history_turns
         self.fallback_sources_only = fallback_sources_only
+        self.evidence = evidence
+        self.attributor = attributor
+        self.policy = policy or AnswerPolicy()
+        if self.policy.mode != "generative" and evidence is None:
+            raise ConfigurationError(f"answer mode {self.policy.mode!r} needs an evidence scorer")
 
     @classmethod
-    def from_settings(cls, settings: Settings, retriever: Retriever, chat_model: ChatModel | None = None) -> Answerer:
-        """Builds the chat model from ``settings.llm`` unless one is handed in (to share it)."""
-        llm, guards = settings.llm, settings.guardrails
+    def from_settings(cls, settings: Settings, retriever: Retriever, chat_model: ChatModel | None = None, *,
+                      embedder: Embedder | None = None, sparse: SparseEncoder | None = None) -> Answerer:
+        """Builds the chat model from ``settings.llm`` unless one is handed in (to share it); with the
+        ``embedder`` and ``sparse`` encoder it also scores evidence and aligns generated sentences."""
+        llm, guards, answer = settings.llm, settings.guardrails, settings.answer
+        evidence = attributor = None
+        if embedder is not None and sparse is not None:
+            evidence = EvidenceScorer(embedder, sparse, EvidenceModel.load())
+            attributor = Attributor(evidence, answer.support_threshold)
+        policy = AnswerPolicy.from_settings(answer, has_llm_server=bool(llm.base_url))
+        if evidence is None:
+            policy = AnswerPolicy(mode="generative")
         return cls(
             retriever,
-            chat_model or build_chat_model(llm),
+            # The extractive mode never calls the model: the embedded one loads on first use only.
+            chat_model or build_chat_model(llm, lazy=policy.mode == "extractive"),
             prompt=load_prompt(llm.prompt_version),
             input_guard=InputGuard.from_settings(guards),
             context_guard=ContextGuard.from_settings(guards),
@@ -117,6 +152,9 @@ class Answerer:
             context_window=llm.context_window,
             max_history_turns=llm.max_history_turns,
             fallback_sources_only=guards.fallback_sources_only,
+            evidence=evidence,
+            attributor=attributor,
+            policy=policy,
         )
 
     def with_prompt(self, version: str) -> Answerer:
@@ -124,6 +162,24 @@ class Answerer:
         clone = copy.copy(self)
         clone.prompt = load_prompt(version)
         return clone
+
+    def with_mode(self, mode: str) -> Answerer:
+        """A copy answering in another mode (side-by-side evaluations share everything else)."""
+        if mode not in ("extractive", "generative", "auto"):
+            raise ConfigurationError(f"unknown answer mode {mode!r}: use extractive, generative or auto")
+        clone = copy.copy(self)
+        clone.policy = replace(self.policy, mode=mode)  # type: ignore[arg-type]
+        if mode != "generative" and self.evidence is None:
+            raise ConfigurationError(f"answer mode {mode!r} needs an evidence scorer")
+        return clone
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(model, prompt version) as they shape an answer: what the answer cache keys on."""
+        if self.policy.mode == "extractive" and self.evidence is not None:
+            return f"extractive:{self.evidence.model.version}", "-"
+        suffix = f"|{self.policy.mode}" if self.evidence is not None else ""
+        return self.chat_model.model_name + suffix, self.prompt.version
 
     # -- the two entry points ------------------------------------------------------------------
 
@@ -137,13 +193,20 @@ class Answerer:
         prep = self._prepare(question, collection, filters, history or ())
         if prep.early is not None:
             return prep.early
+        if self.policy.mode == "extractive":
+            return self._extractive(prep)
         try:
             with prep.timer.stage("generate"):
                 text, usage = self.chat_model.complete(prep.messages, self.max_tokens)
         except (LLMUnavailable, LLMTimeout) as exc:
             return self._fallback(prep, exc)
         started = time.perf_counter()
-        return self._finish(prep, validate_citations(text.strip(), len(prep.chunks)), usage, started)
+        guard = RepetitionGuard()
+        degenerate = guard.feed(text) or guard.finish()
+        if degenerate:
+            text = guard.trim(text)
+        answer = self._finish(prep, validate_citations(text.strip(), len(prep.chunks)), usage, started, degenerate)
+        return self._review(prep, answer, degenerate)
 
     def ask_stream(
         self,
@@ -155,14 +218,18 @@ class Answerer:
         """Token deltas as they come, then one ``AnswerDone`` with the validated Answer.
 
         Preparation (guards, retrieval) runs on the first ``next()``; a guardrail rejection
-        raises there, before any event.
+        raises there, before any event. The final answer's text is authoritative: when the
+        self-check (``auto``) replaces a generation, it differs from the deltas streamed.
         """
         prep = self._prepare(question, collection, filters, history or ())
-        if prep.early is not None:
-            yield AnswerDelta(prep.early.text)
-            yield AnswerDone(prep.early)
+        if prep.early is not None or self.policy.mode == "extractive":
+            final = prep.early or self._extractive(prep)
+            yield AnswerDelta(final.text)
+            yield AnswerDone(final)
             return
         citations = CitationStreamFilter(len(prep.chunks))
+        guard = RepetitionGuard()
+        degenerate = False
         started = time.perf_counter()
         stream = self.chat_model.stream(prep.messages, self.max_tokens)
         first = True
@@ -172,6 +239,9 @@ class Answerer:
                     if first:
                         first = False
                         prep.extra["first_token"] = round((time.perf_counter() - started) * 1000, 3)
+                    if guard.feed(delta):
+                        degenerate = True  # stop paying for a loop; the rest is trimmed below
+                        break
                     text = citations.feed(delta)
                     if text:
                         yield AnswerDelta(text)
@@ -188,12 +258,17 @@ class Answerer:
                 close()
         started = time.perf_counter()
         tail = citations.flush()
-        if tail:
+        if tail and not degenerate:
             yield AnswerDelta(tail)
+        degenerate = degenerate or guard.finish()
         usage = getattr(stream, "usage", None)
         if not isinstance(usage, TokenUsage):
             usage = estimate_usage(prep.messages, citations.check.text, self.chat_model.count_tokens)
-        yield AnswerDone(self._finish(prep, citations.check, usage, started))
+        check = citations.check
+        if degenerate:
+            check = validate_citations(guard.trim(check.text), len(prep.chunks))
+        answer = self._finish(prep, check, usage, started, degenerate)
+        yield AnswerDone(self._review(prep, answer, degenerate))
 
     # -- stages ------------------------------------------------------------------------------
 
@@ -218,11 +293,29 @@ class Answerer:
         prep = _Prepared(standalone, [], [], [], timer, 0)
         if self.refusal.should_refuse(retrieved):
             prep.events.append(GuardrailEvent("refusal_floor", self.refusal.explain(retrieved)))
-            prep.early = self._answer(prep, REFUSAL_TEXT, refused=True)
+            prep.early = self._refusal(prep)
             return prep
         with timer.stage("context_guard"):
             screened, events = self.context_guard.screen(retrieved)
             prep.events.extend(events)
+        prep.chunks = [s.scored for s in screened]
+        prep.quoted = {n for n, s in enumerate(screened, start=1) if s.quoted}
+        if not prep.chunks:
+            # Every chunk was dropped (injection): nothing left to answer from.
+            prep.early = self._refusal(prep)
+            return prep
+        if self.evidence is not None:
+            with timer.stage("evidence"):
+                prep.evidence = self.evidence.rank(standalone, prep.chunks)
+            best = prep.best_evidence
+            if best is None or best < self.policy.min_evidence:
+                prep.events.append(GuardrailEvent(
+                    "evidence_floor", f"no sentence of the sources answers the question (best evidence "
+                    f"{0.0 if best is None else best:.3f} is under {self.policy.min_evidence})"))  # fmt: skip
+                prep.early = self._refusal(prep)
+                return prep
+        if self.policy.mode == "extractive":
+            return prep
         with timer.stage("prompt"):
             sources = [
                 PromptSource(i, s.scored.chunk.title or s.scored.chunk.doc_id, s.text, s.quoted)
@@ -236,16 +329,17 @@ class Answerer:
             prep.events.append(GuardrailEvent(
                 "context_budget", f"{fitted.dropped} lowest-ranked source(s) left out to fit the context window",
             ))  # fmt: skip
-        prep.chunks = [s.scored for s in screened[: len(fitted.sources)]]
+        prep.chunks = prep.chunks[: len(fitted.sources)]
+        prep.evidence = [e for e in prep.evidence if e.source <= len(prep.chunks)]
         prep.messages = fitted.messages
         prep.prompt_tokens = fitted.prompt_tokens
         if not prep.chunks:
-            # Every chunk was dropped (injection or budget): nothing left to answer from.
-            prep.early = self._answer(prep, REFUSAL_TEXT, refused=True)
+            prep.early = self._refusal(prep)
         return prep
 
-    def _finish(self, prep: _Prepared, check: CitationCheck, usage: TokenUsage, started: float) -> Answer:
-        """The validate stage: citation events, the refusal flag, the cited sources."""
+    def _finish(self, prep: _Prepared, check: CitationCheck, usage: TokenUsage, started: float,
+                degenerate: bool = False) -> Answer:
+        """The validate stage: citation events, the refusal flag, claims aligned to source sentences."""
         # A stream could not take back the space before a marker it dropped; the final text can.
         text = (tidy_removed_markers(check.text) if check.invalid else check.text).strip()
         # One event per removed marker, so the count is the number of events of this kind.
@@ -253,16 +347,50 @@ class Answerer:
             GuardrailEvent("invalid_citation", f"removed [{n}]: the prompt had {len(prep.chunks)} source(s)")
             for n in check.invalid_numbers
         )
+        if degenerate:
+            prep.events.append(GuardrailEvent("degenerate_output", "the model repeated itself; the loop was cut"))
         if not text:
             prep.events.append(GuardrailEvent("empty_output", "the model returned no text"))
             prep.timer.record("validate", started)
-            return self._answer(prep, REFUSAL_TEXT, refused=True, usage=usage)
+            return self._answer(prep, REFUSAL_TEXT, refused=True, usage=usage, mode="refusal")
         refused = not check.cited and looks_like_refusal(text)
-        citations = [make_citation(n, prep.chunks[n - 1]) for n in check.cited]
+        claims: list[Claim] = []
+        if self.attributor is not None and not refused:
+            claims = self.attributor.attribute(text, prep.chunks)
         prep.timer.record("validate", started)
-        answer = self._answer(prep, text, refused=refused, usage=usage)
-        answer.citations = citations
+        answer = self._answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
+        answer.citations = cite_claims(claims, prep.chunks, best_quotes(prep.evidence), also=check.cited)
+        answer.claims = claims
+        answer.grounded = grounded_share(claims)
         return answer
+
+    def _review(self, prep: _Prepared, answer: Answer, degenerate: bool) -> Answer:
+        """The ``auto`` self-check: a loop, an ungrounded answer or an unwarranted refusal gives way."""
+        reason = self.policy.review(grounded=answer.grounded, refused=answer.refused, degenerate=degenerate,
+                                    best_evidence=prep.best_evidence)
+        if reason is None:
+            return answer
+        log.info("answer.self_check", reason=reason, grounded=answer.grounded, best_evidence=prep.best_evidence)
+        prep.events.append(GuardrailEvent("self_check", f"{reason}: answered from the evidence instead"))
+        replacement = self._extractive(prep, degraded=reason)
+        replacement.usage = answer.usage
+        return replacement
+
+    def _extractive(self, prep: _Prepared, degraded: str | None = None) -> Answer:
+        usable = [e for e in prep.evidence if e.source not in prep.quoted and e.source <= len(prep.chunks)]
+        started = time.perf_counter()
+        text, claims = compose_extractive(usable, self.policy.max_sentences, self.policy.sentence_ratio)
+        if not claims:
+            return self._refusal(prep)
+        prep.timer.record("compose", started)
+        answer = self._answer(prep, text, degraded=degraded, mode="extractive")
+        answer.claims = claims
+        answer.grounded = 1.0
+        answer.citations = cite_claims(claims, prep.chunks)
+        return answer
+
+    def _refusal(self, prep: _Prepared) -> Answer:
+        return self._answer(prep, REFUSAL_TEXT, refused=True, mode="refusal")
 
     def _fallback(self, prep: _Prepared, exc: LLMUnavailable | LLMTimeout) -> Answer:
         if not self.fallback_sources_only:
@@ -270,8 +398,10 @@ class Answerer:
         degraded = "llm_timeout" if isinstance(exc, LLMTimeout) else "llm_unavailable"
         log.warning("answer.degraded", reason=degraded, detail=exc.message)
         prep.events.append(GuardrailEvent("llm_fallback", exc.message))
+        if prep.evidence:
+            return self._extractive(prep, degraded=degraded)
         reason = "the language model timed out" if degraded == "llm_timeout" else "the language model is unavailable"
-        answer = self._answer(prep, sources_only_text(prep.chunks, reason), degraded=degraded)
+        answer = self._answer(prep, sources_only_text(prep.chunks, reason), degraded=degraded, mode="sources")
         answer.citations = [make_citation(n, c) for n, c in enumerate(prep.chunks, start=1)]
         return answer
 
@@ -283,6 +413,7 @@ class Answerer:
         refused: bool = False,
         degraded: str | None = None,
         usage: TokenUsage | None = None,
+        mode: str = "generative",
     ) -> Answer:
         timings = dict(prep.timer.finish())
         timings.update(prep.extra)
@@ -293,10 +424,11 @@ class Answerer:
             guardrail_events=list(prep.events),
             timings_ms=timings,
             usage=usage or TokenUsage(),
-            model=self.chat_model.model_name,
-            prompt_version=self.prompt.version,
+            model=self.identity[0] if mode == "extractive" else self.chat_model.model_name,
+            prompt_version=self.prompt.version if mode != "extractive" else "-",
             question=prep.question,
+            mode=mode,
         )
-        log.info("answer.done", refused=refused, degraded=degraded, events=len(prep.events),
+        log.info("answer.done", mode=mode, refused=refused, degraded=degraded, events=len(prep.events),
                  total_ms=timings.get("total"))  # fmt: skip
         return answer

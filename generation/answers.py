@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.types import Answer, Citation, ScoredChunk
+from core.types import Answer, Citation, Quote, ScoredChunk
 
 SNIPPET_CHARS = 240
 
@@ -94,8 +94,27 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return cut + "…"
 
 
-def make_citation(number: int, scored: ScoredChunk) -> Citation:
+def snippet_around(text: str, start: int, end: int, limit: int = SNIPPET_CHARS) -> str:
+    """A preview of ``text`` holding ``text[start:end]`` whole, with context cut at word boundaries.
+
+    Only whitespace is folded, so the quoted sentence appears in it exactly as in ``text``
+    (whitespace folded the same way): a client can find it and highlight it.
+    """
+    room = max(limit - (end - start), 0)
+    before, after = text[:start], text[end:]
+    left = before[max(len(before) - room // 2, 0):]
+    right = after[: max(room - len(left), 0)]
+    if len(left) < len(before) and " " in left:
+        left = "…" + left.split(" ", 1)[1]
+    if len(right) < len(after) and " " in right:
+        right = right.rsplit(" ", 1)[0] + "…"
+    return " ".join((left + text[start:end] + right).split())
+
+
+def make_citation(number: int, scored: ScoredChunk, quote: Quote | None = None) -> Citation:
     chunk = scored.chunk
+    preview = (snippet_around(chunk.text, quote.start - chunk.start, quote.end - chunk.start)
+               if quote is not None else snippet(chunk.text))
     return Citation(
         number=number,
         chunk_id=chunk.chunk_id,
@@ -105,8 +124,9 @@ def make_citation(number: int, scored: ScoredChunk) -> Citation:
         start=chunk.start,
         end=chunk.end,
         page=chunk.page,
-        snippet=snippet(chunk.text),
+        snippet=preview,
         score=scored.score,
+        quote=quote,
     )
 
 

@@ -16,13 +16,14 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import structlog
 
 from core.errors import RagqaError
+from core.sentences import split_sentences
 from core.types import Answer, SearchFilters
 from generation.answerer import Answerer
 
@@ -37,6 +38,12 @@ def normalize_answer(text: str) -> str:
     """Lowercase; drop citation markers, punctuation and articles; fold whitespace (SQuAD)."""
     text = _CITATION.sub(" ", text.lower()).translate(_PUNCT)
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def contains_answer(prediction: str, golds: Sequence[str]) -> float:
+    """1.0 when the normalized prediction holds a normalized gold answer as whole words."""
+    text = f" {normalize_answer(prediction)} "
+    return 1.0 if any(f" {g} " in text for g in (normalize_answer(x) for x in golds) if g) else 0.0
 
 
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
@@ -73,6 +80,7 @@ class EvalQuestion:
     answers: tuple[str, ...] = ()
     doc_id: str | None = None
     expect_refusal: bool = False
+    yes_no: bool = False  # gold answers are yes/no: containment says nothing, so reported apart
 
 
 @dataclass(slots=True)
@@ -89,8 +97,15 @@ class EvalRecord:
     prediction: str = ""
     exact_match: float = 0.0
     f1: float = 0.0
+    contains_gold: float = 0.0
+    first_sentence_contains_gold: float = 0.0
     refused: bool = False
     degraded: str | None = None
+    mode: str = ""
+    grounded: float | None = None
+    invalid_quotes: int = 0
+    yes_no: bool = False
+    expect_refusal: bool = False
     valid_citations: int = 0
     invalid_citations: int = 0
     context_injections: int = 0
@@ -134,8 +149,10 @@ class EvalReport:
         ok = [r for r in self.records if r.error is None]
         markers = sum(r.valid_citations + r.invalid_citations for r in ok)
         stages = sorted({stage for r in ok for stage in r.timings_ms})
-        flags = self.expect_refusal or [False] * len(self.records)
+        flags = self.expect_refusal or [r.expect_refusal for r in self.records]
         expected = [r for r, q in zip(self.records, flags, strict=True) if q and r.error is None]
+        answerable = [r for r, q in zip(self.records, flags, strict=True) if not q and r.error is None]
+        informative = [r for r in answerable if not r.yes_no]
         with_doc = [r.cited_expected_doc for r in ok if r.cited_expected_doc is not None]
         return {
             "prompt_version": self.prompt_version,
@@ -143,14 +160,26 @@ class EvalReport:
             "questions": len(self.records),
             "errors": len(self.records) - len(ok),
             "error_codes": dict(Counter(r.error for r in self.records if r.error)),
-            "exact_match": _mean([r.exact_match for r in ok]),
-            "f1": _mean([r.f1 for r in ok]),
+            # Quality over answerable questions whose gold answer is not yes/no ...
+            "contains_gold": _mean([r.contains_gold for r in informative]),
+            "first_sentence_contains_gold": _mean([r.first_sentence_contains_gold for r in informative]),
+            "exact_match": _mean([r.exact_match for r in informative]),
+            "f1": _mean([r.f1 for r in informative]),
+            # ... and apart, over yes/no questions (containment of "yes" says little).
+            "yes_no": {"questions": sum(r.yes_no for r in answerable),
+                       "f1": _mean([r.f1 for r in answerable if r.yes_no]),
+                       "false_refusals": _mean([float(r.refused) for r in answerable if r.yes_no])},
             "refusal_rate": _mean([float(r.refused) for r in ok]),
             "degraded_rate": _mean([float(r.degraded is not None) for r in ok]),
+            "degraded": dict(Counter(r.degraded for r in ok if r.degraded)),
+            "modes": dict(Counter(r.mode for r in ok)),
+            "grounded": _mean([g for g in (r.grounded for r in ok) if g is not None]),
             "citation_validity": round(sum(r.valid_citations for r in ok) / markers, 4) if markers else None,
+            "invalid_quotes": sum(r.invalid_quotes for r in ok),
             "answers_with_citations": _mean([float(r.valid_citations > 0) for r in ok if not r.refused]),
             "cited_expected_doc": _mean([float(x) for x in with_doc]),
             "correct_refusals": _mean([float(r.refused) for r in expected]),
+            "false_refusals": _mean([float(r.refused) for r in answerable]),
             "context_injections": sum(r.context_injections for r in ok),
             "latency_p50_ms": {s: percentile([r.timings_ms[s] for r in ok if s in r.timings_ms], 50) for s in stages},
             "latency_p95_ms": {s: percentile([r.timings_ms[s] for r in ok if s in r.timings_ms], 95) for s in stages},
@@ -162,31 +191,51 @@ class EvalReport:
         return {"summary": self.summary(), "records": [asdict(r) for r in self.records]}
 
 
-def score_answer(item: EvalQuestion, answer: Answer) -> EvalRecord:
-    """One record from one answer (refusals score 0 against the gold answers)."""
-    # A sources-only fallback lists every source as [n]: those are not the model's citations.
-    valid = len(_CITATION.findall(answer.text)) if answer.citations and not answer.degraded else 0
+def score_answer(item: EvalQuestion, answer: Answer, documents: Mapping[str, str] | None = None) -> EvalRecord:
+    """One record from one answer (refusals score 0 against the gold answers).
+
+    With ``documents`` (doc_id -> the document's text), every quote is checked against the text at
+    its span; a quote that differs counts in ``invalid_quotes``.
+    """
+    # A sources-only list names every source as [n]: those are not citations of claims.
+    listed = answer.mode == "sources"
+    valid = len(_CITATION.findall(answer.text)) if answer.citations and not listed else 0
     invalid = sum(1 for e in answer.guardrail_events if e.kind == "invalid_citation")
-    scorable = not answer.refused and answer.degraded is None and bool(item.answers)
+    scorable = not answer.refused and not listed and bool(item.answers)
+    first = split_sentences(answer.text)[0].text if answer.text.strip() else ""
     return EvalRecord(
         question=item.question,
         prediction=answer.text,
         exact_match=exact_match(answer.text, item.answers) if scorable else 0.0,
         f1=token_f1(answer.text, item.answers) if scorable else 0.0,
+        contains_gold=contains_answer(answer.text, item.answers) if scorable else 0.0,
+        first_sentence_contains_gold=contains_answer(first, item.answers) if scorable else 0.0,
         refused=answer.refused,
         degraded=answer.degraded,
+        mode=answer.mode,
+        grounded=answer.grounded,
+        invalid_quotes=_invalid_quotes(answer, documents) if documents is not None else 0,
+        yes_no=item.yes_no,
+        expect_refusal=item.expect_refusal,
         valid_citations=valid,
         invalid_citations=invalid,
         context_injections=sum(1 for e in answer.guardrail_events if e.kind == "context_injection"),
         cited_expected_doc=(
             any(_same_doc(c.doc_id, item.doc_id) for c in answer.citations)
-            if item.doc_id and answer.citations and not answer.degraded
+            if item.doc_id and answer.citations and not listed
             else None
         ),
         timings_ms=dict(answer.timings_ms),
         prompt_tokens=answer.usage.prompt_tokens,
         completion_tokens=answer.usage.completion_tokens,
     )
+
+
+def _invalid_quotes(answer: Answer, documents: Mapping[str, str]) -> int:
+    quotes = [(c.doc_id, c.quote) for c in answer.citations if c.quote is not None]
+    by_number = {c.number: c.doc_id for c in answer.citations}
+    quotes += [(by_number.get(c.quote.number, ""), c.quote) for c in answer.claims if c.quote is not None]
+    return sum(1 for doc_id, q in quotes if documents.get(doc_id, "")[q.start:q.end] != q.text)
 
 
 def _same_doc(cited: str, expected: str) -> bool:
@@ -200,6 +249,7 @@ def evaluate_answers(
     collection: str,
     filters: SearchFilters | None = None,
     on_record: Callable[[int, EvalRecord], None] | None = None,
+    documents: Mapping[str, str] | None = None,
 ) -> EvalReport:
     """Runs every question through ``answerer.ask``; a ragqa error is recorded, not raised.
 
@@ -211,16 +261,17 @@ def evaluate_answers(
     records: list[EvalRecord] = []
     for i, item in enumerate(questions):
         try:
-            record = score_answer(item, answerer.ask(item.question, collection, filters))
+            record = score_answer(item, answerer.ask(item.question, collection, filters), documents)
         except RagqaError as exc:
             record = EvalRecord(question=item.question, error=exc.code)
             log.info("eval.error", question=item.question[:80], code=exc.code)
         records.append(record)
         if on_record is not None:
             on_record(i, record)
+    model, prompt_version = answerer.identity
     return EvalReport(
-        answerer.prompt.version,
-        answerer.chat_model.model_name,
+        prompt_version,
+        model,
         records,
         expect_refusal=[q.expect_refusal for q in questions],
     )
