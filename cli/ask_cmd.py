@@ -1,4 +1,15 @@
-"""`ragqa ask`: answer one question from a collection, with numbered sources."""
+"""`ragqa ask`: answer one question from a collection, with numbered sources.
+
+Each source line shows the sentence that supports the answer (the document's exact span, its
+whitespace folded onto one line) and where it is: ``[1] Title (doc_id, chars 120-245): "the
+sentence"``. A line under the answer says how it was made (``extractive``, ``generative``, ...),
+its grounded share, and why it is not the configured kind (``degraded``). ``--json`` prints the
+whole answer.
+
+Document text (the answer, titles, doc ids, quotes) goes out as ``rich.text.Text``, never parsed
+as markup: a doc id such as ``[/b].txt`` prints as itself. (``rich.markup.escape`` would do for
+the brackets, but it doubles a trailing backslash unless a tag follows it.)
+"""
 
 from __future__ import annotations
 
@@ -6,14 +17,14 @@ import dataclasses
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from bootstrap.components import Components
 from cli.ingest_cmd import CollectionOpt, JsonOpt, parse_tags
 from cli.output import console, fail, print_json
 from core.errors import RagqaError
 from core.settings import Settings
-from core.types import Answer, SearchFilters
+from core.types import Answer, Citation, SearchFilters
 from generation.answers import AnswerDelta, AnswerDone
 
 
@@ -44,31 +55,57 @@ def ask(
         print_json(dataclasses.asdict(answer))
         return
     if not stream:
-        console.print(escape(answer.text))
+        console.print(Text(answer.text))
     print_sources(answer)
 
 
 def _stream(events: object) -> Answer:
+    streamed: list[str] = []
     for event in events:  # type: ignore[attr-defined]
         if isinstance(event, AnswerDelta):
-            console.print(escape(event.text), end="", soft_wrap=True)
+            streamed.append(event.text)
+            console.print(Text(event.text), end="", soft_wrap=True)
         elif isinstance(event, AnswerDone):
             console.print()
-            return event.answer
+            answer: Answer = event.answer
+            # The final text is authoritative: the self-check may have replaced what streamed.
+            if "".join(answer.text.split()) != "".join("".join(streamed).split()):
+                why = f" ({answer.degraded})" if answer.degraded else ""
+                console.print(Text(f"The streamed text was replaced{why}; the answer:", style="yellow"))
+                console.print(Text(answer.text))
+            return answer
     raise RuntimeError("the answer stream ended without a final answer")
 
 
+def describe(answer: Answer) -> str:
+    """How the answer was made, in brief: ``extractive · grounded 100%``, plus any refusal or degradation."""
+    parts = [answer.mode]
+    if answer.grounded is not None:
+        parts.append(f"grounded {answer.grounded:.0%}")
+    if answer.refused and answer.mode != "refusal":
+        parts.append("refused")
+    if answer.degraded:
+        parts.append(f"degraded: {answer.degraded}")
+    return " · ".join(parts)
+
+
+def source_line(c: Citation) -> Text:
+    """``[n] Title (doc_id, p.N, chars a-b): "the quoted sentence"``; with no quote, the passage's span and start."""
+    where = f"p.{c.page}, " if c.page else ""
+    if c.quote is not None:  # the exact span of the document that supports the answer
+        span, text = f"chars {c.quote.start}-{c.quote.end}", '"' + " ".join(c.quote.text.split()) + '"'
+    else:
+        span, text = f"chars {c.start}-{c.end}", c.snippet[:160]
+    return Text.assemble((f"[{c.number}]", "bold"), " ", c.title or c.doc_id, f" ({c.doc_id}, {where}{span}): ", text)
+
+
 def print_sources(answer: Answer) -> None:
-    flags = [f for f, on in (("refused", answer.refused), (f"degraded: {answer.degraded}", answer.degraded)) if on]
-    if flags:
-        console.print(f"[yellow]({', '.join(flags)})[/]")
+    console.print(Text(f"({describe(answer)})", style="yellow" if answer.refused or answer.degraded else "dim"))
     for c in answer.citations:
-        where = f"p.{c.page} " if c.page else ""
-        console.print(f"[bold][{c.number}][/] {escape(c.title or c.doc_id)} ({escape(c.doc_id)}, {where}"
-                      f"chars {c.start}-{c.end}): {escape(c.snippet[:160])}")
+        console.print(source_line(c), soft_wrap=True)
     total = answer.timings_ms.get("total")
-    console.print(f"[dim]{answer.model} · prompt {answer.prompt_version}"
-                  + (f" · {total:.0f} ms" if total else "") + "[/]")
+    console.print(Text(f"{answer.model} · prompt {answer.prompt_version}" + (f" · {total:.0f} ms" if total else ""),
+                       style="dim"))
 
 
 def register(app: typer.Typer) -> None:

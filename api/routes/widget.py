@@ -2,6 +2,9 @@
 
 - ``GET /widget.js``, ``GET /widget.css``: the widget (plain JS and CSS, no build step), cached
   by browsers for five minutes and revalidated by ETag, loadable from any site.
+- ``GET /widget/evidence.js``: the ES module ``widget.js`` imports to show a source's passage with
+  the quoted sentence marked. A module is fetched in CORS mode, so the files carry
+  ``Access-Control-Allow-Origin: *`` (they are public, and no credentials go with them).
 - ``GET /widget/config?token=&collection=``: what the widget checks when its panel first opens.
   A simple GET (no preflight) answered with ``Access-Control-Allow-Origin: *``, so a widget on a
   page the token does not allow can read *why* (``origin_not_allowed``) and say so, instead of
@@ -33,7 +36,8 @@ from core.errors import NotFound, RagqaError
 
 router = APIRouter(tags=["widget"])
 
-WIDGET_PATHS = frozenset({"/", "/widget.js", "/widget.css", "/widget/config", "/widget/demo.js", "/widget/demo.css"})
+WIDGET_PATHS = frozenset({"/", "/widget.js", "/widget.css", "/widget/evidence.js", "/widget/config", "/widget/demo.js",
+                          "/widget/demo.css"})
 _TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 _DEMO_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
@@ -65,7 +69,7 @@ def _serve(request: Request, name: str) -> Response:
     _gate(request)
     asset = _asset(name)
     headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
-               "Cross-Origin-Resource-Policy": "cross-origin"}  # fmt: skip
+               "Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}  # fmt: skip
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
@@ -79,6 +83,11 @@ async def widget_js(request: Request) -> Response:
 @router.get("/widget.css", include_in_schema=False)
 async def widget_css(request: Request) -> Response:
     return _serve(request, "widget.css")
+
+
+@router.get("/widget/evidence.js", include_in_schema=False)
+async def evidence_js(request: Request) -> Response:
+    return _serve(request, "evidence.js")
 
 
 @router.get("/widget/demo.js", include_in_schema=False)

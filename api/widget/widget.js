@@ -8,8 +8,11 @@
  *
  * The panel lives in a Shadow DOM, so the page's CSS cannot reach it and its CSS cannot leak out.
  * Answers stream from POST /chat as server-sent events, read with fetch + ReadableStream
- * (EventSource cannot POST). Every piece of server text is set with textContent, never parsed
+ * (EventSource cannot POST); the final event's text is authoritative (a self-check may have
+ * replaced what streamed). Every piece of server text is set with textContent, never parsed
  * as HTML: a document holding markup shows the markup, it does not run it.
+ * A source's preview, with the quoted sentence marked, comes from evidence.js (a module this
+ * script imports from beside itself); until it arrives, or if it cannot, sources show as text.
  */
 (() => {
   "use strict";
@@ -31,6 +34,7 @@
     + "a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7c.1-.3.2-.5.2-.8z";
   const THUMB_DOWN = "M16 3H7c-.8 0-1.5.5-1.8 1.2l-3 7c-.1.3-.2.5-.2.8v2a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.5 1.1"
     + "l1.1 1 6.6-6.6c.4-.4.5-.9.5-1.4V5a2 2 0 0 0-2-2zm4 0v12h4V3z";
+  let evidence = null; // the evidence.js module, once loaded
   let uid = 0;
   const nextId = (prefix) => `ragqa-${prefix}-${++uid}`;
   function el(tag, attrs, text) {
@@ -157,24 +161,30 @@
     }
     view.text = text;
     if (m.refused) node.append(el("span", { class: "badge refused" }, "Not found in the documents"));
-    if (m.degraded) node.append(el("span", { class: "badge degraded" }, "Sources only: the model is unavailable"));
+    if (evidence) node.append(...evidence.answerNotes(m)); // how it was made, what it rests on
+    else if (m.degraded) node.append(el("span", { class: "badge degraded" }, "Not a generated answer"));
     if (m.status === "stopped") node.append(el("span", { class: "badge stopped" }, "Stopped"));
     if (m.status === "done" && m.citations && m.citations.length) node.append(renderSources(m));
     if (m.status === "done" && m.answer_id) node.append(renderFeedback(m));
   }
-  // "[2]" markers in the answer become buttons that open source 2 (when the answer has one).
+  // "[2]" markers in the answer become buttons that open source 2 (when the answer has one);
+  // sentences no source supports carry a marker (evidence.js).
   function fillAnswerText(target, m) {
     const numbers = new Set((m.citations || []).map((c) => c.number));
-    const parts = m.text.split(/(\[\d+\])/);
-    for (const part of parts) {
+    const claims = evidence ? evidence.claimRanges(m.text, m.claims) : [];
+    const weak = evidence ? evidence.unsupportedRanges(claims) : [];
+    let offset = 0;
+    for (const part of m.text.split(/(\[\d+\])/)) {
       const marker = /^\[(\d+)\]$/.exec(part);
       if (marker && numbers.has(Number(marker[1]))) {
-        const ref = el("button", { type: "button", class: "ref", "aria-label": `Show source ${marker[1]}` }, marker[1]);
-        ref.addEventListener("click", () => toggleSource(m, Number(marker[1]), true));
+        const n = Number(marker[1]), quote = evidence && evidence.quoteAt(claims, offset, n);
+        const ref = el("button", { type: "button", class: "ref", "aria-label": `Show source ${n}` }, marker[1]);
+        ref.addEventListener("click", () => toggleSource(m, n, true, quote || undefined));
         target.append(ref);
       } else if (part) {
-        target.append(document.createTextNode(part));
+        target.append(...(weak.length ? evidence.markUnsupported(part, offset, weak) : [part]));
       }
+      offset += part.length;
     }
   }
   function renderSources(m) {
@@ -195,7 +205,7 @@
     box.append(chips, detail);
     return box;
   }
-  function toggleSource(m, number, forceOpen) {
+  function toggleSource(m, number, forceOpen, quote) { // quote: the sentence to mark, when a [n] knows it
     const view = views.get(m);
     const c = m.citations.find((x) => x.number === number);
     const chip = view && view.chips && view.chips.get(number);
@@ -205,10 +215,13 @@
     view.detail.hidden = !open;
     if (!open) return;
     chip.setAttribute("aria-expanded", "true");
-    const meta = [c.doc_id, c.page ? `page ${c.page}` : "", `characters ${c.start}–${c.end}`].filter(Boolean).join(" · ");
-    view.detail.replaceChildren(el("strong", { class: "source-title" }, `[${c.number}] ${c.title || c.doc_id}`),
-      el("span", { class: "source-meta" }, meta), el("blockquote", { class: "snippet" }, c.snippet));
+    view.detail.replaceChildren(...(evidence ? evidence.sourcePreview(c, m, quote) : plainPreview(c)));
     view.detail.scrollIntoView({ block: "nearest" });
+  }
+  function plainPreview(c) {
+    const meta = [c.doc_id, c.page ? `page ${c.page}` : "", `characters ${c.start}–${c.end}`].filter(Boolean).join(" · ");
+    return [el("strong", { class: "source-title" }, `[${c.number}] ${c.title || c.doc_id}`),
+      el("span", { class: "source-meta" }, meta), el("blockquote", { class: "snippet" }, c.snippet)];
   }
   function renderFeedback(m) {
     const box = el("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?" });
@@ -332,8 +345,10 @@
       target.append(document.createTextNode(data.text));
       scrollToEnd();
     } else if (event === "done") {
+      // data.text replaces what streamed: it differs when the self-check answered from the evidence instead.
       Object.assign(reply, { text: data.text, citations: data.citations || [], refused: Boolean(data.refused),
-        degraded: data.degraded || null, answer_id: data.answer_id, status: "done" });
+        degraded: data.degraded || null, mode: data.mode || null, claims: data.claims || [],
+        grounded: data.grounded ?? null, answer_id: data.answer_id, status: "done" });
     } else if (event === "error") {
       const err = (data && data.error) || {};
       throw new WidgetError(err.message || "The answer failed.", err.code || "error");
@@ -476,6 +491,12 @@
   });
 
   renderAll();
+  // Answers restored from this tab's session are drawn again once the module is here, with their evidence.
+  import(`${api}/widget/evidence.js`).then((module) => {
+    evidence = module;
+    host.dataset.evidence = "ready";
+    if (state.messages.some((m) => m.status === "done" && m.role === "assistant")) renderAll();
+  }).catch(() => { host.dataset.evidence = "unavailable"; }); // a CSP, or unreachable: sources show as text
   const mount = () => {
     document.body.append(host);
     if (state.open) openPanel(false); // reopened after a navigation, without taking the page's focus

@@ -2,19 +2,26 @@
 
 - The API (API keys on, so only the widget token lets the widget in) serves the demo page over
   the sample documents the README ingests (``docs/``) in collection ``docs``, and a document
-  carrying markup in collection ``xss``. SmolLM2-135M writes its answers.
-- A second API over the same store has its LLM down: it answers with the retrieved sources only,
-  every one cited, so citation chips are certain there (SmolLM2 rarely writes a ``[1]`` itself).
+  carrying markup in collection ``xss``. SmolLM2-135M writes its answers (answer mode ``auto``:
+  an LLM server is configured).
+- A second API over the same store has its LLM down: it answers from the documents' own
+  sentences (extractive, ``degraded: llm_unavailable``), every one cited with its quote, so
+  citation chips and quotes are certain there (SmolLM2 rarely writes a ``[1]`` itself).
 - A third server, on another origin, serves host pages: one whose origin the site token allows
   (with hostile CSS, to show the shadow DOM keeps it out), one using a token not allowed there.
 
-These tests assert structure (text streamed, then chips; refusal flag; error code), never
-wording. A 360 px screenshot lands in ``artifacts/widget/`` (git-ignored).
+These tests assert structure (text streamed, then chips; refusal flag; error code; the quoted
+sentence marked in the preview and found in the document at its offsets), never wording. A 360 px
+screenshot lands in ``artifacts/widget/`` (git-ignored). ``test_widget_evidence.py`` feeds the
+widget answers of the wire contract (a replaced generation, quotes with markup, unsupported
+sentences) without a server.
 """
 
 from __future__ import annotations
 
 import http.server
+import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,21 +34,19 @@ from api.app import create_app
 from api.security import hash_key
 from bootstrap.components import Components
 from core.settings import Settings
+from ingest.parsing import parse_bytes
 from ingest.sources import iter_sources
-from tests.conftest import REPO, require
+from tests.integration.api.browser import SHADOW, TIMEOUT_MS, Tab, fold_space, launched_chromium
 from tests.integration.api.conftest import LiveServer, make_settings, sharing
-from tests.integration.conftest import LLMServer, free_port
+from tests.support.environment import REPO
+from tests.support.services import LLMServer, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--no-first-run"]  # fmt: skip
 SITE_TOKEN = "pk_site_browser_0123456789"
 PARTNER_TOKEN = "pk_partner_browser_0123456789"  # allowed only on https://partner.example
 MARKUP = "<img src=x onerror=alert(1)>"
 ANSWERABLE = "How are documents chunked?"
 OFF_TOPIC = "Who won the 1998 football World Cup?"
 ARTIFACTS = REPO / "artifacts" / "widget"
-TIMEOUT_MS = 90_000  # one answer from SmolLM2 on two busy cores
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +157,7 @@ def api_server(widget_settings: Settings, widget_parts: Components, api_port: in
 @pytest.fixture(scope="module")
 def fallback_server(widget_parts: Components, redis_url: str, key_prefix: str, host_port: int,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """The same store, its LLM down (nothing listens there): sources-only answers, all cited."""
+    """The same store, its LLM down (nothing listens there): extractive answers, every source cited and quoted."""
     dead_llm = f"http://127.0.0.1:{free_port()}/v1"
     settings = browser_settings(tmp_path_factory.mktemp("widget-fallback"), redis_url,
                                 key_prefix + "widget-fallback:", dead_llm, host_port)  # fmt: skip
@@ -170,56 +175,8 @@ def host(fallback_server: AppServer, host_port: int) -> Iterator[HostPages]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require(CHROMIUM.exists(), f"Debian's chromium at {CHROMIUM} (scripts/install.sh installs it)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "the playwright package (the dev extra)")
-        raise
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
-
-
-class Tab:
-    """A page in a fresh context (its own sessionStorage) that records dialogs and uncaught errors."""
-
-    def __init__(self, browser: Any, width: int = 1280, height: int = 800) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.context.set_default_timeout(TIMEOUT_MS)
-        self.page = self.context.new_page()
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def open_widget(self, url: str) -> None:
-        self.page.goto(url)
-        self.page.locator("ragqa-widget .launcher").click()
-        self.page.locator("ragqa-widget .panel").wait_for(state="visible")
-
-    def ask(self, question: str) -> None:
-        self.page.locator("ragqa-widget textarea").fill(question)
-        self.page.keyboard.press("Enter")
-
-    def last_answer(self) -> Any:
-        return self.page.locator("ragqa-widget .msg.bot").last
-
-    def wait_answered(self) -> Any:
-        answer = self.last_answer()
-        self.page.wait_for_function(
-            "() => { const m = [...document.querySelector('ragqa-widget').shadowRoot.querySelectorAll('.msg.bot')]"
-            ".pop(); return m && m.dataset.status !== 'streaming'; }", timeout=TIMEOUT_MS)  # fmt: skip
-        return answer
-
-    def active_class(self) -> str:
-        name: str = self.page.evaluate("() => document.querySelector('ragqa-widget').shadowRoot.activeElement"
-                                       "?.className ?? ''")  # fmt: skip
-        return name
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture
@@ -271,7 +228,7 @@ def test_sources_arrive_after_the_text_as_chips_that_open(tab: Tab, fallback_ser
     assert answer.get_attribute("data-status") == "done", answer.inner_text()
     states = tab.page.evaluate("() => window.__states")
     assert any(s["text"].strip() and s["chips"] == 0 for s in states if s["status"] == "streaming")
-    assert answer.locator(".badge.degraded").is_visible()  # sources only: the LLM is down
+    assert answer.locator(".badge.degraded").is_visible()  # the LLM is down: answered from the evidence
     chips = answer.locator(".chip")
     assert chips.count() >= 1
     detail = answer.locator(".source-detail")
@@ -281,6 +238,58 @@ def test_sources_arrive_after_the_text_as_chips_that_open(tab: Tab, fallback_ser
     assert detail.locator(".source-title").inner_text().strip() and detail.locator(".snippet").inner_text().strip()
     chips.first.click()  # the same chip closes it
     assert not detail.is_visible() and chips.first.get_attribute("aria-expanded") == "false"
+
+
+def sse_frames(body: str) -> list[tuple[str, Any]]:
+    """The (event, data) frames of a server-sent event stream (sse-starlette ends lines with CRLF)."""
+    frames = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        event, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                data.append(line.removeprefix("data:").removeprefix(" "))
+        if data:
+            frames.append((event, json.loads("\n".join(data))))
+    return frames
+
+
+def test_a_citation_preview_marks_the_quoted_sentence(tab: Tab, fallback_server: AppServer) -> None:
+    streams: list[str] = []
+
+    def keep_a_copy(route: Any) -> None:  # the answer goes on to the widget whole (not piece by piece)
+        response = route.fetch(timeout=TIMEOUT_MS)
+        streams.append(response.text())
+        route.fulfill(response=response)
+
+    tab.page.route("**/chat", keep_a_copy)
+    tab.open_widget(fallback_server.url + "/")
+    tab.ask(ANSWERABLE)
+    answer = tab.wait_answered()
+    assert answer.get_attribute("data-status") == "done", answer.inner_text()
+    done = next(data for event, data in sse_frames(streams[0]) if event == "done")
+    assert done["mode"] == "extractive" and done["degraded"] == "llm_unavailable", done  # the LLM is down
+    quoted = [c for c in done["citations"] if c.get("quote")]
+    assert quoted and len(quoted) == len(done["citations"]), f"every citation quotes its sentence: {done['citations']}"
+    tab.evidence_ready()
+    detail = answer.locator(".source-detail")
+    for citation in quoted:
+        quote = citation["quote"]
+        document = parse_bytes((REPO / "docs" / citation["doc_id"]).read_bytes(), citation["doc_id"]).text
+        assert document[quote["start"]:quote["end"]] == quote["text"]  # offsets into the document's text
+        assert citation["start"] <= quote["start"] < quote["end"] <= citation["end"]  # inside the cited passage
+        number = citation["number"]
+        answer.locator(f'.chip[aria-label^="Source {number}:"]').click()
+        assert detail.is_visible()
+        marks = detail.locator("mark.ragqa-quote")
+        assert marks.count() == 1 and detail.locator(".snippet mark.ragqa-quote").count() == 1  # in the preview
+        assert marks.first.text_content() == fold_space(quote["text"])
+        assert detail.locator(".snippet").text_content() == fold_space(citation["snippet"])
+    assert answer.locator(".badge.degraded").is_visible()
+    shown = tab.page.evaluate(f"() => [...{SHADOW}.querySelectorAll('.msg.bot')].pop().querySelector('.text')"
+                              ".textContent")  # fmt: skip
+    assert fold_space(shown) == fold_space(re.sub(r"\[(\d+)\]", r"\1", done["text"]))  # [n] shows as a button "n"
 
 
 def test_a_refused_question_shows_the_refusal(tab: Tab, api_server: AppServer) -> None:
