@@ -67,6 +67,9 @@ class _Key:
     vector: npt.NDArray[np.float32] | None = None
 
 
+OUTAGES = frozenset({"llm_unavailable", "llm_timeout"})
+
+
 class AnswerService:
     """Cache lookup, then the Answerer in a worker thread, then cache write and metrics.
 
@@ -180,8 +183,9 @@ class AnswerService:
     async def _finish(self, q: Question, key: _Key, answer: Answer) -> dict[str, Any]:
         payload = answer_payload(answer, uuid.uuid4().hex, q.collection)
         self.metrics.observe_answer(answer)
-        # A sources-only answer reflects an outage, not the documents: never cache it.
-        version = key.version if answer.degraded is None else None
+        # An answer made around an outage reflects the outage, not the documents: never cache it.
+        # A self-check's replacement is the documents' answer, as good tomorrow as today.
+        version = key.version if answer.degraded not in OUTAGES else None
         await self.cache.save(key.fp, q.collection, version, payload, [c.doc_id for c in answer.citations])
         if self.semantic is not None and version is not None and not q.history:
             vector = key.vector

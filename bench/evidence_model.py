@@ -1,13 +1,25 @@
-"""Fits the sentence-evidence model (``generation/evidence_model.json``) and reports how it does.
+"""Fits the evidence models (``generation/evidence_model.json``) and reports how they do.
 
     python -m bench.evidence_model [--qa ../shared/data/cmu-qa-dev/qa.tsv] [--write]
+                                   [--cache retrieved.pkl] [--store folder]
 
-Ingests cmu-qa-dev into a temporary embedded store, retrieves the default top 5 chunks for every
-question, and labels each sentence of those chunks by whether it holds a normalized gold answer
-(yes/no questions left out). Whole articles are held out: those whose doc_id hashes to 0 mod 4
-never reach the fit, and every figure is reported on them apart. The fit is an L2-regularized
-logistic regression (Newton's method, deterministic). ``--write`` saves the weights; the JSON
-results go to ``bench/results/evidence_model.json``.
+Ingests cmu-qa-dev into an embedded store (temporary unless ``--store``) and retrieves, for every
+question with a gold answer, the default top 5 chunks of the whole corpus (``full``), the
+production top_k with its article and 7 others (``sub``) and with 8 other articles only
+(``near``: the documents don't answer it). Whole articles are held out: those whose doc_id
+hashes to 0 mod 4 never reach a fit, and every figure is reported on them apart.
+
+- The sentence model: each sentence of ``full`` is labelled by whether it holds a normalized
+  gold answer (yes/no questions left out); an L2-regularized logistic regression (Newton's
+  method, deterministic) over ``generation.evidence.FEATURES``. Reported: the extractive answer's
+  first sentence and any of its sentences holding the answer, against cosine alone.
+- The answerability model: ``sub`` (1) against ``near`` (0), over
+  ``generation.answerability.FEATURES``; its floor refuses 5% of answerable training questions.
+  Reported: false and correct refusals, against the best sentence's score alone as the floor.
+- Attribution: a gold answer written as a sentence, with the answer-bearing chunks of its own
+  article (supported) or the ``near`` chunks (unsupported); accuracy of ``supported``.
+
+``--write`` saves both models; the JSON results go to ``bench/results/evidence_model.json``.
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ from cli.eval_cmd import to_sources
 from core.answer_settings import AnswerSettings
 from core.settings import Settings
 from core.types import ScoredChunk, SearchFilters
+from generation.answerability import FEATURES as ANSWERABILITY_FEATURES
+from generation.answerability import AnswerabilityModel, answerability_features
 from generation.attribution import Attributor
 from generation.evaluation import normalize_answer
 from generation.evidence import FEATURES, MODEL_FILE, Evidence, EvidenceModel, EvidenceScorer
@@ -149,23 +163,47 @@ def featurize(retrieved: Sequence[Retrieval], scorer: EvidenceScorer) -> list[Qu
     return rows
 
 
-def answerability(retrieved: Sequence[Retrieval], scorer: EvidenceScorer) -> dict[str, Any]:
-    """Best evidence score with the article ingested (answerable) and without it (near-domain), and
-    the floor that refuses at most 5% of answerable training questions."""
-    split: dict[str, dict[str, list[float]]] = {"train": {"sub": [], "near": []}, "held_out": {"sub": [], "near": []}}
+def answerability(retrieved: Sequence[Retrieval], scorer: EvidenceScorer,
+                  target_false_refusals: float = 0.05) -> tuple[AnswerabilityModel, dict[str, Any]]:
+    """Fits the answerability model on questions asked with their article ingested (answerable)
+    and without it (near-domain), on the training articles; its floor refuses
+    ``target_false_refusals`` of the answerable training questions. Reported on both parts, and
+    against the best sentence's score alone as the floor."""
+    rows: dict[str, list[tuple[np.ndarray, float, int]]] = {"train": [], "held_out": []}
     for item in retrieved:
-        part = split["held_out" if held_out(next(iter(item.query.relevant))) else "train"]
-        for kind, chunks in (("sub", item.sub), ("near", item.near)):
+        part = rows["held_out" if held_out(next(iter(item.query.relevant))) else "train"]
+        for label, chunks in ((1, item.sub), (0, item.near)):
             ranked = scorer.rank(item.query.text, chunks)
-            part[kind].append(ranked[0].score if ranked else 0.0)
-    answerable = sorted(split["train"]["sub"])
-    floor = answerable[int(0.05 * len(answerable))]
-    report: dict[str, Any] = {"floor_at_5pct_false_refusals": round(floor, 4)}
-    for name, part in split.items():
-        report[name] = {"questions": len(part["sub"]),
-                        "false_refusals": round(sum(x < floor for x in part["sub"]) / max(len(part["sub"]), 1), 4),
-                        "correct_refusals": round(sum(x < floor for x in part["near"]) / max(len(part["near"]), 1), 4)}
-    return report
+            features = answerability_features(item.query.text, chunks, ranked, scorer.sparse)
+            part.append((features, ranked[0].score if ranked else 0.0, label))
+    x = np.vstack([f for f, _, _ in rows["train"]])
+    y = np.array([label for _, _, label in rows["train"]], dtype=np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    weights, bias = fit_logistic((x - mean) / scale, y)
+    unfloored = AnswerabilityModel(tuple(map(float, weights)), bias, tuple(map(float, mean)),
+                                   tuple(map(float, scale)), 0.0)
+
+    def floor_for(scores: list[float]) -> float:
+        ordered = sorted(scores)
+        return ordered[int(target_false_refusals * len(ordered))]
+
+    train_pos = [(unfloored.probability(f), p1) for f, p1, label in rows["train"] if label == 1]
+    model = replace(unfloored, floor=round(floor_for([p for p, _ in train_pos]), 4))
+    sentence_floor = floor_for([p1 for _, p1 in train_pos])
+    report: dict[str, Any] = {"target_false_refusals": target_false_refusals, "floor": model.floor,
+                              "weights": dict(zip(ANSWERABILITY_FEATURES, (round(w, 4) for w in weights), strict=True))}
+    for name, part in rows.items():
+        pos = [(model.probability(f), p1) for f, p1, label in part if label == 1]
+        neg = [(model.probability(f), p1) for f, p1, label in part if label == 0]
+        report[name] = {
+            "questions": len(pos),
+            "false_refusals": round(sum(p < model.floor for p, _ in pos) / max(len(pos), 1), 4),
+            "correct_refusals": round(sum(p < model.floor for p, _ in neg) / max(len(neg), 1), 4),
+            "best_sentence_only": {
+                "false_refusals": round(sum(p1 < sentence_floor for _, p1 in pos) / max(len(pos), 1), 4),
+                "correct_refusals": round(sum(p1 < sentence_floor for _, p1 in neg) / max(len(neg), 1), 4)},
+        }
+    return model, report
 
 
 _WH = re.compile(r"^(what|which|who|whom|whose|when|where|why|how(?: many| much| long| old| far| big)?)\b\s*"
@@ -231,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             weights, bias = fit_logistic(np.vstack([q.features for q in train]),
                                          np.concatenate([q.labels for q in train]), args.l2)
             model = EvidenceModel(tuple(float(w) for w in weights), bias, "evidence-v1")
-            refusal = answerability(retrieved, EvidenceScorer(parts.embedder, parts.sparse, model))
+            answerable, refusal = answerability(retrieved, EvidenceScorer(parts.embedder, parts.sparse, model))
             scorer = EvidenceScorer(parts.embedder, parts.sparse, model)
             attributed = attribution(retrieved, Attributor(scorer, settings.answer.support_threshold))
     test = [q for q in rows if held_out(q.doc_id)]
@@ -255,10 +293,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     shown = ("weights", "bias", "answer", "model", "answerability", "attribution", "cosine_only")
     print(json.dumps({k: result[k] for k in shown}, indent=2))
     if args.write:
-        MODEL_FILE.write_text(json.dumps({"version": model.version, "features": list(FEATURES),
-                                          "weights": result["weights"], "bias": result["bias"],
-                                          "trained_on": "cmu-qa-dev, articles with sha256(doc_id) % 4 != 0"},
-                                         indent=2) + "\n")
+        MODEL_FILE.write_text(json.dumps({
+            "version": model.version, "features": list(FEATURES), "weights": result["weights"], "bias": result["bias"],
+            "trained_on": "cmu-qa-dev, articles with sha256(doc_id) % 4 != 0",
+            "answerability": {
+                "features": list(ANSWERABILITY_FEATURES),
+                "weights": dict(zip(ANSWERABILITY_FEATURES, answerable.weights, strict=True)),
+                "bias": answerable.bias,
+                "mean": dict(zip(ANSWERABILITY_FEATURES, answerable.mean, strict=True)),
+                "scale": dict(zip(ANSWERABILITY_FEATURES, answerable.scale, strict=True)),
+                "floor": answerable.floor,
+            },
+        }, indent=2) + "\n")
         print(f"wrote {MODEL_FILE}")
 
 

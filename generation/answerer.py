@@ -15,38 +15,35 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import structlog
 
 from core.errors import ConfigurationError, LLMTimeout, LLMUnavailable
 from core.protocols import ChatModel, Embedder, Retriever, SparseEncoder
 from core.settings import Settings
-from core.types import Answer, ChatMessage, Claim, GuardrailEvent, ScoredChunk, SearchFilters, TokenUsage
+from core.types import Answer, ChatMessage, GuardrailEvent, SearchFilters, TokenUsage
+from generation.answerability import AnswerabilityModel
 from generation.answers import (
     AnswerDelta,
     AnswerDone,
     AnswerEvent,
     StageTimer,
-    make_citation,
-    sources_only_text,
 )
-from generation.attribution import Attributor, grounded_share
+from generation.attribution import Attributor
 from generation.budget import fit_prompt
 from generation.chat import estimate_usage
+from generation.composer import AnswerComposer, Prepared
 from generation.condense import condense_question
-from generation.evidence import Evidence, EvidenceModel, EvidenceScorer
-from generation.extractive import best_quotes, cite_claims, compose_extractive
+from generation.evidence import EvidenceModel, EvidenceScorer
 from generation.factory import build_chat_model
 from generation.guardrails.citations import (
-    CitationCheck,
     CitationStreamFilter,
-    tidy_removed_markers,
     validate_citations,
 )
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.input import InputGuard
-from generation.guardrails.refusal import REFUSAL_TEXT, RefusalPolicy, looks_like_refusal
+from generation.guardrails.refusal import RefusalPolicy
 from generation.policy import AnswerPolicy
 from generation.prompts import PromptSource, PromptTemplate, defang_special_tokens, load_prompt
 from generation.repetition import RepetitionGuard
@@ -54,27 +51,7 @@ from generation.repetition import RepetitionGuard
 log = structlog.get_logger(__name__)
 
 
-@dataclass(slots=True)
-class _Prepared:
-    """Everything decided before generation."""
-
-    question: str
-    messages: list[ChatMessage]
-    chunks: list[ScoredChunk]  # in prompt order: chunks[n - 1] is source [n]
-    events: list[GuardrailEvent]
-    timer: StageTimer
-    prompt_tokens: int
-    early: Answer | None = None
-    extra: dict[str, float] = field(default_factory=dict)
-    evidence: list[Evidence] = field(default_factory=list)  # every sentence of the sources, best first
-    quoted: set[int] = field(default_factory=set)  # sources flagged as carrying injected instructions
-
-    @property
-    def best_evidence(self) -> float | None:
-        return self.evidence[0].score if self.evidence else None
-
-
-class Answerer:
+class Answerer(AnswerComposer):
     """Answers questions from a collection with citations, refusals and guardrails.
 
     ``Answer.question`` is the question as answered: for a follow-up, its standalone rewrite.
@@ -106,6 +83,7 @@ class Answerer:
         fallback_sources_only: bool = True,
         evidence: EvidenceScorer | None = None,
         attributor: Attributor | None = None,
+        answerability: AnswerabilityModel | None = None,
         policy: AnswerPolicy | None = None,
     ) -> None:
         self.retriever = retriever
@@ -122,6 +100,7 @@ class Answerer:
         self.fallback_sources_only = fallback_sources_only
         self.evidence = evidence
         self.attributor = attributor
+        self.answerability = answerability
         self.policy = policy or AnswerPolicy()
         if self.policy.mode != "generative" and evidence is None:
             raise ConfigurationError(f"answer mode {self.policy.mode!r} needs an evidence scorer")
@@ -132,10 +111,11 @@ class Answerer:
         """Builds the chat model from ``settings.llm`` unless one is handed in (to share it); with the
         ``embedder`` and ``sparse`` encoder it also scores evidence and aligns generated sentences."""
         llm, guards, answer = settings.llm, settings.guardrails, settings.answer
-        evidence = attributor = None
+        evidence = attributor = answerability = None
         if embedder is not None and sparse is not None:
             evidence = EvidenceScorer(embedder, sparse, EvidenceModel.load())
             attributor = Attributor(evidence, answer.support_threshold)
+            answerability = AnswerabilityModel.load()
         policy = AnswerPolicy.from_settings(answer, has_llm_server=bool(llm.base_url))
         if evidence is None:
             policy = AnswerPolicy(mode="generative")
@@ -154,6 +134,7 @@ class Answerer:
             fallback_sources_only=guards.fallback_sources_only,
             evidence=evidence,
             attributor=attributor,
+            answerability=answerability,
             policy=policy,
         )
 
@@ -172,14 +153,6 @@ class Answerer:
         if mode != "generative" and self.evidence is None:
             raise ConfigurationError(f"answer mode {mode!r} needs an evidence scorer")
         return clone
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        """(model, prompt version) as they shape an answer: what the answer cache keys on."""
-        if self.policy.mode == "extractive" and self.evidence is not None:
-            return f"extractive:{self.evidence.model.version}", "-"
-        suffix = f"|{self.policy.mode}" if self.evidence is not None else ""
-        return self.chat_model.model_name + suffix, self.prompt.version
 
     # -- the two entry points ------------------------------------------------------------------
 
@@ -278,7 +251,7 @@ class Answerer:
         collection: str,
         filters: SearchFilters | None,
         history: Sequence[ChatMessage],
-    ) -> _Prepared:
+    ) -> Prepared:
         timer = StageTimer()
         with timer.stage("input_guard"):
             question = self.input_guard.check(question, history)
@@ -290,7 +263,7 @@ class Answerer:
                 )
         with timer.stage("retrieve"):
             retrieved = self.retriever.search(standalone, collection, top_k=self.top_k, filters=filters)
-        prep = _Prepared(standalone, [], [], [], timer, 0)
+        prep = Prepared(standalone, [], [], [], timer, 0)
         if self.refusal.should_refuse(retrieved):
             prep.events.append(GuardrailEvent("refusal_floor", self.refusal.explain(retrieved)))
             prep.early = self._refusal(prep)
@@ -307,11 +280,11 @@ class Answerer:
         if self.evidence is not None:
             with timer.stage("evidence"):
                 prep.evidence = self.evidence.rank(standalone, prep.chunks)
-            best = prep.best_evidence
-            if best is None or best < self.policy.min_evidence:
+                answerable = self._answerable(standalone, prep)
+            if answerable is not None:
                 prep.events.append(GuardrailEvent(
-                    "evidence_floor", f"no sentence of the sources answers the question (best evidence "
-                    f"{0.0 if best is None else best:.3f} is under {self.policy.min_evidence})"))  # fmt: skip
+                    "evidence_floor", f"no sentence of the sources answers the question (answerable "
+                    f"{answerable[0]:.3f}, floor {answerable[1]:.3f})"))  # fmt: skip
                 prep.early = self._refusal(prep)
                 return prep
         if self.policy.mode == "extractive":
@@ -336,99 +309,3 @@ class Answerer:
         if not prep.chunks:
             prep.early = self._refusal(prep)
         return prep
-
-    def _finish(self, prep: _Prepared, check: CitationCheck, usage: TokenUsage, started: float,
-                degenerate: bool = False) -> Answer:
-        """The validate stage: citation events, the refusal flag, claims aligned to source sentences."""
-        # A stream could not take back the space before a marker it dropped; the final text can.
-        text = (tidy_removed_markers(check.text) if check.invalid else check.text).strip()
-        # One event per removed marker, so the count is the number of events of this kind.
-        prep.events.extend(
-            GuardrailEvent("invalid_citation", f"removed [{n}]: the prompt had {len(prep.chunks)} source(s)")
-            for n in check.invalid_numbers
-        )
-        if degenerate:
-            prep.events.append(GuardrailEvent("degenerate_output", "the model repeated itself; the loop was cut"))
-        if not text:
-            prep.events.append(GuardrailEvent("empty_output", "the model returned no text"))
-            prep.timer.record("validate", started)
-            return self._answer(prep, REFUSAL_TEXT, refused=True, usage=usage, mode="refusal")
-        refused = not check.cited and looks_like_refusal(text)
-        claims: list[Claim] = []
-        if self.attributor is not None and not refused:
-            claims = self.attributor.attribute(text, prep.chunks)
-        prep.timer.record("validate", started)
-        answer = self._answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
-        answer.citations = cite_claims(claims, prep.chunks, best_quotes(prep.evidence), also=check.cited)
-        answer.claims = claims
-        answer.grounded = grounded_share(claims)
-        return answer
-
-    def _review(self, prep: _Prepared, answer: Answer, degenerate: bool) -> Answer:
-        """The ``auto`` self-check: a loop, an ungrounded answer or an unwarranted refusal gives way."""
-        reason = self.policy.review(grounded=answer.grounded, refused=answer.refused, degenerate=degenerate,
-                                    best_evidence=prep.best_evidence)
-        if reason is None:
-            return answer
-        log.info("answer.self_check", reason=reason, grounded=answer.grounded, best_evidence=prep.best_evidence)
-        prep.events.append(GuardrailEvent("self_check", f"{reason}: answered from the evidence instead"))
-        replacement = self._extractive(prep, degraded=reason)
-        replacement.usage = answer.usage
-        return replacement
-
-    def _extractive(self, prep: _Prepared, degraded: str | None = None) -> Answer:
-        usable = [e for e in prep.evidence if e.source not in prep.quoted and e.source <= len(prep.chunks)]
-        started = time.perf_counter()
-        text, claims = compose_extractive(usable, self.policy.max_sentences, self.policy.sentence_ratio)
-        if not claims:
-            return self._refusal(prep)
-        prep.timer.record("compose", started)
-        answer = self._answer(prep, text, degraded=degraded, mode="extractive")
-        answer.claims = claims
-        answer.grounded = 1.0
-        answer.citations = cite_claims(claims, prep.chunks)
-        return answer
-
-    def _refusal(self, prep: _Prepared) -> Answer:
-        return self._answer(prep, REFUSAL_TEXT, refused=True, mode="refusal")
-
-    def _fallback(self, prep: _Prepared, exc: LLMUnavailable | LLMTimeout) -> Answer:
-        if not self.fallback_sources_only:
-            raise exc
-        degraded = "llm_timeout" if isinstance(exc, LLMTimeout) else "llm_unavailable"
-        log.warning("answer.degraded", reason=degraded, detail=exc.message)
-        prep.events.append(GuardrailEvent("llm_fallback", exc.message))
-        if prep.evidence:
-            return self._extractive(prep, degraded=degraded)
-        reason = "the language model timed out" if degraded == "llm_timeout" else "the language model is unavailable"
-        answer = self._answer(prep, sources_only_text(prep.chunks, reason), degraded=degraded, mode="sources")
-        answer.citations = [make_citation(n, c) for n, c in enumerate(prep.chunks, start=1)]
-        return answer
-
-    def _answer(
-        self,
-        prep: _Prepared,
-        text: str,
-        *,
-        refused: bool = False,
-        degraded: str | None = None,
-        usage: TokenUsage | None = None,
-        mode: str = "generative",
-    ) -> Answer:
-        timings = dict(prep.timer.finish())
-        timings.update(prep.extra)
-        answer = Answer(
-            text=text,
-            refused=refused,
-            degraded=degraded,
-            guardrail_events=list(prep.events),
-            timings_ms=timings,
-            usage=usage or TokenUsage(),
-            model=self.identity[0] if mode == "extractive" else self.chat_model.model_name,
-            prompt_version=self.prompt.version if mode != "extractive" else "-",
-            question=prep.question,
-            mode=mode,
-        )
-        log.info("answer.done", mode=mode, refused=refused, degraded=degraded, events=len(prep.events),
-                 total_ms=timings.get("total"))  # fmt: skip
-        return answer

@@ -26,8 +26,8 @@ class AnswerPolicy:
 
     mode: AnswerMode = "generative"
     max_sentences: int = 3
-    sentence_ratio: float = 0.5
-    min_evidence: float = 0.0
+    sentence_ratio: float = 0.1
+    min_evidence: float | None = 0.0  # None: the answerability model's calibrated floor
     min_grounded: float = 0.5
     strong_evidence: float = 0.6
 

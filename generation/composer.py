@@ -1,0 +1,175 @@
+"""Building answers once the evidence is in: the extractive answer, a generated answer's
+claims and citations, the ``auto`` self-check, refusals and the LLM-failure fallback.
+
+``Answerer`` (in ``generation/answerer.py``) runs the stages and inherits these; they are kept
+here so each file holds one concern: running the pipeline there, composing its result here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import structlog
+
+from core.errors import LLMTimeout, LLMUnavailable
+from core.protocols import ChatModel
+from core.types import Answer, ChatMessage, Claim, GuardrailEvent, ScoredChunk, TokenUsage
+from generation.answerability import AnswerabilityModel, answerability_features
+from generation.answers import StageTimer, make_citation, sources_only_text
+from generation.attribution import Attributor, grounded_share
+from generation.evidence import Evidence, EvidenceScorer
+from generation.extractive import best_quotes, cite_claims, compose_extractive
+from generation.guardrails.citations import CitationCheck, tidy_removed_markers
+from generation.guardrails.refusal import REFUSAL_TEXT, looks_like_refusal
+from generation.policy import AnswerPolicy
+from generation.prompts import PromptTemplate
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Everything decided before generation."""
+
+    question: str
+    messages: list[ChatMessage]
+    chunks: list[ScoredChunk]  # in prompt order: chunks[n - 1] is source [n]
+    events: list[GuardrailEvent]
+    timer: StageTimer
+    prompt_tokens: int
+    early: Answer | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)  # every sentence of the sources, best first
+    quoted: set[int] = field(default_factory=set)  # sources flagged as carrying injected instructions
+
+    @property
+    def best_evidence(self) -> float | None:
+        return self.evidence[0].score if self.evidence else None
+
+
+class AnswerComposer:
+    """The composing half of ``Answerer``: every method takes the ``Prepared`` state of one question."""
+
+    chat_model: ChatModel
+    prompt: PromptTemplate
+    policy: AnswerPolicy
+    evidence: EvidenceScorer | None
+    attributor: Attributor | None
+    answerability: AnswerabilityModel | None
+    fallback_sources_only: bool
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(model, prompt version) as they shape an answer: what the answer cache keys on."""
+        if self.policy.mode == "extractive" and self.evidence is not None:
+            return f"extractive:{self.evidence.model.version}", "-"
+        suffix = f"|{self.policy.mode}" if self.evidence is not None else ""
+        return self.chat_model.model_name + suffix, self.prompt.version
+
+    def _answerable(self, question: str, prep: Prepared) -> tuple[float, float] | None:
+        """(probability, floor) when the evidence does not answer the question, else None."""
+        if self.answerability is None or self.evidence is None:
+            return None
+        floor = self.answerability.floor if self.policy.min_evidence is None else self.policy.min_evidence
+        if floor <= 0:
+            return None
+        features = answerability_features(question, prep.chunks, prep.evidence, self.evidence.sparse)
+        probability = self.answerability.probability(features)
+        return (probability, floor) if probability < floor else None
+
+    def _finish(self, prep: Prepared, check: CitationCheck, usage: TokenUsage, started: float,
+                degenerate: bool = False) -> Answer:
+        """The validate stage: citation events, the refusal flag, claims aligned to source sentences."""
+        # A stream could not take back the space before a marker it dropped; the final text can.
+        text = (tidy_removed_markers(check.text) if check.invalid else check.text).strip()
+        # One event per removed marker, so the count is the number of events of this kind.
+        prep.events.extend(
+            GuardrailEvent("invalid_citation", f"removed [{n}]: the prompt had {len(prep.chunks)} source(s)")
+            for n in check.invalid_numbers
+        )
+        if degenerate:
+            prep.events.append(GuardrailEvent("degenerate_output", "the model repeated itself; the loop was cut"))
+        if not text:
+            prep.events.append(GuardrailEvent("empty_output", "the model returned no text"))
+            prep.timer.record("validate", started)
+            return self._answer(prep, REFUSAL_TEXT, refused=True, usage=usage, mode="refusal")
+        refused = not check.cited and looks_like_refusal(text)
+        claims: list[Claim] = []
+        if self.attributor is not None and not refused:
+            claims = self.attributor.attribute(text, prep.chunks)
+        prep.timer.record("validate", started)
+        answer = self._answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
+        answer.citations = cite_claims(claims, prep.chunks, best_quotes(prep.evidence), also=check.cited)
+        answer.claims = claims
+        answer.grounded = grounded_share(claims)
+        return answer
+
+    def _review(self, prep: Prepared, answer: Answer, degenerate: bool) -> Answer:
+        """The ``auto`` self-check: a loop, an ungrounded answer or an unwarranted refusal gives way."""
+        reason = self.policy.review(grounded=answer.grounded, refused=answer.refused, degenerate=degenerate,
+                                    best_evidence=prep.best_evidence)
+        if reason is None:
+            return answer
+        log.info("answer.self_check", reason=reason, grounded=answer.grounded, best_evidence=prep.best_evidence)
+        prep.events.append(GuardrailEvent("self_check", f"{reason}: answered from the evidence instead"))
+        replacement = self._extractive(prep, degraded=reason)
+        replacement.usage = answer.usage
+        return replacement
+
+    def _extractive(self, prep: Prepared, degraded: str | None = None) -> Answer:
+        usable = [e for e in prep.evidence if e.source not in prep.quoted and e.source <= len(prep.chunks)]
+        started = time.perf_counter()
+        text, claims = compose_extractive(usable, self.policy.max_sentences, self.policy.sentence_ratio)
+        if not claims:
+            return self._refusal(prep)
+        prep.timer.record("compose", started)
+        answer = self._answer(prep, text, degraded=degraded, mode="extractive")
+        answer.claims = claims
+        answer.grounded = 1.0
+        answer.citations = cite_claims(claims, prep.chunks)
+        return answer
+
+    def _refusal(self, prep: Prepared) -> Answer:
+        return self._answer(prep, REFUSAL_TEXT, refused=True, mode="refusal")
+
+    def _fallback(self, prep: Prepared, exc: LLMUnavailable | LLMTimeout) -> Answer:
+        if not self.fallback_sources_only:
+            raise exc
+        degraded = "llm_timeout" if isinstance(exc, LLMTimeout) else "llm_unavailable"
+        log.warning("answer.degraded", reason=degraded, detail=exc.message)
+        prep.events.append(GuardrailEvent("llm_fallback", exc.message))
+        if prep.evidence:
+            return self._extractive(prep, degraded=degraded)
+        reason = "the language model timed out" if degraded == "llm_timeout" else "the language model is unavailable"
+        answer = self._answer(prep, sources_only_text(prep.chunks, reason), degraded=degraded, mode="sources")
+        answer.citations = [make_citation(n, c) for n, c in enumerate(prep.chunks, start=1)]
+        return answer
+
+    def _answer(
+        self,
+        prep: Prepared,
+        text: str,
+        *,
+        refused: bool = False,
+        degraded: str | None = None,
+        usage: TokenUsage | None = None,
+        mode: str = "generative",
+    ) -> Answer:
+        timings = dict(prep.timer.finish())
+        timings.update(prep.extra)
+        answer = Answer(
+            text=text,
+            refused=refused,
+            degraded=degraded,
+            guardrail_events=list(prep.events),
+            timings_ms=timings,
+            usage=usage or TokenUsage(),
+            model=self.identity[0] if mode == "extractive" else self.chat_model.model_name,
+            prompt_version=self.prompt.version if mode != "extractive" else "-",
+            question=prep.question,
+            mode=mode,
+        )
+        log.info("answer.done", mode=mode, refused=refused, degraded=degraded, events=len(prep.events),
+                 total_ms=timings.get("total"))  # fmt: skip
+        return answer
