@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from cli.output import console, fail, print_json
 from core.errors import RagqaError
@@ -58,9 +59,20 @@ def serve(
     if "error" in answer:
         console.print(f"[red]error[/] ({answer['error']['code']}): {answer['error']['message']}")
         raise typer.Exit(1)
-    console.print(f"[bold]Q[/]: {ask_once}\n[bold]A[/]: {answer['text']}")
+    # Document text and ids are data, never Rich markup ("[1]", "[/b].txt").
+    console.print(Text.assemble(("Q", "bold"), f": {ask_once}\n", ("A", "bold"), f": {answer['text']}"),
+                  soft_wrap=True)
+    grounded = answer.get("grounded")
+    notes = [answer.get("mode", ""), f"grounded {grounded:.0%}" if grounded is not None else "",
+             f"degraded: {answer['degraded']}" if answer.get("degraded") else "",
+             f"answered in {answer['timings_ms'].get('total', 0):.0f} ms"]
+    console.print(Text("(" + " · ".join(n for n in notes if n) + ")", style="dim"))
     for c in answer["citations"]:
-        console.print(f"  [{c['number']}] {c['doc_id']} chars {c['start']}-{c['end']}: {c['snippet'][:100]}")
+        quote = c.get("quote")
+        span = f"chars {quote['start']}-{quote['end']}" if quote else f"chars {c['start']}-{c['end']}"
+        text = '"' + " ".join(quote["text"].split()) + '"' if quote else c["snippet"][:160]
+        console.print(Text.assemble("  ", (f"[{c['number']}]", "bold"), f" {c['title']} ({c['doc_id']}, {span}): ",
+                                    text), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -96,3 +96,24 @@ def test_ask_prints_each_source_with_its_quoted_sentence(tmp_path: Path) -> None
         assert source[3] == MARKUP_DOC_ID
         start, end, sentence = int(source[4]), int(source[5]), source[6]
         assert " ".join(document[start:end].split()) == sentence  # the exact span, whitespace folded
+
+
+def test_serve_ask_once_prints_a_cited_quoted_answer(tmp_path: Path) -> None:
+    """README's main command: the answer, its [n], and each cited sentence, with no model loaded."""
+    store = tmp_path / "store"
+    assert ragqa(store, "ingest", str(REPO / "docs"), "--json").returncode == 0
+    env_redis = str(tmp_path / "redis" / "r.rdb")
+    env = {**os.environ, "RAGQA_QDRANT__PATH": str(store), "RAGQA_REDIS__EMBEDDED_PATH": env_redis}
+    run = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--ask-once", "How are documents chunked?"],
+                         capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    answer = next(line for line in lines if line.startswith("A: "))
+    assert re.search(r"\[\d+\]", answer), run.stdout
+    assert any(line.startswith("(extractive") for line in lines), run.stdout
+    sources = [SOURCE_LINE.match(line.strip()) for line in lines if re.match(r"\s+\[\d+\] ", line)]
+    assert sources and all(sources), run.stdout
+    for match in sources:
+        assert match is not None
+        start, end, quoted = int(match.group(4)), int(match.group(5)), match.group(6)
+        assert " ".join(document_text(REPO / "docs", match.group(3))[start:end].split()) == quoted
