@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import COLLECTION_PATTERN, CitationOut, Filters, UsageOut
+from api.schemas import COLLECTION_PATTERN, CitationOut, ClaimOut, Filters, UsageOut
 
 
 class TextPart(BaseModel):
@@ -72,8 +72,12 @@ class RagqaExtension(BaseModel):
     degraded: str | None
     cached: bool
     prompt_version: str
-    llm: str = Field(description="The language model that wrote the answer.")
+    llm: str = Field(description="The language model that wrote the answer (`extractive:...` for quoted sentences).")
     timings_ms: dict[str, float]
+    mode: str = Field(default="generative", description="`extractive`, `generative`, `refusal` or `sources`.")
+    grounded: float | None = Field(default=None, description="Share of the answer's sentences a source supports.")
+    claims: list[ClaimOut] = Field(default_factory=list, description="Each sentence of the answer, its citations "
+                                   "and the exact source sentence (`quote`) that supports it.")
 
 
 class ChatCompletionResponse(BaseModel):
@@ -83,7 +87,8 @@ class ChatCompletionResponse(BaseModel):
     model: str
     choices: list[Choice]
     usage: UsageOut
-    citations: list[CitationOut] = Field(description="Extension: the sources the `[n]` markers refer to.")
+    citations: list[CitationOut] = Field(description="Extension: the sources the `[n]` markers refer to, each with "
+                                         "the exact sentence (`quote`) that supports the answer.")
     ragqa: RagqaExtension
 
 
@@ -102,4 +107,5 @@ class ModelList(BaseModel):
 def extension(payload: dict[str, Any]) -> dict[str, Any]:
     return {"answer_id": payload["answer_id"], "refused": payload["refused"], "degraded": payload["degraded"],
             "cached": payload["cached"], "prompt_version": payload["prompt_version"], "llm": payload["model"],
-            "timings_ms": payload["timings_ms"]}  # fmt: skip
+            "timings_ms": payload["timings_ms"], "mode": payload["mode"], "grounded": payload["grounded"],
+            "claims": payload["claims"]}  # fmt: skip

@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=8)
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-embedded", type=int, default=None,
+                        help="Sentences embedded per question (default: answer.max_embedded_sentences).")
     args = parser.parse_args()
     configure_logging("WARNING")
     torch.set_num_threads(args.threads)
@@ -52,7 +54,8 @@ def main() -> None:
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(qdrant={"path": Path(tmp) / "q"}, redis={"embedded_path": Path(tmp) / "r.rdb"},
-                            answer={"mode": "extractive"})
+                            answer={"mode": "extractive"} | ({} if args.max_embedded is None
+                                                             else {"max_embedded_sentences": args.max_embedded}))
         with Components(settings) as parts:
             parts.pipeline.ingest(to_sources(EvalDataset(dataset.name, dataset.kind, docs)), "bench")
             answerer, retriever = parts.answerer, parts.retriever
@@ -81,7 +84,9 @@ def main() -> None:
         "bar_added_p50_ms": 150,
     }
     write_results("answers", {"inputs": {"articles": sorted(ids), "questions": len(questions),
-                                         "threads": args.threads, "mode": "extractive"}, "results": summary})
+                                         "threads": args.threads, "mode": "extractive",
+                                         "max_embedded_sentences": settings.answer.max_embedded_sentences},
+                                         "results": summary})
     table = Table(title=f"extractive answers vs retrieval alone, {len(questions)} questions, {args.threads} thread(s)")
     for column in ("retrieve p50", "answer p50", "added p50", "added p95", "evidence p50"):
         table.add_column(column, justify="right")

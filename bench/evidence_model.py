@@ -75,6 +75,19 @@ class QuestionRows:
     evidence: list[Evidence]
 
 
+def composed_live(retrieved: Sequence[Retrieval], scorer: EvidenceScorer, answer: AnswerSettings) -> dict[str, float]:
+    """The extractive answer as the service composes it (the embedding cap included)."""
+    first = any_sentence = 0
+    for item in retrieved:
+        picked = pick_sentences(scorer.rank(item.query.text, item.full), answer.max_sentences, answer.sentence_ratio)
+        hits = [holds_answer(e.text, item.query.answers) for e in picked]
+        first += int(bool(hits) and hits[0])
+        any_sentence += int(any(hits))
+    n = max(len(retrieved), 1)
+    return {"first_sentence": round(first / n, 4), "any_sentence": round(any_sentence / n, 4),
+            "questions": len(retrieved), "max_embedded": scorer.max_embedded}
+
+
 def composed(rows: Sequence[QuestionRows], model: EvidenceModel, max_sentences: int, ratio: float) -> dict[str, float]:
     """What the extractive answer itself holds: its first sentence, and any of its sentences."""
     first = any_sentence = 0
@@ -270,10 +283,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                                          np.concatenate([q.labels for q in train]), args.l2)
             model = EvidenceModel(tuple(float(w) for w in weights), bias, "evidence-v1")
             answerable, refusal = answerability(retrieved, EvidenceScorer(parts.embedder, parts.sparse, model))
+            answer = AnswerSettings()
+            informative = [item for item in retrieved if informative_answers(item.query)]
+            capped = EvidenceScorer(parts.embedder, parts.sparse, model, max_embedded=answer.max_embedded_sentences)
+            live = {"first_400": composed_live(informative[:400], capped, answer),
+                    "held_out": composed_live([i for i in informative if held_out(next(iter(i.query.relevant)))],
+                                              capped, answer)}
             scorer = EvidenceScorer(parts.embedder, parts.sparse, model)
             attributed = attribution(retrieved, Attributor(scorer, settings.answer.support_threshold))
     test = [q for q in rows if held_out(q.doc_id)]
-    answer = AnswerSettings()
     cosine_only = EvidenceModel(tuple(float(name == "cosine") for name in FEATURES), 0.0, "cosine")
     first400 = rows[:400]
     result: dict[str, Any] = {
@@ -283,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "bias": round(bias, 4),
         "answer": {"first_400": composed(first400, model, answer.max_sentences, answer.sentence_ratio),
                    "held_out": composed(test, model, answer.max_sentences, answer.sentence_ratio)},
+        "answer_as_served": live,
         "model": {"first_400": top_hits(first400, model, 3), "held_out": top_hits(test, model, 3),
                   "train": top_hits(train, model, 3)},
         "answerability": refusal,
@@ -290,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "cosine_only": {"first_400": top_hits(first400, cosine_only, 3), "held_out": top_hits(test, cosine_only, 3)},
     }
     write_results("evidence_model", result)
-    shown = ("weights", "bias", "answer", "model", "answerability", "attribution", "cosine_only")
+    shown = ("weights", "bias", "answer", "answer_as_served", "model", "answerability", "attribution", "cosine_only")
     print(json.dumps({k: result[k] for k in shown}, indent=2))
     if args.write:
         MODEL_FILE.write_text(json.dumps({
@@ -298,10 +317,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             "trained_on": "cmu-qa-dev, articles with sha256(doc_id) % 4 != 0",
             "answerability": {
                 "features": list(ANSWERABILITY_FEATURES),
-                "weights": dict(zip(ANSWERABILITY_FEATURES, answerable.weights, strict=True)),
-                "bias": answerable.bias,
-                "mean": dict(zip(ANSWERABILITY_FEATURES, answerable.mean, strict=True)),
-                "scale": dict(zip(ANSWERABILITY_FEATURES, answerable.scale, strict=True)),
+                # Six places: more would only record the embedder's run-to-run float noise.
+                "weights": {n: round(w, 6) for n, w in zip(ANSWERABILITY_FEATURES, answerable.weights, strict=True)},
+                "bias": round(answerable.bias, 6),
+                "mean": {n: round(m, 6) for n, m in zip(ANSWERABILITY_FEATURES, answerable.mean, strict=True)},
+                "scale": {n: round(x, 6) for n, x in zip(ANSWERABILITY_FEATURES, answerable.scale, strict=True)},
                 "floor": answerable.floor,
             },
         }, indent=2) + "\n")

@@ -35,6 +35,13 @@ class AnswerSettings(BaseModel):
         description="An extractive answer adds a further sentence only when its evidence score is at "
         "least this share of the best sentence's.",
     )
+    max_embedded_sentences: int = Field(
+        default=6, ge=0, le=200,
+        description="Sentences embedded per question to score them as evidence: all are scored with "
+        "their chunk's cosine first, and the best this many are embedded and scored for real (each "
+        "costs ~15 ms on one core; 6 loses nothing measurable on cmu-qa-dev, see BENCHMARKS.md). 0 embeds "
+        "every sentence of the retrieved chunks.",
+    )
     min_evidence: float | None = Field(
         default=None, ge=0, le=1,
         description="Refuse when the probability that the retrieved sentences answer the question (the "

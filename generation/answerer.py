@@ -113,7 +113,8 @@ class Answerer(AnswerComposer):
         llm, guards, answer = settings.llm, settings.guardrails, settings.answer
         evidence = attributor = answerability = None
         if embedder is not None and sparse is not None:
-            evidence = EvidenceScorer(embedder, sparse, EvidenceModel.load())
+            evidence = EvidenceScorer(embedder, sparse, EvidenceModel.load(),
+                                      max_embedded=answer.max_embedded_sentences)
             attributor = Attributor(evidence, answer.support_threshold)
             answerability = AnswerabilityModel.load()
         policy = AnswerPolicy.from_settings(answer, has_llm_server=bool(llm.base_url))

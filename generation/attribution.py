@@ -97,7 +97,7 @@ class Attributor:
         """Support of each claim (rows) by each source sentence (columns), 0..1."""
         sentences = [span for p in parsed for span in p.spans]
         claim_vectors = self.embedder.embed_documents(list(claims))
-        sentence_vectors = np.vstack([p.vectors for p in parsed if p.spans])
+        sentence_vectors = self.evidence.vectors([s.text for s in sentences])
         cosines = np.clip(claim_vectors @ sentence_vectors.T, 0.0, 1.0)
         claim_terms = [set(self.sparse.encode_query(c).indices) for c in claims]
         sentence_terms = [t for p in parsed for t in p.terms]

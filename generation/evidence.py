@@ -65,10 +65,9 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class ChunkSentences:
-    """A chunk's sentences with their embeddings and BM25 terms (computed once, then cached)."""
+    """A chunk's sentences with their BM25 terms (computed once, then cached)."""
 
     spans: list[SentenceSpan]
-    vectors: np.ndarray
     terms: list[frozenset[int]]
 
 
@@ -128,29 +127,43 @@ class EvidenceScorer:
     """
 
     def __init__(self, embedder: Embedder, sparse: SparseEncoder, model: EvidenceModel,
-                 max_sentences: int = 160, cache_chunks: int = 2048) -> None:
+                 max_sentences: int = 160, max_embedded: int = 0, cache_chunks: int = 2048,
+                 cache_vectors: int = 8192) -> None:
         self.embedder = embedder
         self.sparse = sparse
         self.model = model
-        # Bounds the embedding work per question (40 sentences take ~60 ms on one core).
         self.max_sentences = max_sentences
-        # Popular chunks come back question after question: their sentences are split, encoded
-        # and embedded once. Keyed by the chunk's id and text, so a re-ingested chunk is new.
-        self._cache: OrderedDict[tuple[str, str], ChunkSentences] = OrderedDict()
-        self._cache_size = cache_chunks
+        # Embedding is the cost (~15 ms a sentence on one core): with a cap, every sentence is
+        # first scored with its chunk's cosine standing in for its own, and only the best
+        # ``max_embedded`` are embedded and scored for real; the rest score 0. 0 = embed all.
+        self.max_embedded = max_embedded
+        # Popular chunks come back question after question: their sentences are split and
+        # encoded once (keyed by chunk id and text, so a re-ingested chunk is new), and each
+        # sentence is embedded once.
+        self._chunks: OrderedDict[tuple[str, str], ChunkSentences] = OrderedDict()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_chunks = cache_chunks
+        self._cache_vectors = cache_vectors
         self._lock = threading.Lock()
 
     def rank(self, question: str, chunks: Sequence[ScoredChunk]) -> list[Evidence]:
         """Every sentence of ``chunks`` (``chunks[n - 1]`` is source ``[n]``), best first."""
         parsed = [self.sentences(scored) for scored in chunks]
-        spans = [(number, span) for number, sentences in enumerate(parsed, start=1) for span in sentences.spans]
+        spans = [(n, span) for n, sentences in enumerate(parsed, start=1) for span in sentences.spans]
         spans = spans[: self.max_sentences]
         if not spans:
             return []
-        vectors = np.vstack([p.vectors for p in parsed if len(p.spans)])[: len(spans)]
         terms = [t for p in parsed for t in p.terms][: len(spans)]
-        features = self.features(question, chunks, spans, vectors, terms)
-        scores = self.model.probabilities(features)
+        cosines = np.array([chunks[n - 1].dense_score or 0.0 for n, _ in spans], dtype=np.float64)
+        embedded = np.ones(len(spans), dtype=bool)
+        if self.max_embedded and len(spans) > self.max_embedded:
+            rough = self.model.probabilities(self.features(question, chunks, spans, cosines, terms))
+            embedded[:] = False
+            embedded[np.argsort(-rough, kind="stable")[: self.max_embedded]] = True
+        picked = np.flatnonzero(embedded)
+        cosines[picked] = self.vectors([spans[i][1].text for i in picked]) @ self.embedder.embed_query(question)
+        features = self.features(question, chunks, spans, cosines, terms)
+        scores = np.where(embedded, self.model.probabilities(features), 0.0)
         ranked = [Evidence(source, span, float(score), tuple(float(x) for x in row))
                   for (source, span), score, row in zip(spans, scores, features, strict=True)]
         ranked.sort(key=lambda e: -e.score)
@@ -158,34 +171,46 @@ class EvidenceScorer:
 
     def clear_cache(self) -> None:
         with self._lock:
-            self._cache.clear()
+            self._chunks.clear()
+            self._vectors.clear()
 
     def sentences(self, scored: ScoredChunk) -> ChunkSentences:
-        """The chunk's sentences, vectors and terms, from the cache when the chunk was seen."""
+        """The chunk's sentences and their BM25 terms, from the cache when the chunk was seen."""
         key = (scored.chunk.chunk_id, scored.chunk.text)
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._chunks.get(key)
             if hit is not None:
-                self._cache.move_to_end(key)
+                self._chunks.move_to_end(key)
                 return hit
         chunk = scored.chunk
         spans = split_sentences(chunk.text, offset=chunk.start)[: self.max_sentences]
-        texts = [s.text for s in spans]
-        vectors = (self.embedder.embed_documents(texts) if texts
-                   else np.zeros((0, self.embedder.dimension), dtype=np.float32))
-        parsed = ChunkSentences(spans, vectors, [frozenset(self.sparse.encode_document(t).indices) for t in texts])
-        if self._cache_size:
-            with self._lock:
-                self._cache[key] = parsed
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+        parsed = ChunkSentences(spans, [frozenset(self.sparse.encode_document(s.text).indices) for s in spans])
+        with self._lock:
+            self._chunks[key] = parsed
+            while len(self._chunks) > self._cache_chunks:
+                self._chunks.popitem(last=False)
         return parsed
 
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` (one row each), embedding only those not seen before."""
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed_documents(missing), strict=True):
+                known[text] = vector
+            with self._lock:
+                for text in missing:
+                    self._vectors[text] = known[text]
+                while len(self._vectors) > self._cache_vectors:
+                    self._vectors.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.vstack([known[t] for t in texts])
+
     def features(self, question: str, chunks: Sequence[ScoredChunk], spans: Sequence[tuple[int, SentenceSpan]],
-                 vectors: np.ndarray, s_terms: Sequence[frozenset[int]]) -> np.ndarray:
-        """One row of ``FEATURES`` per sentence, given the sentences' vectors and BM25 terms."""
-        query = self.embedder.embed_query(question)
-        cosines = vectors @ query
+                 cosines: np.ndarray, s_terms: Sequence[frozenset[int]]) -> np.ndarray:
+        """One row of ``FEATURES`` per sentence, given the sentences' cosines to the question and terms."""
         q_terms = set(self.sparse.encode_query(question).indices)
         titles = {n: set(self.sparse.encode_document(c.chunk.title).indices) if c.chunk.title else set()
                   for n, c in enumerate(chunks, start=1)}

@@ -31,7 +31,13 @@ def test_completion_with_citations_extension(sdk: OpenAI) -> None:
     assert isinstance(extra["citations"], list)
     for citation in extra["citations"]:
         assert citation["doc_id"].startswith("set1/") and citation["end"] > citation["start"]
+        # The sentence that supports the answer, inside the passage, shown whole in the snippet.
+        quote = citation["quote"]
+        assert citation["start"] <= quote["start"] < quote["end"] <= citation["end"]
+        assert " ".join(quote["text"].split()) in citation["snippet"]
     assert extra["ragqa"]["answer_id"] and extra["ragqa"]["cached"] is False
+    assert extra["ragqa"]["mode"] in ("extractive", "generative", "refusal")
+    assert all(set(claim) >= {"text", "citations", "supported", "quote"} for claim in extra["ragqa"]["claims"])
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
 
 
