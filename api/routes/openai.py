@@ -30,6 +30,7 @@ from core.errors import RagqaError
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+REPLACED_NOTE = "The answer above was not supported by the documents. From the documents"
 
 
 def completion(payload: dict[str, Any], collection: str) -> dict[str, Any]:
@@ -46,15 +47,23 @@ async def chunks(events: AsyncIterator[StreamEvent], collection: str) -> AsyncIt
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": collection}  # fmt: skip
     first = True
+    streamed: list[str] = []
     try:
         async for event in events:
             if isinstance(event, Delta):
                 delta = {"role": "assistant", "content": event.text} if first else {"content": event.text}
                 first = False
+                streamed.append(event.text)
                 choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
                 yield ServerSentEvent(json.dumps({**base, "choices": [choice]}))
             elif isinstance(event, Done):
                 p = event.payload
+                if p["text"].strip() != "".join(streamed).strip():
+                    # The self-check replaced what streamed; clients that show only `content` (most
+                    # chat UIs) must see the replacement, not keep the rejected text unannounced.
+                    note = {"content": f"\n\n---\n{REPLACED_NOTE}: {p['text']}"}
+                    choice = {"index": 0, "delta": note, "finish_reason": None, "logprobs": None}
+                    yield ServerSentEvent(json.dumps({**base, "choices": [choice]}))
                 choice = {"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}
                 yield ServerSentEvent(json.dumps({**base, "choices": [choice], "usage": p["usage"],
                                                   "citations": p["citations"], "ragqa": extension(p)}))
