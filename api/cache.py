@@ -3,16 +3,16 @@
 Keys (all under the configured prefix)::
 
     ans:{fingerprint}             b"<index version>\n<answer JSON>"; TTL ``redis.cache_ttl_s``
-    ver:{collection}              the collection's index version: a fresh token on every ingest or
-                                  delete, and when missing (new, or evicted by an allkeys-lfu Redis)
     cite:{collection}:{doc_id}    set of answer keys that cite the document (evicted on delete)
     answer:{answer_id}            the answer as served, for feedback; TTL ``redis.answer_ttl_s``
 
 The fingerprint hashes the normalized question, the collection, filters, top_k, the
-conversation (for ``/chat``), the model and the prompt version. A lookup is one ``MGET`` of the
-collection's current index version and the entry: an entry written under another version is a
-miss (and is overwritten by the fresh answer), so an answer cached before an ingest or delete
-is never served. One round trip, no script.
+conversation (for ``/chat``), the model and the prompt version. The index version is the
+collection's token, which the index itself moves on every write (``retrieval.versions``),
+whichever process wrote: an entry written under another token is a miss (and is overwritten by
+the fresh answer), so an answer cached before an ingest or delete is never served. A lookup is
+the token (from the index's memory: embedded stores, and a server's within
+``qdrant.version_ttl_s``; else read in a thread) and one ``GET``.
 
     >>> normalize_question("  What IS  the capital of France? ")
     'what is the capital of france'
@@ -29,11 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from api.metrics import Metrics
 from api.redis_guard import GuardedRedis
 from api.streaming import run_blocking
+from core.errors import RagqaError
 from core.types import ChatMessage
-from ingest.jobs import IndexVersions, StoreUnavailable, index_version_key, new_index_version
+from ingest.jobs import StoreUnavailable
+from retrieval.versions import VersionSource
+
+log = structlog.get_logger(__name__)
 
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.。？！]+$")
@@ -93,7 +99,7 @@ class Lookup:
     """The outcome of a cache lookup: the stored JSON on a hit; the version to store under on a miss."""
 
     raw: bytes | None
-    version: str | None  # None: the cache is bypassed (Redis down or a pending version bump)
+    version: str | None  # None: the cache is bypassed (Redis down, or the index version unreadable)
 
     @property
     def payload(self) -> dict[str, Any] | None:
@@ -103,6 +109,9 @@ class Lookup:
 class AnswerCache:
     """Exact-match answer cache plus answer records, over the guarded async client.
 
+    ``versions`` is the index (``retrieval.versions.VersionSource``): the cache reads tokens,
+    it never moves them.
+
     Example::
 
         found = await cache.lookup(fp, "docs")
@@ -111,7 +120,7 @@ class AnswerCache:
             await cache.save(fp, "docs", found.version, payload, cited_doc_ids)
     """
 
-    def __init__(self, guarded: GuardedRedis, versions: IndexVersions, metrics: Metrics, *, prefix: str,
+    def __init__(self, guarded: GuardedRedis, versions: VersionSource, metrics: Metrics, *, prefix: str,
                  ttl_s: int, answer_ttl_s: int, enabled: bool = True) -> None:
         self.guarded = guarded
         self.versions = versions
@@ -127,46 +136,33 @@ class AnswerCache:
     def _cite_key(self, collection: str, doc_id: str) -> str:
         return f"{self.prefix}cite:{collection}:{doc_id}"
 
-    def bypassed(self, collection: str) -> bool:
-        """True while a version bump for ``collection`` could not be written (see IndexVersions)."""
-        return self.versions.is_pending(collection)
+    async def version(self, collection: str) -> str | None:
+        """The collection's index version now; None when the index cannot say (then don't cache)."""
+        token = self.versions.cached_version(collection)
+        if token is not None:
+            return token  # the common case: no I/O, no thread hop
+        try:
+            return await run_blocking(self.versions.version, collection)
+        except RagqaError as exc:
+            log.warning("cache.version_unreadable", collection=collection, code=exc.code, error=exc.message)
+            return None
 
     async def lookup(self, fp: str, collection: str) -> Lookup:
-        if not self.enabled:
+        # The version is read before the answer is computed: if a write lands meanwhile, the answer is
+        # stored under the token it replaced, which no lookup asks for again.
+        version = await self.version(collection) if self.enabled else None
+        if version is None:
+            if self.enabled:
+                self.metrics.cache.labels(kind="exact", result="bypass").inc()
             return Lookup(None, None)
-        if self.bypassed(collection):
-            await run_blocking(self.versions.retry_pending, self.guarded.breaker.reset_s)
-        if self.bypassed(collection):
-            self.metrics.cache.labels(kind="exact", result="bypass").inc()
-            return Lookup(None, None)
-        keys = (index_version_key(self.prefix, collection), self.answer_key(fp))
         try:
-            current, entry = await self.guarded.call("cache_lookup", lambda: self.guarded.client.mget(keys))
+            entry = await self.guarded.call("cache_lookup", lambda: self.guarded.client.get(self.answer_key(fp)))
         except StoreUnavailable:
             self.metrics.cache.labels(kind="exact", result="error").inc()
             return Lookup(None, None)
-        if current is None:  # a new collection, or the key was evicted: no older entry may match
-            try:
-                version = await self._start_version(collection)
-            except StoreUnavailable:
-                self.metrics.cache.labels(kind="exact", result="error").inc()
-                return Lookup(None, None)
-        else:
-            version = current.decode() if isinstance(current, bytes) else current
         raw = split_entry(entry, version)
         self.metrics.cache.labels(kind="exact", result="hit" if raw is not None else "miss").inc()
         return Lookup(raw, version)
-
-    async def _start_version(self, collection: str) -> str:
-        """Sets a fresh version for ``collection`` unless another process just did; returns the one set."""
-        key = index_version_key(self.prefix, collection)
-        fresh = new_index_version()
-        if await self.guarded.call("cache_version", lambda: self.guarded.client.set(key, fresh, nx=True)):
-            return fresh
-        current = await self.guarded.call("cache_version", lambda: self.guarded.client.get(key))
-        if current is None:
-            raise StoreUnavailable(f"the index version of {collection!r} vanished while it was set")
-        return current.decode() if isinstance(current, bytes) else str(current)
 
     async def get_cached(self, fp: str, version: str) -> dict[str, Any] | None:
         """The payload cached for ``fp`` under ``version`` (the semantic cache's second step)."""
@@ -181,7 +177,7 @@ class AnswerCache:
                    cited_doc_ids: Sequence[str]) -> None:
         """Keeps the answer record (for feedback) and, when ``version`` is known, the cache entry."""
         data = json.dumps(payload, separators=(",", ":"))
-        cache_it = self.enabled and fp is not None and version is not None and not self.bypassed(collection)
+        cache_it = self.enabled and fp is not None and version is not None
 
         async def write() -> None:
             pipe = self.guarded.client.pipeline(transaction=False)

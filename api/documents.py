@@ -1,6 +1,10 @@
-"""Documents over HTTP: uploads become ingestion jobs; deletes bump the index version and evict answers.
+"""Documents over HTTP: uploads become ingestion jobs; deletes also evict the answers that cited them.
 
-    >>> service = DocumentService(index, store, runner, spool, versions, cache, settings)  # doctest: +SKIP
+The index moves its own version on every write (``retrieval.versions``), so no answer cached
+before an upload or a delete is served after it; evicting the citing answers frees their memory
+at once instead of at their TTL.
+
+    >>> service = DocumentService(index, store, runner, spool, cache, settings)  # doctest: +SKIP
     >>> await service.upload([upload], "docs", {"team": "legal"})  # doctest: +SKIP
     {'job_id': '...', 'status_url': '/jobs/...', 'documents': ['report.pdf']}
 """
@@ -18,7 +22,7 @@ from api.uploads import UploadSpool, sanitize_filename, unique_names
 from core.errors import InvalidRequest, NotFound
 from core.settings import Settings
 from ingest.job_runner import JobFile, JobRunner, JobSpec
-from ingest.jobs import IndexVersions, JobStore, StoreUnavailable
+from ingest.jobs import JobStore, StoreUnavailable
 from retrieval.index import VectorIndex
 
 log = structlog.get_logger(__name__)
@@ -35,12 +39,11 @@ class DocumentService:
     """
 
     def __init__(self, index: VectorIndex, store: JobStore, runner: JobRunner, spool: UploadSpool,
-                 versions: IndexVersions, cache: AnswerCache, settings: Settings) -> None:
+                 cache: AnswerCache, settings: Settings) -> None:
         self.index = index
         self.store = store
         self.runner = runner
         self.spool = spool
-        self.versions = versions
         self.cache = cache
         self.settings = settings
 
@@ -73,14 +76,13 @@ class DocumentService:
         return job.to_dict()
 
     async def delete(self, collection: str, doc_id: str) -> dict[str, Any]:
-        removed = await run_blocking(self.index.delete_document, collection, doc_id)
+        removed = await run_blocking(self.index.delete_document, collection, doc_id)  # moves the version
         if removed == 0:
             raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")
-        await run_blocking(self.versions.bump, collection)
         try:
             evicted = await self.cache.evict_document(collection, doc_id)
         except StoreUnavailable:
-            evicted = 0  # the version bump (or its pending retry) still hides every older answer
+            evicted = 0  # the moved index version still hides every older answer
         log.info("document.deleted", collection=collection, doc_id=doc_id, chunks=removed, answers_evicted=evicted)
         return {"collection": collection, "doc_id": doc_id, "chunks_deleted": removed, "answers_evicted": evicted}
 

@@ -21,7 +21,7 @@ from core.errors import RagqaError
 from core.protocols import Embedder, SparseEncoder
 from core.settings import Settings
 from ingest.job_runner import JobSpec, run_ingest_job
-from ingest.jobs import IndexVersions, JobStore, StoreUnavailable
+from ingest.jobs import JobStore, StoreUnavailable
 from ingest.report import DocumentResult
 from retrieval.index import VectorIndex
 
@@ -33,16 +33,14 @@ class InProcessJobRunner:
 
     Example::
 
-        runner = InProcessJobRunner(store, versions, metrics, spool, embedder=..., sparse=..., index=...,
-                                    settings=settings)
+        runner = InProcessJobRunner(store, metrics, spool, embedder=..., sparse=..., index=..., settings=settings)
         runner.submit(JobSpec(job_id, "docs", files))
         runner.close()   # on shutdown: queued jobs are marked failed, the running one is asked to stop
     """
 
-    def __init__(self, store: JobStore, versions: IndexVersions, metrics: Metrics, spool: UploadSpool, *,
+    def __init__(self, store: JobStore, metrics: Metrics, spool: UploadSpool, *,
                  embedder: Embedder, sparse: SparseEncoder, index: VectorIndex, settings: Settings) -> None:
         self.store = store
-        self.versions = versions
         self.metrics = metrics
         self.spool = spool
         self._parts = {"embedder": embedder, "sparse": sparse, "index": index, "settings": settings}
@@ -60,7 +58,7 @@ class InProcessJobRunner:
             self._running = spec.job_id
         state = "failed"
         try:
-            report = run_ingest_job(spec, self.store, self.versions, on_result=self._count, **self._parts)  # type: ignore[arg-type]
+            report = run_ingest_job(spec, self.store, on_result=self._count, **self._parts)  # type: ignore[arg-type]
             if report is not None:
                 state = "done"
                 with contextlib.suppress(RagqaError):

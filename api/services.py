@@ -26,7 +26,6 @@ from api.uploads import UploadSpool
 from bootstrap.components import Components
 from core.settings import Settings
 from ingest.job_runner import JobRunner
-from ingest.jobs import IndexVersions
 from workers.app import create_celery_app
 from workers.runner import CeleryJobRunner
 from workers.topology import resolve_runner
@@ -79,11 +78,10 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     await anyio.to_thread.run_sync(_load_parts, parts)
     r = settings.redis
     endpoint = await anyio.to_thread.run_sync(lambda: parts.redis)
-    sync_client = await anyio.to_thread.run_sync(endpoint.client)
+    await anyio.to_thread.run_sync(lambda: endpoint.url)  # starts an embedded Redis here, off the event loop
     guarded = GuardedRedis(endpoint.async_client(), CircuitBreaker(r.breaker_failures, r.breaker_reset_s), metrics)
-    versions = IndexVersions(sync_client, r.key_prefix)
     store = await anyio.to_thread.run_sync(parts.job_store)
-    cache = AnswerCache(guarded, versions, metrics, prefix=r.key_prefix, ttl_s=r.cache_ttl_s,
+    cache = AnswerCache(guarded, parts.index, metrics, prefix=r.key_prefix, ttl_s=r.cache_ttl_s,
                         answer_ttl_s=r.answer_ttl_s, enabled=r.cache_enabled)
     semantic = (SemanticCache(guarded, cache, metrics, prefix=r.key_prefix, threshold=r.semantic_threshold,
                               max_entries=r.semantic_max_entries, ttl_s=r.cache_ttl_s)
@@ -93,14 +91,14 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     if resolve_runner(settings) == "celery":  # raises on a topology that cannot work (embedded store)
         runner = CeleryJobRunner(create_celery_app(settings, endpoint), settings.workers.interactive_queue)
     else:
-        runner = InProcessJobRunner(store, versions, metrics, spool, embedder=parts.embedder, sparse=parts.sparse,
+        runner = InProcessJobRunner(store, metrics, spool, embedder=parts.embedder, sparse=parts.sparse,
                                     index=parts.index, settings=settings)
     http = httpx.AsyncClient()
     api = settings.api
     services = Services(
         settings=settings, components=parts, metrics=metrics, guarded=guarded, cache=cache,
         answers=AnswerService(parts.answerer, cache, semantic, parts.embedder, metrics, timeout_s=api.answer_timeout_s),
-        documents=DocumentService(parts.index, store, runner, spool, versions, cache, settings),
+        documents=DocumentService(parts.index, store, runner, spool, cache, settings),
         feedback=FeedbackStore(guarded, cache, r.key_prefix),
         keys=ApiKeys(api.api_keys_sha256),
         limiter=RateLimiter(guarded, metrics, prefix=r.key_prefix, per_minute=api.rate_limit_per_minute,

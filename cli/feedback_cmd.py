@@ -39,7 +39,10 @@ def export(
         kind: Literal["eval", "chat"] = "chat" if fmt == "chat" else "eval"
         with Components(settings) as parts:
             client = parts.redis.client()
-            handle = out.open("w", encoding="utf-8") if out else sys.stdout
+            try:
+                handle = out.open("w", encoding="utf-8") if out else sys.stdout
+            except OSError as exc:
+                raise InvalidRequest(f"cannot write {out}: {exc.strerror or exc}") from exc
             count = 0
             try:
                 for row in export_rows(client, settings.redis.key_prefix, kind, rating):

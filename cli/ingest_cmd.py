@@ -89,8 +89,11 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
         with Components(settings) as parts:
             store = parts.job_store()
             job_id = store.create(name, [(f.doc_id, f.name) for f in files])
-            app = create_celery_app(settings, parts.redis)
-            CeleryJobRunner(app, settings.workers.bulk_queue).submit(JobSpec(job_id, name, files, owns_files=False))
+            runner = CeleryJobRunner(create_celery_app(settings, parts.redis), settings.workers.bulk_queue)
+            try:
+                runner.submit(JobSpec(job_id, name, files, owns_files=False))
+            finally:
+                runner.close()  # the broker's connections go before the (maybe embedded) Redis stops
             if not as_json:
                 console.print(f"queued job [bold]{job_id}[/]: {len(files)} documents into {name!r} "
                               f"(follow it: ragqa jobs show {job_id} --wait)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 
 import typer
 from pydantic import ValidationError
@@ -19,10 +21,19 @@ app = typer.Typer(
 )
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    # Python's default for SIGTERM and SIGHUP ends the process on the spot: no `with` block closes,
+    # so an embedded redis-server this command started would outlive it. Unwind instead.
+    raise SystemExit(128 + signum)
+
+
 @app.callback()
 def main(ctx: typer.Context) -> None:
     """Settings come from RAGQA_* environment variables and ./.env."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for name in ("SIGTERM", "SIGHUP"):  # (no SIGHUP on Windows) uvicorn and Celery put theirs in place as they run
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -29,7 +29,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery's log level.")] = "INFO",
 ) -> None:
     """Run a worker: ingest the documents of queued jobs (`POST /documents`, `ragqa ingest --queue`)."""
-    from workers.app import create_celery_app
+    from workers.app import create_celery_app, release_connections
     from workers.context import WorkerContext
     from workers.tasks import register_tasks
     from workers.topology import check_worker_topology, resolve_pool
@@ -54,6 +54,7 @@ def worker(
     try:
         app.worker_main(argv)
     finally:
+        release_connections(app)  # before the (maybe embedded) Redis is asked to stop
         context.close()
 
 

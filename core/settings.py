@@ -44,6 +44,13 @@ class QdrantSettings(BaseModel):
     hnsw_ef: int = Field(
         default=128, ge=8, description="HNSW search breadth for dense queries (recall vs speed)."
     )
+    version_ttl_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="With a server: how long a collection's version token (which the answer cache "
+        "keys on) is trusted before it is read again, so a write by another process reaches the cache "
+        "at most this late. 0 reads it on every cache lookup. Embedded stores need no re-reading.",
+    )
 
 
 class EmbeddingSettings(BaseModel):

@@ -15,7 +15,10 @@ function makes every hand-over safe to repeat:
 - a transient failure (index or Redis unavailable) raises ``RetryLater`` while retries remain;
   a permanent one (parse error, unsupported format, too large) fails the document at once.
 
-    >>> outcome = ingest_job_document(task, store, versions, pipeline, policy)  # doctest: +SKIP
+The index moves the collection's version with each write (``retrieval.versions``): the answer
+cache sees the change without this module's help.
+
+    >>> outcome = ingest_job_document(task, store, pipeline, policy)  # doctest: +SKIP
     >>> outcome.state, outcome.closed_job  # doctest: +SKIP
     ('done', True)
 """
@@ -33,7 +36,7 @@ import structlog
 
 from core.errors import RagqaError
 from ingest.job_runner import JobFile, file_from_dict, file_to_dict, source_of
-from ingest.jobs import FINAL_DOC_STATES, DocState, IndexVersions, JobStore, Move, StoreUnavailable
+from ingest.jobs import FINAL_DOC_STATES, DocState, JobStore, Move, StoreUnavailable
 from ingest.pipeline import IngestPipeline
 from ingest.report import DocumentResult
 
@@ -93,7 +96,7 @@ class DocumentOutcome:
     closed_job: bool = False
 
 
-def ingest_job_document(task: DocumentTask, store: JobStore, versions: IndexVersions, pipeline: IngestPipeline,
+def ingest_job_document(task: DocumentTask, store: JobStore, pipeline: IngestPipeline,
                         policy: DeliveryPolicy) -> DocumentOutcome:
     """Ingests one document of a job, recording its progress; see the module docstring."""
     persist = _Persist(policy.store_retry_s)
@@ -120,11 +123,11 @@ def ingest_job_document(task: DocumentTask, store: JobStore, versions: IndexVers
     with policy.slot(alone):
         if alone:
             persist(lambda: store.count_solo_run(job_id, doc_id))
-        return _ingest(task, store, versions, pipeline, policy, persist)
+        return _ingest(task, store, pipeline, policy, persist)
 
 
-def _ingest(task: DocumentTask, store: JobStore, versions: IndexVersions, pipeline: IngestPipeline,
-            policy: DeliveryPolicy, persist: _Persist) -> DocumentOutcome:
+def _ingest(task: DocumentTask, store: JobStore, pipeline: IngestPipeline, policy: DeliveryPolicy,
+            persist: _Persist) -> DocumentOutcome:
     job_id, doc_id = task.job_id, task.file.doc_id
     if persist(lambda: store.set_document(job_id, doc_id, "parsing")) == "refused":
         _tidy(task, store, persist)
@@ -140,8 +143,6 @@ def _ingest(task: DocumentTask, store: JobStore, versions: IndexVersions, pipeli
             raise RetryLater(result.reason or "a transient failure")
         return _finish(task, store, persist, "failed", result, status="failed", error_code=result.error_code,
                        reason=result.reason)
-    if result.status in ("added", "updated"):
-        _bump(versions, task.collection, persist)
     return _finish(task, store, persist, "done", result, status=result.status, chunks=result.chunks, reason=None)
 
 
@@ -171,18 +172,6 @@ def _tidy(task: DocumentTask, store: JobStore, persist: _Persist, job_over: bool
         job_over = persist(lambda: store.state(task.job_id)) not in ("queued", "running")
     if job_over:
         shutil.rmtree(task.file.path.parent, ignore_errors=True)
-
-
-def _bump(versions: IndexVersions, collection: str, persist: _Persist) -> None:
-    """The index version must move, or the answer cache could serve answers from before the change."""
-    versions.bump(collection)
-
-    def retry() -> None:
-        versions.retry_pending()
-        if versions.is_pending(collection):
-            raise StoreUnavailable(f"could not bump the index version of {collection!r}")
-
-    persist(retry)
 
 
 class _Persist:

@@ -8,8 +8,8 @@ today, a Celery task tomorrow) calls it with the job's spec and the shared parts
         def submit(self, spec: JobSpec) -> None:
             ingest_job_task.delay(spec.to_dict())  # the task calls run_ingest_job(JobSpec.from_dict(...))
 
-Every document that ends ``added`` or ``updated`` bumps its collection's index version, so the
-answer cache never serves an answer computed before the change.
+The index moves its collection's version on every write (``retrieval.versions``), so the answer
+cache never serves an answer computed before the change; nothing here has to.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import structlog
 from core.errors import RagqaError
 from core.protocols import Embedder, SparseEncoder
 from core.settings import Settings
-from ingest.jobs import FINAL_DOC_STATES, DocState, IndexVersions, JobStore, StoreUnavailable
+from ingest.jobs import FINAL_DOC_STATES, DocState, JobStore, StoreUnavailable
 from ingest.pipeline import IngestPipeline
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument
@@ -112,7 +112,6 @@ class _Tracker:
 def run_ingest_job(
     spec: JobSpec,
     store: JobStore,
-    versions: IndexVersions,
     *,
     embedder: Embedder,
     sparse: SparseEncoder,
@@ -141,8 +140,6 @@ def run_ingest_job(
             tracker.move(result.doc_id, "failed", status="failed", error_code=result.error_code, reason=result.reason)
         else:
             tracker.move(result.doc_id, "done", status=result.status, chunks=result.chunks)
-        if result.status in ("added", "updated"):
-            versions.bump(spec.collection)
         if on_result is not None:
             on_result(result)
 

@@ -1,4 +1,4 @@
-"""Ingestion jobs kept in Redis, and the per-collection index versions that invalidate cached answers.
+"""Ingestion jobs kept in Redis.
 
 The store lives in ``ingest`` (not ``api``) so that whoever runs a job, the API's in-process
 runner today or a Celery worker tomorrow, updates the same records without importing the API.
@@ -10,7 +10,8 @@ It takes a plain synchronous ``redis.Redis``; keys start with the configured pre
     {prefix}job:{id}:deliveries hash doc_id -> times its task was handed to a worker
     {prefix}job:{id}:solo     hash   doc_id -> times it ran alone in its process (after a crash)
     {prefix}jobs              zset   job ids by creation time (for listing)
-    {prefix}ver:{collection}  str    the collection's index version (a fresh token on every change)
+
+(The index versions that invalidate cached answers live in the index itself: ``retrieval.versions``.)
 
 A job moves ``queued -> running -> done | failed | cancelled``; each of its documents moves
 ``queued -> parsing -> embedding -> indexing -> done | failed | cancelled``.
@@ -24,7 +25,6 @@ A job moves ``queued -> running -> done | failed | cancelled``; each of its docu
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,13 +32,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeVar
 
 import redis
-import structlog
 from redis.typing import EncodableT, FieldT
 
 from core.errors import NotFound, RagqaError
 from ingest.job_scripts import CANCEL_JOB, MOVE_DOCUMENT
 
-log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -49,21 +47,10 @@ FINAL_DOC_STATES = frozenset({"done", "failed", "cancelled"})
 
 
 class StoreUnavailable(RagqaError):
-    """Redis (ingestion jobs, index versions, the answer cache, feedback) cannot be reached."""
+    """Redis (ingestion jobs, the answer cache, feedback) cannot be reached."""
 
     code = "store_unavailable"
     transient = True
-
-
-def new_index_version() -> str:
-    """A version never used before. Not a counter: if an evicting Redis (allkeys-lfu) drops the key,
-    a counter would restart at a number that old cached answers were stored under."""
-    return f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-
-
-def index_version_key(prefix: str, collection: str) -> str:
-    """The key holding a collection's index version; the answer cache reads the same key."""
-    return f"{prefix}ver:{collection}"
 
 
 @dataclass(slots=True)
@@ -278,52 +265,3 @@ def _progress(raw: bytes | str) -> DocumentProgress:
 
 _PROGRESS_FIELDS = tuple(DocumentProgress.__dataclass_fields__)
 _MOVES: tuple[Move, ...] = ("refused", "moved", "closed")
-
-
-class IndexVersions:
-    """Per-collection index versions: bumped by every write, read into every cache key.
-
-    A bump that fails (Redis down) is remembered and retried; until it succeeds,
-    ``is_pending(collection)`` is true and the answer cache must neither read nor write
-    that collection, so no answer from before the change can be served later.
-
-        >>> versions = IndexVersions(client, "ragqa:")  # doctest: +SKIP
-        >>> versions.bump("docs")  # doctest: +SKIP
-    """
-
-    def __init__(self, client: redis.Redis, prefix: str = "ragqa:") -> None:
-        self.client = client
-        self.prefix = prefix
-        self._pending: set[str] = set()
-        self._lock = threading.Lock()
-        self._last_retry = 0.0
-
-    def bump(self, collection: str) -> None:
-        try:
-            self.client.set(index_version_key(self.prefix, collection), new_index_version())
-        except redis.RedisError as exc:
-            with self._lock:
-                self._pending.add(collection)
-            log.warning("index_version.bump_failed", collection=collection, error=str(exc))
-            return
-        with self._lock:
-            self._pending.discard(collection)
-
-    @property
-    def pending(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._pending)
-
-    def is_pending(self, collection: str) -> bool:
-        with self._lock:
-            return collection in self._pending
-
-    def retry_pending(self, min_interval_s: float = 0.0) -> None:
-        """Bumps again what could not be bumped; at most once per ``min_interval_s`` (Redis may still be down)."""
-        with self._lock:
-            now = time.monotonic()
-            if not self._pending or now - self._last_retry < min_interval_s:
-                return
-            self._last_retry = now
-        for collection in self.pending:
-            self.bump(collection)

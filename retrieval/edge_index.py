@@ -1,7 +1,9 @@
 """The index on Qdrant Edge: an embedded engine with HNSW, payload indexes and fusion in-process.
 
 One Edge shard holds one collection, so the store is a folder of shard folders (see
-``retrieval.edge_store``). Shards open on first use and stay open until ``close()``.
+``retrieval.edge_store``). Shards open on first use and stay open until ``close()``. Each shard
+also holds the collection's version token (``retrieval.versions``); one process holds the store,
+so this index knows the token without reading it again.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from retrieval.index import (
     cosine,
     effective_mode,
 )
+from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token, token_of, version_payload
 
 T = TypeVar("T")
 # Qdrant's default RRF constant (server and qdrant-client local mode), so fused scores agree.
@@ -100,6 +103,8 @@ class EdgeIndex:
         self._manifests: dict[str, Manifest] = {}
         self._dirty: set[str] = set()
         self._closed = False
+        # The store is ours alone (the lock): no other process can move a token, so keep them.
+        self._versions = VersionTokens(self._read_version, self._write_version, ttl_s=None)
         remove_unfinished(path)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -149,12 +154,14 @@ class EdgeIndex:
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
         )
         manifest = Manifest(dense_size=dense_size)
+        token = new_token()  # born versioned: a re-created collection never reuses an old token
         try:
             shard = self._call("create a collection", lambda: EdgeShard.create(str(tmp), config), tmp)
             try:
                 for field, schema in FIELD_INDEXES:
                     operation = UpdateOperation.create_field_index(field, schema)
                     self._call("index a payload field", partial(shard.update, operation), tmp)
+                self._call("write the index version", partial(shard.update, _version_update(token)), tmp)
             finally:
                 shard.close()
             write_manifest(tmp, manifest)
@@ -164,6 +171,7 @@ class EdgeIndex:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self._manifests[name] = manifest
+        self._versions.set(name, token)
 
     # -- collections ------------------------------------------------------------------------
 
@@ -187,6 +195,7 @@ class EdgeIndex:
                 # The manifest goes first: an interrupted removal leaves a folder nobody treats as a collection.
                 (folder / MANIFEST).unlink(missing_ok=True)
                 shutil.rmtree(folder)
+            self._versions.set(name, ABSENT)
 
     def ensure_collection(self, name: str, dense_size: int) -> None:
         with self._mutex:
@@ -219,7 +228,8 @@ class EdgeIndex:
                   chunk_payload(p))
             for p in points
         ]
-        self._call("write points", lambda: shard.update(UpdateOperation.upsert_points(edge_points)))
+        with self._versions.writing(collection):
+            self._call("write points", lambda: shard.update(UpdateOperation.upsert_points(edge_points)))
         self._dirty.add(collection)
 
     def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
@@ -232,9 +242,32 @@ class EdgeIndex:
         stale = self._count(collection, flt)
         if stale:
             shard = self._shard(collection)
-            self._call("delete points", lambda: shard.update(UpdateOperation.delete_points_by_filter(flt)))
+            with self._versions.writing(collection):
+                self._call("delete points", lambda: shard.update(UpdateOperation.delete_points_by_filter(flt)))
             self._dirty.add(collection)
         return stale
+
+    # -- the version token ----------------------------------------------------------------
+
+    def version(self, collection: str) -> str:
+        return self._versions.get(collection)
+
+    def cached_version(self, collection: str) -> str | None:
+        return self._versions.cached(collection)
+
+    def _read_version(self, collection: str) -> str:
+        try:
+            shard = self._shard(collection)
+        except NotFound:
+            return ABSENT
+        records = self._call("read the index version", lambda: shard.retrieve(
+            [VERSION_POINT_ID], with_payload=True, with_vector=False))
+        return token_of(records[0].payload if records else None)
+
+    def _write_version(self, collection: str, token: str) -> None:
+        shard = self._shard(collection)
+        self._call("write the index version", lambda: shard.update(_version_update(token)))
+        self._dirty.add(collection)
 
     def optimize(self, collection: str | None = None) -> None:
         """Build HNSW graphs, merge segments and vacuum deletions (blocking; seconds per 10k points)."""
@@ -250,7 +283,15 @@ class EdgeIndex:
         return self._call("count points", lambda: shard.count(CountRequest(exact=True, filter=flt)))
 
     def count(self, collection: str, filters: SearchFilters | None = None) -> int:
-        return self._count(collection, to_edge_filter(filters))
+        flt = to_edge_filter(filters)
+        # Every filter needs a field the version point lacks; without one, take it off the total.
+        return self._count(collection, flt) if flt is not None else self._count_chunks(collection)
+
+    def _count_chunks(self, collection: str) -> int:
+        shard = self._shard(collection)
+        version_point = self._call("read the index version", lambda: shard.retrieve(
+            [VERSION_POINT_ID], with_payload=False, with_vector=False))
+        return self._count(collection, None) - len(version_point)
 
     def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
         flt = document_filter(doc_id)
@@ -284,7 +325,7 @@ class EdgeIndex:
         if manifest is None:
             raise NotFound(f"collection {collection!r} does not exist")
         return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
-                               self._count(collection, None), manifest.dense_size)
+                               self._count_chunks(collection), manifest.dense_size)
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:
@@ -363,6 +404,10 @@ class EdgeIndex:
             self._lock.release()
         if failure is not None:
             raise failure
+
+
+def _version_update(token: str) -> UpdateOperation:
+    return UpdateOperation.upsert_points([Point(VERSION_POINT_ID, {}, version_payload(token))])
 
 
 def _translate(exc: Exception, what: str, where: Path) -> RagqaError:

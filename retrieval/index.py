@@ -1,9 +1,10 @@
 """The index protocol and the collection schema, shared by every Qdrant backend.
 
 A point is one chunk: named vectors ``dense`` (cosine) and ``sparse`` (BM25 term
-weights, IDF applied by Qdrant) plus the payload below. Backends: Qdrant Edge
-(embedded default), qdrant-client local mode (embedded, exhaustive) and a Qdrant
-server through qdrant-client.
+weights, IDF applied by Qdrant) plus the payload below. One more point per collection,
+without vectors, holds its version token (``retrieval.versions``): every write moves it,
+and no search, count or listing shows it. Backends: Qdrant Edge (embedded default),
+qdrant-client local mode (embedded, exhaustive) and a Qdrant server through qdrant-client.
 
     >>> index = open_index(QdrantSettings(path=Path("/tmp/q")))  # doctest: +SKIP
     >>> index.ensure_collection("docs", dense_size=384)  # doctest: +SKIP
@@ -67,7 +68,11 @@ class CollectionStats:
 
 
 class VectorIndex(Protocol):
-    """What ingestion and retrieval need from a Qdrant backend."""
+    """What ingestion and retrieval need from a Qdrant backend.
+
+    Every write (``upsert``, ``delete_stale``, ``delete_document``, ``ensure_collection`` creating,
+    ``drop_collection``) moves the collection's version token; ``version`` reads it.
+    """
 
     def ensure_collection(self, name: str, dense_size: int) -> None: ...
 
@@ -111,6 +116,14 @@ class VectorIndex(Protocol):
         ...
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]: ...
+
+    def version(self, collection: str) -> str:
+        """The collection's version token (``retrieval.versions.ABSENT`` when it does not exist)."""
+        ...
+
+    def cached_version(self, collection: str) -> str | None:
+        """The token when this index knows it without I/O (fresh), else None."""
+        ...
 
     def storage_bytes(self) -> int | None: ...
 

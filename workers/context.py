@@ -19,7 +19,7 @@ import structlog
 
 from bootstrap.components import Components
 from core.settings import Settings
-from ingest.jobs import IndexVersions, JobStore
+from ingest.jobs import JobStore
 from ingest.pipeline import IngestPipeline
 
 log = structlog.get_logger(__name__)
@@ -29,7 +29,6 @@ log = structlog.get_logger(__name__)
 class _Loaded:
     pipeline: IngestPipeline
     store: JobStore
-    versions: IndexVersions
 
 
 class WorkerContext:
@@ -47,10 +46,8 @@ class WorkerContext:
         with self._lock:
             if self._loaded is not None:
                 return
-            r = self.settings.redis
-            client = self.parts.redis.client()
             pipeline = self.parts.pipeline  # loads the embedder and opens the index
-            self._loaded = _Loaded(pipeline, self.parts.job_store(), IndexVersions(client, r.key_prefix))
+            self._loaded = _Loaded(pipeline, self.parts.job_store())
             log.info("worker.loaded", index=type(self.parts.index).__name__, model=self.parts.embedder.model_name)
 
     def _get(self) -> _Loaded:
@@ -66,10 +63,6 @@ class WorkerContext:
     @property
     def store(self) -> JobStore:
         return self._get().store
-
-    @property
-    def versions(self) -> IndexVersions:
-        return self._get().versions
 
     def close(self) -> None:
         self.parts.close()

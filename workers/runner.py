@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError
 from ingest.job_document import DocumentTask
 from ingest.job_runner import JobSpec
 from ingest.jobs import StoreUnavailable
-from workers.app import INGEST_DOCUMENT
+from workers.app import INGEST_DOCUMENT, release_connections
 
 log = structlog.get_logger(__name__)
 
@@ -39,4 +39,5 @@ class CeleryJobRunner:
         log.info("job.enqueued", job_id=spec.job_id, documents=len(spec.files), queue=self.queue)
 
     def close(self) -> None:
-        """Nothing to stop: the workers own the jobs."""
+        """Lets go of the broker (the workers own the jobs: nothing else to stop)."""
+        release_connections(self.app)

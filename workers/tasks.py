@@ -34,7 +34,7 @@ def register_tasks(app: Celery, context: WorkerContext) -> None:
         policy = DeliveryPolicy(self.request.retries or 0, w.max_retries, w.max_deliveries, w.store_retry_s,
                                 slots.slot)
         try:
-            outcome = ingest_job_document(task, context.store, context.versions, context.pipeline, policy)
+            outcome = ingest_job_document(task, context.store, context.pipeline, policy)
         except RetryLater:
             raise
         except StoreUnavailable as exc:

@@ -6,10 +6,14 @@ SmolLM2's wording varies, so these assert structure: citations and their spans, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from bootstrap.components import Components
+from ingest.sources import iter_sources
 
 ANSWERABLE = "What do kangaroos eat?"
 # Far from every passage: refused at the retrieval floor, without calling the LLM (fast).
@@ -19,6 +23,11 @@ ANSWER_FIELDS = {"answer_id", "text", "citations", "refused", "degraded", "cache
                  "collection", "question", "timings_ms", "usage", "guardrail_events"}
 
 
+ANSWER_FIELDS |= {"mode", "claims", "grounded"}
+# What the auto self-check may answer instead of SmolLM2's generation (the answer is then extractive).
+SELF_CHECK = {"ungrounded_generation", "degenerate_generation", "unwarranted_refusal"}
+
+
 def check_answer(body: dict[str, Any]) -> None:
     assert set(body) >= ANSWER_FIELDS
     assert body["text"]
@@ -26,6 +35,9 @@ def check_answer(body: dict[str, Any]) -> None:
         assert citation["doc_id"].startswith("set1/")
         assert 0 <= citation["start"] < citation["end"]
         assert citation["snippet"]
+        quote = citation["quote"]  # the supporting sentence, inside the passage, whole in the snippet
+        assert citation["start"] <= quote["start"] < quote["end"] <= citation["end"]
+        assert " ".join(quote["text"].split()) in citation["snippet"]
 
 
 def test_ask_answers_with_citations_then_serves_the_cache(client: TestClient) -> None:
@@ -34,7 +46,11 @@ def test_ask_answers_with_citations_then_serves_the_cache(client: TestClient) ->
     body = first.json()
     check_answer(body)
     assert body["cached"] is False and body["refused"] is False
-    assert body["degraded"] is None, body["guardrail_events"]
+    # With an LLM server the mode is auto: the generation stands, or the self-check replaced it.
+    if body["mode"] == "generative":
+        assert body["degraded"] is None and body["grounded"] >= 0.5, body
+    else:
+        assert body["mode"] == "extractive" and body["degraded"] in SELF_CHECK, body
     assert "generate" in body["timings_ms"] and body["usage"]["prompt_tokens"] > 0
     assert body["prompt_version"] == "rag-v1"
 
@@ -56,19 +72,22 @@ def test_refusals_are_answers_too(client: TestClient) -> None:
     assert client.post("/ask", json={"question": OFF_TOPIC}).json()["cached"] is True
 
 
-def test_an_evicted_index_version_never_revives_old_answers(client: TestClient, redis_client: Any,
-                                                            key_prefix: str) -> None:
-    question = OFF_TOPIC + " at noon"  # refused before the LLM: fast
-    assert client.post("/ask", json={"question": question}).json()["cached"] is False
-    assert client.post("/ask", json={"question": question}).json()["cached"] is True
-    version_key = f"{key_prefix}ver:docs"
-    before = redis_client.get(version_key)
-    redis_client.delete(version_key)  # what allkeys-lfu may do to the cache Redis
+def test_a_write_through_the_index_alone_invalidates_cached_answers(
+        client: TestClient, components: Components, redis_client: Any, key_prefix: str, tmp_path: Path) -> None:
+    """Nobody bumps anything: an ingest straight through the pipeline (as `ragqa ingest` does) moves the
+    index's own version, and the cache keys on it. Redis holds no version to lose or evict."""
+    note = tmp_path / "note.txt"
+    note.write_text("Otters hold hands while they sleep so they do not drift apart.\n")
+    assert components.pipeline.ingest(iter_sources([tmp_path]), "scratch").counts()["added"] == 1
+    question = {"question": OFF_TOPIC + " at noon", "collection": "scratch"}  # refused before the LLM: fast
+    assert client.post("/ask", json=question).json()["cached"] is False
+    assert client.post("/ask", json=question).json()["cached"] is True
 
-    after_eviction = client.post("/ask", json={"question": question}).json()
-    assert after_eviction["cached"] is False  # a fresh version: no entry from before can match
-    assert redis_client.get(version_key) not in (None, before)
-    assert client.post("/ask", json={"question": question}).json()["cached"] is True
+    note.write_text("Sea otters hold hands while they sleep.\n")
+    assert components.pipeline.ingest(iter_sources([tmp_path]), "scratch").counts()["updated"] == 1
+    assert client.post("/ask", json=question).json()["cached"] is False
+    assert client.post("/ask", json=question).json()["cached"] is True
+    assert not list(redis_client.scan_iter(match=f"{key_prefix}ver:*"))
 
 
 def test_other_top_k_or_filters_are_other_cache_entries(client: TestClient) -> None:
@@ -133,7 +152,10 @@ def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> N
 
 def test_metrics_cover_routes_stages_cache_and_refusals(client: TestClient) -> None:
     client.post("/ask", json={"question": OFF_TOPIC})
+    answered = client.post("/ask", json={"question": "Where do kangaroos live?"}).json()
     text = client.get("/metrics").text
+    if answered["grounded"] is not None:
+        assert f'ragqa_answer_grounded_ratio_count{{mode="{answered["mode"]}"}}' in text
     for needle in (
         'ragqa_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/ask",status="200"}',
         'ragqa_answer_stage_duration_seconds_count{stage="retrieve"}',
@@ -142,5 +164,6 @@ def test_metrics_cover_routes_stages_cache_and_refusals(client: TestClient) -> N
         "ragqa_refusals_total ",
         "ragqa_guardrail_blocks_total ",
         'ragqa_llm_tokens_total{type="prompt"}',
+        'ragqa_answer_modes_total{degraded="none",mode="refusal"}',
     ):
         assert needle in text, needle

@@ -43,7 +43,7 @@ def test_upload_runs_a_job_and_invalidates_cached_answers(client: TestClient, co
     assert docs["bad.xyz"]["state"] == "failed" and docs["bad.xyz"]["error_code"] == "unsupported_format"
     assert job["counts"]["done"] == 2 and job["counts"]["failed"] == 1 and job["total"] == 3
 
-    # The ingest bumped the collection's index version: the old answer is never served again.
+    # The job's writes moved the collection's index version: the old answer is never served again.
     assert client.post("/ask", json=question).json()["cached"] is False
 
     collections = {c["name"]: c for c in client.get("/collections").json()["collections"]}
@@ -51,7 +51,7 @@ def test_upload_runs_a_job_and_invalidates_cached_answers(client: TestClient, co
     assert "uploads" in {m["id"] for m in client.get("/v1/models").json()["data"]}
 
 
-def test_delete_bumps_the_version_and_evicts_answers_that_cited_the_document(
+def test_delete_moves_the_version_and_evicts_answers_that_cited_the_document(
         client: TestClient, corpus_dir: Path, redis_client: redis.Redis, key_prefix: str) -> None:
     accepted = client.post("/documents", files=[("files", ("penguin.txt", article(corpus_dir, "a3.txt")))],
                            data={"collection": "zoo"}).json()  # fmt: skip
@@ -61,7 +61,7 @@ def test_delete_bumps_the_version_and_evicts_answers_that_cited_the_document(
     assert client.post("/ask", json=question).json()["cached"] is True
     # An answer that cites the document, cached through the app's own cache (no LLM call needed).
     services = client.app.state.services  # type: ignore[attr-defined]
-    version = redis_client.get(f"{key_prefix}ver:zoo").decode()  # type: ignore[union-attr]
+    version = services.components.index.version("zoo")
     payload = {"answer_id": "f" * 32, "text": "In Antarctica [1].", "cached": False, "timings_ms": {}}
     client.portal.call(services.cache.save, "cited-fp", "zoo", version, payload, ["penguin.txt"])  # type: ignore[union-attr]
     assert redis_client.exists(f"{key_prefix}ans:cited-fp")
@@ -72,7 +72,7 @@ def test_delete_bumps_the_version_and_evicts_answers_that_cited_the_document(
     assert body["chunks_deleted"] > 0 and body["answers_evicted"] == 1
     assert not redis_client.exists(f"{key_prefix}ans:cited-fp")
     assert not redis_client.exists(f"{key_prefix}cite:zoo:penguin.txt")
-    # The delete bumped the version: the refusal cached before it is not served either.
+    # The delete moved the index's version: the refusal cached before it is not served either.
     assert client.post("/ask", json=question).json()["cached"] is False
 
     missing = client.delete("/documents/penguin.txt", params={"collection": "zoo"})
