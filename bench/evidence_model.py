@@ -187,7 +187,7 @@ def answerability(retrieved: Sequence[Retrieval], scorer: EvidenceScorer,
         part = rows["held_out" if held_out(next(iter(item.query.relevant))) else "train"]
         for label, chunks in ((1, item.sub), (0, item.near)):
             ranked = scorer.rank(item.query.text, chunks)
-            features = answerability_features(item.query.text, chunks, ranked, scorer.sparse)
+            features = answerability_features(item.query.text, chunks, ranked, scorer)
             part.append((features, ranked[0].score if ranked else 0.0, label))
     x = np.vstack([f for f, _, _ in rows["train"]])
     y = np.array([label for _, _, label in rows["train"]], dtype=np.float64)

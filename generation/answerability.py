@@ -27,10 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigurationError
-from core.protocols import SparseEncoder
 from core.types import ScoredChunk
 from generation.evidence import FEATURES as SENTENCE_FEATURES
-from generation.evidence import MODEL_FILE, Evidence
+from generation.evidence import MODEL_FILE, Evidence, EvidenceScorer
 
 FEATURES = ("evidence_logit", "second_evidence", "best_cosine", "best_idf_overlap", "best_context_overlap",
             "chunk_cosine", "name_coverage", "term_coverage", "missing_terms")
@@ -40,15 +39,18 @@ _COSINE, _IDF_OVERLAP, _CONTEXT_OVERLAP = (SENTENCE_FEATURES.index(n) for n in (
 
 
 def answerability_features(question: str, chunks: Sequence[ScoredChunk], ranked: Sequence[Evidence],
-                           sparse: SparseEncoder) -> np.ndarray:
+                           scorer: EvidenceScorer) -> np.ndarray:
     """One row of ``FEATURES``: the evidence ranking (best first) and the retrieved text."""
+    sparse = scorer.sparse
     best = ranked[0] if ranked else None
     p1 = min(max(best.score if best else 0.0, 1e-6), 1 - 1e-6)
     p2 = ranked[1].score if len(ranked) > 1 else 0.0
     text = " ".join(f"{c.chunk.title} {c.chunk.text}" for c in chunks)
     held: set[int] = set()
     for scored in chunks:
-        held.update(sparse.encode_document(f"{scored.chunk.title} {scored.chunk.text}").indices)
+        # The scorer encoded every sentence already (cached per chunk): their union is the chunk's terms.
+        held.update(*scorer.sentences(scored).terms)
+        held.update(sparse.encode_document(scored.chunk.title).indices)
     terms = set(sparse.encode_query(question).indices)
     # Capitalized words after the first: the names the question is about ("Coolidge", "Qatar").
     names = {w.lower() for w in _NAME.findall(question.split(" ", 1)[1] if " " in question else "")}

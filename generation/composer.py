@@ -74,7 +74,7 @@ class AnswerComposer:
         floor = self.answerability.floor if self.policy.min_evidence is None else self.policy.min_evidence
         if floor <= 0:
             return None
-        features = answerability_features(question, prep.chunks, prep.evidence, self.evidence.sparse)
+        features = answerability_features(question, prep.chunks, prep.evidence, self.evidence)
         probability = self.answerability.probability(features)
         return (probability, floor) if probability < floor else None
 
