@@ -3,7 +3,11 @@
 The semantics are those of ``retrieval.qdrant_client_index.to_qdrant_filter``: every set field
 restricts (``must``), except ``tags_any`` which needs one of its pairs (``should``).
 
-    >>> to_edge_filter(SearchFilters(doc_ids=("a.txt",)))  # doctest: +SKIP
+    >>> edge = to_edge_filter(SearchFilters(doc_ids=("a.txt", "b.txt"), tags_any=(("team", "legal"),)))
+    >>> [(c.key, c.match) for c in edge.must], [(c.key, c.match) for c in edge.should]
+    ([('doc_id', MatchAny(value=["a.txt", "b.txt"]))], [('tag_pairs', MatchAny(value=["team=legal"]))])
+    >>> print(to_edge_filter(SearchFilters()))
+    None
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from qdrant_edge import (
     Prefetch,
     Query,
     QueryRequest,
+    Record,
     ScrollRequest,
     SearchParams,
     UpdateOperation,
@@ -58,24 +59,21 @@ from retrieval.edge_store import (
 from retrieval.index import (
     DENSE,
     SPARSE,
+    STATE_FIELDS,
     CollectionStats,
     DocumentState,
     IndexPoint,
-    chunk_from_payload,
     chunk_payload,
-    cosine,
+    chunks_in_order,
     effective_mode,
+    scored_chunks,
+    vectors_to_fetch,
 )
-from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token, token_of, version_payload
+from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token, read_token, version_payload
 
 T = TypeVar("T")
-# Qdrant's default RRF constant (server and qdrant-client local mode), so fused scores agree.
 # Edge reports engine failures as plain `Exception`; these messages mean the caller sent bad input.
 _INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
-
-
-def _dense_of(vector: Any) -> list[float] | None:
-    return vector.get(DENSE) if isinstance(vector, dict) else None
 
 
 class EdgeIndex:
@@ -86,11 +84,13 @@ class EdgeIndex:
     collections this index wrote to (``optimize_on_close``), and a long-lived writer may call it after
     a bulk load.
 
-        >>> index = EdgeIndex(Path("data/qdrant"), hnsw_ef=128)  # doctest: +SKIP
-        >>> index.ensure_collection("docs", dense_size=384)  # doctest: +SKIP
-        >>> index.upsert("docs", points)  # doctest: +SKIP
-        >>> hits = index.query("docs", dense, sparse, "rrf", limit=5)  # doctest: +SKIP
-        >>> index.close()  # doctest: +SKIP
+    Example::
+
+        index = EdgeIndex(Path("data/qdrant"), hnsw_ef=128)
+        index.ensure_collection("docs", dense_size=384)
+        index.upsert("docs", points)                    # IndexPoint: a chunk and its two vectors
+        hits = index.query("docs", dense, sparse, FusionSpec("rrf"), limit=5)
+        index.close()                                   # flushes; optimizes what it wrote
     """
 
     def __init__(self, path: Path, hnsw_ef: int = 128, optimize_on_close: bool = True) -> None:
@@ -256,13 +256,12 @@ class EdgeIndex:
         return self._versions.cached(collection)
 
     def _read_version(self, collection: str) -> str:
-        try:
-            shard = self._shard(collection)
-        except NotFound:
-            return ABSENT
-        records = self._call("read the index version", lambda: shard.retrieve(
-            [VERSION_POINT_ID], with_payload=True, with_vector=False))
-        return token_of(records[0].payload if records else None)
+        return read_token(lambda: self._version_point(collection, with_payload=True))
+
+    def _version_point(self, collection: str, with_payload: bool) -> list[Record]:
+        shard = self._shard(collection)
+        return self._call("read the index version", lambda: shard.retrieve(
+            [VERSION_POINT_ID], with_payload=with_payload, with_vector=False))
 
     def _write_version(self, collection: str, token: str) -> None:
         shard = self._shard(collection)
@@ -288,10 +287,7 @@ class EdgeIndex:
         return self._count(collection, flt) if flt is not None else self._count_chunks(collection)
 
     def _count_chunks(self, collection: str) -> int:
-        shard = self._shard(collection)
-        version_point = self._call("read the index version", lambda: shard.retrieve(
-            [VERSION_POINT_ID], with_payload=False, with_vector=False))
-        return self._count(collection, None) - len(version_point)
+        return self._count(collection, None) - len(self._version_point(collection, with_payload=False))
 
     def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
         flt = document_filter(doc_id)
@@ -300,11 +296,10 @@ class EdgeIndex:
             return DocumentState(0, None, None, 0, 0)
         shard = self._shard(collection)
         records, _ = self._call("read points", lambda: shard.scroll(ScrollRequest(
-            limit=1, filter=flt, with_payload=["content_hash", "pipeline", "chunk_count"])))
+            limit=1, filter=flt, with_payload=list(STATE_FIELDS))))
         payload = (records[0].payload or {}) if records else {}
         same = document_filter(doc_id, match("content_hash", content_hash), match("pipeline", pipeline))
-        return DocumentState(points, payload.get("content_hash"), payload.get("pipeline"),
-                             int(payload.get("chunk_count", 0)), self._count(collection, same))
+        return DocumentState.from_payload(points, payload, self._count(collection, same))
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
         return sorted(self._distinct_doc_ids(collection, Filter(must=[match("source", source)])))
@@ -333,7 +328,7 @@ class EdgeIndex:
         shard = self._shard(collection)
         records, _ = self._call("read points", lambda: shard.scroll(ScrollRequest(
             limit=len(ordinals), filter=ordinals_filter(doc_id, ordinals), with_payload=True)))
-        return sorted((chunk_from_payload(str(r.id), r.payload or {}) for r in records), key=lambda c: c.ordinal)
+        return chunks_in_order(records)
 
     def query(
         self,
@@ -351,8 +346,7 @@ class EdgeIndex:
         sparse_query = (Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values), using=SPARSE)
                         if sparse is not None else None)
         mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
-        # A dense query's score is already the cosine: fetch vectors only to score the other modes.
-        with_vector: list[str] | bool = [DENSE] if dense is not None and mode != "dense" else False
+        with_vector = vectors_to_fetch(mode, dense)
         if mode in ("dense", "sparse"):
             request = QueryRequest(limit=limit, query=dense_query if mode == "dense" else sparse_query, filter=flt,
                                    params=params if mode == "dense" else None, with_payload=True,
@@ -372,12 +366,7 @@ class EdgeIndex:
                 query=fused, filter=flt, with_payload=True, with_vector=with_vector,
             )
         shard = self._shard(collection)
-        points = self._call("search", lambda: shard.query(request))
-        return [
-            ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score),
-                        dense_score=float(p.score) if mode == "dense" else cosine(dense, _dense_of(p.vector)))
-            for p in points
-        ]
+        return scored_chunks(self._call("search", lambda: shard.query(request)), mode, dense)
 
     def storage_bytes(self) -> int | None:
         return disk_bytes(self._root)

@@ -9,8 +9,19 @@
     │   ├── edge_config.json, segments/, wal/
     └── .creating-docs-1a2b/  a shard being built; renamed into place when complete
 
-    >>> lock = StoreLock.acquire(Path("/tmp/store"))  # doctest: +SKIP
-    >>> lock.release()  # doctest: +SKIP
+The lock admits one holder at a time (a second ``acquire``, in any process, raises):
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()) / "store"
+    >>> lock = StoreLock.acquire(root)
+    >>> try:
+    ...     StoreLock.acquire(root)
+    ... except IndexLocked:
+    ...     print("locked")
+    locked
+    >>> lock.release()
+    >>> StoreLock.acquire(root).release()
+    >>> shutil.rmtree(root.parent)
 """
 
 from __future__ import annotations

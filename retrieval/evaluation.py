@@ -1,12 +1,26 @@
 """Retrieval evaluation: dataset readers (BEIR, cmu-qa-dev's QA-TSV) and ranking metrics.
 
-    >>> dataset = load_qa_tsv(Path("shared/data/cmu-qa-dev/qa.tsv"))  # doctest: +SKIP
-    >>> scores = score_queries(dataset, lambda q: retriever.search(q.text, "eval", top_k=100))  # doctest: +SKIP
-    >>> scores["article_recall@5"]  # doctest: +SKIP
+Example::
+
+    dataset = load_qa_tsv(Path("../shared/data/cmu-qa-dev/qa.tsv"))
+    scores = score_queries(dataset, lambda q: retriever.search(q.text, "eval", top_k=100))
+    scores["article_recall@5"]
 
 BEIR relevance is per document (a corpus entry); a ranked list of chunks becomes a ranked list of
 documents by first occurrence. For QA-TSV a chunk is relevant if it belongs to the question's
 article, and answer-bearing if it contains a gold answer string.
+
+The metrics need only ranked chunks:
+
+    >>> from core.types import Chunk
+    >>> def hit(doc_id: str, text: str) -> ScoredChunk:
+    ...     return ScoredChunk(Chunk(f"{doc_id}#0", doc_id, 0, text, 0, len(text)), score=1.0)
+    >>> query = EvalQuery("q1", "Who wrote it?", {"a.txt": 1}, answers=("Mark Twain",))
+    >>> dataset = EvalDataset("toy", "qa-tsv", [EvalDocument("a.txt", "A")], [query])
+    >>> ranked = [hit("b.txt", "Another article."), hit("a.txt", "It was written by Mark Twain.")]
+    >>> scores = score_queries(dataset, lambda q: ranked)
+    >>> scores["mrr@10"], scores["article_recall@5"], scores["answer_recall@5"], scores["queries"]
+    (0.5, 1.0, 1.0, 1)
 """
 
 from __future__ import annotations

@@ -4,16 +4,24 @@ A point is one chunk: named vectors ``dense`` (cosine) and ``sparse`` (BM25 term
 weights, IDF applied by Qdrant) plus the payload below. One more point per collection,
 without vectors, holds its version token (``retrieval.versions``): every write moves it,
 and no search, count or listing shows it. Backends: Qdrant Edge (embedded default),
-qdrant-client local mode (embedded, exhaustive) and a Qdrant server through qdrant-client.
+qdrant-client local mode (embedded, exhaustive) and a Qdrant server through qdrant-client;
+``retrieval.backends.open_index`` chooses one by settings. Both map what their engine returns
+into ``Chunk`` and ``ScoredChunk`` with the functions at the end of this module.
 
-    >>> index = open_index(QdrantSettings(path=Path("/tmp/q")))  # doctest: +SKIP
-    >>> index.ensure_collection("docs", dense_size=384)  # doctest: +SKIP
+Example::
+
+    from retrieval.backends import open_index
+
+    index = open_index(QdrantSettings(path=Path("data/qdrant")))
+    index.ensure_collection("docs", dense_size=384)
+    index.upsert("docs", points)                        # IndexPoint: a chunk and its two vectors
+    hits = index.query("docs", dense, sparse, FusionSpec("rrf"), limit=5)
+    index.close()
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +31,14 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import InvalidRequest
-from core.settings import QdrantSettings
 from core.types import Chunk, FusionMode, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload keys with an index on a server (filters use them).
 KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs")
+# The payload keys ``DocumentState`` reads from one of a document's points.
+STATE_FIELDS = ("content_hash", "pipeline", "chunk_count")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,12 @@ class DocumentState:
     pipeline: str | None
     chunk_count: int
     matching: int  # points carrying ``content_hash`` and ``pipeline``
+
+    @classmethod
+    def from_payload(cls, points: int, payload: dict[str, Any], matching: int) -> DocumentState:
+        """``points`` and ``matching`` counted, the rest read from one point's ``STATE_FIELDS``."""
+        return cls(points, payload.get("content_hash"), payload.get("pipeline"),
+                   int(payload.get("chunk_count", 0)), matching)
 
     @property
     def complete(self) -> bool:
@@ -178,28 +193,55 @@ def directory_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def open_index(settings: QdrantSettings) -> VectorIndex:
-    """The backend the settings ask for: a server when ``url`` is set, else an embedded store.
+# -- what the engines return, as domain types -------------------------------------------------
 
-    Embedded, ``backend="auto"`` means Qdrant Edge, except on a folder that already holds
-    qdrant-client local-mode collections: those stay readable instead of silently vanishing
-    (set ``backend="edge"`` and re-ingest to move them). ``"edge"`` and ``"local"`` force an engine.
-    """
-    if settings.url:
-        from retrieval.qdrant_client_index import QdrantClientIndex
 
-        return QdrantClientIndex.for_server(settings)
-    backend = settings.backend
-    if backend == "auto":
-        try:  # local mode keeps its collections in meta.json; Edge never writes that file
-            meta = json.loads((settings.path / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = None
-        backend = "local" if isinstance(meta, dict) and meta.get("collections") else "edge"
-    if backend == "local":
-        from retrieval.qdrant_client_index import QdrantClientIndex
+class StoredPoint(Protocol):
+    """A point as either engine returns it from a scroll or a retrieve."""
 
-        return QdrantClientIndex.for_local(settings.path)
-    from retrieval.edge_index import EdgeIndex
+    @property
+    def id(self) -> object: ...
 
-    return EdgeIndex(settings.path, hnsw_ef=settings.hnsw_ef)
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+
+
+class ScoredPoint(StoredPoint, Protocol):
+    """A search hit: a point with its score and the vectors the query asked for."""
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def vector(self) -> object: ...
+
+
+def chunk_of(point: StoredPoint) -> Chunk:
+    return chunk_from_payload(str(point.id), point.payload or {})
+
+
+def chunks_in_order(points: Iterable[StoredPoint]) -> list[Chunk]:
+    """The points' chunks by ordinal (a scroll returns them in id order)."""
+    return sorted(map(chunk_of, points), key=lambda c: c.ordinal)
+
+
+def vectors_to_fetch(mode: FusionMode, dense: npt.NDArray[np.float32] | None) -> list[str] | bool:
+    """The stored vectors a query must return for ``scored_chunks``: the dense one, when a dense query
+    is given and the mode's score is not already its cosine."""
+    return [DENSE] if dense is not None and mode != "dense" else False
+
+
+def scored_chunks(
+    hits: Iterable[ScoredPoint], mode: FusionMode, dense: npt.NDArray[np.float32] | None
+) -> list[ScoredChunk]:
+    """Hits of a query run in ``mode`` (``effective_mode``), each with its cosine to ``dense`` (None
+    without one): a dense query's score is that cosine; other modes' hits carry the stored vector."""
+    return [
+        ScoredChunk(chunk_of(hit), float(hit.score),
+                    dense_score=float(hit.score) if mode == "dense" else cosine(dense, _stored_dense(hit.vector)))
+        for hit in hits
+    ]
+
+
+def _stored_dense(vector: object) -> list[float] | None:
+    return vector.get(DENSE) if isinstance(vector, dict) else None

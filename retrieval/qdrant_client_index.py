@@ -4,7 +4,10 @@ Each collection holds its version token in a reserved point (``retrieval.version
 is one process per folder, so its tokens are kept in memory; against a server, which other
 processes write too, a token is read again once it is ``version_ttl_s`` old.
 
-    >>> index = QdrantClientIndex.for_local(Path("/tmp/qdrant"))  # doctest: +SKIP
+Example::
+
+    index = QdrantClientIndex.for_local(Path("data/qdrant"))                        # local mode
+    index = QdrantClientIndex.for_server(QdrantSettings(url="http://qdrant:6333"))  # a server
 """
 
 from __future__ import annotations
@@ -27,16 +30,18 @@ from retrieval.index import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
+    STATE_FIELDS,
     CollectionStats,
     DocumentState,
     IndexPoint,
-    chunk_from_payload,
     chunk_payload,
-    cosine,
+    chunks_in_order,
     directory_bytes,
     effective_mode,
+    scored_chunks,
+    vectors_to_fetch,
 )
-from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, token_of, version_payload
+from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, read_token, version_payload
 
 T = TypeVar("T")
 
@@ -66,10 +71,6 @@ def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -
     if not must and not should:
         return None
     return models.Filter(must=must or None, should=should or None)
-
-
-def _dense_of(vector: Any) -> list[float] | None:
-    return vector.get(DENSE) if isinstance(vector, dict) else None
 
 
 class QdrantClientIndex:
@@ -216,13 +217,9 @@ class QdrantClientIndex:
         return self._versions.cached(collection)
 
     def _read_version(self, collection: str) -> str:
-        try:
-            records = self._version_point(collection, with_payload=True)
-        except NotFound:
-            return ABSENT
-        return token_of(records[0].payload if records else None)
+        return read_token(lambda: self._version_point(collection, with_payload=True))
 
-    def _version_point(self, collection: str, with_payload: bool) -> list[Any]:
+    def _version_point(self, collection: str, with_payload: bool) -> list[models.Record]:
         return self._call("read the index version", lambda: self._client.retrieve(
             collection, [VERSION_POINT_ID], with_payload=with_payload, with_vectors=False))
 
@@ -238,15 +235,14 @@ class QdrantClientIndex:
         if points == 0:
             return DocumentState(0, None, None, 0, 0)
         records, _ = self._call("read points", lambda: self._client.scroll(
-            collection, scroll_filter=flt, limit=1, with_payload=["content_hash", "pipeline", "chunk_count"]))
+            collection, scroll_filter=flt, limit=1, with_payload=list(STATE_FIELDS)))
         payload = records[0].payload or {}
         same = models.Filter(must=[
             *(flt.must if flt and isinstance(flt.must, list) else []),
             models.FieldCondition(key="content_hash", match=models.MatchValue(value=content_hash)),
             models.FieldCondition(key="pipeline", match=models.MatchValue(value=pipeline)),
         ])
-        return DocumentState(points, payload.get("content_hash"), payload.get("pipeline"),
-                             int(payload.get("chunk_count", 0)), self._count(collection, same))
+        return DocumentState.from_payload(points, payload, self._count(collection, same))
 
     def _count(self, collection: str, flt: models.Filter | None) -> int:
         return self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
@@ -292,7 +288,7 @@ class QdrantClientIndex:
         ])
         records, _ = self._call("read points", lambda: self._client.scroll(
             collection, scroll_filter=flt, limit=len(ordinals), with_payload=True))
-        return sorted((chunk_from_payload(str(r.id), r.payload or {}) for r in records), key=lambda c: c.ordinal)
+        return chunks_in_order(records)
 
     def query(
         self,
@@ -331,12 +327,8 @@ class QdrantClientIndex:
             warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
             response = self._call("search", lambda: self._client.query_points(
                 collection, query_filter=flt, limit=limit, with_payload=True,
-                with_vectors=[DENSE] if dense is not None and mode != "dense" else False, **kwargs))
-        return [
-            ScoredChunk(chunk_from_payload(str(p.id), p.payload or {}), float(p.score),
-                        dense_score=float(p.score) if mode == "dense" else cosine(dense, _dense_of(p.vector)))
-            for p in response.points
-        ]
+                with_vectors=vectors_to_fetch(mode, dense), **kwargs))
+        return scored_chunks(response.points, mode, dense)
 
     def optimize(self, collection: str | None = None) -> None:
         """Nothing to do: a server optimizes in the background, local mode has no index to build."""

@@ -1,7 +1,9 @@
 """Reranking: a sentence-transformers CrossEncoder rescoring the fused candidates.
 
-    >>> reranker = CrossEncoderReranker(Path("models/ms-marco-MiniLM-L-6-v2"))  # doctest: +SKIP
-    >>> reranker.rerank("who wrote it?", hits, top_k=5)  # doctest: +SKIP
+Example::
+
+    reranker = CrossEncoderReranker(Path("models/ms-marco-MiniLM-L-6-v2"), max_candidates=20)
+    best = reranker.rerank("who wrote it?", hits, top_k=5)   # hits: the fused ScoredChunks
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Hybrid search: dense and BM25 candidates fused inside Qdrant, then cleaned up for generation.
 
-    >>> retriever = HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings())  # doctest: +SKIP
-    >>> hits = retriever.search("how do kangaroos cool down?", "docs", top_k=5)  # doctest: +SKIP
-    >>> hits[0].chunk.doc_id, hits[0].dense_score  # doctest: +SKIP
-    ('set1/a1.txt', 0.61)
+Example::
+
+    retriever = HybridRetriever(index, embedder, Bm25SparseEncoder(), RetrievalSettings())
+    hits = retriever.search("how do kangaroos cool down?", "docs", top_k=5)
+    hits[0].chunk.doc_id, hits[0].dense_score   # ('set1/a1.txt', 0.61)
 
 Post-processing, in order: near-duplicate removal (the same passage ingested twice, e.g. an
 article as .txt and .htm), optional reranking of the top candidates, the cut to ``top_k``, and

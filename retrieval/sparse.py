@@ -3,7 +3,12 @@
 Documents get saturated term frequencies; queries get weight 1 per term; the collection's
 IDF modifier supplies the inverse document frequency, so the scores are BM25.
 
-    >>> Bm25SparseEncoder().encode_query("kangaroos jumping").indices  # doctest: +SKIP
+    >>> encoder = Bm25SparseEncoder()
+    >>> query = encoder.encode_query("The kangaroos are jumping")
+    >>> len(query.indices), query.values
+    (2, [1.0, 1.0])
+    >>> query == encoder.encode_query("kangaroo jumps")  # stemmed, stopwords dropped
+    True
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from core.errors import RagqaError
+from core.errors import NotFound, RagqaError
 
 VERSION_POINT_ID = "00000000-0000-0000-0000-000000000000"
 VERSION_FIELD = "ragqa_index_version"
@@ -54,6 +54,21 @@ def token_of(payload: dict[str, Any] | None) -> str:
     """The token in a version point's payload; ``UNVERSIONED`` when the collection has no such point."""
     token = (payload or {}).get(VERSION_FIELD)
     return str(token) if token else UNVERSIONED
+
+
+class _PayloadRecord(Protocol):
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+
+
+def read_token(retrieve: Callable[[], Sequence[_PayloadRecord]]) -> str:
+    """The token that ``retrieve`` (a backend's lookup of ``VERSION_POINT_ID``, with its payload) finds:
+    ``ABSENT`` when it raises ``NotFound`` (no such collection), ``UNVERSIONED`` when the point is missing."""
+    try:
+        records = retrieve()
+    except NotFound:
+        return ABSENT
+    return token_of(records[0].payload if records else None)
 
 
 class VersionSource(Protocol):

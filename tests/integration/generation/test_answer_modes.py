@@ -17,7 +17,7 @@ from generation.answers import AnswerDelta, AnswerDone
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
-from retrieval.index import open_index
+from retrieval.backends import open_index
 from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
 from tests.support.chat import ScriptedChatModel, UncallableChatModel

@@ -24,8 +24,8 @@ from generation.evaluation import contains_answer
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
+from retrieval.backends import open_index
 from retrieval.evaluation import EvalDataset, EvalQuery, informative_answers, load_qa_tsv
-from retrieval.index import open_index
 from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
 from tests.support.chat import UncallableChatModel

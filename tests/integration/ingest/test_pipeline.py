@@ -14,7 +14,8 @@ from core.types import SearchFilters
 from ingest.pipeline import IngestPipeline
 from ingest.report import IngestReport
 from ingest.sources import SourceDocument, iter_sources
-from retrieval.index import VectorIndex, open_index
+from retrieval.backends import open_index
+from retrieval.index import VectorIndex
 from retrieval.sparse import Bm25SparseEncoder
 
 COLLECTION = "cmu"

@@ -11,8 +11,8 @@ import pytest
 from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest
 from core.settings import QdrantSettings
 from core.types import FusionSpec
+from retrieval.backends import open_index
 from retrieval.edge_index import EdgeIndex
-from retrieval.index import open_index
 from retrieval.qdrant_client_index import QdrantClientIndex
 from tests.integration.retrieval.corpus import (
     COLLECTION,

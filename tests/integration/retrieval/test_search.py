@@ -19,7 +19,8 @@ from core.settings import RetrievalSettings, Settings
 from core.types import FusionSpec, SearchFilters
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
-from retrieval.index import VectorIndex, open_index
+from retrieval.backends import open_index
+from retrieval.index import VectorIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import HybridRetriever, lexical_coverage
 from retrieval.sparse import Bm25SparseEncoder
@@ -137,7 +138,7 @@ def test_eval_retrieval_command(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "retrieval-mini.png").stat().st_size > 1000
     assert json.loads((tmp_path / "out" / "retrieval-mini.json").read_text())["queries"] == 2
     # The temporary collection is cleaned up.
-    check = subprocess.run([sys.executable, "-c", "from core.settings import Settings; from retrieval.index import "
+    check = subprocess.run([sys.executable, "-c", "from core.settings import Settings; from retrieval.backends import "
                             "open_index; print(open_index(Settings().qdrant).list_collections())"],
                            capture_output=True, text=True, env=env, timeout=60)
     assert check.stdout.strip() == "[]", check.stderr
