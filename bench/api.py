@@ -40,8 +40,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.api_client import FLOOR_KEY, Http, LiveApi, run_concurrent, timed
-from bench.common import percentile, write_results
+from bench.common import write_results
 from core.settings import Settings
+from core.stats import percentile
 from core.types import Chunk
 from ingest.sources import iter_sources
 from retrieval.index import IndexPoint
@@ -61,7 +62,7 @@ BENCH_KEY = "bench-secret-key"
 
 
 def stats_ms(values: list[float]) -> dict[str, float]:
-    return {"p50": round(percentile(values, 0.5), 3), "p95": round(percentile(values, 0.95), 3),
+    return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
             "mean": round(sum(values) / len(values), 3), "n": len(values)}  # fmt: skip
 
 
@@ -132,7 +133,7 @@ def measure_misses(http: Http, questions: list[str]) -> dict[str, Any]:
         for stage, ms in timings.items():
             stages.setdefault(stage, []).append(ms)
     return {"overhead_ms": stats_ms(overheads), "total_ms": stats_ms(totals), "llm_ms": stats_ms(llm),
-            "stages_p50_ms": {k: round(percentile(v, 0.5), 3) for k, v in stages.items()},
+            "stages_p50_ms": {k: round(percentile(v, 50), 3) for k, v in stages.items()},
             "questions": len(questions), "refused": refused}  # fmt: skip
 
 

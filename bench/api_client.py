@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import percentile
+from core.stats import percentile
 
 FLOOR_KEY = "bench:floor"
 
@@ -161,4 +161,4 @@ def run_concurrent(port: int, path: str, body: bytes, concurrency: int, seconds:
     flat = [v for per in latencies for v in per]
     return {"concurrency": concurrency, "seconds": round(elapsed, 2), "requests": len(flat),
             "requests_per_s": round(len(flat) / elapsed, 1), "errors": sum(errors),
-            "p50_ms": round(percentile(flat, 0.5), 3), "p95_ms": round(percentile(flat, 0.95), 3)}  # fmt: skip
+            "p50_ms": round(percentile(flat, 50), 3), "p95_ms": round(percentile(flat, 95), 3)}  # fmt: skip

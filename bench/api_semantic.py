@@ -24,12 +24,12 @@ import numpy as np
 import redis
 import redis.asyncio as aioredis
 
-from api.cache import AnswerCache, fingerprint
 from api.metrics import Metrics
-from api.redis_guard import CircuitBreaker, GuardedRedis
-from api.semantic_cache import SemanticCache, scope_fingerprint
-from bench.common import percentile
 from core.protocols import Embedder
+from core.stats import percentile
+from state.answer_cache import AnswerCache, fingerprint
+from state.guard import CircuitBreaker, GuardedRedis
+from state.semantic_cache import SemanticCache, scope_fingerprint
 
 PAIRS = Path(__file__).resolve().parent / "data" / "semantic-cache-pairs.jsonl"
 THRESHOLDS = (0.80, 0.85, 0.90, 0.925, 0.95, 0.97)
@@ -89,7 +89,7 @@ async def _evaluate(embedder: Embedder, redis_url: str, prefix: str, pairs: list
                        "paraphrase_min": round(min(sims_para), 3),
                        "different_mean": round(float(np.mean(sims_diff)), 3),
                        "different_max": round(max(sims_diff), 3)},
-        "lookup_ms_p50": round(percentile(latencies, 0.5), 3),
+        "lookup_ms_p50": round(percentile(latencies, 50), 3),
     }  # fmt: skip
 
 

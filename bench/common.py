@@ -40,11 +40,3 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)

@@ -33,7 +33,7 @@ from ingest.embedding import SentenceTransformerEmbedder
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument, iter_sources
-from retrieval.index import open_index
+from retrieval.backends import open_index
 from retrieval.sparse import Bm25SparseEncoder
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu-qa-dev" / "articles"

@@ -27,9 +27,10 @@ from qdrant_client import QdrantClient
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import percentile, write_results
+from bench.common import write_results
 from core.logging import configure_logging
 from core.settings import Settings
+from core.stats import percentile
 from core.types import Chunk
 from ingest.embedding import SentenceTransformerEmbedder
 from retrieval.edge_index import EdgeIndex
@@ -116,8 +117,8 @@ def main() -> None:
                 timings = time_queries(retriever, questions[5:5 + n_queries])
                 rows.append({"backend": name, "chunks": size, "queries": len(timings),
                              "mode": settings.retrieval.fusion_spec().label(), "load_s": round(load_s, 1),
-                             "p50_ms": round(percentile(timings, 0.5), 2),
-                             "p95_ms": round(percentile(timings, 0.95), 2)})
+                             "p50_ms": round(percentile(timings, 50), 2),
+                             "p95_ms": round(percentile(timings, 95), 2)})
                 index.close()
                 console.print(rows[-1])
     embed_only = []
@@ -133,7 +134,7 @@ def main() -> None:
         if edge and local:
             ratios[str(size)] = round(float(local["p50_ms"]) / float(edge["p50_ms"]), 1)  # type: ignore[arg-type]
     edge_100k = next((r for r in rows if r["backend"] == "edge" and r["chunks"] == 100000), None)
-    results = {"rows": rows, "query_embedding_p50_ms": round(percentile(embed_only, 0.5), 2),
+    results = {"rows": rows, "query_embedding_p50_ms": round(percentile(embed_only, 50), 2),
                "local_over_edge_p50": ratios, "bar_edge_p50_ms_at_100k": 30,
                "passes": edge_100k is not None and float(edge_100k["p50_ms"]) <= 30}  # type: ignore[arg-type]
     chosen = sorted(args.backends.split(","))

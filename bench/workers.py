@@ -29,12 +29,12 @@ from rich.table import Table
 
 from bench.common import ROOT, write_results
 from bootstrap.components import Components
-from bootstrap.redis import RedisEndpoint
 from core.logging import configure_logging
 from core.settings import Settings
-from ingest.job_runner import JobFile, JobSpec
-from ingest.jobs import JobStore
 from ingest.sources import SourceDocument, iter_sources
+from jobs.spec import JobFile, JobSpec, new_job_id
+from jobs.store import JobStore
+from state.endpoint import RedisEndpoint
 from workers.app import create_celery_app
 from workers.runner import CeleryJobRunner
 
@@ -76,7 +76,7 @@ def run_in_process(sources: list[SourceDocument], store_path: Path) -> dict[str,
 def run_job(settings: Settings, store: JobStore, runner: CeleryJobRunner, sources: list[SourceDocument]) -> float:
     files = tuple(JobFile(s.doc_id, s.name, s.path, {}, s.source) for s in sources if s.path is not None)
     started = time.perf_counter()
-    job_id = store.create("docs", [(f.doc_id, f.name) for f in files])
+    job_id = new_job_id()
     runner.submit(JobSpec(job_id, "docs", files, owns_files=False))
     while store.get(job_id).state in ("queued", "running"):
         time.sleep(0.05)
@@ -102,7 +102,7 @@ def run_worker(sources: list[SourceDocument], store_path: Path, redis_url: str, 
             time.sleep(0.2)
         client = redis.Redis.from_url(redis_url)
         store = JobStore(client, prefix)
-        runner = CeleryJobRunner(create_celery_app(settings, RedisEndpoint(settings.redis)), f"{prefix}q")
+        runner = CeleryJobRunner(create_celery_app(settings, RedisEndpoint(settings.redis)), f"{prefix}q", store)
         first = run_job(settings, store, runner, sources)
         second = run_job(settings, store, runner, sources)
     finally:

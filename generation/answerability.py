@@ -11,8 +11,11 @@ dataset, other articles: near-domain), gives the probability that the question i
 under ``floor`` (calibrated there to refuse about 5% of answerable questions) the answer is a
 refusal.
 
-    >>> model = AnswerabilityModel.load()  # doctest: +SKIP
-    >>> model.probability(answerability_features(question, chunks, ranked, sparse)) < model.floor  # doctest: +SKIP
+Example::
+
+    model = AnswerabilityModel.load()
+    ranked = scorer.rank(question, chunks)  # an EvidenceScorer's ranking, best first
+    refuse = model.probability(answerability_features(question, chunks, ranked, scorer)) < model.floor
 """
 
 from __future__ import annotations

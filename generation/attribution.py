@@ -8,10 +8,12 @@ number in the claim that the source sentence does not hold caps the score: "born
 not supported by "born in 1809", however alike the sentences look. ``grounded`` is the share of
 claims whose score clears the threshold.
 
-    >>> attributor = Attributor(evidence_scorer, threshold=0.5)  # doctest: +SKIP
-    >>> claims = attributor.attribute("Lincoln was born in 1809 [1].", chunks)  # doctest: +SKIP
-    >>> claims[0].supported, claims[0].quote.text  # doctest: +SKIP
-    (True, 'Abraham Lincoln (February 12, 1809 – April 15, 1865) was ...')
+Example::
+
+    attributor = Attributor(evidence_scorer, threshold=0.5)
+    claims = attributor.attribute("Lincoln was born in 1809 [1].", chunks)
+    claims[0].supported, claims[0].quote.text
+    # (True, 'Abraham Lincoln (February 12, 1809 – April 15, 1865) was ...')
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ prints ``EvalReport.to_dict()``.
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import Counter
@@ -24,6 +23,7 @@ import structlog
 
 from core.errors import RagqaError
 from core.sentences import split_sentences
+from core.stats import percentile
 from core.types import Answer, SearchFilters
 from generation.answerer import Answerer
 
@@ -116,13 +116,9 @@ class EvalRecord:
     error: str | None = None
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(math.ceil(q / 100 * len(ordered)), 1)
-    return round(ordered[rank - 1], 3)
+def _percentile_ms(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100), rounded to the microsecond; None for no values."""
+    return round(percentile(values, q, method="nearest_rank"), 3) if values else None
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -149,6 +145,7 @@ class EvalReport:
         ok = [r for r in self.records if r.error is None]
         markers = sum(r.valid_citations + r.invalid_citations for r in ok)
         stages = sorted({stage for r in ok for stage in r.timings_ms})
+        latency = {s: [r.timings_ms[s] for r in ok if s in r.timings_ms] for s in stages}
         flags = self.expect_refusal or [r.expect_refusal for r in self.records]
         expected = [r for r, q in zip(self.records, flags, strict=True) if q and r.error is None]
         answerable = [r for r, q in zip(self.records, flags, strict=True) if not q and r.error is None]
@@ -181,8 +178,8 @@ class EvalReport:
             "correct_refusals": _mean([float(r.refused) for r in expected]),
             "false_refusals": _mean([float(r.refused) for r in answerable]),
             "context_injections": sum(r.context_injections for r in ok),
-            "latency_p50_ms": {s: percentile([r.timings_ms[s] for r in ok if s in r.timings_ms], 50) for s in stages},
-            "latency_p95_ms": {s: percentile([r.timings_ms[s] for r in ok if s in r.timings_ms], 95) for s in stages},
+            "latency_p50_ms": {s: _percentile_ms(ms, 50) for s, ms in latency.items()},
+            "latency_p95_ms": {s: _percentile_ms(ms, 95) for s, ms in latency.items()},
             "mean_prompt_tokens": _mean([float(r.prompt_tokens) for r in ok]),
             "mean_completion_tokens": _mean([float(r.completion_tokens) for r in ok]),
         }  # fmt: skip

@@ -9,10 +9,12 @@ held out, and ship as ``evidence_model.json`` beside this file. ``score`` is the
 probability that the sentence holds the answer: extractive answers are its best sentences, and
 the refusal decision asks whether any sentence is likely enough.
 
-    >>> scorer = EvidenceScorer(embedder, sparse, EvidenceModel.load())  # doctest: +SKIP
-    >>> best = scorer.rank("When was Lincoln born?", chunks)[0]  # doctest: +SKIP
-    >>> best.text, best.source, best.score  # doctest: +SKIP
-    ('Abraham Lincoln (February 12, 1809 – April 15, 1865) was ...', 1, 0.83)
+Example::
+
+    scorer = EvidenceScorer(embedder, sparse, EvidenceModel.load())
+    best = scorer.rank("When was Lincoln born?", chunks)[0]
+    best.text, best.source, best.score
+    # ('Abraham Lincoln (February 12, 1809 – April 15, 1865) was ...', 1, 0.83)
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Every chunk satisfies ``document.text[chunk.start:chunk.end] == chunk.text`` and fits the
 embedder's window together with its title header, so no vector silently loses its tail.
 
+    >>> from datetime import UTC
     >>> chunker = Chunker(tokenize=str.split, max_seq_length=256, settings=ChunkingSettings())
     >>> [c.text for c in chunker.chunk(Document("d", "D", "d.txt", "One. Two."), datetime.now(UTC))]
     ['One. Two.']

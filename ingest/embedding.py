@@ -2,9 +2,10 @@
 
 One instance is shared by ingestion and querying (the query path gets it handed in).
 
-    >>> embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())  # doctest: +SKIP
-    >>> embedder.embed_documents(["a chunk"]).shape  # doctest: +SKIP
-    (1, 384)
+Example::
+
+    embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
+    embedder.embed_documents(["a chunk"]).shape  # (1, 384)
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 A doc_id is the file's path relative to the root it was found under (POSIX form), so the
 same file ingested again from the same root replaces itself.
 
-    >>> [s.doc_id for s in iter_sources([Path("docs")], "*", recursive=True)]  # doctest: +SKIP
-    ['deploy.md', 'index.md']
+Example::
+
+    [s.doc_id for s in iter_sources([Path("docs")], "*.md")]
+    # ['architecture.md', 'configuration.md', 'deploy.md']
 """
 
 from __future__ import annotations

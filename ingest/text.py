@@ -43,10 +43,11 @@ def decode_bytes(data: bytes, name: str) -> str:
     return str(best)
 
 
-def normalize_text(text: str) -> str:
-    """NFC, Unix newlines, no control characters, no trailing spaces, at most one blank line.
+def clean_document_text(text: str) -> str:
+    """A document's canonical text (what is hashed, chunked and quoted): NFC, Unix newlines, no
+    control characters, no trailing spaces, at most one blank line.
 
-    Idempotent: ``normalize_text(normalize_text(t)) == normalize_text(t)``.
+    Idempotent: ``clean_document_text(clean_document_text(t)) == clean_document_text(t)``.
     """
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")

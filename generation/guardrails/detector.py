@@ -29,8 +29,12 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
 
-def normalize_text(text: str) -> str:
-    """NFKC, invisible characters removed, runs of spaces folded, casefolded."""
+def fold_for_matching(text: str) -> str:
+    """The form injection patterns are matched against; for matching only, never shown or stored.
+
+    NFKC (full-width and ligature look-alikes become plain letters), invisible characters
+    removed, runs of spaces folded, casefolded.
+    """
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     return _SPACES.sub(" ", text).casefold()
@@ -100,8 +104,8 @@ class InjectionDetector:
         self._decode = decode
 
     def _score(self, text: str) -> tuple[float, tuple[str, ...]]:
-        normalized = normalize_text(text)
-        hits = tuple(rule.name for rule in self._rules if rule.pattern.search(normalized))
+        folded = fold_for_matching(text)
+        hits = tuple(rule.name for rule in self._rules if rule.pattern.search(folded))
         return sum(self._weights[name] for name in hits), hits
 
     def scan(self, text: str) -> InjectionVerdict:

@@ -20,7 +20,7 @@ _I = re.IGNORECASE | re.MULTILINE
 
 @dataclass(frozen=True, slots=True)
 class InjectionRule:
-    """A named, weighted pattern, matched against normalized (casefolded) text.
+    """A named, weighted pattern, matched against text after ``fold_for_matching`` (NFKC, casefolded).
 
     Example::
 

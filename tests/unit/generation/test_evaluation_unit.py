@@ -14,7 +14,6 @@ from generation.evaluation import (
     evaluate_answers,
     exact_match,
     normalize_answer,
-    percentile,
     token_f1,
 )
 
@@ -33,12 +32,6 @@ def test_exact_match_and_f1() -> None:
     assert token_f1("completed in 1889", ["1889"]) == pytest.approx(0.5)
     assert token_f1("nothing shared", ["1889"]) == 0.0
     assert token_f1("", [""]) == 1.0
-
-
-def test_percentile_nearest_rank() -> None:
-    assert percentile([5.0, 1.0, 3.0], 50) == 3.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 95) == 4.0
-    assert percentile([], 50) is None
 
 
 def test_evaluate_aggregates_quality_refusals_citations_and_latency(make_answerer: Build) -> None:

@@ -3,14 +3,14 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ParseError
-from ingest.text import decode_bytes, normalize_text
+from ingest.text import clean_document_text, decode_bytes
 
 
-def test_normalize_is_idempotent_and_canonical() -> None:
+def test_clean_document_text_is_idempotent_and_canonical() -> None:
     raw = "Cafe\u0301  \r\nline two\t \r\n\r\n\r\n\r\nthird\x00 line\u00a0end  "
-    once = normalize_text(raw)
+    once = clean_document_text(raw)
     assert once == "Café\nline two\n\nthird line end"
-    assert normalize_text(once) == once
+    assert clean_document_text(once) == once
 
 
 def test_decode_utf8_with_bom() -> None:
