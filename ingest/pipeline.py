@@ -5,10 +5,11 @@ group (texts and vectors), never a corpus. Each document is written whole and th
 stale chunks are removed, so re-ingest is idempotent and a crash leaves either the old
 version, the new one, or (until the retry) both complete: never half a document.
 
-    >>> pipeline = IngestPipeline(embedder, sparse, index, settings)  # doctest: +SKIP
-    >>> report = pipeline.ingest(iter_sources([Path("docs")]), collection="docs")  # doctest: +SKIP
-    >>> report.counts()  # doctest: +SKIP
-    {'added': 3, 'updated': 0, 'unchanged': 0, 'failed': 0}
+Example::
+
+    pipeline = IngestPipeline(embedder, sparse, index, settings)
+    report = pipeline.ingest(iter_sources([Path("docs")]), collection="docs")
+    report.counts()  # {'added': 3, 'updated': 0, 'unchanged': 0, 'failed': 0}
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from typing import Literal
 
 import structlog
 
-from core.errors import IngestError, ParseError, RagqaError
+from core.errors import DocumentTooLarge, IngestError, ParseError, RagqaError
 from core.protocols import Embedder, SparseEncoder
 from core.settings import Settings
 from core.types import Chunk, Document
 from ingest.chunking import Chunker
-from ingest.parsing import parse_bytes
+from ingest.parsing import ParseLimits, parse_bytes
 from ingest.report import DocumentResult, IngestReport, Status
+from ingest.sandbox import ParseSandbox
 from ingest.sources import SourceDocument
 from retrieval.index import IndexPoint, VectorIndex
 
@@ -62,6 +64,10 @@ class IngestPipeline:
         self.index = index
         self._settings = settings
         self._chunker = Chunker(embedder.tokenize, embedder.max_seq_length, settings.chunking)
+        limits = ParseLimits.from_settings(settings.ingest)
+        self._sandbox = (ParseSandbox(limits, settings.ingest.parse_timeout_s, settings.ingest.parse_memory_bytes)
+                         if settings.ingest.parse_isolation else None)
+        self._limits = limits
         self._flush_chunks = flush_chunks or max(64, settings.embedding.batch_size * 4)
         signature = "|".join([
             embedder.model_name, str(embedder.dimension), sparse.name, CHUNKER_VERSION,
@@ -113,7 +119,10 @@ class IngestPipeline:
     def _prepare(self, source: SourceDocument, collection: str,
                  record: Callable[[DocumentResult], None]) -> _Prepared | None:
         try:
-            parsed = parse_bytes(source.read(self._settings.ingest.max_file_bytes), source.name)
+            data = source.read(self._settings.ingest.max_file_bytes)
+            parsed = (self._sandbox.parse(data, source.name) if self._sandbox is not None
+                      else parse_bytes(data, source.name, self._limits))
+            del data
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, tags=source.tags, pages=parsed.pages,
@@ -127,6 +136,10 @@ class IngestPipeline:
             chunks = self._chunker.chunk(document, datetime.now(UTC))
             if not chunks:
                 raise ParseError(f"{source.name}: no text to index")
+            limit = self._settings.ingest.max_chunks_per_document
+            if len(chunks) > limit:
+                raise DocumentTooLarge(f"{source.name}: {len(chunks):,} chunks, over the limit of {limit:,} "
+                                       "(ingest.max_chunks_per_document)")
             return _Prepared(source, document, chunks, existed=state.points > 0)
         except RagqaError as exc:
             record(DocumentResult.failure(source, exc))
@@ -182,6 +195,11 @@ class IngestPipeline:
         status: Status = "updated" if item.existed else "added"
         log.debug("ingest.document", doc_id=doc_id, status=status, chunks=len(points), removed=removed)
         return DocumentResult(doc_id, item.source.source, status, chunks=len(points))
+
+    def close(self) -> None:
+        """Stops the parsing process, if one runs."""
+        if self._sandbox is not None:
+            self._sandbox.close()
 
     def delete_document(self, collection: str, doc_id: str) -> int:
         """Remove every chunk of a document; returns how many points went."""

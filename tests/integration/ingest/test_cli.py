@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.documents import write_docx, write_malformed, write_pdf
+from tests.fixtures.documents import write_deep_html, write_docx, write_malformed, write_pdf, write_zip_bomb_docx
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +60,39 @@ def test_errors_are_clear_and_exit_nonzero(tmp_path: Path) -> None:
     run = ragqa(tmp_path / "store", "stats", "--collection", "nope", "--json")
     assert run.returncode == 2
     assert json.loads(run.stdout)["error"] == {"code": "not_found", "message": "collection 'nope' does not exist"}
+
+
+def test_names_that_look_like_markup_are_printed_as_they_are(tmp_path: Path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "[/b].txt").write_text("Wombats produce cube-shaped droppings.\n")
+    (folder / "[red]notes[/red].md").write_text("# Notes\n\nEchidnas lay eggs.\n")
+    (folder / "[/i]scan.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    store = tmp_path / "store"
+
+    run = ragqa(store, "ingest", str(folder))
+
+    assert run.returncode == 1, run.stdout + run.stderr  # the .png alone fails
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "[/i]scan.png" in run.stdout and "unsupported file type" in run.stdout
+    assert json.loads(ragqa(store, "stats", "--json").stdout)["documents"] == 2
+    deleted = ragqa(store, "delete", "[/b].txt")
+    assert deleted.returncode == 0 and "deleted [/b].txt" in deleted.stdout, deleted.stdout + deleted.stderr
+
+
+def test_hostile_files_fail_alone_and_fast_while_the_good_one_is_ingested(tmp_path: Path, corpus_dir: Path) -> None:
+    folder = tmp_path / "mixed"
+    write_zip_bomb_docx(folder / "bomb.docx", expanded_mb=1100)  # 1.1 MB that expands to 1.1 GB
+    write_deep_html(folder / "deep.html", depth=100_000)
+    (folder / "kangaroo.txt").write_bytes((corpus_dir / "set1" / "a1.txt").read_bytes())
+
+    run = ragqa(tmp_path / "store", "ingest", str(folder), "--json")
+
+    assert run.returncode == 1, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    assert report["added"] == 1 and report["failed"] == 2
+    failures = {f["doc_id"]: f for f in report["failures"]}
+    assert failures["bomb.docx"]["error_code"] == "document_too_large"
+    assert "ingest.max_unzipped_bytes" in failures["bomb.docx"]["reason"]
+    assert failures["deep.html"]["error_code"] == "parse_error"
+    assert report["seconds"] < 30
