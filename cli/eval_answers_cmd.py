@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -77,7 +78,7 @@ def eval_answers(
         print_json(results)
         return
     _table(results)
-    console.print(f"results: {path}")
+    console.print(f"results: {escape(str(path))}")
 
 
 def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], variants: list[tuple[str, str]],

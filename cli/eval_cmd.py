@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -104,7 +105,7 @@ def eval_retrieval(
         print_json(results)
         return
     _table(results)
-    console.print(f"results: {json_path}" + (f", chart: {chart}" if chart else ""))
+    console.print(f"results: {escape(str(json_path))}" + (f", chart: {chart}" if chart else ""))
 
 
 def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], rerank: bool, keep: bool,

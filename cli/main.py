@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from cli import ask_cmd, eval_answers_cmd, eval_cmd, feedback_cmd, ingest_cmd, jobs_cmd, serve_cmd, worker_cmd
 from core.logging import configure_logging
+from core.section import describe_settings_error
 from core.settings import Settings
 
 app = typer.Typer(
@@ -37,7 +38,7 @@ def main(ctx: typer.Context) -> None:
     try:
         settings = Settings()
     except ValidationError as exc:
-        typer.echo(f"error (configuration_error): invalid settings:\n{exc}", err=True)
+        typer.echo(f"error (configuration_error): invalid settings:\n{describe_settings_error(exc)}", err=True)
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level, settings.log_json)
     ctx.obj = settings

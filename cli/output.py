@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from core.errors import RagqaError
 
@@ -23,5 +24,5 @@ def fail(exc: RagqaError, as_json: bool, exit_code: int = 2) -> NoReturn:
     if as_json:
         print_json({"error": exc.to_dict()})
     else:
-        err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
+        err_console.print(f"[bold red]error[/] ({exc.code}): {escape(exc.message)}")
     raise typer.Exit(exit_code)

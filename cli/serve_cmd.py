@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from cli.output import console, fail, print_json
@@ -57,7 +58,7 @@ def serve(
     answer = result["answer"]
     console.print(f"[bold]readyz[/]: {result['ready'].get('status')}")
     if "error" in answer:
-        console.print(f"[red]error[/] ({answer['error']['code']}): {answer['error']['message']}")
+        console.print(f"[red]error[/] ({answer['error']['code']}): {escape(answer['error']['message'])}")
         raise typer.Exit(1)
     # Document text and ids are data, never Rich markup ("[1]", "[/b].txt").
     console.print(Text.assemble(("Q", "bold"), f": {ask_once}\n", ("A", "bold"), f": {answer['text']}"),

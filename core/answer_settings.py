@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from core.section import Section
 
 AnswerModeSetting = Literal["extractive", "generative", "auto"]
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(Section):
     mode: AnswerModeSetting | None = Field(
         default=None,
         description="How answers are made. `extractive`: the best sentences of the retrieved sources, "

@@ -15,16 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.answer_settings import AnswerSettings
+from core.section import Section
 from core.types import FusionMode, FusionSpec
 from core.widget_settings import WidgetSettings
 from core.worker_settings import WorkerSettings
 
 
-class QdrantSettings(BaseModel):
+class QdrantSettings(Section):
     url: str | None = Field(
         default=None,
         description="URL of a Qdrant server (e.g. http://qdrant:6333). When set, the server is used "
@@ -53,7 +54,7 @@ class QdrantSettings(BaseModel):
     )
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(Section):
     model_path: Path | None = Field(
         default=None,
         description="Local sentence-transformers model folder. Default: all-MiniLM-L6-v2 from the "
@@ -66,7 +67,7 @@ class EmbeddingSettings(BaseModel):
     )
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(Section):
     chunk_size: int = Field(
         default=200,
         ge=16,
@@ -82,7 +83,7 @@ class ChunkingSettings(BaseModel):
         return self
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     max_file_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1, description="Files larger than this are rejected."
     )
@@ -90,9 +91,39 @@ class IngestSettings(BaseModel):
     upsert_batch_points: int = Field(
         default=256, ge=1, description="Points per index write when a document is large."
     )
+    max_document_chars: int = Field(
+        default=5_000_000,
+        ge=1000,
+        description="Text a document may hold once parsed (about 2,500 pages); a longer one fails alone, "
+        "before it is chunked.",
+    )
+    max_chunks_per_document: int = Field(
+        default=10_000, ge=1, description="Chunks one document may become; more fails the document."
+    )
+    max_unzipped_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Uncompressed size a DOCX (a zip) may declare, all entries together: a small file that "
+        "expands to gigabytes fails before it is opened.",
+    )
+    max_zip_entries: int = Field(default=10_000, ge=1, description="Entries a DOCX (a zip) may hold.")
+    max_pdf_pages: int = Field(default=3000, ge=1, description="Pages a PDF may have.")
+    parse_isolation: bool = Field(
+        default=True,
+        description="Parse each document in a separate process held to `parse_timeout_s` and "
+        "`parse_memory_bytes`, killed past either: a hostile file fails alone and the process stays up.",
+    )
+    parse_timeout_s: float = Field(
+        default=20.0, gt=0, description="Seconds one document's parsing may take (with `parse_isolation`)."
+    )
+    parse_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=256 * 1024 * 1024,
+        description="Address space of the parsing process (with `parse_isolation`, on Linux and macOS).",
+    )
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Section):
     mode: FusionMode = Field(
         default="convex",
         description="How dense and BM25 candidates combine: `rrf` (reciprocal rank fusion, with "
@@ -131,7 +162,7 @@ class RetrievalSettings(BaseModel):
                           self.dense_spread_floor)
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(Section):
     base_url: str | None = Field(
         default=None,
         description="OpenAI-compatible server (vLLM in production), e.g. http://vllm:8000/v1. "
@@ -197,7 +228,7 @@ class LLMSettings(BaseModel):
     )
 
 
-class GuardrailSettings(BaseModel):
+class GuardrailSettings(Section):
     max_question_chars: int = Field(
         default=2000, ge=1, description="Questions longer than this are rejected (characters)."
     )
@@ -240,7 +271,7 @@ class GuardrailSettings(BaseModel):
     )
 
 
-class RedisSettings(BaseModel):
+class RedisSettings(Section):
     url: str | None = Field(
         default=None,
         description="Redis URL (e.g. redis://redis:6379/0) for the answer cache, rate limits, ingestion "
@@ -297,7 +328,7 @@ class RedisSettings(BaseModel):
     )
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(Section):
     host: str = Field(default="127.0.0.1", description="Address `ragqa serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `ragqa serve` listens on.")
     api_keys_sha256: list[str] = Field(

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from core.section import Section
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -72,7 +74,7 @@ class WidgetToken(BaseModel):
         return list(dict.fromkeys(normalize_origin(o) for o in origins))
 
 
-class WidgetSettings(BaseModel):
+class WidgetSettings(Section):
     enabled: bool = Field(
         default=True,
         description="Serve the widget (`/widget.js`, `/widget.css`, `/widget/config`) and accept widget "

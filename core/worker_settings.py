@@ -1,9 +1,11 @@
-"""Settings of the ingestion workers (Celery over Redis): the ``workers`` section of ``Settings``.
+"""Settings of whoever runs ingestion jobs (Celery workers over Redis; the retry, poison and lease limits
+also bind `ragqa serve`'s in-process runner): the ``workers`` section of ``Settings``.
 
 Kept beside ``core.settings`` so that file stays one screen per concern; ``Settings.workers``
 is the only way in::
 
-    >>> Settings(workers={"pool": "threads"}).workers.pool  # doctest: +SKIP
+    >>> from core.settings import Settings
+    >>> Settings(workers={"pool": "threads"}).workers.pool
     'threads'
 """
 
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
+
+from core.section import Section
 
 WorkerPool = Literal["prefork", "threads", "solo"]
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(Section):
     runner: Literal["auto", "inprocess", "celery"] = Field(
         default="auto",
         description="Where the API runs ingestion jobs. `celery`: queued for `ragqa worker` processes "
@@ -77,6 +81,12 @@ class WorkerSettings(BaseModel):
         ge=1,
         description="Times a document may be handed to a worker before it counts as poison (it keeps "
         "killing its worker) and fails instead of looping.",
+    )
+    inprocess_lease_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        description="`ragqa serve` without workers runs jobs itself and holds a lease this long, renewed "
+        "three times per lease; a job whose server died resumes on a live server once the lease lapses.",
     )
     store_retry_s: float = Field(
         default=60.0,
