@@ -33,6 +33,8 @@ COPY core core
 COPY ingest ingest
 COPY retrieval retrieval
 COPY generation generation
+COPY state state
+COPY jobs jobs
 COPY api api
 COPY workers workers
 COPY bootstrap bootstrap

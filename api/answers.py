@@ -23,16 +23,15 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
-from api.cache import AnswerCache, fingerprint, mark_cached
-from api.errors import AnswerTimeout
 from api.metrics import Metrics
 from api.schemas import Filters, answer_payload
-from api.semantic_cache import SemanticCache, scope_fingerprint
 from api.streaming import iterate_blocking, run_blocking
-from core.errors import GuardrailViolation, InvalidRequest
+from core.errors import AnswerTimeout, GuardrailViolation, InvalidRequest
 from core.protocols import Embedder
 from core.types import Answer, ChatMessage
 from generation import AnswerDelta, AnswerDone, Answerer, AnswerEvent
+from state.answer_cache import AnswerCache, fingerprint, mark_cached
+from state.semantic_cache import SemanticCache, scope_fingerprint
 
 
 @dataclass(slots=True)

@@ -1,7 +1,9 @@
 """The FastAPI app factory: one composition root of the service.
 
-    >>> app = create_app(Settings())  # doctest: +SKIP
-    >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+Example::
+
+    app = create_app(Settings())
+    uvicorn.run(app, host="127.0.0.1", port=8000)
 
 Tests pass ``components`` built on a temporary store; the app then leaves closing them to
 the caller. Without it, the lifespan builds ``Components(settings)`` and closes them at

@@ -4,9 +4,11 @@ The index moves its own version on every write (``retrieval.versions``), so no a
 before an upload or a delete is served after it; evicting the citing answers frees their memory
 at once instead of at their TTL.
 
-    >>> service = DocumentService(index, store, runner, spool, cache, settings)  # doctest: +SKIP
-    >>> await service.upload([upload], "docs", {"team": "legal"})  # doctest: +SKIP
-    {'job_id': '...', 'status_url': '/jobs/...', 'documents': ['report.pdf']}
+Example::
+
+    service = DocumentService(index, store, runner, spool, cache, settings)
+    await service.upload([upload], "docs", {"team": "legal"})
+    # {"job_id": "...", "status_url": "/jobs/...", "documents": ["report.pdf"]}
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from typing import Any
 import structlog
 from fastapi import UploadFile
 
-from api.cache import AnswerCache
 from api.streaming import run_blocking
 from api.uploads import UploadSpool, sanitize_filename, unique_names
-from core.errors import InvalidRequest, NotFound
+from core.errors import InvalidRequest, NotFound, StoreUnavailable
 from core.settings import Settings
-from ingest.job_runner import JobFile, JobRunner, JobSpec
-from ingest.jobs import JobStore, StoreUnavailable
+from jobs.spec import JobFile, JobRunner, JobSpec, new_job_id
+from jobs.store import JobStore
 from retrieval.index import VectorIndex
+from state.answer_cache import AnswerCache
 
 log = structlog.get_logger(__name__)
 MAX_FILES = 1000
@@ -47,25 +49,28 @@ class DocumentService:
         self.cache = cache
         self.settings = settings
 
-    async def upload(self, files: list[UploadFile], collection: str, tags: dict[str, str]) -> dict[str, Any]:
+    async def upload(self, files: list[UploadFile], collection: str, tags: dict[str, str],
+                     doc_ids: list[str] | None = None, sources: list[str] | None = None) -> dict[str, Any]:
         if not files:
             raise InvalidRequest("no files: send one or more `files` parts")
         if len(files) > MAX_FILES:
             raise InvalidRequest(f"at most {MAX_FILES} files per upload")
         names = unique_names([sanitize_filename(f.filename) for f in files])
+        ids = checked_labels("doc_ids", doc_ids, len(files), unique=True) or names
+        origins = checked_labels("sources", sources, len(files), unique=False) or ids
         folder = await run_blocking(self.spool.new_folder)
+        job_id = new_job_id()
         try:
             paths = [await run_blocking(self.spool.save, folder, name, f.file, self.settings.ingest.max_file_bytes)
                      for f, name in zip(files, names, strict=True)]
-            job_id = await run_blocking(self.store.create, collection, [(n, n) for n in names])
+            queued = tuple(JobFile(doc_id, n, p, dict(tags), origin)
+                           for doc_id, n, p, origin in zip(ids, names, paths, origins, strict=True))
+            await run_blocking(self.runner.submit, JobSpec(job_id, collection, queued))
         except BaseException:
             await run_blocking(self.spool.remove, folder)
             raise
-        queued = tuple(JobFile(n, n, p, dict(tags)) for n, p in zip(names, paths, strict=True))
-        spec = JobSpec(job_id, collection, queued)
-        self.runner.submit(spec)
         log.info("upload.accepted", job_id=job_id, collection=collection, files=len(names))
-        return {"job_id": job_id, "status_url": f"/jobs/{job_id}", "documents": names}
+        return {"job_id": job_id, "status_url": f"/jobs/{job_id}", "documents": ids}
 
     async def job(self, job_id: str) -> dict[str, Any]:
         job = await run_blocking(self.store.get, job_id)
@@ -99,3 +104,22 @@ class DocumentService:
             return out
 
         return await run_blocking(read)
+
+
+MAX_LABEL_CHARS = 1024
+
+
+def checked_labels(field: str, values: list[str] | None, count: int, unique: bool) -> list[str] | None:
+    """Per-file ids or sources sent with an upload: one per file, printable, bounded (None when not sent)."""
+    values = [v for v in values or [] if v]
+    if not values:
+        return None
+    if len(values) != count:
+        raise InvalidRequest(f"`{field}` has {len(values)} values for {count} files: send one per file, in order")
+    for value in values:
+        if len(value) > MAX_LABEL_CHARS or not value.isprintable() or value != value.strip():
+            raise InvalidRequest(f"`{field}`: {value[:80]!r} must be printable, without surrounding spaces, "
+                                 f"and at most {MAX_LABEL_CHARS} characters")
+    if unique and len(set(values)) != len(values):
+        raise InvalidRequest(f"`{field}` repeats a value: each file needs its own")
+    return values

@@ -1,7 +1,7 @@
 """The one place where errors become HTTP responses: ``{"error": {"code": ..., "message": ...}}``.
 
-``core.errors`` codes map to statuses here; the API adds three errors of its own (auth, rate
-limit, size). Anything unforeseen is logged with its traceback and answered as a bare 500:
+``core.errors`` codes map to statuses here (the whole tree lives there, the API's own auth, rate
+limit, size and deadline errors included). Anything unforeseen is logged with its traceback and answered as a bare 500:
 never a stack trace to the client.
 
     >>> status_for(NotFound("no such job"))
@@ -20,9 +20,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
+    AnswerTimeout,
     CollectionMismatch,
     ConfigurationError,
     DocumentTooLarge,
+    Forbidden,
     GuardrailViolation,
     IndexStoreError,
     IngestError,
@@ -31,43 +33,13 @@ from core.errors import (
     LLMTimeout,
     LLMUnavailable,
     NotFound,
+    PayloadTooLarge,
     RagqaError,
+    RateLimited,
+    Unauthorized,
 )
 
 log = structlog.get_logger(__name__)
-
-
-class Unauthorized(RagqaError):
-    """No API key, or one that is not configured."""
-
-    code = "unauthorized"
-
-
-class Forbidden(RagqaError):
-    """Authenticated, but not allowed this (a widget token used from another origin, route or collection)."""
-
-    code = "forbidden"
-
-
-class RateLimited(RagqaError):
-    """The caller's token bucket is empty; ``retry_after_s`` says when one token is back."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class PayloadTooLarge(RagqaError):
-    code = "payload_too_large"
-
-
-class AnswerTimeout(RagqaError):
-    """The whole answer took longer than ``api.answer_timeout_s``."""
-
-    code = "timeout"
-    transient = True
 
 
 # Most specific first: the first matching class decides.

@@ -15,11 +15,10 @@ from typing import Literal
 import anyio
 import httpx
 
-from api.redis_guard import GuardedRedis
-from core.errors import RagqaError
+from core.errors import RagqaError, StoreUnavailable
 from core.settings import Settings
-from ingest.jobs import StoreUnavailable
 from retrieval.index import VectorIndex
+from state.guard import GuardedRedis
 
 Status = Literal["ok", "degraded", "down"]
 Check = dict[str, str]

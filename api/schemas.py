@@ -196,7 +196,7 @@ def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool
                   "total_tokens": answer.usage.total_tokens},
         "guardrail_events": [{"kind": e.kind, "detail": e.detail, "chunk_id": e.chunk_id}
                              for e in answer.guardrail_events],
-        "timings_ms": dict(answer.timings_ms),  # last: see api.cache.mark_cached
+        "timings_ms": dict(answer.timings_ms),  # last: see state.answer_cache.mark_cached
     }  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """Serving the app with uvicorn: one process, since the embedded store and the in-process job
 runner belong to a single process (scale out with a Qdrant server, Redis and Celery workers).
 
-    >>> run_server(Settings(), host="0.0.0.0", port=8000)  # doctest: +SKIP
-    >>> ask_once(Settings(), "How are documents chunked?")["text"]  # doctest: +SKIP
+Example::
+
+    run_server(Settings(), host="0.0.0.0", port=8000)
+    ask_once(Settings(), "How are documents chunked?")["answer"]["text"]
 """
 
 from __future__ import annotations

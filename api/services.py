@@ -13,19 +13,22 @@ import httpx
 import structlog
 
 from api.answers import AnswerService
-from api.cache import AnswerCache
 from api.documents import DocumentService
-from api.feedback import FeedbackStore
 from api.health import Readiness
-from api.jobs import InProcessJobRunner
 from api.metrics import Metrics
-from api.redis_guard import CircuitBreaker, GuardedRedis
-from api.security import ApiKeys, RateLimiter
-from api.semantic_cache import SemanticCache
+from api.security import ApiKeys
 from api.uploads import UploadSpool
 from bootstrap.components import Components
+from core.errors import StoreUnavailable
 from core.settings import Settings
-from ingest.job_runner import JobRunner
+from jobs.runner import InProcessJobRunner
+from jobs.spec import JobRunner
+from jobs.store import JobStore
+from state.answer_cache import AnswerCache
+from state.feedback import FeedbackStore
+from state.guard import CircuitBreaker, GuardedRedis
+from state.rate_limit import RateLimiter
+from state.semantic_cache import SemanticCache
 from workers.app import create_celery_app
 from workers.runner import CeleryJobRunner
 from workers.topology import resolve_runner
@@ -74,6 +77,24 @@ def _load_parts(parts: Components) -> None:
     _ = parts.index, parts.embedder, parts.sparse, parts.retriever, parts.answerer
 
 
+def _in_process_runner(store: JobStore, parts: Components, metrics: Metrics) -> InProcessJobRunner:
+    """The runner of `ragqa serve` without workers; it resumes the jobs a stopped server left open."""
+    runner = InProcessJobRunner(
+        store, parts.pipeline, parts.settings.workers,
+        on_document=lambda outcome: metrics.job_documents.labels(
+            status=outcome.result.status if outcome.result else outcome.state or "duplicate").inc(),
+        on_job=lambda state: metrics.jobs.labels(state=state).inc(),
+    )  # fmt: skip
+    try:
+        recovered = runner.recover()
+    except StoreUnavailable as exc:
+        log.warning("jobs.not_recovered", error=exc.message)
+    else:
+        if recovered:
+            log.info("jobs.recovering", jobs=recovered)
+    return runner
+
+
 async def build_services(settings: Settings, parts: Components, metrics: Metrics) -> Services:
     await anyio.to_thread.run_sync(_load_parts, parts)
     r = settings.redis
@@ -89,10 +110,9 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     spool = UploadSpool(settings.api.upload_dir)
     runner: JobRunner
     if resolve_runner(settings) == "celery":  # raises on a topology that cannot work (embedded store)
-        runner = CeleryJobRunner(create_celery_app(settings, endpoint), settings.workers.interactive_queue)
+        runner = CeleryJobRunner(create_celery_app(settings, endpoint), settings.workers.interactive_queue, store)
     else:
-        runner = InProcessJobRunner(store, metrics, spool, embedder=parts.embedder, sparse=parts.sparse,
-                                    index=parts.index, settings=settings)
+        runner = await anyio.to_thread.run_sync(lambda: _in_process_runner(store, parts, metrics))
     http = httpx.AsyncClient()
     api = settings.api
     services = Services(

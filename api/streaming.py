@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from api.errors import AnswerTimeout
+from core.errors import AnswerTimeout
 
 T = TypeVar("T")
 _END = object()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from api.errors import PayloadTooLarge
+from core.errors import PayloadTooLarge
 
 MAX_NAME_CHARS = 150
 _UNSAFE = re.compile(r"[^\w.\-]+")

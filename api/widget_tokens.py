@@ -29,12 +29,11 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope
 
-from api.errors import Forbidden, PayloadTooLarge, Unauthorized
-from api.security import RateLimiter
 from api.services import Services
-from core.errors import RagqaError
+from core.errors import Forbidden, PayloadTooLarge, RagqaError, Unauthorized
 from core.settings import Settings
 from core.widget_settings import WidgetToken, normalize_origin
+from state.rate_limit import RateLimiter
 
 log = structlog.get_logger(__name__)
 

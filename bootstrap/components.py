@@ -5,23 +5,26 @@ from __future__ import annotations
 from functools import cached_property
 from types import TracebackType
 
-from bootstrap.redis import RedisEndpoint
 from core.settings import Settings
 from generation.answerer import Answerer
 from ingest.embedding import SentenceTransformerEmbedder
-from ingest.jobs import JobStore
 from ingest.pipeline import IngestPipeline
-from retrieval.index import VectorIndex, open_index
+from jobs.store import JobStore
+from retrieval.backends import open_index
+from retrieval.index import VectorIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
+from state.endpoint import RedisEndpoint
 
 
 class Components:
     """Lazily built parts; the heavy ones (the embedding model) load only when a command needs them.
 
-        >>> with Components(Settings()) as parts:  # doctest: +SKIP
-        ...     parts.pipeline.ingest(sources, "docs")
+    Example::
+
+        with Components(Settings()) as parts:
+            parts.pipeline.ingest(sources, "docs")
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -78,6 +81,8 @@ class Components:
     def close(self) -> None:
         """Closes what was opened; each part even when another fails (an embedded Redis must stop)."""
         try:
+            if "pipeline" in self.__dict__:
+                self.pipeline.close()  # its parsing process
             if "index" in self.__dict__:
                 self.index.close()
         finally:

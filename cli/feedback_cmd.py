@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-import redis
 import typer
+from rich.markup import escape
 
 from bootstrap.components import Components
 from cli.output import err_console, fail
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
-from ingest.jobs import StoreUnavailable
 
 feedback_app = typer.Typer(help="Feedback on answers (POST /feedback).", no_args_is_help=True)
 
@@ -30,7 +29,7 @@ def export(
     rating: Annotated[str | None, typer.Option(help="Only `up` or only `down`.")] = None,
 ) -> None:
     """Export every feedback entry as JSON lines (oldest first)."""
-    from api.feedback import export_rows
+    from state.feedback import export_rows
 
     settings: Settings = ctx.obj
     try:
@@ -44,18 +43,16 @@ def export(
             except OSError as exc:
                 raise InvalidRequest(f"cannot write {out}: {exc.strerror or exc}") from exc
             count = 0
-            try:
+            try:  # a Redis failure arrives as StoreUnavailable (state.feedback translates it)
                 for row in export_rows(client, settings.redis.key_prefix, kind, rating):
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                     count += 1
-            except redis.RedisError as exc:
-                raise StoreUnavailable(f"cannot read feedback from Redis: {exc}") from exc
             finally:
                 if out:
                     handle.close()
     except RagqaError as exc:
         fail(exc, as_json=False)
-    err_console.print(f"exported {count} feedback row(s)" + (f" to {out}" if out else ""))
+    err_console.print(f"exported {count} feedback row(s)" + (f" to {escape(str(out))}" if out else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bootstrap.components import Components
 from cli.output import console, fail, print_json
-from core.errors import InvalidRequest, RagqaError
+from core.errors import IndexLocked, InvalidRequest, RagqaError
 from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
@@ -43,7 +44,12 @@ def ingest(
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Metadata key=value, repeatable.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Chunks per embedding batch.")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Enqueue a job for `ragqa worker` instead.")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="With --queue: follow the job until it ends.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With --queue or --server: follow the job to its end.")] = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Upload through a running `ragqa serve` at this URL (e.g. http://127.0.0.1:8000): the "
+        "way to add documents while it holds the embedded store.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="RAGQA_API_KEY", help="With --server: the server's API key, when it requires one.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .docx): parse, chunk, embed, index."""
@@ -52,13 +58,22 @@ def ingest(
         embedding = settings.embedding.model_copy(update={"batch_size": batch_size})
         settings = settings.model_copy(update={"embedding": embedding})
     name = collection or settings.ingest.default_collection
+    if queue and server:
+        fail(InvalidRequest("give --queue or --server, not both"), as_json)
     if queue:
         enqueue(settings, paths, name, glob, recursive, tag or [], wait, as_json)
+        return
+    if server:
+        upload(server, api_key, paths, name, glob, recursive, tag or [], wait, as_json)
         return
     try:
         sources = list(iter_sources(paths, glob, recursive, parse_tags(tag or [])))
         with Components(settings) as parts:
             report = _run(parts, sources, name, show_progress=not as_json)
+    except IndexLocked as exc:
+        fail(IndexLocked(f"{exc.message}. If `ragqa serve` holds it, ingest through the server instead: "
+                         f"ragqa ingest --server http://{settings.api.host}:{settings.api.port} "
+                         f"{' '.join(str(p) for p in paths)}"), as_json)
     except RagqaError as exc:
         fail(exc, as_json)
     if as_json:
@@ -68,34 +83,65 @@ def ingest(
     raise typer.Exit(1 if report.failures else 0)
 
 
+def upload(server: str, api_key: str | None, paths: list[Path], name: str, glob: str, recursive: bool,
+           tags: list[str], wait: bool, as_json: bool) -> None:
+    """`--server`: the files go to a running server, keeping the doc_ids a local ingest would give them."""
+    from cli.server_ingest import ingest_through_server
+
+    try:
+        sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
+        _check_unique(sources)
+        jobs = ingest_through_server(server, sources, name, parse_tags(tags), api_key, wait)
+    except RagqaError as exc:
+        fail(exc, as_json)
+    failed = sum(job["counts"]["failed"] for job in jobs)
+    if as_json:
+        print_json(jobs[0] if len(jobs) == 1 else jobs)
+    else:
+        for job in jobs:
+            counts = ", ".join(f"{state} {n}" for state, n in job["counts"].items() if n)
+            console.print(f"job [bold]{job['job_id']}[/] on {escape(server)}: [bold]{job['state']}[/] ({counts})")
+            for doc in job["documents"]:
+                if doc["state"] == "failed":
+                    reason = escape(str(doc["reason"]))
+                    console.print(f"  [red]✗[/] {escape(doc['doc_id'])} ({doc['error_code']}): {reason}")
+        if not wait:
+            console.print("follow it: ragqa ingest ... --server URL --wait, or GET /jobs/<id> on the server")
+    raise typer.Exit(1 if failed else 0)
+
+
+def _check_unique(sources: list[SourceDocument]) -> None:
+    seen: dict[str, str] = {}
+    for src in sources:
+        if src.doc_id in seen:
+            raise InvalidRequest(f"two files would share the doc_id {src.doc_id!r}: {seen[src.doc_id]} and "
+                                 f"{src.source}; ingest those roots separately")
+        seen[src.doc_id] = src.source
+
+
 def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursive: bool, tags: list[str],
             wait: bool, as_json: bool) -> None:
     """`--queue`: one job, one task per file on the bulk queue; the workers read the files where they are."""
     from cli.jobs_cmd import follow, print_job
-    from ingest.job_runner import JobFile, JobSpec
+    from jobs.spec import JobFile, JobSpec, new_job_id
     from workers.app import create_celery_app
     from workers.runner import CeleryJobRunner
 
     try:
         sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
-        seen: dict[str, str] = {}
-        for src in sources:
-            if src.doc_id in seen:
-                raise InvalidRequest(f"two files would share the doc_id {src.doc_id!r}: {seen[src.doc_id]} and "
-                                     f"{src.source}; ingest those roots separately")
-            seen[src.doc_id] = src.source
+        _check_unique(sources)
         assert all(src.path is not None for src in sources)
         files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source) for s in sources)  # type: ignore[arg-type]
         with Components(settings) as parts:
             store = parts.job_store()
-            job_id = store.create(name, [(f.doc_id, f.name) for f in files])
-            runner = CeleryJobRunner(create_celery_app(settings, parts.redis), settings.workers.bulk_queue)
+            job_id = new_job_id()
+            runner = CeleryJobRunner(create_celery_app(settings, parts.redis), settings.workers.bulk_queue, store)
             try:
                 runner.submit(JobSpec(job_id, name, files, owns_files=False))
             finally:
                 runner.close()  # the broker's connections go before the (maybe embedded) Redis stops
             if not as_json:
-                console.print(f"queued job [bold]{job_id}[/]: {len(files)} documents into {name!r} "
+                console.print(f"queued job [bold]{job_id}[/]: {len(files)} documents into {escape(repr(name))} "
                               f"(follow it: ragqa jobs show {job_id} --wait)")
             job = follow(store, job_id) if wait and not as_json else store.get(job_id)
             while wait and as_json and job.state in ("queued", "running"):
@@ -121,7 +167,7 @@ def _run(parts: Components, sources: list[SourceDocument], name: str, show_progr
         def on_result(result: DocumentResult) -> None:
             progress.advance(files)
             if result.status == "failed":
-                progress.console.print(f"[red]failed[/] {result.doc_id}: {result.reason}")
+                progress.console.print(f"[red]failed[/] {escape(result.doc_id)}: {escape(str(result.reason))}")
 
         pipeline = parts.pipeline  # loads the model before the bars start moving
         return pipeline.ingest(sources, name, on_result=on_result,
@@ -129,7 +175,7 @@ def _run(parts: Components, sources: list[SourceDocument], name: str, show_progr
 
 
 def _print_report(report: IngestReport) -> None:
-    table = Table(title=f"ingest into {report.collection!r}")
+    table = Table(title=escape(f"ingest into {report.collection!r}"))
     for column in ("added", "updated", "unchanged", "failed", "chunks written", "seconds", "chunks/s"):
         table.add_column(column, justify="right")
     counts = report.counts()
@@ -138,7 +184,7 @@ def _print_report(report: IngestReport) -> None:
                   f"{report.chunks_per_second:.1f}")
     console.print(table)
     for failure in report.failures:
-        console.print(f"[red]✗[/] {failure.doc_id}: {failure.reason}")
+        console.print(f"[red]✗[/] {escape(failure.doc_id)}: {escape(str(failure.reason))}")
 
 
 def delete(
@@ -168,10 +214,10 @@ def delete(
     if as_json:
         print_json({"collection": name, "deleted": removed})
     elif not removed or not any(removed.values()):
-        console.print(f"nothing to delete in {name!r}")
+        console.print(f"nothing to delete in {escape(repr(name))}")
     else:
         for d, n in removed.items():
-            console.print(f"deleted {d}: {n} chunks")
+            console.print(f"deleted {escape(d)}: {n} chunks")
     raise typer.Exit(0 if any(removed.values()) else 1)
 
 
@@ -190,10 +236,10 @@ def stats(ctx: typer.Context, collection: CollectionOpt = None, as_json: JsonOpt
     if as_json:
         print_json(data)
         return
-    table = Table(title=f"collection {name!r}")
+    table = Table(title=escape(f"collection {name!r}"))
     for key in data:
         table.add_column(key.replace("_", " "), justify="right")
-    table.add_row(*(str(v) if v is not None else "-" for v in data.values()))
+    table.add_row(*(escape(str(v)) if v is not None else "-" for v in data.values()))
     console.print(table)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -14,7 +15,8 @@ from bootstrap.components import Components
 from cli.output import console, fail, print_json
 from core.errors import RagqaError
 from core.settings import Settings
-from ingest.jobs import FINAL_DOC_STATES, Job, JobStore
+from jobs.records import FINAL_DOC_STATES, Job
+from jobs.store import JobStore
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -52,12 +54,12 @@ def follow(store: JobStore, job_id: str, interval_s: float = 0.5) -> Job:
 
 def print_job(job: Job) -> None:
     counts = job.counts()
-    console.print(f"job [bold]{job.job_id}[/] in {job.collection!r}: [bold]{job.state}[/], "
+    console.print(f"job [bold]{job.job_id}[/] in {escape(repr(job.collection))}: [bold]{job.state}[/], "
                   f"{finished(job)}/{len(job.documents)} documents, {job.chunks_written} chunks written")
     console.print("  " + ", ".join(f"{state} {n}" for state, n in counts.items() if n))
     for doc in job.documents:
         if doc.state == "failed":
-            console.print(f"  [red]✗[/] {doc.doc_id} ({doc.error_code}): {doc.reason}")
+            console.print(f"  [red]✗[/] {escape(doc.doc_id)} ({doc.error_code}): {escape(str(doc.reason))}")
 
 
 @jobs_app.callback(invoke_without_command=True)
@@ -75,7 +77,7 @@ def list_jobs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How m
         table.add_column(column)
     for j in jobs:
         created = time.strftime("%F %T", time.localtime(j.created_at))
-        table.add_row(j.job_id, j.collection, j.state, f"{finished(j)}/{len(j.documents)}",
+        table.add_row(j.job_id, escape(j.collection), j.state, f"{finished(j)}/{len(j.documents)}",
                       str(j.counts()["failed"]), str(j.chunks_written), created)
     console.print(table)
 

@@ -1,9 +1,12 @@
 """The Celery app, built from settings: Redis as broker and result backend, at-least-once delivery.
 
-    >>> app = create_celery_app(settings, endpoint)  # doctest: +SKIP
-    >>> app.send_task(INGEST_DOCUMENT, [task.to_dict()], queue=settings.workers.interactive_queue)  # doctest: +SKIP
+Example::
 
-Delivery is at least once and the tasks are idempotent (see ``ingest.job_document``):
+    app = create_celery_app(settings, RedisEndpoint.from_settings(settings.redis))
+    for task in spec.tasks():                           # spec: a jobs.spec.JobSpec
+        app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=settings.workers.interactive_queue)
+
+Delivery is at least once and the tasks are idempotent (see ``jobs.document``):
 
 - ``acks_late`` + ``task_reject_on_worker_lost``: a task is acknowledged only when it ends, so
   a worker that dies mid-task leaves it to be delivered again;
@@ -22,8 +25,8 @@ from typing import Any
 
 from celery import Celery
 
-from bootstrap.redis import RedisEndpoint
 from core.settings import Settings
+from state.endpoint import RedisEndpoint
 
 INGEST_DOCUMENT = "ragqa.ingest_document"
 

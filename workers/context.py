@@ -5,9 +5,11 @@ Built in the parent before a prefork fork, but loaded only in the process that r
 for the threads and solo pools, so models load once per worker process and never twice in
 one.
 
-    >>> context = WorkerContext(Components(settings))  # doctest: +SKIP
-    >>> context.load()  # doctest: +SKIP
-    >>> context.pipeline.ingest(...)  # doctest: +SKIP
+Example::
+
+    context = WorkerContext(Components(settings))
+    context.load()
+    context.pipeline.ingest(sources, "docs")
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import structlog
 
 from bootstrap.components import Components
 from core.settings import Settings
-from ingest.jobs import JobStore
 from ingest.pipeline import IngestPipeline
+from jobs.store import JobStore
 
 log = structlog.get_logger(__name__)
 

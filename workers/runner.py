@@ -1,41 +1,49 @@
-"""Enqueueing: the ``JobRunner`` that sends a job's documents to the Celery workers.
+"""Enqueueing: the ``JobRunner`` that records a job and sends its documents to the Celery workers.
 
 The API (uploads, interactive queue) and ``ragqa ingest --queue`` (bulk queue) use it; it only
 publishes, so importing it loads no models.
 
-    >>> runner = CeleryJobRunner(app, queue="ragqa.interactive")  # doctest: +SKIP
-    >>> runner.submit(JobSpec(job_id, "docs", files))  # doctest: +SKIP
+Example::
+
+    runner = CeleryJobRunner(app, "ragqa.interactive", store)
+    runner.submit(JobSpec(new_job_id(), "docs", files))
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import structlog
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from ingest.job_document import DocumentTask
-from ingest.job_runner import JobSpec
-from ingest.jobs import StoreUnavailable
+from core.errors import RagqaError, StoreUnavailable
+from jobs.spec import JobSpec
+from jobs.store import JobStore
 from workers.app import INGEST_DOCUMENT, release_connections
 
 log = structlog.get_logger(__name__)
 
 
 class CeleryJobRunner:
-    """Publishes one task per document of a job to ``queue``."""
+    """Records the job, then publishes one task per document to ``queue``."""
 
-    def __init__(self, app: Celery, queue: str) -> None:
+    def __init__(self, app: Celery, queue: str, store: JobStore) -> None:
         self.app = app
         self.queue = queue
+        self.store = store
 
     def submit(self, spec: JobSpec) -> None:
+        self.store.create(spec, runner="celery")
         try:
             with self.app.producer_or_acquire() as producer:
-                for file in spec.files:
-                    task = DocumentTask(spec.job_id, spec.collection, file, spec.owns_files)
+                for task in spec.tasks():
                     self.app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=self.queue, producer=producer)
         except OperationalError as exc:
-            raise StoreUnavailable(f"the task broker is unreachable: {exc}") from exc
+            error = StoreUnavailable(f"the task broker is unreachable: {exc}")
+            with contextlib.suppress(RagqaError):  # a job no worker will ever see must not stay "queued"
+                self.store.set_state(spec.job_id, "failed", error)
+            raise error from exc
         log.info("job.enqueued", job_id=spec.job_id, documents=len(spec.files), queue=self.queue)
 
     def close(self) -> None:

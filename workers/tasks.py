@@ -1,7 +1,9 @@
-"""The worker's tasks: thin wrappers that call ``ingest.job_document`` and map its outcomes
+"""The worker's tasks: thin wrappers that call ``jobs.document.run_document`` and map its outcomes
 onto Celery's retry and acknowledgement machinery.
 
-    >>> register_tasks(app, context)  # doctest: +SKIP
+Example::
+
+    register_tasks(app, context)
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from celery import Celery, Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
-from ingest.job_document import DeliveryPolicy, DocumentTask, RetryLater, fail_document, ingest_job_document
-from ingest.jobs import StoreUnavailable
+from core.errors import RetryLater, StoreUnavailable
+from jobs.document import DeliveryPolicy, fail_document, run_document
+from jobs.spec import DocumentTask
 from workers.app import INGEST_DOCUMENT
 from workers.context import WorkerContext
 from workers.isolation import ProcessSlots
@@ -34,7 +37,7 @@ def register_tasks(app: Celery, context: WorkerContext) -> None:
         policy = DeliveryPolicy(self.request.retries or 0, w.max_retries, w.max_deliveries, w.store_retry_s,
                                 slots.slot)
         try:
-            outcome = ingest_job_document(task, context.store, context.pipeline, policy)
+            outcome = run_document(task, context.store, context.pipeline, policy)
         except RetryLater:
             raise
         except StoreUnavailable as exc:

@@ -30,11 +30,19 @@ async def upload_documents(
     files: Annotated[list[UploadFile], File(description="The files (.txt .md .html .pdf .docx).")],
     collection: Annotated[str | None, Form(pattern=COLLECTION_PATTERN, description="Default: `docs`.")] = None,
     tags: Annotated[list[str] | None, Form(description="`key=value` metadata, repeatable.")] = None,
+    doc_ids: Annotated[list[str] | None, Form(
+        description="The id to index each file as, in the order of `files` (default: its safe file name). "
+        "`ragqa ingest --server` sends the ids a local ingest would use, so both update the same documents.",
+    )] = None,
+    sources: Annotated[list[str] | None, Form(
+        description="Where each file came from, in the order of `files` (what `ragqa delete --source` "
+        "matches; default: its file name).",
+    )] = None,
 ) -> Any:
     tag_pairs = dict(parse_tags([t for t in tags or [] if t]))
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    return await services.documents.upload(files, name, tag_pairs)
+    return await services.documents.upload(files, name, tag_pairs, doc_ids=doc_ids, sources=sources)
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 404, 429, 503),

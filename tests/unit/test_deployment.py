@@ -12,6 +12,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -187,6 +188,14 @@ def test_the_dockerfile_installs_cpu_torch_first_and_serves_the_api() -> None:
     assert "USER ragqa" in text
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".venv", ".git", "data", ".env"} <= set(ignored)
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    names = {p.rstrip("*") for p in packages}
+    copied = set(re.findall(r"^COPY (\w+) \1$", text, flags=re.MULTILINE))
+    assert names == copied, f"the Dockerfile copies {sorted(copied)}; the project installs {sorted(names)}"
 
 
 def test_docker_compose_config_accepts_the_file() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import redis
 from fastapi.testclient import TestClient
 
+from state.keys import Keyspace
 from tests.integration.api.conftest import wait_for_job
 
 ARTICLES = Path("set1")
@@ -64,14 +65,15 @@ def test_delete_moves_the_version_and_evicts_answers_that_cited_the_document(
     version = services.components.index.version("zoo")
     payload = {"answer_id": "f" * 32, "text": "In Antarctica [1].", "cached": False, "timings_ms": {}}
     client.portal.call(services.cache.save, "cited-fp", "zoo", version, payload, ["penguin.txt"])  # type: ignore[union-attr]
-    assert redis_client.exists(f"{key_prefix}ans:cited-fp")
+    keys = Keyspace(key_prefix)
+    assert redis_client.exists(keys.cached_answer("cited-fp"))
 
     deleted = client.delete("/documents/penguin.txt", params={"collection": "zoo"})
     assert deleted.status_code == 200, deleted.text
     body = deleted.json()
     assert body["chunks_deleted"] > 0 and body["answers_evicted"] == 1
-    assert not redis_client.exists(f"{key_prefix}ans:cited-fp")
-    assert not redis_client.exists(f"{key_prefix}cite:zoo:penguin.txt")
+    assert not redis_client.exists(keys.cached_answer("cited-fp"))
+    assert not redis_client.exists(keys.citations("zoo", "penguin.txt"))
     # The delete moved the index's version: the refusal cached before it is not served either.
     assert client.post("/ask", json=question).json()["cached"] is False
 

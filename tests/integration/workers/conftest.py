@@ -26,7 +26,8 @@ import pytest
 import redis
 
 from core.settings import Settings
-from ingest.jobs import Job, JobStore
+from jobs.records import Job
+from jobs.store import JobStore
 from tests.support.environment import REPO, require
 from tests.support.services import SHARED_REDIS, RedisServer, delete_prefix, free_port, redis_reachable
 

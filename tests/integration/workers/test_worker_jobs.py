@@ -10,8 +10,9 @@ import pytest
 import redis
 
 from core.errors import NotFound
-from ingest.jobs import FINAL_DOC_STATES, Job, JobStore
-from retrieval.index import open_index
+from jobs.records import FINAL_DOC_STATES, Job
+from jobs.store import JobStore
+from retrieval.backends import open_index
 from tests.integration.workers.conftest import (
     COLLECTION,
     WorkerEnv,
@@ -121,8 +122,8 @@ def test_cancel_stops_pending_documents_and_keeps_indexed_ones_whole(
 def test_an_upload_is_not_starved_by_a_bulk_import(
     worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
 ) -> None:
-    from bootstrap.redis import RedisEndpoint
-    from ingest.job_runner import JobFile, JobSpec
+    from jobs.spec import JobFile, JobSpec, new_job_id
+    from state.endpoint import RedisEndpoint
     from workers.app import create_celery_app
     from workers.runner import CeleryJobRunner
 
@@ -132,8 +133,8 @@ def test_an_upload_is_not_starved_by_a_bulk_import(
     bulk_id = enqueue(worker_env, bulk)  # the bulk queue, 60 tasks ahead of the upload
     settings = worker_env.settings()
     store = worker_env.store()
-    upload_id = store.create(COLLECTION, [("upload.txt", "upload.txt")])
-    runner = CeleryJobRunner(create_celery_app(settings, RedisEndpoint(settings.redis)), worker_env.queue)
+    upload_id = new_job_id()
+    runner = CeleryJobRunner(create_celery_app(settings, RedisEndpoint(settings.redis)), worker_env.queue, store)
     # owns_files: like the API's spooled uploads, the folder goes once the job is over.
     runner.submit(JobSpec(upload_id, COLLECTION, (JobFile("upload.txt", "upload.txt", upload),), owns_files=True))
 

@@ -28,9 +28,9 @@ from core.errors import (
     NotFound,
     ParseError,
     RagqaError,
+    StoreUnavailable,
     UnsupportedFormat,
 )
-from ingest.jobs import StoreUnavailable
 
 
 @pytest.mark.parametrize(("error", "status"), [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from api.errors import PayloadTooLarge
 from api.uploads import UploadSpool, sanitize_filename, unique_names
+from core.errors import PayloadTooLarge
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -11,8 +11,8 @@ from api.openai_schemas import OpenAIMessage
 from api.schemas import Filters, answer_payload
 from core.errors import InvalidRequest
 from core.types import Answer, ChatMessage, Citation
-from ingest.job_runner import JobFile, JobSpec
-from ingest.jobs import DocumentProgress, Job
+from jobs.records import DocumentProgress, Job
+from jobs.spec import JobFile, JobSpec
 
 
 def test_the_last_user_message_is_the_question() -> None:

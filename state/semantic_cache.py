@@ -1,7 +1,7 @@
 """The semantic answer cache (off by default): a near-identical question reuses a cached answer.
 
 Per scope (collection, filters, top_k, model, prompt version) and index version, a Redis hash
-maps each cached question's fingerprint to its embedding (float32 bytes)::
+maps each cached question's fingerprint to its embedding (float32 bytes; named in ``state.keys``)::
 
     sem:{scope}:{version}   hash  fingerprint -> embedding; TTL ``redis.cache_ttl_s``
 
@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from api.cache import AnswerCache
-from api.metrics import Metrics
-from api.redis_guard import GuardedRedis
-from ingest.jobs import StoreUnavailable
+from core.errors import StoreUnavailable
+from state.answer_cache import AnswerCache
+from state.guard import GuardedRedis
+from state.keys import Keyspace
+from state.metrics import StateMetrics
 
 
 def scope_fingerprint(collection: str, filters: dict[str, Any] | None, top_k: int, model: str,
@@ -63,18 +64,18 @@ class SemanticCache:
         await semantic.add(scope, version, fp, vector)         # after a miss was answered
     """
 
-    def __init__(self, guarded: GuardedRedis, exact: AnswerCache, metrics: Metrics, *, prefix: str,
+    def __init__(self, guarded: GuardedRedis, exact: AnswerCache, metrics: StateMetrics, *, prefix: str,
                  threshold: float, max_entries: int, ttl_s: int) -> None:
         self.guarded = guarded
         self.exact = exact
         self.metrics = metrics
-        self.prefix = prefix
+        self.keyspace = Keyspace(prefix)
         self.threshold = threshold
         self.max_entries = max_entries
         self.ttl_s = ttl_s
 
     def _key(self, scope: str, version: str) -> str:
-        return f"{self.prefix}sem:{scope}:{version}"
+        return self.keyspace.semantic(scope, version)
 
     async def lookup(self, scope: str, version: str, vector: npt.NDArray[np.float32]) -> dict[str, Any] | None:
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api.cache import fingerprint, normalize_question
-from api.semantic_cache import best_match, scope_fingerprint
 from core.types import ChatMessage
+from state.answer_cache import fingerprint, normalize_question
+from state.semantic_cache import best_match, scope_fingerprint
 
 BASE = {"filters": None, "top_k": 6, "model": "smollm2", "prompt_version": "rag-v1"}
 
@@ -65,7 +65,7 @@ def test_best_match_respects_the_threshold() -> None:
 def test_a_hit_is_patched_in_place_without_parsing() -> None:
     import json
 
-    from api.cache import mark_cached
+    from state.answer_cache import mark_cached
 
     stored = {"answer_id": "a", "text": 'He said "cached":false once', "citations": [], "cached": False,
               "usage": {"total_tokens": 3}, "timings_ms": {"retrieve": 12.5, "total": 80.0}}
@@ -77,14 +77,14 @@ def test_a_hit_is_patched_in_place_without_parsing() -> None:
 
 
 def test_an_unexpected_layout_is_left_to_the_parser() -> None:
-    from api.cache import mark_cached
+    from state.answer_cache import mark_cached
 
     assert mark_cached(b'{"timings_ms":{},"cached":false,"x":1}', 1.0) is None  # timings_ms not last
     assert mark_cached(b'{"cached":true,"timings_ms":{}}', 1.0) is None
 
 
 def test_entries_of_another_index_version_are_stale() -> None:
-    from api.cache import split_entry
+    from state.answer_cache import split_entry
 
     assert split_entry(b'3\n{"a":1}', "3") == b'{"a":1}'
     assert split_entry(b'3\n{"a":1}', "4") is None  # written before an ingest or delete

@@ -1,6 +1,6 @@
 """The Redis answer cache, and answer records kept for feedback.
 
-Keys (all under the configured prefix)::
+Keys (all under the configured prefix; named in ``state.keys``)::
 
     ans:{fingerprint}             b"<index version>\n<answer JSON>"; TTL ``redis.cache_ttl_s``
     cite:{collection}:{doc_id}    set of answer keys that cite the document (evicted on delete)
@@ -29,15 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import structlog
 
-from api.metrics import Metrics
-from api.redis_guard import GuardedRedis
-from api.streaming import run_blocking
-from core.errors import RagqaError
+from core.errors import RagqaError, StoreUnavailable
 from core.types import ChatMessage
-from ingest.jobs import StoreUnavailable
 from retrieval.versions import VersionSource
+from state.guard import GuardedRedis
+from state.keys import Keyspace
+from state.metrics import StateMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -120,21 +120,18 @@ class AnswerCache:
             await cache.save(fp, "docs", found.version, payload, cited_doc_ids)
     """
 
-    def __init__(self, guarded: GuardedRedis, versions: VersionSource, metrics: Metrics, *, prefix: str,
+    def __init__(self, guarded: GuardedRedis, versions: VersionSource, metrics: StateMetrics, *, prefix: str,
                  ttl_s: int, answer_ttl_s: int, enabled: bool = True) -> None:
         self.guarded = guarded
         self.versions = versions
         self.metrics = metrics
-        self.prefix = prefix
+        self.keyspace = Keyspace(prefix)
         self.ttl_s = ttl_s
         self.answer_ttl_s = answer_ttl_s
         self.enabled = enabled
 
     def answer_key(self, fp: str) -> str:
-        return f"{self.prefix}ans:{fp}"
-
-    def _cite_key(self, collection: str, doc_id: str) -> str:
-        return f"{self.prefix}cite:{collection}:{doc_id}"
+        return self.keyspace.cached_answer(fp)
 
     async def version(self, collection: str) -> str | None:
         """The collection's index version now; None when the index cannot say (then don't cache)."""
@@ -142,7 +139,7 @@ class AnswerCache:
         if token is not None:
             return token  # the common case: no I/O, no thread hop
         try:
-            return await run_blocking(self.versions.version, collection)
+            return await anyio.to_thread.run_sync(self.versions.version, collection)
         except RagqaError as exc:
             log.warning("cache.version_unreadable", collection=collection, code=exc.code, error=exc.message)
             return None
@@ -181,14 +178,14 @@ class AnswerCache:
 
         async def write() -> None:
             pipe = self.guarded.client.pipeline(transaction=False)
-            pipe.set(f"{self.prefix}answer:{payload['answer_id']}", data, ex=self.answer_ttl_s)
+            pipe.set(self.keyspace.answer_record(payload["answer_id"]), data, ex=self.answer_ttl_s)
             if cache_it:
                 assert fp is not None and version is not None
                 key = self.answer_key(fp)
                 pipe.set(key, f"{version}\n{data}", ex=self.ttl_s)
                 for doc_id in set(cited_doc_ids):
-                    pipe.sadd(self._cite_key(collection, doc_id), key)
-                    pipe.expire(self._cite_key(collection, doc_id), self.ttl_s)
+                    pipe.sadd(self.keyspace.citations(collection, doc_id), key)
+                    pipe.expire(self.keyspace.citations(collection, doc_id), self.ttl_s)
             await pipe.execute()
 
         # Uncached on failure: the answer is served anyway; the breaker and a metric record the outage.
@@ -197,12 +194,13 @@ class AnswerCache:
 
     async def answer_record(self, answer_id: str) -> dict[str, Any] | None:
         """The answer as served (raises StoreUnavailable when Redis is down)."""
-        raw = await self.guarded.call("answer_get", lambda: self.guarded.client.get(f"{self.prefix}answer:{answer_id}"))
+        key = self.keyspace.answer_record(answer_id)
+        raw = await self.guarded.call("answer_get", lambda: self.guarded.client.get(key))
         return json.loads(raw) if raw else None
 
     async def evict_document(self, collection: str, doc_id: str) -> int:
         """Deletes every cached answer that cited ``doc_id``; returns how many went."""
-        cite = self._cite_key(collection, doc_id)
+        cite = self.keyspace.citations(collection, doc_id)
 
         async def evict() -> int:
             keys = await self.guarded.client.smembers(cite)

@@ -7,6 +7,9 @@ a late or duplicate delivery of its task can no longer change it.
 
 Keys: ``KEYS[1]`` the job hash, ``KEYS[2]`` its documents hash (doc_id -> JSON),
 ``KEYS[3]`` the set of its documents not yet final.
+
+``CLAIM_JOB`` hands an in-process job whose runner died to a new runner: two servers starting
+at once must not both run it.
 """
 
 from __future__ import annotations
@@ -82,4 +85,19 @@ if redis.call('SCARD', KEYS[3]) == 0 then
   redis.call('HSET', KEYS[1], 'state', 'cancelled')
 end
 return cancelled
+"""
+
+# KEYS[1]: the job hash. ARGV: the claiming owner, the runners' lease-key prefix. Returns the
+# job's spec (JSON) when the job is an open in-process job whose owner's lease is gone, after
+# making the claimant its owner; false otherwise (another runner claimed it first, or it ended).
+CLAIM_JOB = """
+local meta = redis.call('HMGET', KEYS[1], 'runner', 'state', 'owner', 'spec')
+if meta[1] ~= 'inprocess' or (meta[2] ~= 'queued' and meta[2] ~= 'running') or not meta[4] then
+  return false
+end
+if meta[3] and redis.call('EXISTS', ARGV[2] .. meta[3]) == 1 then
+  return false
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+return meta[4]
 """

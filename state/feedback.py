@@ -6,6 +6,8 @@ stands alone: as an eval set (``EvalQuestion``-shaped rows: ``question``, ``answ
 
     {prefix}feedback   stream   feedback_id -> {answer_id, rating, comment, created_at, answer (JSON)}
 
+(The key is ``state.keys.Keyspace.feedback``.)
+
     >>> to_chat_row({"rating": "up", "answer": {"question": "Q?", "text": "A [1]."}})["messages"][1]
     {'role': 'assistant', 'content': 'A [1].'}
 """
@@ -19,15 +21,12 @@ from typing import Any, Literal
 
 import redis
 
-from api.cache import AnswerCache
-from api.redis_guard import GuardedRedis
-from core.errors import NotFound
+from core.errors import NotFound, StoreUnavailable
+from state.answer_cache import AnswerCache
+from state.guard import GuardedRedis
+from state.keys import Keyspace
 
 ExportFormat = Literal["eval", "chat"]
-
-
-def feedback_key(prefix: str) -> str:
-    return f"{prefix}feedback"
 
 
 class FeedbackStore:
@@ -41,7 +40,7 @@ class FeedbackStore:
     def __init__(self, guarded: GuardedRedis, cache: AnswerCache, prefix: str) -> None:
         self.guarded = guarded
         self.cache = cache
-        self.key = feedback_key(prefix)
+        self.key = Keyspace(prefix).feedback
 
     async def record(self, answer_id: str, rating: str, comment: str | None) -> str:
         answer = await self.cache.answer_record(answer_id)
@@ -54,10 +53,14 @@ class FeedbackStore:
 
 
 def iter_feedback(client: redis.Redis, prefix: str, page: int = 500) -> Iterator[dict[str, Any]]:
-    """Every feedback entry, oldest first (a synchronous client: the CLI's)."""
+    """Every feedback entry, oldest first (a synchronous client: the CLI's); Redis failing -> StoreUnavailable."""
+    key = Keyspace(prefix).feedback
     start = "-"
     while True:
-        entries: list[Any] = client.xrange(feedback_key(prefix), min=start, count=page)  # type: ignore[assignment]
+        try:
+            entries: list[Any] = client.xrange(key, min=start, count=page)  # type: ignore[assignment]
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"cannot read feedback from Redis: {exc}") from exc
         for entry_id, raw in entries:
             fields = {_text(k): _text(v) for k, v in raw.items()}
             yield {"feedback_id": _text(entry_id), "answer_id": fields["answer_id"], "rating": fields["rating"],

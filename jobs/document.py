@@ -1,6 +1,7 @@
-"""One document of an ingestion job, the way a task queue runs it: at least once, maybe twice.
+"""The one state machine of a job's document, for every runner: at least once, maybe twice.
 
-A queue (Celery, ``workers/``) hands each document of a job to ``ingest_job_document``. The
+Both runners hand each document of a job to ``run_document``: Celery (``workers/``) one task per
+document, and the in-process runner of ``ragqa serve`` (``jobs.runner``) one after another. The
 function makes every hand-over safe to repeat:
 
 - a document already final (done, failed, cancelled) is skipped, so a duplicate delivery
@@ -13,14 +14,16 @@ function makes every hand-over safe to repeat:
   a first crash it runs alone in its process (``DeliveryPolicy.slot``), so a neighbour that
   shared the process is never blamed; after ``max_deliveries`` crashes, one of them alone, it fails;
 - a transient failure (index or Redis unavailable) raises ``RetryLater`` while retries remain;
-  a permanent one (parse error, unsupported format, too large) fails the document at once.
+  a permanent one (parse error, unsupported format, too large, a collection of another schema)
+  fails the document at once, with the error's code and message.
 
 The index moves the collection's version with each write (``retrieval.versions``): the answer
 cache sees the change without this module's help.
 
-    >>> outcome = ingest_job_document(task, store, pipeline, policy)  # doctest: +SKIP
-    >>> outcome.state, outcome.closed_job  # doctest: +SKIP
-    ('done', True)
+Example::
+
+    outcome = run_document(task, store, pipeline, DeliveryPolicy(retries=0))
+    outcome.state, outcome.closed_job    # ("done", True) for the last document of its job
 """
 
 from __future__ import annotations
@@ -33,40 +36,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
-from core.errors import RagqaError
-from ingest.job_runner import JobFile, file_from_dict, file_to_dict, source_of
-from ingest.jobs import FINAL_DOC_STATES, DocState, JobStore, Move, StoreUnavailable
+from core.errors import RagqaError, RetryLater, StoreUnavailable
 from ingest.pipeline import IngestPipeline
 from ingest.report import DocumentResult
+from jobs.records import FINAL_DOC_STATES, DocState, Move
+from jobs.spec import DocumentTask
+from jobs.store import JobStore
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-
-class RetryLater(RagqaError):
-    """A transient failure: the queue should hand the document over again after a backoff."""
-
-    code = "retry_later"
-    transient = True
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentTask:
-    """One document of a job, as a queue message (JSON-friendly)."""
-
-    job_id: str
-    collection: str
-    file: JobFile
-    owns_file: bool = True  # an upload in the spool folder: removed once the job is over
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "collection": self.collection, "file": file_to_dict(self.file),
-                "owns_file": self.owns_file}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DocumentTask:
-        return cls(data["job_id"], data["collection"], file_from_dict(data["file"]), bool(data.get("owns_file", True)))
 
 
 def _no_isolation(alone: bool) -> AbstractContextManager[object]:
@@ -96,8 +76,8 @@ class DocumentOutcome:
     closed_job: bool = False
 
 
-def ingest_job_document(task: DocumentTask, store: JobStore, pipeline: IngestPipeline,
-                        policy: DeliveryPolicy) -> DocumentOutcome:
+def run_document(task: DocumentTask, store: JobStore, pipeline: IngestPipeline,
+                 policy: DeliveryPolicy) -> DocumentOutcome:
     """Ingests one document of a job, recording its progress; see the module docstring."""
     persist = _Persist(policy.store_retry_s)
     job_id, doc_id = task.job_id, task.file.doc_id
@@ -134,8 +114,14 @@ def _ingest(task: DocumentTask, store: JobStore, pipeline: IngestPipeline, polic
         return DocumentOutcome(None)  # cancelled between the check and the claim
 
     results: list[DocumentResult] = []
-    pipeline.ingest([source_of(task.file)], task.collection, on_result=results.append,
-                    on_stage=lambda _, stage: persist(lambda: store.set_document(job_id, doc_id, stage)))
+    try:
+        pipeline.ingest([task.file.to_source()], task.collection, on_result=results.append,
+                        on_stage=lambda _, stage: persist(lambda: store.set_document(job_id, doc_id, stage)))
+    except StoreUnavailable:
+        raise
+    except RagqaError as exc:  # the collection itself (unreachable index, another schema), not this file
+        results = [DocumentResult(doc_id, task.file.source or task.file.name, "failed", error_code=exc.code,
+                                  reason=f"{task.file.name}: {exc.message}", transient=exc.transient)]
     result = results[0]
     if result.status == "failed":
         if result.transient and policy.retries < policy.max_retries:
@@ -175,19 +161,23 @@ def _tidy(task: DocumentTask, store: JobStore, persist: _Persist, job_over: bool
 
 
 class _Persist:
-    """Retries job-store calls through a Redis outage, for up to ``seconds`` in all."""
+    """Retries job-store calls through a Redis outage, for up to ``seconds`` in all (one budget per delivery)."""
 
     def __init__(self, seconds: float) -> None:
-        self.deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + seconds
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            stop=lambda _: time.monotonic() >= deadline,
+            before_sleep=_log_outage,
+            reraise=True,
+        )
 
     def __call__(self, call: Callable[[], T]) -> T:
-        delay = 0.2
-        while True:
-            try:
-                return call()
-            except StoreUnavailable as exc:
-                if time.monotonic() + delay > self.deadline:
-                    raise
-                log.warning("job.store_unavailable", error=exc.message, retry_in_s=delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        return self._retrying(call)
+
+
+def _log_outage(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    delay = state.next_action.sleep if state.next_action else None
+    log.warning("job.store_unavailable", error=str(error), retry_in_s=delay)

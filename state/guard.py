@@ -21,8 +21,8 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 
-from api.metrics import Metrics
-from ingest.jobs import StoreUnavailable
+from core.errors import StoreUnavailable
+from state.metrics import StateMetrics
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -97,7 +97,7 @@ class GuardedRedis:
         value = await guarded.call("cache_get", lambda: guarded.client.get(key))
     """
 
-    def __init__(self, client: aioredis.Redis, breaker: CircuitBreaker, metrics: Metrics) -> None:
+    def __init__(self, client: aioredis.Redis, breaker: CircuitBreaker, metrics: StateMetrics) -> None:
         self.client = client
         self.breaker = breaker
         self.metrics = metrics

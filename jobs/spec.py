@@ -1,0 +1,95 @@
+"""What a job runs: its files, and one document of it as a queue message (both JSON-friendly).
+
+Whoever runs a job (the in-process runner of ``ragqa serve``, or Celery workers) receives a
+``JobSpec`` through ``JobRunner.submit``, which records the job and hands each document to
+``jobs.document.run_document`` as a ``DocumentTask``.
+
+Example::
+
+    spec = JobSpec(new_job_id(), "docs", (JobFile("a.txt", "a.txt", Path("/spool/1/a.txt")),))
+    runner.submit(spec)   # records it as queued, then runs it somewhere
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ingest.sources import SourceDocument
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class JobFile:
+    """A file waiting to be ingested; ``doc_id`` is what it will be indexed as."""
+
+    doc_id: str
+    name: str
+    path: Path
+    tags: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # what `ragqa delete --source` matches; default: the name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "path": str(self.path)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobFile:
+        return cls(data["doc_id"], data["name"], Path(data["path"]), dict(data.get("tags") or {}), data.get("source"))
+
+    def to_source(self) -> SourceDocument:
+        return SourceDocument(doc_id=self.doc_id, name=self.name, source=self.source or self.name, path=self.path,
+                              tags=dict(self.tags))
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything a runner needs to run a job."""
+
+    job_id: str
+    collection: str
+    files: tuple[JobFile, ...]
+    owns_files: bool = True  # uploads in a spool folder, removed once ingested; not a user's own paths
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "collection": self.collection, "owns_files": self.owns_files,
+                "files": [f.to_dict() for f in self.files]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        files = tuple(JobFile.from_dict(f) for f in data["files"])
+        return cls(data["job_id"], data["collection"], files, bool(data.get("owns_files", True)))
+
+    def tasks(self) -> list[DocumentTask]:
+        return [DocumentTask(self.job_id, self.collection, f, self.owns_files) for f in self.files]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentTask:
+    """One document of a job, as a queue message."""
+
+    job_id: str
+    collection: str
+    file: JobFile
+    owns_file: bool = True  # an upload in the spool folder: removed once the job is over
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "collection": self.collection, "file": self.file.to_dict(),
+                "owns_file": self.owns_file}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentTask:
+        return cls(data["job_id"], data["collection"], JobFile.from_dict(data["file"]),
+                   bool(data.get("owns_file", True)))
+
+
+class JobRunner(Protocol):
+    """Records a submitted job and runs its documents somewhere (a thread, Celery workers)."""
+
+    def submit(self, spec: JobSpec) -> None: ...
+
+    def close(self) -> None: ...

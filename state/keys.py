@@ -1,0 +1,102 @@
+"""Every Redis key ragqa writes, named in one place; each starts with ``redis.key_prefix``.
+
+Key (after the prefix)               type    holds                                         owner
+-----------------------------------  ------  --------------------------------------------  -------------------------
+``ans:{fingerprint}``                string  ``<index version>\\n<answer JSON>``; TTL       ``state.answer_cache``
+                                             ``redis.cache_ttl_s``
+``cite:{collection}:{doc_id}``       set     answer keys that cite the document (evicted   ``state.answer_cache``
+                                             when it is deleted)
+``answer:{answer_id}``               string  the answer as served, for feedback; TTL       ``state.answer_cache``
+                                             ``redis.answer_ttl_s``
+``sem:{scope}:{version}``            hash    question fingerprint -> embedding (float32)   ``state.semantic_cache``
+``rl:{identity}``                    hash    a token bucket: ``tokens``, ``at``            ``state.rate_limit``
+``feedback``                         stream  feedback_id -> {answer_id, rating, ...}       ``state.feedback``
+``job:{id}``                         hash    a job's record (collection, state, runner,    ``jobs.store``
+                                             owner, spec, cancel, times, error)
+``job:{id}:docs``                    hash    doc_id -> JSON progress of the document       ``jobs.store``
+``job:{id}:open``                    set     doc_ids not yet final                         ``jobs.store``
+``job:{id}:deliveries``              hash    doc_id -> times handed to a runner            ``jobs.store``
+``job:{id}:solo``                    hash    doc_id -> times run alone after a crash       ``jobs.store``
+``jobs``                             zset    job ids by creation time (for listing)        ``jobs.store``
+``runner:{owner}``                   string  present while in-process runner ``owner``     ``jobs.store``
+                                             lives (a lease)
+
+Not here: Celery's queues, under ``workers.broker_key_prefix`` (kombu names them), and the index
+versions, which live in the index itself (``retrieval.versions``).
+
+    >>> keys = Keyspace("ragqa:")
+    >>> keys.cached_answer("3f2a"), keys.job_docs("j1"), keys.feedback
+    ('ragqa:ans:3f2a', 'ragqa:job:j1:docs', 'ragqa:feedback')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.settings import RedisSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Keyspace:
+    """The names of ragqa's Redis keys under one prefix (``redis.key_prefix``).
+
+    Example::
+
+        keys = Keyspace.from_settings(settings.redis)
+        client.get(keys.cached_answer(fp))
+        client.hgetall(keys.job(job_id))
+    """
+
+    prefix: str = "ragqa:"
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings) -> Keyspace:
+        return cls(settings.key_prefix)
+
+    # Answers: the exact cache, the citation index that evicts it, the records feedback rates.
+
+    def cached_answer(self, fingerprint: str) -> str:
+        return f"{self.prefix}ans:{fingerprint}"
+
+    def citations(self, collection: str, doc_id: str) -> str:
+        return f"{self.prefix}cite:{collection}:{doc_id}"
+
+    def answer_record(self, answer_id: str) -> str:
+        return f"{self.prefix}answer:{answer_id}"
+
+    def semantic(self, scope: str, version: str) -> str:
+        return f"{self.prefix}sem:{scope}:{version}"
+
+    # Requests and feedback.
+
+    def rate_limit(self, identity: str) -> str:
+        return f"{self.prefix}rl:{identity}"
+
+    @property
+    def feedback(self) -> str:
+        return f"{self.prefix}feedback"
+
+    # Ingestion jobs (``jobs.store``).
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def job_docs(self, job_id: str) -> str:
+        return f"{self.job(job_id)}:docs"
+
+    def job_open(self, job_id: str) -> str:
+        return f"{self.job(job_id)}:open"
+
+    def job_deliveries(self, job_id: str) -> str:
+        return f"{self.job(job_id)}:deliveries"
+
+    def job_solo(self, job_id: str) -> str:
+        return f"{self.job(job_id)}:solo"
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}jobs"
+
+    def runner(self, owner: str) -> str:
+        """The lease of in-process runner ``owner``; ``runner("")`` is the prefix a Lua script appends to."""
+        return f"{self.prefix}runner:{owner}"

@@ -1,0 +1,61 @@
+"""The keyspace: every key's exact name (data already in Redis must still be found), and one owner."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.settings import RedisSettings
+from state import keys as keys_module
+from state.keys import Keyspace
+from tests.support.environment import REPO
+
+KEYS = Keyspace("p:")
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    (KEYS.cached_answer("fp"), "p:ans:fp"),
+    (KEYS.citations("docs", "a/b.txt"), "p:cite:docs:a/b.txt"),
+    (KEYS.answer_record("a1"), "p:answer:a1"),
+    (KEYS.semantic("scope", "v3"), "p:sem:scope:v3"),
+    (KEYS.rate_limit("widget:t1:127.0.0.1"), "p:rl:widget:t1:127.0.0.1"),
+    (KEYS.feedback, "p:feedback"),
+    (KEYS.job("j1"), "p:job:j1"),
+    (KEYS.job_docs("j1"), "p:job:j1:docs"),
+    (KEYS.job_open("j1"), "p:job:j1:open"),
+    (KEYS.job_deliveries("j1"), "p:job:j1:deliveries"),
+    (KEYS.job_solo("j1"), "p:job:j1:solo"),
+    (KEYS.jobs, "p:jobs"),
+    (KEYS.runner("owner-1"), "p:runner:owner-1"),
+    (KEYS.runner(""), "p:runner:"),  # the prefix the claim script appends an owner to
+])  # fmt: skip
+def test_every_key_keeps_its_name(key: str, expected: str) -> None:
+    assert key == expected
+
+
+def test_the_prefix_comes_from_the_settings() -> None:
+    assert Keyspace.from_settings(RedisSettings(key_prefix="t:")).feedback == "t:feedback"
+    assert Keyspace().jobs == RedisSettings().key_prefix + "jobs"
+
+
+def test_the_docstring_table_names_every_key() -> None:
+    table = keys_module.__doc__ or ""
+    for pattern in ("ans:{fingerprint}", "cite:{collection}:{doc_id}", "answer:{answer_id}", "sem:{scope}:{version}",
+                    "rl:{identity}", "feedback", "job:{id}", "job:{id}:docs", "job:{id}:open",
+                    "job:{id}:deliveries", "job:{id}:solo", "jobs", "runner:{owner}"):  # fmt: skip
+        assert f"``{pattern}``" in table, pattern
+
+
+def test_no_module_but_the_keyspace_prefixes_a_key() -> None:
+    # f"{self.prefix}ans:{fp}", f"{prefix}feedback", f"{settings.redis.key_prefix}jobs": a key named by hand.
+    prefixed = re.compile(r"""f["'][^"'\n]*\{[\w.]*prefix\}[a-z_]+[:"']""")
+    offenders = []
+    for package in ("core", "ingest", "retrieval", "generation", "state", "jobs", "api", "workers", "bootstrap", "cli"):
+        for path in (REPO / package).rglob("*.py"):
+            if path == REPO / "state" / "keys.py":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if prefixed.search(line):
+                    offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not offenders, "build Redis keys with state.keys.Keyspace:\n" + "\n".join(offenders)
