@@ -64,10 +64,12 @@ def test_errors_are_clear_and_exit_nonzero(tmp_path: Path) -> None:
 
 def test_names_that_look_like_markup_are_printed_as_they_are(tmp_path: Path) -> None:
     folder = tmp_path / "odd"
-    folder.mkdir()
-    (folder / "[/b].txt").write_text("Wombats produce cube-shaped droppings.\n")
-    (folder / "[red]notes[/red].md").write_text("# Notes\n\nEchidnas lay eggs.\n")
-    (folder / "[/i]scan.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    files = {"[/b].txt": b"Wombats produce cube-shaped droppings.\n",  # the file b].txt in the folder [
+             "[red]notes[/red].md": b"# Notes\n\nEchidnas lay eggs.\n",
+             "[/i]scan.png": b"\x89PNG\r\n\x1a\n"}
+    for doc_id, data in files.items():
+        (folder / doc_id).parent.mkdir(parents=True, exist_ok=True)
+        (folder / doc_id).write_bytes(data)
     store = tmp_path / "store"
 
     run = ragqa(store, "ingest", str(folder))

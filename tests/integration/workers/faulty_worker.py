@@ -19,16 +19,16 @@ from pathlib import Path
 
 import ingest.pipeline
 from core.errors import IndexUnavailable
-from ingest.parsing import ParsedText, parse_bytes
+from ingest.parsing import ParsedText, ParseLimits, parse_bytes
 
 FLAKY_FAILURES = 2
 
 
-def faulty_parse_bytes(data: bytes, name: str) -> ParsedText:
+def faulty_parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> ParsedText:
     if b"KILL-THE-WORKER" in data:
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
-    parsed = parse_bytes(data, name)
+    parsed = parse_bytes(data, name, limits)
     if b"FLAKY-INDEX" in data:
         marker = Path(os.environ["RAGQA_TEST_FLAKY_DIR"]) / f"{name}.attempts"
         attempts = int(marker.read_text()) if marker.exists() else 0
@@ -39,6 +39,8 @@ def faulty_parse_bytes(data: bytes, name: str) -> ParsedText:
 
 
 if __name__ == "__main__":
+    # In the worker's own process, where the faults must strike (not in a parsing sandbox).
+    os.environ["RAGQA_INGEST__PARSE_ISOLATION"] = "false"
     ingest.pipeline.parse_bytes = faulty_parse_bytes  # type: ignore[assignment]
     from cli.main import app
 

@@ -99,11 +99,12 @@ def test_cancel_stops_pending_documents_and_keeps_indexed_ones_whole(
     store = worker_env.store()
     wait_done(store, job_id, 3, worker)
 
-    cancel = ragqa(worker_env, "jobs", "cancel", job_id, "--json")
-    assert cancel.returncode == 0, cancel.stdout + cancel.stderr
-    assert json.loads(cancel.stdout)["cancel_requested"] is True
+    store.request_cancel(job_id)  # at once: a `ragqa` process takes seconds to start, the job may end first
     job = wait_job(store, job_id, 60, worker=worker)
     worker.stop()
+    cancel = ragqa(worker_env, "jobs", "cancel", job_id, "--json")  # over already: the command says so
+    assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+    assert json.loads(cancel.stdout)["cancel_requested"] is True and json.loads(cancel.stdout)["state"] == "cancelled"
 
     assert job.state == "cancelled"
     counts = job.counts()
