@@ -26,6 +26,7 @@ import numpy.typing as npt
 from api.metrics import Metrics
 from api.schemas import Filters, answer_payload
 from api.streaming import iterate_blocking, run_blocking
+from core.deadlines import deadline_after, set_deadline
 from core.errors import AnswerTimeout, GuardrailViolation, InvalidRequest
 from core.protocols import Embedder
 from core.types import Answer, ChatMessage
@@ -43,6 +44,7 @@ class Question:
     filters: Filters | None = None
     top_k: int | None = None
     history: list[ChatMessage] = field(default_factory=list)
+    arrived: float = field(default_factory=time.monotonic)  # the answer's deadline counts from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,9 @@ class _Key:
 
 
 OUTAGES = frozenset({"llm_unavailable", "llm_timeout"})
+# Kept back from the answer's deadline for the evidence-only answer that replaces a generation
+# that could not start or finish in time (it takes well under a second).
+FALLBACK_RESERVE_S = 2.0
 
 
 class AnswerService:
@@ -140,8 +145,9 @@ class AnswerService:
         filters = q.filters.to_domain() if q.filters else None
         answerer = self._answerer_for(q.top_k)
         try:
-            answer = await run_blocking(answerer.ask, q.text, q.collection, filters, q.history,
-                                        timeout_s=self.timeout_s)
+            with deadline_after(self._left(q) - FALLBACK_RESERVE_S):
+                answer = await run_blocking(answerer.ask, q.text, q.collection, filters, q.history,
+                                            timeout_s=max(0.1, self._left(q)))
         except GuardrailViolation:
             self.metrics.guardrail_blocks.inc()
             raise
@@ -156,15 +162,19 @@ class AnswerService:
         if cached is not None:
             return _replay(cached)
         filters = q.filters.to_domain() if q.filters else None
+        set_deadline(self._left(q) - FALLBACK_RESERVE_S)  # this request's task: the relay's steps run under it
         events = iterate_blocking(self._answerer_for(q.top_k).ask_stream(q.text, q.collection, filters, q.history))
         try:
-            first = await run_first(events, self.timeout_s)
+            first = await run_first(events, max(0.1, self._left(q)))
         except BaseException as exc:
             await events.aclose()
             if isinstance(exc, GuardrailViolation):
                 self.metrics.guardrail_blocks.inc()
             raise
         return self._relay(q, key, first, events)
+
+    def _left(self, q: Question) -> float:
+        return self.timeout_s - (time.monotonic() - q.arrived)
 
     async def _relay(self, q: Question, key: _Key, first: AnswerEvent | None,
                      events: AsyncGenerator[AnswerEvent, None]) -> AsyncIterator[StreamEvent]:

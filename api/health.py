@@ -1,4 +1,5 @@
-"""Readiness: the index, Redis and the LLM, each ``ok``, ``degraded`` or ``down``.
+"""Readiness: the index, Redis and the LLM (and, when uploads go to Celery, the workers), each
+``ok``, ``degraded`` or ``down``.
 
 The overall status is ``down`` (503) only when no answer is possible: the index is down, or
 the LLM is down with the sources-only fallback off. Redis down is ``degraded``: answers still
@@ -10,6 +11,7 @@ go out, uncached.
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import anyio
@@ -19,6 +21,7 @@ from core.errors import RagqaError, StoreUnavailable
 from core.settings import Settings
 from retrieval.index import VectorIndex
 from state.guard import GuardedRedis
+from state.keys import Keyspace
 
 Status = Literal["ok", "degraded", "down"]
 Check = dict[str, str]
@@ -38,11 +41,13 @@ class Readiness:
         status, checks = await readiness.check()   # ("degraded", {"redis": {"status": "down", ...}, ...})
     """
 
-    def __init__(self, index: VectorIndex, guarded: GuardedRedis, http: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(self, index: VectorIndex, guarded: GuardedRedis, http: httpx.AsyncClient, settings: Settings,
+                 upload_queue: str | None = None) -> None:
         self.index = index
         self.guarded = guarded
         self.http = http
         self.settings = settings
+        self.upload_queue = upload_queue  # uploads go to Celery: some worker must consume this queue
 
     async def check(self) -> tuple[Status, dict[str, Check]]:
         checks: dict[str, Check] = {}
@@ -54,6 +59,8 @@ class Readiness:
             group.start_soon(run, "index", self._index())
             group.start_soon(run, "redis", self._redis())
             group.start_soon(run, "llm", self._llm())
+            if self.upload_queue is not None:
+                group.start_soon(run, "workers", self._workers(self.upload_queue))
         statuses = {name: c["status"] for name, c in checks.items()}
         return overall(statuses, self.settings.guardrails.fallback_sources_only), checks
 
@@ -74,6 +81,18 @@ class Readiness:
         except StoreUnavailable as exc:
             return {"status": "down", "detail": f"{exc.message} (answers are served uncached)"}
         return {"status": "ok" if state == "closed" else "degraded", "detail": f"circuit {state}"}
+
+    async def _workers(self, queue: str) -> Check:
+        key = Keyspace.from_settings(self.settings.redis).consumers(queue)
+        now_ms = int(time.time() * 1000)
+        try:
+            live = await self.guarded.call("consumers", lambda: self.guarded.client.zcount(key, now_ms, "+inf"))
+        except StoreUnavailable as exc:
+            return {"status": "degraded", "detail": f"cannot tell who consumes {queue}: {exc.message}"}
+        if not live:
+            return {"status": "degraded", "detail": f"no worker consumes queue {queue}: uploads wait until one "
+                                                    "starts (`ragqa worker`)"}
+        return {"status": "ok", "detail": f"{live} worker process(es) on {queue}"}
 
     async def _ping(self) -> bool:
         return bool(await self.guarded.client.ping())

@@ -123,7 +123,9 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
         keys=ApiKeys(api.api_keys_sha256),
         limiter=RateLimiter(guarded, metrics, prefix=r.key_prefix, per_minute=api.rate_limit_per_minute,
                             burst=api.rate_limit_burst),
-        readiness=Readiness(parts.index, guarded, http, settings),
+        readiness=Readiness(parts.index, guarded, http, settings,
+                            upload_queue=settings.workers.interactive_queue if isinstance(runner, CeleryJobRunner)
+                            else None),
         runner=runner, http=http,
     )  # fmt: skip
     log.info("api.ready", redis="embedded" if endpoint.embedded else "server", auth=services.keys.enabled,

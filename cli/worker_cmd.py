@@ -39,13 +39,14 @@ def worker(
     slots = concurrency or settings.workers.concurrency
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else settings.workers.queues
     parts = Components(settings)
-    context = WorkerContext(parts)
+    context = WorkerContext(parts, names)
     try:
         check_worker_topology(settings, chosen, slots)
         app = create_celery_app(settings, parts.redis)
         register_tasks(app, context)
         if chosen != "prefork":
-            context.load()  # one process runs every task: load now, and fail now if the store is taken
+            _ = context.pipeline  # one process runs every task: load now, and fail now if the store is taken
+            context.heartbeat(app)  # its leases, and the documents a dead worker left
     except RagqaError as exc:
         context.close()
         fail(exc, as_json=False)

@@ -170,8 +170,17 @@ class LLMSettings(Section):
     )
     model: str = Field(default="smollm2-135m-instruct", description="Model name sent to the server.")
     api_key: SecretStr = Field(default=SecretStr("EMPTY"), description="API key for the LLM server.")
-    timeout_s: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+    timeout_s: float = Field(
+        default=60.0, gt=0, description="Per-request timeout; the answer's deadline (`api.answer_timeout_s`, "
+        "counted from the request's arrival) shortens it when less time is left."
+    )
     max_retries: int = Field(default=2, ge=0, description="Retries on connection errors, 429 and 5xx.")
+    max_waiting: int = Field(
+        default=4,
+        ge=0,
+        description="Answers that may wait for the in-process model's turn; past that, a new question is "
+        "answered from the evidence (extractive) at once instead of queueing.",
+    )
     max_tokens: int = Field(default=256, ge=1, description="Upper bound on generated tokens.")
     temperature: float = Field(default=0.1, ge=0, le=2, description="Sampling temperature.")
     repeat_penalty: float = Field(
@@ -361,8 +370,9 @@ class ApiSettings(Section):
     answer_timeout_s: float = Field(
         default=120.0,
         gt=0,
-        description="Longest wait for one answer; past it the request gets 504. The LLM's own timeout "
-        "(`llm.timeout_s`) should be shorter, so the sources-only fallback answers first.",
+        description="The answer's deadline, counted from the request's arrival (waiting for the model "
+        "included). A generation that cannot start or finish 2 s before it gives way to the answer built "
+        "from the evidence; only a request that cannot even retrieve in time gets 504.",
     )
     llm_probe_timeout_s: float = Field(
         default=1.0, gt=0, description="Timeout of the LLM server check in `/readyz`."

@@ -82,6 +82,13 @@ class WorkerSettings(Section):
         description="Times a document may be handed to a worker before it counts as poison (it keeps "
         "killing its worker) and fails instead of looping.",
     )
+    document_lease_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        description="A worker holds a lease on each document it runs, renewed three times per lease; a "
+        "document whose worker died is handed to another once its lease lapses (not after the "
+        "visibility timeout).",
+    )
     inprocess_lease_s: float = Field(
         default=30.0,
         ge=1.0,

@@ -3,7 +3,9 @@
 ``llama_cpp`` is imported when the model is built, never at import time, so the rest of the
 package works where it is not installed. One ``Llama`` context serves one generation at a
 time, so calls are serialized with a lock; a stream holds the lock until it is exhausted or
-closed.
+closed. A caller waits for its turn only until its answer's deadline (``core.deadlines``), and
+only while fewer than ``max_waiting`` others wait: past either, it gets ``LLMTimeout`` or
+``LLMUnavailable`` at once, and the Answerer answers from the evidence instead.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import importlib.util
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from core.errors import ConfigurationError, LLMError, LLMTimeout
+from core.deadlines import remaining
+from core.errors import ConfigurationError, LLMError, LLMTimeout, LLMUnavailable
 from core.settings import LLMSettings
 from core.types import ChatMessage, TokenUsage
 from generation.chat import ChatStream, to_wire_messages
@@ -66,6 +70,7 @@ class LlamaCppChatModel:
         repeat_penalty: float = 1.1,
         seed: int | None = None,
         timeout_s: float = 60.0,
+        max_waiting: int = 4,
     ) -> None:
         try:
             import llama_cpp
@@ -89,7 +94,10 @@ class LlamaCppChatModel:
         self._repeat_penalty = repeat_penalty
         self._seed = seed
         self._timeout_s = timeout_s
+        self._max_waiting = max_waiting
         self._lock = threading.Lock()
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
         log.info("llm.loaded", backend="llama.cpp", path=str(model_path), n_ctx=n_ctx)
 
     @classmethod
@@ -104,6 +112,7 @@ class LlamaCppChatModel:
             repeat_penalty=settings.repeat_penalty,
             seed=settings.seed,
             timeout_s=settings.timeout_s,
+            max_waiting=settings.max_waiting,
         )
 
     @property
@@ -124,8 +133,8 @@ class LlamaCppChatModel:
         holder: list[ChatStream] = []
 
         def deltas() -> Iterator[str]:
-            with self._lock:
-                deadline = time.monotonic() + self._timeout_s
+            with self._turn():
+                deadline = time.monotonic() + remaining(self._timeout_s)
                 generated = 0
                 try:
                     # llama-cpp-python's TypedDict unions don't narrow on `stream=True`.
@@ -146,7 +155,7 @@ class LlamaCppChatModel:
                             generated += 1
                             yield str(content)
                         if time.monotonic() > deadline:
-                            raise LLMTimeout(f"{self._model_name} (llama.cpp) ran past {self._timeout_s:g} s")
+                            raise LLMTimeout(f"{self._model_name} (llama.cpp) ran past the answer's deadline")
                 except (ValueError, RuntimeError) as exc:
                     # llama-cpp-python raises ValueError for a prompt over the context window.
                     raise LLMError(f"{self._model_name} (llama.cpp) failed: {exc}") from exc
@@ -158,3 +167,23 @@ class LlamaCppChatModel:
         stream = ChatStream(deltas())
         holder.append(stream)
         return stream
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The model's lock, waited for only while the deadline and the queue's length allow."""
+        with self._waiting_lock:
+            if self._waiting >= self._max_waiting:
+                raise LLMUnavailable(f"{self._model_name} (llama.cpp) is busy: {self._waiting} answers wait for it "
+                                     f"(llm.max_waiting={self._max_waiting})")
+            self._waiting += 1
+        try:
+            acquired = self._lock.acquire(timeout=max(0.0, remaining(self._timeout_s)))
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        if not acquired:
+            raise LLMTimeout(f"{self._model_name} (llama.cpp) had no turn free before the answer's deadline")
+        try:
+            yield
+        finally:
+            self._lock.release()

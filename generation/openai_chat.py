@@ -3,8 +3,9 @@
 Errors are translated here: a timeout is ``LLMTimeout``; a refused connection, or 429 / 5xx
 once retries are spent, is ``LLMUnavailable``; any other refusal from the server (bad request,
 auth, unknown model) is ``LLMError``. Connection errors, 429 and 5xx are retried with
-exponential backoff and jitter (honouring ``Retry-After``); timeouts are not retried, since a
-second wait of the same length rarely helps and doubles the user's wait.
+exponential backoff and jitter (honouring ``Retry-After``), by tenacity; timeouts are not
+retried, since a second wait of the same length rarely helps and doubles the user's wait. Each
+request waits at most until the answer's deadline (``core.deadlines``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any, TypeVar
 
 import openai
 import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from core.deadlines import remaining
 from core.errors import LLMError, LLMTimeout, LLMUnavailable
 from core.settings import LLMSettings
 from core.types import ChatMessage, TokenUsage
@@ -143,9 +146,16 @@ class OpenAIChatModel:
             request["extra_body"] = self._extra_body
         return request
 
+    def _client_now(self) -> openai.OpenAI:
+        """The client, its timeout cut to what is left of the answer's deadline."""
+        left = remaining(self._timeout_s)
+        if left <= 0.05:
+            raise LLMTimeout(f"{self._model} at {self._base_url}: no time left before the answer's deadline")
+        return self._client if left >= self._timeout_s else self._client.with_options(timeout=left)
+
     def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
         request = self._request(messages, max_tokens)
-        response = self._with_retries(lambda: self._client.chat.completions.create(**request))
+        response = self._with_retries(lambda: self._client_now().chat.completions.create(**request))
         if not response.choices:
             raise LLMError(f"{self._model} returned no choices")
         text = response.choices[0].message.content or ""
@@ -164,7 +174,7 @@ class OpenAIChatModel:
         def deltas() -> Iterator[str]:
             # Opening the stream sits inside the generator so nothing is sent until the first
             # next(); retries cover the opening only, since tokens already shown can't be unsent.
-            response = self._with_retries(lambda: self._client.chat.completions.create(stream=True, **request))
+            response = self._with_retries(lambda: self._client_now().chat.completions.create(stream=True, **request))
             usage: TokenUsage | None = None
             try:
                 for chunk in response:
@@ -187,26 +197,32 @@ class OpenAIChatModel:
         return stream
 
     def _with_retries(self, call: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except _ERRORS as exc:
-                error = self._translate(exc)
-                if not _retryable(exc) or attempt >= self._max_retries:
-                    raise error from exc
-                delay = _retry_delay(exc, self._backoff_s * 2**attempt)
-                attempt += 1
-                log.warning(
-                    "llm.retry", attempt=attempt, of=self._max_retries, delay_s=round(delay, 2),
-                    error=error.code, detail=str(exc)[:200],
-                )  # fmt: skip
-                self._sleep(delay)
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self._max_retries + 1),
+            wait=lambda state: _retry_delay(state.outcome.exception() if state.outcome else None,
+                                            self._backoff_s * 2 ** (state.attempt_number - 1)),
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(call)
+        except _ERRORS as exc:
+            raise self._translate(exc) from exc
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "llm.retry", attempt=state.attempt_number, of=self._max_retries,
+            delay_s=round(state.next_action.sleep, 2) if state.next_action else None,
+            error=self._translate(exc).code if isinstance(exc, Exception) else None, detail=str(exc)[:200],
+        )  # fmt: skip
 
     def _translate(self, exc: Exception) -> LLMError:
         where = f"{self._model} at {self._base_url}"
         if isinstance(exc, (openai.APITimeoutError, *_TIMEOUT_ERRORS)):
-            return LLMTimeout(f"{where} did not answer within {self._timeout_s:g} s")
+            return LLMTimeout(f"{where} did not answer in time ({self._timeout_s:g} s, or the answer's deadline)")
         if isinstance(exc, (openai.APIConnectionError, *_TRANSPORT_ERRORS)):
             return LLMUnavailable(f"cannot reach {where}: {exc}")
         if isinstance(exc, openai.APIStatusError):
@@ -217,7 +233,7 @@ class OpenAIChatModel:
         return LLMError(f"{where} failed: {exc}")
 
 
-def _retryable(exc: Exception) -> bool:
+def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, (openai.APITimeoutError, *_TIMEOUT_ERRORS)):
         return False
     if isinstance(exc, (openai.APIConnectionError, *_TRANSPORT_ERRORS)):
@@ -227,7 +243,7 @@ def _retryable(exc: Exception) -> bool:
     return False
 
 
-def _retry_delay(exc: Exception, backoff_s: float) -> float:
+def _retry_delay(exc: BaseException | None, backoff_s: float) -> float:
     if isinstance(exc, openai.APIStatusError):
         header = exc.response.headers.get("retry-after")
         try:

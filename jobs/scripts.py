@@ -6,7 +6,9 @@ lost and a document that reached a final state (done, failed, cancelled) never l
 a late or duplicate delivery of its task can no longer change it.
 
 Keys: ``KEYS[1]`` the job hash, ``KEYS[2]`` its documents hash (doc_id -> JSON),
-``KEYS[3]`` the set of its documents not yet final.
+``KEYS[3]`` the set of its documents not yet final, ``KEYS[4]`` the set of its documents in
+progress (parsing, embedding, indexing: what a dead worker may have left), ``KEYS[5]`` the set of
+open jobs. The job's id is the last ``ARGV``.
 
 ``CLAIM_JOB`` hands an in-process job whose runner died to a new runner: two servers starting
 at once must not both run it.
@@ -14,7 +16,7 @@ at once must not both run it.
 
 from __future__ import annotations
 
-# ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final.
+# ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final, job id.
 # Returns 0: refused (the document is already final, or the job expired); 1: moved; 2: moved and
 # it closed the job.
 MOVE_DOCUMENT = """
@@ -37,6 +39,12 @@ for k, v in pairs(cjson.decode(ARGV[3])) do
 end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(doc))
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
+if ARGV[2] == 'parsing' or ARGV[2] == 'embedding' or ARGV[2] == 'indexing' then
+  redis.call('SADD', KEYS[4], ARGV[1])
+  redis.call('EXPIRE', KEYS[4], redis.call('TTL', KEYS[1]))
+else
+  redis.call('SREM', KEYS[4], ARGV[1])
+end
 local job_state = redis.call('HGET', KEYS[1], 'state')
 if ARGV[5] ~= '1' then
   if job_state == 'queued' then
@@ -52,12 +60,13 @@ if redis.call('SREM', KEYS[3], ARGV[1]) == 1 and redis.call('SCARD', KEYS[3]) ==
     end
     redis.call('HSET', KEYS[1], 'state', final)
   end
+  redis.call('SREM', KEYS[5], ARGV[6])
   return 2
 end
 return 1
 """
 
-# ARGV: now. Marks the cancel flag and every still-queued document cancelled; documents in
+# ARGV: now, job id. Marks the cancel flag and every still-queued document cancelled; documents in
 # progress finish (their chunks stay consistent). Returns how many documents it cancelled,
 # or -1 when the job does not exist.
 CANCEL_JOB = """
@@ -83,6 +92,7 @@ for i = 1, #all, 2 do
 end
 if redis.call('SCARD', KEYS[3]) == 0 then
   redis.call('HSET', KEYS[1], 'state', 'cancelled')
+  redis.call('SREM', KEYS[5], ARGV[2])
 end
 return cancelled
 """

@@ -55,7 +55,8 @@ T = TypeVar("T")
 _MOVES: tuple[Move, ...] = ("refused", "moved", "closed")
 
 
-def _guard(what: str, fn: Callable[[], T]) -> T:
+def guarded(what: str, fn: Callable[[], T]) -> T:
+    """Runs a Redis call; a Redis failure becomes ``StoreUnavailable`` naming ``what`` failed."""
     try:
         return fn()
     except redis.RedisError as exc:
@@ -81,27 +82,29 @@ class JobStore:
         return self.keyspace.job(job_id)
 
     def _keys(self, job_id: str) -> list[str]:
-        """The three keys the scripts take: the job, its documents, its open documents."""
+        """The keys the scripts take: the job, its documents, its open and active documents, the open jobs."""
         k = self.keyspace
-        return [k.job(job_id), k.job_docs(job_id), k.job_open(job_id)]
+        return [k.job(job_id), k.job_docs(job_id), k.job_open(job_id), k.job_active(job_id), k.open_jobs]
 
     @property
     def _recent_key(self) -> str:
         return self.keyspace.jobs
 
-    def create(self, spec: JobSpec, runner: RunnerKind, owner: str | None = None) -> None:
-        """Records ``spec`` as a queued job; an in-process job also keeps its spec and owner for recovery."""
+    def create(self, spec: JobSpec, runner: RunnerKind, owner: str | None = None, queue: str | None = None) -> None:
+        """Records ``spec`` as a queued job, with what a recovery needs: the spec, and its owner or queue."""
         now = time.time()
         meta: dict[FieldT, EncodableT] = {
             "collection": spec.collection, "state": "queued", "runner": runner, "created_at": now,
-            "updated_at": now, "cancel": 0,
+            "updated_at": now, "cancel": 0, "spec": json.dumps(spec.to_dict()),
         }  # fmt: skip
         if owner is not None:
-            meta.update(owner=owner, spec=json.dumps(spec.to_dict()))
+            meta["owner"] = owner
+        if queue is not None:
+            meta["queue"] = queue
         docs: dict[FieldT, EncodableT] = {
             f.doc_id: DocumentProgress(f.doc_id, f.name).to_json() for f in spec.files
         }
-        job_key, docs_key, open_key = self._keys(spec.job_id)
+        job_key, docs_key, open_key, _, open_jobs = self._keys(spec.job_id)
 
         def write() -> None:
             pipe = self.client.pipeline(transaction=True)
@@ -109,6 +112,7 @@ class JobStore:
             if docs:
                 pipe.hset(docs_key, mapping=docs)
                 pipe.sadd(open_key, *docs)
+                pipe.sadd(open_jobs, spec.job_id)
             else:  # nothing to run: over at once
                 pipe.hset(job_key, "state", "done")
             for key in (job_key, docs_key, open_key):
@@ -117,11 +121,11 @@ class JobStore:
             pipe.zremrangebyscore(self._recent_key, "-inf", now - self.ttl_s)
             pipe.execute()
 
-        _guard("create a job", write)
+        guarded("create a job", write)
 
     def recent(self, limit: int = 20) -> list[Job]:
         """The latest jobs, newest first (those not yet expired)."""
-        ids = _guard("list jobs", lambda: self.client.zrevrange(self._recent_key, 0, max(0, limit - 1)))
+        ids = guarded("list jobs", lambda: self.client.zrevrange(self._recent_key, 0, max(0, limit - 1)))
         jobs = []
         for raw in ids:
             try:
@@ -138,7 +142,7 @@ class JobStore:
             meta, docs = pipe.execute()
             return meta, docs
 
-        meta, docs = _guard("read a job", read)
+        meta, docs = guarded("read a job", read)
         if b"collection" not in meta:  # absent, expired, or partly evicted by a cache Redis
             raise NotFound(f"job {job_id!r} does not exist (or has expired)")
         m = {k.decode(): v.decode() for k, v in meta.items()}
@@ -152,21 +156,29 @@ class JobStore:
 
     def state(self, job_id: str) -> JobState | None:
         """The job's state alone (None when it does not exist): cheaper than ``get`` for big jobs."""
-        raw = _guard("read a job", lambda: self.client.hget(self._key(job_id), "state"))
+        raw = guarded("read a job", lambda: self.client.hget(self._key(job_id), "state"))
         if raw is None:
             return None
         state: JobState = _text(raw)  # type: ignore[assignment]
         return state
 
     def document(self, job_id: str, doc_id: str) -> DocumentProgress | None:
-        raw = _guard("read a document's progress", lambda: self.client.hget(self.keyspace.job_docs(job_id), doc_id))
+        raw = guarded("read a document's progress", lambda: self.client.hget(self.keyspace.job_docs(job_id), doc_id))
         return DocumentProgress.from_json(raw) if raw else None
 
     def set_state(self, job_id: str, state: JobState, error: RagqaError | None = None) -> None:
         fields: dict[FieldT, EncodableT] = {"state": state, "updated_at": time.time()}
         if error is not None:
             fields.update(error_code=error.code, error=error.message)
-        _guard("update a job", lambda: self.client.hset(self._key(job_id), mapping=fields))
+
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(self._key(job_id), mapping=fields)
+            if state not in OPEN_JOB_STATES:
+                pipe.srem(self.keyspace.open_jobs, job_id)
+            pipe.execute()
+
+        guarded("update a job", write)
 
     def set_document(self, job_id: str, doc_id: str, state: DocState, **changes: Any) -> Move:
         """Moves one document to ``state``, atomically; a document already final never moves again.
@@ -176,27 +188,27 @@ class JobStore:
         is now done, or cancelled if a cancel was requested).
         """
         final = "1" if state in FINAL_DOC_STATES else "0"
-        args: list[str | float] = [doc_id, state, json.dumps(changes), time.time(), final]
-        code = _guard("update a document's progress",
+        args: list[str | float] = [doc_id, state, json.dumps(changes), time.time(), final, job_id]
+        code = guarded("update a document's progress",
                       lambda: self._move(keys=self._keys(job_id), args=args))  # fmt: skip
         return _MOVES[int(code)]
 
     def request_cancel(self, job_id: str) -> Job:
         """Stops the job: documents still queued are cancelled now; those in progress finish."""
-        cancelled = _guard("cancel a job", lambda: self._cancel(keys=self._keys(job_id), args=[time.time()]))
+        cancelled = guarded("cancel a job", lambda: self._cancel(keys=self._keys(job_id), args=[time.time(), job_id]))
         if int(cancelled) < 0:
             raise NotFound(f"job {job_id!r} does not exist (or has expired)")
         return self.get(job_id)
 
     def cancel_requested(self, job_id: str) -> bool:
-        return _guard("read a job", lambda: self.client.hget(self._key(job_id), "cancel")) == b"1"
+        return guarded("read a job", lambda: self.client.hget(self._key(job_id), "cancel")) == b"1"
 
     def count_solo_run(self, job_id: str, doc_id: str) -> int:
         """Counts one run of a document alone in its worker process (after a crash); returns the total."""
         return self._count(self.keyspace.job_solo(job_id), doc_id)
 
     def solo_runs(self, job_id: str, doc_id: str) -> int:
-        raw = _guard("read a document's runs", lambda: self.client.hget(self.keyspace.job_solo(job_id), doc_id))
+        raw = guarded("read a document's runs", lambda: self.client.hget(self.keyspace.job_solo(job_id), doc_id))
         return int(raw) if raw else 0
 
     def count_delivery(self, job_id: str, doc_id: str) -> int:
@@ -210,7 +222,7 @@ class JobStore:
             pipe.expire(key, self.ttl_s)
             return int(pipe.execute()[0])
 
-        return _guard("count a delivery", count)
+        return guarded("count a delivery", count)
 
     # In-process runners: a lease per live runner, and the jobs a dead one left open.
 
@@ -218,36 +230,55 @@ class JobStore:
         return self.keyspace.runner(owner)
 
     def renew_lease(self, owner: str, lease_s: float) -> None:
-        _guard("renew a runner's lease", lambda: self.client.set(self._runner_key(owner), 1, px=int(lease_s * 1000)))
+        guarded("renew a runner's lease", lambda: self.client.set(self._runner_key(owner), 1, px=int(lease_s * 1000)))
 
     def release_lease(self, owner: str) -> None:
-        _guard("release a runner's lease", lambda: self.client.delete(self._runner_key(owner)))
+        guarded("release a runner's lease", lambda: self.client.delete(self._runner_key(owner)))
 
-    def orphaned(self) -> list[str]:
-        """Open in-process jobs whose runner is gone (its lease expired or was released), oldest first."""
-        ids = [_text(raw) for raw in _guard("list jobs", lambda: self.client.zrange(self._recent_key, 0, -1))]
+    def open_jobs(self, *fields: str) -> list[tuple[str, list[str | None]]]:
+        """Jobs not yet over, each with ``fields`` of its record; forgets the ids of expired ones."""
+        members = guarded("list open jobs", lambda: self.client.smembers(self.keyspace.open_jobs))
+        ids = sorted(_text(raw) for raw in members)
 
         def read() -> list[list[Any]]:
             pipe = self.client.pipeline(transaction=False)
             for job_id in ids:
-                pipe.hmget(self._key(job_id), "runner", "state", "owner")
+                pipe.hmget(self._key(job_id), "state", *fields)
             return pipe.execute()
 
-        candidates = [(job_id, _text(owner)) for job_id, (runner, state, owner) in zip(ids, _guard("list jobs", read),
-                                                                                       strict=True)
-                      if runner == b"inprocess" and state is not None and _text(state) in OPEN_JOB_STATES and owner]
+        found, gone = [], []
+        for job_id, (state, *values) in zip(ids, guarded("list open jobs", read), strict=True):
+            if state is None or _text(state) not in OPEN_JOB_STATES:
+                gone.append(job_id)
+            else:
+                found.append((job_id, [None if v is None else _text(v) for v in values]))
+        if gone:
+            guarded("forget ended jobs", lambda: self.client.srem(self.keyspace.open_jobs, *gone))
+        return found
+
+    def orphaned(self) -> list[str]:
+        """Open in-process jobs whose runner is gone (its lease expired or was released)."""
+        candidates = [(job_id, owner) for job_id, (runner, owner) in self.open_jobs("runner", "owner")
+                      if runner == "inprocess" and owner]
 
         def alive() -> list[int]:
             pipe = self.client.pipeline(transaction=False)
             for _, owner in candidates:
-                pipe.exists(self._runner_key(owner))
+                pipe.exists(self._runner_key(str(owner)))
             return pipe.execute()
 
-        return [job_id for (job_id, _), live in zip(candidates, _guard("read leases", alive), strict=True) if not live]
+        return [job_id for (job_id, _), live in zip(candidates, guarded("read leases", alive), strict=True) if not live]
+
+    def spec(self, job_id: str) -> tuple[JobSpec, str | None] | None:
+        """The job's spec and queue as recorded (None for a job recorded without one, or gone)."""
+        raw, queue = guarded("read a job", lambda: self.client.hmget(self._key(job_id), "spec", "queue"))
+        if raw is None:
+            return None
+        return JobSpec.from_dict(json.loads(raw)), None if queue is None else _text(queue)
 
     def claim(self, job_id: str, owner: str) -> JobSpec | None:
         """Takes an orphaned in-process job over for ``owner``; its spec, or None when another runner won."""
-        raw = _guard("claim a job", lambda: self._claim(keys=[self._key(job_id)],
+        raw = guarded("claim a job", lambda: self._claim(keys=[self._key(job_id)],
                                                          args=[owner, self._runner_key("")]))
         if not raw:
             return None

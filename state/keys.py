@@ -17,7 +17,13 @@ Key (after the prefix)               type    holds                              
 ``job:{id}:open``                    set     doc_ids not yet final                         ``jobs.store``
 ``job:{id}:deliveries``              hash    doc_id -> times handed to a runner            ``jobs.store``
 ``job:{id}:solo``                    hash    doc_id -> times run alone after a crash       ``jobs.store``
+``job:{id}:active``                  set     doc_ids being parsed, embedded or indexed     ``jobs.store``
+``job:{id}:lease:{doc_id}``          string  the worker running the document, while it     ``jobs.leases``
+                                             lives (a lease, ``workers.document_lease_s``)
 ``jobs``                             zset    job ids by creation time (for listing)        ``jobs.store``
+``jobs:open``                        set     ids of jobs not yet over (for recovery)       ``jobs.store``
+``consumers:{queue}``                zset    worker -> lease expiry (ms): who consumes     ``jobs.leases``
+                                             the queue (``/readyz``)
 ``runner:{owner}``                   string  present while in-process runner ``owner``     ``jobs.store``
                                              lives (a lease)
 
@@ -93,9 +99,22 @@ class Keyspace:
     def job_solo(self, job_id: str) -> str:
         return f"{self.job(job_id)}:solo"
 
+    def job_active(self, job_id: str) -> str:
+        return f"{self.job(job_id)}:active"
+
+    def job_lease(self, job_id: str, doc_id: str) -> str:
+        return f"{self.job(job_id)}:lease:{doc_id}"
+
     @property
     def jobs(self) -> str:
         return f"{self.prefix}jobs"
+
+    @property
+    def open_jobs(self) -> str:
+        return f"{self.prefix}jobs:open"
+
+    def consumers(self, queue: str) -> str:
+        return f"{self.prefix}consumers:{queue}"
 
     def runner(self, owner: str) -> str:
         """The lease of in-process runner ``owner``; ``runner("")`` is the prefix a Lua script appends to."""

@@ -34,7 +34,7 @@ class CeleryJobRunner:
         self.store = store
 
     def submit(self, spec: JobSpec) -> None:
-        self.store.create(spec, runner="celery")
+        self.store.create(spec, runner="celery", queue=self.queue)
         try:
             with self.app.producer_or_acquire() as producer:
                 for task in spec.tasks():

@@ -15,7 +15,7 @@ from celery import Celery, Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
-from core.errors import RetryLater, StoreUnavailable
+from core.errors import RagqaError, RetryLater, StoreUnavailable
 from jobs.document import DeliveryPolicy, fail_document, run_document
 from jobs.spec import DocumentTask
 from workers.app import INGEST_DOCUMENT
@@ -34,10 +34,19 @@ def register_tasks(app: Celery, context: WorkerContext) -> None:
               retry_backoff_max=w.retry_backoff_max_s, retry_jitter=True, max_retries=w.max_retries)
     def ingest_document(self: Task, payload: dict[str, Any]) -> str | None:
         task = DocumentTask.from_dict(payload)
-        policy = DeliveryPolicy(self.request.retries or 0, w.max_retries, w.max_deliveries, w.store_retry_s,
-                                slots.slot)
+        retries = self.request.retries or 0
+        policy = DeliveryPolicy(retries, w.max_retries, w.max_deliveries, w.store_retry_s, slots.slot)
         try:
-            outcome = run_document(task, context.store, context.pipeline, policy)
+            pipeline = context.pipeline
+        except RagqaError as exc:  # this worker cannot ingest at all: say so on the document, or retry
+            if exc.transient and retries < w.max_retries:
+                raise RetryLater(f"this worker cannot ingest yet: {exc.message}") from exc
+            fail_document(task, context.store, exc.code,
+                          f"{task.file.name}: this worker cannot ingest documents: {exc.message}", w.store_retry_s)
+            return "failed"
+        try:
+            with context.heartbeat(app).running(task):
+                outcome = run_document(task, context.store, pipeline, policy)
         except RetryLater:
             raise
         except StoreUnavailable as exc:
@@ -58,3 +67,5 @@ def register_tasks(app: Celery, context: WorkerContext) -> None:
     @worker_process_init.connect(weak=False)
     def load_parts(**_: Any) -> None:  # each prefork child loads its own models, once
         context.load()
+        context.heartbeat(app)  # at once: it also hands on what a dead worker left, before any task arrives
+

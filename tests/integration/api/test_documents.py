@@ -8,7 +8,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from state.keys import Keyspace
-from tests.integration.api.conftest import wait_for_job
+from tests.support.api import wait_for_job
 
 ARTICLES = Path("set1")
 # Refused questions are answered (and cached) without the LLM: quick to repeat.

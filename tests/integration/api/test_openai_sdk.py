@@ -6,7 +6,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.integration.api.conftest import LiveServer
+from tests.support.api import LiveServer
 
 QUESTION = "What colour are a duck's feathers?"
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from bootstrap.components import Components
-from tests.integration.api.conftest import make_settings, sharing
+from tests.support.api import make_settings, sharing
 from tests.support.services import LLMServer, RedisServer, free_port
 
 OFF_TOPIC = "What is the boiling point of liquid nitrogen in a vacuum chamber, resilience edition?"

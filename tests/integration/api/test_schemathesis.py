@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from api.app import create_app
 from bootstrap.components import Components
-from tests.integration.api.conftest import make_settings, sharing
+from tests.support.api import make_settings, sharing
 from tests.support.services import LLMServer
 
 EXAMPLES_PER_OPERATION = 20

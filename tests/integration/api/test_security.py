@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.security import hash_key
 from bootstrap.components import Components
-from tests.integration.api.conftest import make_settings, sharing
+from tests.support.api import make_settings, sharing
 from tests.support.services import LLMServer
 
 KEY, LIMITED_KEY, OTHER_KEY = "key-alpha", "key-limited", "key-other"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.api.conftest import LiveServer
+from tests.support.api import LiveServer
 
 
 def sse_frames(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

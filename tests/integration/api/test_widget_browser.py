@@ -37,7 +37,7 @@ from core.settings import Settings
 from ingest.parsing import parse_bytes
 from ingest.sources import iter_sources
 from tests.integration.api.browser import SHADOW, TIMEOUT_MS, Tab, fold_space, launched_chromium
-from tests.integration.api.conftest import LiveServer, make_settings, sharing
+from tests.support.api import LiveServer, make_settings, sharing
 from tests.support.environment import REPO
 from tests.support.services import LLMServer, free_port
 

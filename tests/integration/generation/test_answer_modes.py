@@ -20,7 +20,7 @@ from ingest.sources import SourceDocument
 from retrieval.backends import open_index
 from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
-from tests.support.chat import ScriptedChatModel, UncallableChatModel
+from tests.support.fakes import ScriptedChatModel, UncallableChatModel
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,8 @@ from generation.guardrails.context import ContextGuard
 from generation.guardrails.refusal import REFUSAL_TEXT
 from generation.llamacpp_chat import LlamaCppChatModel
 from generation.openai_chat import OpenAIChatModel
+from tests.support.fakes import FakeRetriever, lincoln_chunks
 from tests.support.services import LLMServer
-
-from .conftest import StaticRetriever, lincoln_chunks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,7 +37,7 @@ def assert_well_formed(answer: Answer, n_sources: int, doc_ids: frozenset[str] =
 @pytest.fixture(scope="module")
 def server_answerer(llm_server: LLMServer) -> Answerer:
     model = OpenAIChatModel(llm_server.base_url, llm_server.model, max_tokens=40, temperature=0.0, timeout_s=300)
-    return Answerer(StaticRetriever(lincoln_chunks()), model, max_tokens=40)
+    return Answerer(FakeRetriever(lincoln_chunks()), model, max_tokens=40)
 
 
 def test_ask_over_the_server(server_answerer: Answerer) -> None:
@@ -62,14 +61,14 @@ def test_ask_stream_over_the_server(server_answerer: Answerer) -> None:
 
 
 def test_in_process_backend_answers_too(llamacpp_model: LlamaCppChatModel) -> None:
-    answerer = Answerer(StaticRetriever(lincoln_chunks()), llamacpp_model, max_tokens=32)
+    answerer = Answerer(FakeRetriever(lincoln_chunks()), llamacpp_model, max_tokens=32)
     assert_well_formed(answerer.ask(QUESTION, "cmu"), 3)
 
 
 def test_low_relevance_refuses_without_the_llm(dead_url: str) -> None:
     # The model's server is down: a refusal that needed it would fail, not refuse.
     model = OpenAIChatModel(dead_url, "any", max_retries=0)
-    answerer = Answerer(StaticRetriever(lincoln_chunks(dense=0.08)), model)
+    answerer = Answerer(FakeRetriever(lincoln_chunks(dense=0.08)), model)
     answer = answerer.ask("What is the boiling point of mercury?", "cmu")
     assert answer.refused and answer.text == REFUSAL_TEXT
     assert "generate" not in answer.timings_ms
@@ -77,10 +76,10 @@ def test_low_relevance_refuses_without_the_llm(dead_url: str) -> None:
 
 def test_server_down_gives_a_sources_only_answer(dead_url: str) -> None:
     model = OpenAIChatModel(dead_url, "any", max_retries=1, retry_backoff_s=0.01)
-    answer = Answerer(StaticRetriever(lincoln_chunks()), model).ask(QUESTION, "cmu")
+    answer = Answerer(FakeRetriever(lincoln_chunks()), model).ask(QUESTION, "cmu")
     assert answer.degraded == "llm_unavailable"
     assert [c.number for c in answer.citations] == [1, 2, 3]
-    events = list(Answerer(StaticRetriever(lincoln_chunks()), model).ask_stream(QUESTION, "cmu"))
+    events = list(Answerer(FakeRetriever(lincoln_chunks()), model).ask_stream(QUESTION, "cmu"))
     final = events[-1]
     assert isinstance(final, AnswerDone) and final.answer.degraded == "llm_unavailable"
 
@@ -92,7 +91,7 @@ def test_poisoned_source_is_quoted_and_counted(server_answerer: Answerer) -> Non
         score=0.04, dense_score=0.7,
     )  # fmt: skip
     answerer = Answerer(
-        StaticRetriever([poison, *lincoln_chunks()]),
+        FakeRetriever([poison, *lincoln_chunks()]),
         server_answerer.chat_model,
         context_guard=ContextGuard(action="quote"),
         max_tokens=32,
@@ -109,7 +108,7 @@ def test_injection_in_the_question_is_rejected(server_answerer: Answerer) -> Non
 
 def test_follow_up_is_condensed_with_the_model(llm_server: LLMServer) -> None:
     model = OpenAIChatModel(llm_server.base_url, llm_server.model, max_tokens=32, temperature=0.0, timeout_s=300)
-    retriever = StaticRetriever(lincoln_chunks())
+    retriever = FakeRetriever(lincoln_chunks())
     history = [
         ChatMessage("user", "Who was the sixteenth President of the United States?"),
         ChatMessage("assistant", "Abraham Lincoln [1]."),

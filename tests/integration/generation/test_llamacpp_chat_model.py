@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from pathlib import Path
 
 import pytest
 
-from core.errors import LLMTimeout
+from core.deadlines import deadline_after
+from core.errors import LLMTimeout, LLMUnavailable
 from core.protocols import ChatModel
 from core.settings import LLMSettings
 from core.types import ChatMessage
@@ -53,3 +56,23 @@ def test_factory_defaults_to_the_embedded_model(gguf_path: Path) -> None:
     model = build_chat_model(LLMSettings(max_tokens=4, n_threads=2, context_window=512))
     assert isinstance(model, LlamaCppChatModel)
     assert model.complete(MESSAGES)[1].completion_tokens <= 4
+
+
+def test_a_turn_is_waited_for_only_until_the_deadline_and_only_behind_few_others(
+        llamacpp_model: LlamaCppChatModel) -> None:
+    held = llamacpp_model.stream(MESSAGES, max_tokens=64)
+    next(iter(held))  # this generation now holds the model
+    try:
+        started = time.monotonic()
+        with deadline_after(0.5), pytest.raises(LLMTimeout, match="no turn free before the answer's deadline"):
+            llamacpp_model.complete(MESSAGES, max_tokens=4)
+        assert time.monotonic() - started < 2.0
+        crowded = copy.copy(llamacpp_model)
+        crowded._max_waiting = 0  # a full queue: the caller is told at once, not queued
+        started = time.monotonic()
+        with pytest.raises(LLMUnavailable, match="busy"):
+            crowded.complete(MESSAGES, max_tokens=4)
+        assert time.monotonic() - started < 0.5
+    finally:
+        held.close()
+    assert llamacpp_model.complete(MESSAGES, max_tokens=4)[0]  # closed: the model is free again

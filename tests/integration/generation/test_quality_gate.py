@@ -28,7 +28,7 @@ from retrieval.backends import open_index
 from retrieval.evaluation import EvalDataset, EvalQuery, informative_answers, load_qa_tsv
 from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
-from tests.support.chat import UncallableChatModel
+from tests.support.fakes import UncallableChatModel
 
 pytestmark = pytest.mark.integration
 

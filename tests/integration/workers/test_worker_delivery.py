@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.integration.workers.conftest import (
+from tests.integration.workers.test_worker_jobs import index_counts
+from tests.support.services import RedisServer
+from tests.support.workers import (
     WorkerEnv,
     WorkerProcess,
     enqueue,
@@ -16,8 +18,6 @@ from tests.integration.workers.conftest import (
     wait_done,
     wait_job,
 )
-from tests.integration.workers.test_worker_jobs import index_counts
-from tests.support.services import RedisServer
 
 FAULTY = [sys.executable, str(Path(__file__).with_name("faulty_worker.py"))]
 

@@ -13,7 +13,8 @@ from core.errors import NotFound
 from jobs.records import FINAL_DOC_STATES, Job
 from jobs.store import JobStore
 from retrieval.backends import open_index
-from tests.integration.workers.conftest import (
+from tests.support.services import SHARED_REDIS, delete_prefix
+from tests.support.workers import (
     COLLECTION,
     WorkerEnv,
     WorkerProcess,
@@ -23,7 +24,6 @@ from tests.integration.workers.conftest import (
     wait_done,
     wait_job,
 )
-from tests.support.services import SHARED_REDIS, delete_prefix
 
 
 def index_counts(env: WorkerEnv, job: Job) -> dict[str, tuple[int, int]]:

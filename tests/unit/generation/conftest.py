@@ -9,8 +9,7 @@ import pytest
 from core.errors import RagqaError
 from core.types import ScoredChunk
 from generation.answerer import Answerer
-
-from .fakes import FakeChatModel, FakeRetriever, make_chunk
+from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 
 
 @pytest.fixture

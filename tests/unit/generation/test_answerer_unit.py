@@ -15,8 +15,7 @@ from generation.answerer import Answerer
 from generation.answers import AnswerDelta, AnswerDone
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.refusal import REFUSAL_TEXT, RefusalPolicy
-
-from .fakes import FakeChatModel, FakeRetriever, make_chunk
+from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 
 Build = Callable[..., tuple[Answerer, FakeChatModel, FakeRetriever]]
 

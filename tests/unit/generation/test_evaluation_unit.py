@@ -16,8 +16,7 @@ from generation.evaluation import (
     normalize_answer,
     token_f1,
 )
-
-from .fakes import FakeChatModel, FakeRetriever
+from tests.support.fakes import FakeChatModel, FakeRetriever
 
 Build = Callable[..., tuple[Answerer, FakeChatModel, FakeRetriever]]
 

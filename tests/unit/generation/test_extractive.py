@@ -7,8 +7,7 @@ from core.types import Claim, Quote
 from generation.evidence import Evidence, answer_type
 from generation.extractive import best_quotes, cite_claims, compose_extractive, pick_sentences
 from generation.policy import AnswerPolicy
-
-from .fakes import make_chunk
+from tests.support.fakes import make_chunk
 
 
 def evidence(source: int, start: int, text: str, score: float) -> Evidence:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from generation.guardrails.refusal import RefusalPolicy, best_relevance, looks_like_refusal
-
-from .fakes import make_chunk
+from tests.support.fakes import make_chunk
 
 
 def test_dense_score_is_preferred_over_fused() -> None:

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from jobs.spec import JobFile, JobSpec, new_job_id
 from jobs.store import JobStore
 from state.endpoint import RedisEndpoint
 from tests.support.jobs import ScriptedPipeline, embedded_redis, job_store
@@ -25,13 +23,3 @@ def store(redis_endpoint: RedisEndpoint) -> JobStore:
 @pytest.fixture
 def pipeline() -> ScriptedPipeline:
     return ScriptedPipeline()
-
-
-def make_spec(folder: Path, *names: str, owns_files: bool = True) -> JobSpec:
-    spool = folder / "spool" / new_job_id()
-    spool.mkdir(parents=True)
-    files = []
-    for name in names:
-        (spool / name).write_text(f"text of {name}")
-        files.append(JobFile(name, name, spool / name))
-    return JobSpec(new_job_id(), "docs", tuple(files), owns_files=owns_files)

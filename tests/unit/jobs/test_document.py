@@ -9,8 +9,7 @@ import pytest
 from core.errors import CollectionMismatch, IndexUnavailable, RetryLater
 from jobs.document import DeliveryPolicy, run_document
 from jobs.store import JobStore
-from tests.support.jobs import ScriptedPipeline
-from tests.unit.jobs.conftest import make_spec
+from tests.support.jobs import ScriptedPipeline, make_spec
 
 
 def test_the_last_document_closes_the_job_and_removes_its_spool(tmp_path: Path, store: JobStore,

@@ -10,8 +10,7 @@ from core.worker_settings import WorkerSettings
 from jobs.records import Job
 from jobs.runner import InProcessJobRunner
 from jobs.store import JobStore
-from tests.support.jobs import ScriptedPipeline
-from tests.unit.jobs.conftest import make_spec
+from tests.support.jobs import ScriptedPipeline, make_spec
 
 LIMITS = WorkerSettings(max_retries=2, retry_backoff_s=1, retry_backoff_max_s=1, store_retry_s=1)
 

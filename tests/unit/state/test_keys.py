@@ -26,7 +26,11 @@ KEYS = Keyspace("p:")
     (KEYS.job_open("j1"), "p:job:j1:open"),
     (KEYS.job_deliveries("j1"), "p:job:j1:deliveries"),
     (KEYS.job_solo("j1"), "p:job:j1:solo"),
+    (KEYS.job_active("j1"), "p:job:j1:active"),
+    (KEYS.job_lease("j1", "a/b.txt"), "p:job:j1:lease:a/b.txt"),
     (KEYS.jobs, "p:jobs"),
+    (KEYS.open_jobs, "p:jobs:open"),
+    (KEYS.consumers("ragqa.interactive"), "p:consumers:ragqa.interactive"),
     (KEYS.runner("owner-1"), "p:runner:owner-1"),
     (KEYS.runner(""), "p:runner:"),  # the prefix the claim script appends an owner to
 ])  # fmt: skip
@@ -43,7 +47,8 @@ def test_the_docstring_table_names_every_key() -> None:
     table = keys_module.__doc__ or ""
     for pattern in ("ans:{fingerprint}", "cite:{collection}:{doc_id}", "answer:{answer_id}", "sem:{scope}:{version}",
                     "rl:{identity}", "feedback", "job:{id}", "job:{id}:docs", "job:{id}:open",
-                    "job:{id}:deliveries", "job:{id}:solo", "jobs", "runner:{owner}"):  # fmt: skip
+                    "job:{id}:deliveries", "job:{id}:solo", "job:{id}:active", "job:{id}:lease:{doc_id}",
+                    "jobs", "jobs:open", "consumers:{queue}", "runner:{owner}"):  # fmt: skip
         assert f"``{pattern}``" in table, pattern
 
 

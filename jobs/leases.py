@@ -1,0 +1,121 @@
+"""Who is running which document: leases that a live worker renews, so a dead one's documents
+are handed on within seconds instead of at the broker's visibility timeout (15 minutes).
+
+A worker holds a lease on each document it runs (``hold`` before the document is claimed,
+renewed every third of ``lease_s``) and on each queue it consumes. A document still in progress
+(parsing, embedding, indexing) whose lease lapsed belonged to a worker that died: ``take_stalled``
+gives it to exactly one sweeping worker (``SET NX``), which puts it back in the queue
+(``queued``, with its reason) and sends a new message. The new delivery counts as a crash in the
+document's state machine (``jobs.document``), so a document that keeps killing workers still
+ends as poison. The broker's own redelivery of the old message, later, finds the document final
+or queued and is harmless.
+
+Example::
+
+    leases = DocumentLeases(store, owner="worker-1@host", lease_s=30)
+    leases.hold(task)                  # before run_document; renew() every 10 s while it runs
+    for task, queue in leases.take_stalled():
+        app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=queue)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from jobs.spec import DocumentTask
+from jobs.store import JobStore, guarded
+
+_STALLED_STATES = ("parsing", "embedding", "indexing")
+
+
+class DocumentLeases:
+    """Leases of the documents and queues one worker process holds, over the job store's Redis."""
+
+    def __init__(self, store: JobStore, owner: str, lease_s: float) -> None:
+        self.store = store
+        self.owner = owner
+        self.lease_ms = int(lease_s * 1000)
+        self._client = store.client
+        self._keys = store.keyspace
+
+    def hold(self, task: DocumentTask) -> None:
+        key = self._keys.job_lease(task.job_id, task.file.doc_id)
+        guarded("hold a document", lambda: self._client.set(key, self.owner, px=self.lease_ms))
+
+    def release(self, task: DocumentTask) -> None:
+        key = self._keys.job_lease(task.job_id, task.file.doc_id)
+        guarded("release a document", lambda: self._client.delete(key))
+
+    def renew(self, tasks: list[DocumentTask], queues: list[str]) -> None:
+        """Renews the leases of the documents this process runs, and its presence on each queue."""
+        now_ms = int(time.time() * 1000)
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for task in tasks:
+                pipe.set(self._keys.job_lease(task.job_id, task.file.doc_id), self.owner, px=self.lease_ms)
+            for queue in queues:
+                key = self._keys.consumers(queue)
+                pipe.zadd(key, {self.owner: now_ms + self.lease_ms})
+                pipe.zremrangebyscore(key, "-inf", now_ms)
+            pipe.execute()
+
+        guarded("renew leases", write)
+
+    def leave(self, queues: list[str]) -> None:
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for queue in queues:
+                pipe.zrem(self._keys.consumers(queue), self.owner)
+            pipe.execute()
+
+        guarded("leave the queues", write)
+
+    def consumers(self, queue: str) -> int:
+        """How many live workers consume ``queue``."""
+        key = self._keys.consumers(queue)
+        return int(guarded("count consumers", lambda: self._client.zcount(key, int(time.time() * 1000), "+inf")))
+
+    def take_stalled(self) -> list[tuple[DocumentTask, str | None]]:
+        """Documents a dead worker left in progress, each taken by this worker alone, back in the queue."""
+        taken = []
+        for job_id, (runner,) in self.store.open_jobs("runner"):
+            if runner != "celery":
+                continue  # in-process jobs resume through their runner's lease (``jobs.runner``)
+            for doc_id in self._stalled_in(job_id):
+                if not self._take(job_id, doc_id):
+                    continue  # its worker renewed it meanwhile, or another sweeper took it
+                recorded = self.store.spec(job_id)
+                if recorded is None:
+                    continue
+                spec, queue = recorded
+                task = next((t for t in spec.tasks() if t.file.doc_id == doc_id), None)
+                if task is None:
+                    continue
+                self.store.set_document(job_id, doc_id, "queued",
+                                        reason="its worker stopped mid-document; handed to another")
+                taken.append((task, queue))
+        return taken
+
+    def _take(self, job_id: str, doc_id: str) -> bool:
+        key = self._keys.job_lease(job_id, doc_id)
+        return bool(guarded("take a document", lambda: self._client.set(key, self.owner, nx=True, px=self.lease_ms)))
+
+    def _stalled_in(self, job_id: str) -> list[str]:
+        active = sorted(self._text(d) for d in guarded("read a job", lambda: self._client.smembers(
+            self._keys.job_active(job_id))))
+        if not active:
+            return []
+
+        def read() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for doc_id in active:
+                pipe.exists(self._keys.job_lease(job_id, doc_id))
+            return pipe.execute()
+
+        return [doc_id for doc_id, held in zip(active, guarded("read leases", read), strict=True) if not held]
+
+    @staticmethod
+    def _text(raw: object) -> str:
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
