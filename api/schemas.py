@@ -154,7 +154,8 @@ class AnswerResponse(BaseModel):
     citations: list[CitationOut]
     refused: bool = Field(description="True when the documents don't answer the question.")
     degraded: str | None = Field(
-        description="Why the answer is not the configured kind: the LLM failed (`llm_unavailable`, `llm_timeout`) "
+        description="Why the answer is not the configured kind: the LLM failed or had no turn in time "
+        "(`llm_unavailable`, `llm_timeout`), the deadline came before the generation (`timeout`), "
         "or its output failed the self-check (`degenerate_generation`, `ungrounded_generation`, "
         "`unwarranted_refusal`), so the answer was built from the evidence.")
     mode: str = Field(default="generative", description="How the text was made: `extractive` (quoted sentences), "

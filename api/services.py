@@ -6,6 +6,7 @@ the first request is as fast as the rest and a broken setting fails the start, n
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -95,6 +96,15 @@ def _in_process_runner(store: JobStore, parts: Components, metrics: Metrics) -> 
     return runner
 
 
+def answer_threads(settings: Settings) -> int:
+    """``api.answer_threads``, else the cores, plus the questions that may wait for an in-process model."""
+    if settings.api.answer_threads is not None:
+        return settings.api.answer_threads
+    cores = os.cpu_count() or 2
+    generates = settings.answer.mode in ("generative", "auto") and not settings.llm.base_url
+    return cores + (settings.llm.max_waiting + 1 if generates else 0)
+
+
 async def build_services(settings: Settings, parts: Components, metrics: Metrics) -> Services:
     await anyio.to_thread.run_sync(_load_parts, parts)
     r = settings.redis
@@ -117,7 +127,8 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     api = settings.api
     services = Services(
         settings=settings, components=parts, metrics=metrics, guarded=guarded, cache=cache,
-        answers=AnswerService(parts.answerer, cache, semantic, parts.embedder, metrics, timeout_s=api.answer_timeout_s),
+        answers=AnswerService(parts.answerer, cache, semantic, parts.embedder, metrics, timeout_s=api.answer_timeout_s,
+                              threads=answer_threads(settings)),
         documents=DocumentService(parts.index, store, runner, spool, cache, settings),
         feedback=FeedbackStore(guarded, cache, r.key_prefix),
         keys=ApiKeys(api.api_keys_sha256),

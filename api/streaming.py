@@ -23,17 +23,19 @@ T = TypeVar("T")
 _END = object()
 
 
-async def run_blocking(fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
-    """``fn(*args)`` in a worker thread; past ``timeout_s`` the caller gets ``AnswerTimeout``.
+async def run_blocking(fn: Callable[..., T], *args: Any, timeout_s: float | None = None,
+                       limiter: anyio.CapacityLimiter | None = None) -> T:
+    """``fn(*args)`` in a worker thread (one of ``limiter``'s); past ``timeout_s`` the caller gets
+    ``AnswerTimeout``.
 
     On timeout the thread is abandoned, not killed (Python cannot): it finishes in the
     background and its result is dropped.
     """
     if timeout_s is None:
-        return await anyio.to_thread.run_sync(fn, *args)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
     try:
         with anyio.fail_after(timeout_s):
-            return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True, limiter=limiter)
     except TimeoutError as exc:
         raise AnswerTimeout(f"no answer within {timeout_s:g} s") from exc
 
@@ -66,7 +68,8 @@ class _Stepper:
         return self._lock.locked()
 
 
-async def iterate_blocking(iterator: Iterator[T]) -> AsyncGenerator[T, None]:
+async def iterate_blocking(iterator: Iterator[T],
+                           limiter: anyio.CapacityLimiter | None = None) -> AsyncGenerator[T, None]:
     """Each ``next()`` in a worker thread; the iterator is closed when the consumer stops early.
 
     A step can be abandoned (a deadline passed, the client left); the iterator is then closed
@@ -76,7 +79,7 @@ async def iterate_blocking(iterator: Iterator[T]) -> AsyncGenerator[T, None]:
     stepper = _Stepper(iterator)
     try:
         while True:
-            item = await anyio.to_thread.run_sync(stepper.step, abandon_on_cancel=True)
+            item = await anyio.to_thread.run_sync(stepper.step, abandon_on_cancel=True, limiter=limiter)
             if item is _END:
                 return
             yield item

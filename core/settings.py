@@ -374,6 +374,13 @@ class ApiSettings(Section):
         "included). A generation that cannot start or finish 2 s before it gives way to the answer built "
         "from the evidence; only a request that cannot even retrieve in time gets 504.",
     )
+    answer_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Questions answered at once (the rest wait, their deadline running). Unset: the CPU "
+        "cores, plus `llm.max_waiting` + 1 when the in-process model generates (those threads mostly wait "
+        "for it). More threads than cores only slow every answer and the health checks.",
+    )
     llm_probe_timeout_s: float = Field(
         default=1.0, gt=0, description="Timeout of the LLM server check in `/readyz`."
     )

