@@ -4,8 +4,9 @@ is ingested.
 
     .venv/bin/python -m bench.hostile [--pdf-mb 30]
 
-Files: a DOCX of 1 MB that expands to 1.1 GB (zip bomb), HTML nested 100,000 deep, a text PDF of
-``--pdf-mb`` MB, and one good article. Each path runs in a fresh temp store; the peak RSS is the
+Files: a DOCX of 1 MB that expands to 1.1 GB (zip bomb), HTML nested 100,000 deep, a text PDF
+of ``--pdf-mb`` MB (about 4,000 pages), one of 10 MB (1,400 pages, 9 M characters), and one good
+article. Each path runs in a fresh temp store; the peak RSS is the
 sum over the command's (or server's) process tree, polled every 50 ms. The yardstick, in the same
 run: the same command on the good article alone.
 
@@ -36,21 +37,29 @@ GOOD = REPO / "tests" / "data" / "cmu-qa-dev" / "articles" / "set1" / "a1.txt"
 
 
 def write_text_pdf(path: Path, megabytes: int) -> Path:
-    """A PDF of plain text pages, about ``megabytes`` MB (uncompressed content streams)."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_compression(False)
-    pdf.set_font("Helvetica", size=8)
-    line = "The quarterly report lists every shipment, its weight, its port and its date. " * 2
-    page_text = "\n".join([line] * 60)
-    target = megabytes * 1024 * 1024
-    written = 0
-    while written < target:
-        pdf.add_page()
-        pdf.multi_cell(0, 3, page_text)
-        written += len(page_text) + 600
-    pdf.output(str(path))
+    """A PDF of plain text pages, about ``megabytes`` MB, written directly (a PDF library takes minutes)."""
+    line = b"(The quarterly report lists every shipment, its weight, its port and its date.) Tj T*\n"
+    content = b"BT /F1 8 Tf 10 TL 20 810 Td\n" + line * 80 + b"ET\n"
+    pages = max(1, megabytes * 1024 * 1024 // (len(content) + 200))
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", font]
+    kids = []
+    for _ in range(pages):
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream")
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
+                       b"/Contents %d 0 R >>" % len(objects))
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, b" ".join(b"%d 0 R" % k for k in kids))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
     return path
 
 
@@ -129,6 +138,7 @@ def main() -> None:
             "bomb.docx": write_zip_bomb_docx(root / "files" / "bomb.docx", expanded_mb=1100),
             "deep.html": write_deep_html(root / "files" / "deep.html", depth=100_000),
             "big.pdf": write_text_pdf(root / "files" / "big.pdf", args.pdf_mb),
+            "mid.pdf": write_text_pdf(root / "files" / "mid.pdf", 10),  # under the page limit: the text limit
         }
         sizes = {name: round(path.stat().st_size / 2**20, 2) for name, path in hostile.items()}
         good = root / "good"
