@@ -39,13 +39,38 @@ class DocumentLeases:
         self._client = store.client
         self._keys = store.keyspace
 
-    def hold(self, task: DocumentTask) -> None:
+    def hold(self, task: DocumentTask) -> bool:
+        """Takes the document's lease for this worker; False when another live worker holds it.
+
+        A False is a second delivery of a document that runs elsewhere (the broker's redelivery of a
+        message that was handed on meanwhile): the caller skips it, uncounted, and the running one
+        ends it. The document joins the job's active set, so a death before its claim is seen too.
+        """
         key = self._keys.job_lease(task.job_id, task.file.doc_id)
-        guarded("hold a document", lambda: self._client.set(key, self.owner, px=self.lease_ms))
+
+        def take() -> bool:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(key, self.owner, nx=True, px=self.lease_ms)
+            pipe.get(key)
+            pipe.sadd(self._keys.job_active(task.job_id), task.file.doc_id)
+            pipe.expire(self._keys.job_active(task.job_id), self.store.ttl_s)
+            _, holder, _, _ = pipe.execute()
+            return self._text(holder) == self.owner
+
+        return bool(guarded("hold a document", take))
 
     def release(self, task: DocumentTask) -> None:
+        """Lets the document go: it is final, or waits for its retry; no longer running here."""
         key = self._keys.job_lease(task.job_id, task.file.doc_id)
-        guarded("release a document", lambda: self._client.delete(key))
+
+        def drop() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.srem(self._keys.job_active(task.job_id), task.file.doc_id)
+            pipe.execute()
+            if self._text(self._client.get(key)) == self.owner:  # not a lease another worker took since
+                self._client.delete(key)
+
+        guarded("release a document", drop)
 
     def renew(self, tasks: list[DocumentTask], queues: list[str]) -> None:
         """Renews the leases of the documents this process runs, and its presence on each queue."""
@@ -87,16 +112,23 @@ class DocumentLeases:
                 if not self._take(job_id, doc_id):
                     continue  # its worker renewed it meanwhile, or another sweeper took it
                 recorded = self.store.spec(job_id)
-                if recorded is None:
-                    continue
-                spec, queue = recorded
-                task = next((t for t in spec.tasks() if t.file.doc_id == doc_id), None)
-                if task is None:
-                    continue
-                self.store.set_document(job_id, doc_id, "queued",
-                                        reason="its worker stopped mid-document; handed to another")
-                taken.append((task, queue))
+                task = next((t for t in recorded[0].tasks() if t.file.doc_id == doc_id), None) if recorded else None
+                moved = self.store.set_document(job_id, doc_id, "queued",
+                                                reason="its worker stopped mid-document; handed to another")
+                if task is None or moved == "refused":  # gone from the spec, or already final: nothing to do
+                    self._forget(job_id, doc_id)
+                else:
+                    taken.append((task, recorded[1] if recorded else None))
+                self._free(job_id, doc_id)  # for the new delivery's worker; queued, it left the active set
         return taken
+
+    def _forget(self, job_id: str, doc_id: str) -> None:
+        key = self._keys.job_active(job_id)
+        guarded("forget a document", lambda: self._client.srem(key, doc_id))
+
+    def _free(self, job_id: str, doc_id: str) -> None:
+        key = self._keys.job_lease(job_id, doc_id)
+        guarded("hand a document on", lambda: self._client.delete(key))
 
     def _take(self, job_id: str, doc_id: str) -> bool:
         key = self._keys.job_lease(job_id, doc_id)

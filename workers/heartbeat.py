@@ -48,14 +48,22 @@ class WorkerHeartbeat:
         return self
 
     @contextmanager
-    def running(self, task: DocumentTask) -> Iterator[None]:
-        """Holds the document's lease while the block runs (taken before the document is claimed)."""
+    def running(self, task: DocumentTask) -> Iterator[bool]:
+        """Holds the document's lease while the block runs (taken before the document is claimed).
+
+        Yields False when another live worker holds it: this delivery is a duplicate, to skip.
+        Redis away: True (the job store's own retries decide), unheld.
+        """
         key = (task.job_id, task.file.doc_id)
-        self._call(lambda: self.leases.hold(task))
+        held: list[bool] = []
+        self._call(lambda: held.append(self.leases.hold(task)))
+        if held and not held[0]:
+            yield False
+            return
         with self._lock:
             self._running[key] = task
         try:
-            yield
+            yield True
         finally:
             with self._lock:
                 self._running.pop(key, None)

@@ -45,7 +45,10 @@ def register_tasks(app: Celery, context: WorkerContext) -> None:
                           f"{task.file.name}: this worker cannot ingest documents: {exc.message}", w.store_retry_s)
             return "failed"
         try:
-            with context.heartbeat(app).running(task):
+            with context.heartbeat(app).running(task) as held:
+                if not held:  # a second delivery of a document another live worker runs: that one ends it
+                    log.info("worker.duplicate_skipped", job_id=task.job_id, doc_id=task.file.doc_id)
+                    return None
                 outcome = run_document(task, context.store, pipeline, policy)
         except RetryLater:
             raise
