@@ -72,10 +72,15 @@ class InProcessJobRunner:
             return recovered
         for job_id in self.store.orphaned():
             spec = self.store.claim(job_id, self.owner)
-            if spec is not None:
-                log.info("job.recovered", job_id=job_id, documents=len(spec.files))
+            if spec is None:
+                continue
+            try:
                 self._executor.submit(self._run, spec)
-                recovered.append(job_id)
+            except RuntimeError:  # closing meanwhile: the job is ours but waits for the next start
+                self._stopping.set()
+                break
+            log.info("job.recovered", job_id=job_id, documents=len(spec.files))
+            recovered.append(job_id)
         return recovered
 
     def _run(self, spec: JobSpec) -> None:
