@@ -39,7 +39,7 @@ def worker(
     slots = concurrency or settings.workers.concurrency
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else settings.workers.queues
     parts = Components(settings)
-    context = WorkerContext(parts, names)
+    context = WorkerContext(parts, names, in_process_pool=chosen != "prefork")
     try:
         check_worker_topology(settings, chosen, slots)
         app = create_celery_app(settings, parts.redis)

@@ -70,6 +70,10 @@ class SentenceTransformerEmbedder:
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._cache_size = query_cache_size
         self._cache_lock = threading.Lock()
+        # One call at a time into the model and its tokenizer: the fast tokenizer keeps its truncation
+        # and padding state between calls, and two threads interleaving (a worker's thread pool, the
+        # API's answer threads) failed one document with "excessive nesting" in `input_ids`.
+        self._model_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: EmbeddingSettings) -> SentenceTransformerEmbedder:
@@ -95,7 +99,8 @@ class SentenceTransformerEmbedder:
         return int(length)
 
     def tokenize(self, text: str) -> list[int]:
-        ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False)
+        with self._model_lock:
+            ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False)
         return ids
 
     def count_tokens(self, text: str) -> int:
@@ -104,10 +109,11 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+        with self._model_lock:
+            vectors = self._model.encode(
+                list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:

@@ -196,6 +196,11 @@ class IngestPipeline:
         log.debug("ingest.document", doc_id=doc_id, status=status, chunks=len(points), removed=removed)
         return DocumentResult(doc_id, item.source.source, status, chunks=len(points))
 
+    def warm(self) -> None:
+        """Starts the parsing process ahead of the first document (a worker's first task stays quick)."""
+        if self._sandbox is not None:
+            self._sandbox.start()
+
     def close(self) -> None:
         """Stops the parsing process, if one runs."""
         if self._sandbox is not None:

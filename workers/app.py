@@ -59,7 +59,8 @@ def create_celery_app(settings: Settings, endpoint: RedisEndpoint) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_time_limit=w.task_time_limit_s,
-        task_soft_time_limit=max(1, w.task_time_limit_s - 15),
+        # The soft limit leaves time to record the failure: 15 s, or a quarter of a short limit.
+        task_soft_time_limit=max(1, w.task_time_limit_s - min(15, w.task_time_limit_s // 4)),
         broker_transport_options=transport,
         result_backend_transport_options={"visibility_timeout": w.visibility_timeout_s},
         task_ignore_result=True,  # progress lives in the job store, not in task results

@@ -36,9 +36,10 @@ log = structlog.get_logger(__name__)
 
 
 class WorkerContext:
-    def __init__(self, parts: Components, queues: list[str] | None = None) -> None:
+    def __init__(self, parts: Components, queues: list[str] | None = None, in_process_pool: bool = False) -> None:
         self.parts = parts
         self.queues = queues or parts.settings.workers.queues
+        self.in_process_pool = in_process_pool  # threads or solo: messages arrive where their tasks run
         self._store: JobStore | None = None
         self._pipeline: IngestPipeline | None = None
         self._pipeline_error: RagqaError | None = None
@@ -60,6 +61,7 @@ class WorkerContext:
                 return
             try:
                 self._pipeline = self.parts.pipeline  # loads the embedder and opens the index
+                self._pipeline.warm()
             except RagqaError as exc:
                 self._pipeline_error = exc
                 log.error("worker.cannot_load", code=exc.code, error=exc.message)

@@ -47,6 +47,15 @@ class WorkerHeartbeat:
         self._thread.start()
         return self
 
+    def received(self, task: DocumentTask) -> None:
+        """Holds a document from the moment its message arrives (a pool that runs tasks in this process):
+        one that waits for a free thread when the worker dies is handed on too, not left to the broker."""
+        held: list[bool] = []
+        self._call(lambda: held.append(self.leases.hold(task)))
+        if held and held[0]:
+            with self._lock:
+                self._running[(task.job_id, task.file.doc_id)] = task
+
     @contextmanager
     def running(self, task: DocumentTask) -> Iterator[bool]:
         """Holds the document's lease while the block runs (taken before the document is claimed).

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from celery import Celery, Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import task_received, worker_process_init
 
 from core.errors import RagqaError, RetryLater, StoreUnavailable
 from jobs.document import DeliveryPolicy, fail_document, run_document
@@ -66,6 +66,16 @@ def register_tasks(app: Celery, context: WorkerContext) -> None:
                           f"{task.file.name}: {type(exc).__name__}: {exc}", w.store_retry_s)
             return "failed"
         return outcome.state
+
+    @task_received.connect(weak=False)
+    def hold_on_receipt(request: Any = None, **_: Any) -> None:
+        if not context.in_process_pool or request is None or request.name != INGEST_DOCUMENT:
+            return  # a prefork child holds its document when it starts it
+        try:
+            task = DocumentTask.from_dict(request.args[0])
+        except (IndexError, KeyError, TypeError, ValueError):
+            return  # a malformed message fails in the task itself, with its reason
+        context.heartbeat(app).received(task)
 
     @worker_process_init.connect(weak=False)
     def load_parts(**_: Any) -> None:  # each prefork child loads its own models, once

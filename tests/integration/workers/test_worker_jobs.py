@@ -80,7 +80,8 @@ def test_bad_documents_fail_with_their_reasons_and_the_rest_complete(
     job = worker_env.store().get(job_id)
     assert job.state == "done"
     failed = {d.doc_id: d for d in job.documents if d.state == "failed"}
-    assert set(failed) == {"corrupt.pdf", "not-a-docx.docx", "empty.txt", "huge.txt"}, job.to_dict()
+    reasons = {d.doc_id: (d.error_code, d.reason) for d in failed.values()}
+    assert set(failed) == {"corrupt.pdf", "not-a-docx.docx", "empty.txt", "huge.txt"}, (reasons, worker.output())
     assert failed["huge.txt"].error_code == "document_too_large"
     assert failed["empty.txt"].error_code == "parse_error"
     for doc in failed.values():
