@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DocumentTooLarge, ParseError, UnsupportedFormat
-from core.settings import IngestSettings
+from core.ingest_settings import IngestSettings
 from core.types import PageSpan
 from ingest.text import clean_document_text, decode_bytes
 

@@ -1,0 +1,55 @@
+"""Settings of ingestion: file and document limits, and the parsing sandbox (the ``ingest`` section).
+
+Kept beside ``core.settings`` so that file stays one screen per concern; ``Settings.ingest`` is
+the only way in::
+
+    >>> from core.settings import Settings
+    >>> Settings(ingest={"max_pdf_pages": 10}).ingest.max_pdf_pages
+    10
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from core.section import Section
+
+
+class IngestSettings(Section):
+    max_file_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="Files larger than this are rejected."
+    )
+    default_collection: str = Field(default="docs", description="Collection used when none is given.")
+    upsert_batch_points: int = Field(
+        default=256, ge=1, description="Points per index write when a document is large."
+    )
+    max_document_chars: int = Field(
+        default=5_000_000,
+        ge=1000,
+        description="Text a document may hold once parsed (about 2,500 pages); a longer one fails alone, "
+        "before it is chunked.",
+    )
+    max_chunks_per_document: int = Field(
+        default=10_000, ge=1, description="Chunks one document may become; more fails the document."
+    )
+    max_unzipped_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Uncompressed size a DOCX (a zip) may declare, all entries together: a small file that "
+        "expands to gigabytes fails before it is opened.",
+    )
+    max_zip_entries: int = Field(default=10_000, ge=1, description="Entries a DOCX (a zip) may hold.")
+    max_pdf_pages: int = Field(default=3000, ge=1, description="Pages a PDF may have.")
+    parse_isolation: bool = Field(
+        default=True,
+        description="Parse each document in a separate process held to `parse_timeout_s` and "
+        "`parse_memory_bytes`, killed past either: a hostile file fails alone and the process stays up.",
+    )
+    parse_timeout_s: float = Field(
+        default=20.0, gt=0, description="Seconds one document's parsing may take (with `parse_isolation`)."
+    )
+    parse_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=256 * 1024 * 1024,
+        description="Address space of the parsing process (with `parse_isolation`, on Linux and macOS).",
+    )
