@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from core.stats import percentile
@@ -162,3 +163,12 @@ def run_concurrent(port: int, path: str, body: bytes, concurrency: int, seconds:
     return {"concurrency": concurrency, "seconds": round(elapsed, 2), "requests": len(flat),
             "requests_per_s": round(len(flat) / elapsed, 1), "errors": sum(errors),
             "p50_ms": round(percentile(flat, 50), 3), "p95_ms": round(percentile(flat, 95), 3)}  # fmt: skip
+
+
+def multipart_files(paths: list[Path]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body of ``files`` parts, and its content type, for ``POST /documents``."""
+    boundary = "ragqa-bench-boundary"
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
+                    "Content-Type: application/octet-stream\r\n\r\n".encode() + path.read_bytes() + b"\r\n"
+                    for path in paths) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

@@ -31,7 +31,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.api_client import LiveApi
+from bench.api_client import LiveApi, multipart_files
 from bench.common import write_results
 from core.stats import percentile
 
@@ -117,14 +117,9 @@ def run_mode(mode: str, concurrency: int, deadline_s: float) -> dict[str, Any]:
 
 
 def upload(port: int, files: list[Path]) -> None:
-    boundary = "ragqa-bench-boundary"
-    parts = []
-    for path in files:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
-                     "Content-Type: text/plain\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    body, content_type = multipart_files(files)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    conn.request("POST", "/documents", body=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    conn.request("POST", "/documents", body=body, headers={"content-type": content_type})
     job = json.loads(conn.getresponse().read())
     while True:
         conn.request("GET", f"/jobs/{job['job_id']}")

@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from bench.api_client import LiveApi
+from bench.api_client import LiveApi, multipart_files
 from bench.common import write_results
 from tests.fixtures.documents import write_deep_html, write_zip_bomb_docx
 
@@ -104,14 +104,10 @@ def api_run(files: list[Path], tmp: Path) -> dict[str, Any]:
     with LiveApi(env) as api:
         assert api.process is not None
         server = psutil.Process(api.process.pid)
-        boundary = "ragqa-bench-boundary"
-        body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{f.name}"\r\n'
-                        "Content-Type: application/octet-stream\r\n\r\n".encode() + f.read_bytes() + b"\r\n"
-                        for f in files) + f"--{boundary}--\r\n".encode()
+        body, content_type = multipart_files(files)
         conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=300)
         started = time.perf_counter()
-        conn.request("POST", "/documents", body=body,
-                     headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        conn.request("POST", "/documents", body=body, headers={"content-type": content_type})
         accepted = json.loads(conn.getresponse().read())
         peak = 0
         while True:

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from jobs.spec import DocumentTask
-from jobs.store import JobStore, guarded
+from jobs.store import JobStore, as_text, guarded
 
 _STALLED_STATES = ("parsing", "embedding", "indexing")
 
@@ -55,7 +55,7 @@ class DocumentLeases:
             pipe.sadd(self._keys.job_active(task.job_id), task.file.doc_id)
             pipe.expire(self._keys.job_active(task.job_id), self.store.ttl_s)
             _, holder, _, _ = pipe.execute()
-            return self._text(holder) == self.owner
+            return as_text(holder) == self.owner
 
         return bool(guarded("hold a document", take))
 
@@ -67,7 +67,7 @@ class DocumentLeases:
             pipe = self._client.pipeline(transaction=True)
             pipe.srem(self._keys.job_active(task.job_id), task.file.doc_id)
             pipe.execute()
-            if self._text(self._client.get(key)) == self.owner:  # not a lease another worker took since
+            if as_text(self._client.get(key)) == self.owner:  # not a lease another worker took since
                 self._client.delete(key)
 
         guarded("release a document", drop)
@@ -135,7 +135,7 @@ class DocumentLeases:
         return bool(guarded("take a document", lambda: self._client.set(key, self.owner, nx=True, px=self.lease_ms)))
 
     def _stalled_in(self, job_id: str) -> list[str]:
-        active = sorted(self._text(d) for d in guarded("read a job", lambda: self._client.smembers(
+        active = sorted(as_text(d) for d in guarded("read a job", lambda: self._client.smembers(
             self._keys.job_active(job_id))))
         if not active:
             return []
@@ -147,7 +147,3 @@ class DocumentLeases:
             return pipe.execute()
 
         return [doc_id for doc_id, held in zip(active, guarded("read leases", read), strict=True) if not held]
-
-    @staticmethod
-    def _text(raw: object) -> str:
-        return raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -63,7 +63,8 @@ def guarded(what: str, fn: Callable[[], T]) -> T:
         raise StoreUnavailable(f"the job store (Redis) failed to {what}: {exc}") from exc
 
 
-def _text(raw: object) -> str:
+def as_text(raw: object) -> str:
+    """A Redis reply (bytes) or a value as ``str``."""
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
@@ -129,7 +130,7 @@ class JobStore:
         jobs = []
         for raw in ids:
             try:
-                jobs.append(self.get(_text(raw)))
+                jobs.append(self.get(as_text(raw)))
             except NotFound:
                 continue  # expired since it was listed
         return jobs
@@ -159,7 +160,7 @@ class JobStore:
         raw = guarded("read a job", lambda: self.client.hget(self._key(job_id), "state"))
         if raw is None:
             return None
-        state: JobState = _text(raw)  # type: ignore[assignment]
+        state: JobState = as_text(raw)  # type: ignore[assignment]
         return state
 
     def document(self, job_id: str, doc_id: str) -> DocumentProgress | None:
@@ -238,7 +239,7 @@ class JobStore:
     def open_jobs(self, *fields: str) -> list[tuple[str, list[str | None]]]:
         """Jobs not yet over, each with ``fields`` of its record; forgets the ids of expired ones."""
         members = guarded("list open jobs", lambda: self.client.smembers(self.keyspace.open_jobs))
-        ids = sorted(_text(raw) for raw in members)
+        ids = sorted(as_text(raw) for raw in members)
 
         def read() -> list[list[Any]]:
             pipe = self.client.pipeline(transaction=False)
@@ -248,10 +249,10 @@ class JobStore:
 
         found, gone = [], []
         for job_id, (state, *values) in zip(ids, guarded("list open jobs", read), strict=True):
-            if state is None or _text(state) not in OPEN_JOB_STATES:
+            if state is None or as_text(state) not in OPEN_JOB_STATES:
                 gone.append(job_id)
             else:
-                found.append((job_id, [None if v is None else _text(v) for v in values]))
+                found.append((job_id, [None if v is None else as_text(v) for v in values]))
         if gone:
             guarded("forget ended jobs", lambda: self.client.srem(self.keyspace.open_jobs, *gone))
         return found
@@ -274,7 +275,7 @@ class JobStore:
         raw, queue = guarded("read a job", lambda: self.client.hmget(self._key(job_id), "spec", "queue"))
         if raw is None:
             return None
-        return JobSpec.from_dict(json.loads(raw)), None if queue is None else _text(queue)
+        return JobSpec.from_dict(json.loads(raw)), None if queue is None else as_text(queue)
 
     def claim(self, job_id: str, owner: str) -> JobSpec | None:
         """Takes an orphaned in-process job over for ``owner``; its spec, or None when another runner won."""
