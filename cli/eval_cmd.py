@@ -22,22 +22,24 @@ from ingest.sources import SourceDocument
 from retrieval.evaluation import EvalDataset, load_dataset, score_queries
 
 eval_app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
-DEFAULT_MODES = ("dense,sparse,rrf,rrf:k=20,dbsf,convex:w=1/1:g=0:s=0,convex:w=2/1:g=0:s=0,"
-                 "convex:w=1/1:s=0,convex:w=2/3,convex:w=1/1,convex:w=2/1")
+# The configured default is always scored too, and marked as such.
+DEFAULT_MODES = ("dense,sparse,rrf,rrf:k=20,dbsf,convex:w=1/1:g=0:s=0:f=0,convex:w=2/1:g=0:s=0:f=0,"
+                 "convex:w=1/1:f=0,convex:w=2/1:f=0,convex:w=4/1:f=0")
 HEADLINE = ("ndcg@10", "mrr@10", "recall@5", "recall@10", "recall@100",
             "article_recall@5", "article_recall@10", "answer_recall@5", "answer_recall@10")
 
 
 def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
     """`dense`, `sparse`, `dbsf`, `rrf`, `rrf:k=20`, `rrf:w=2/1` (dense/sparse weights), `convex:g=0`
-    (the lexical gate), `convex:s=0` (the dense spread floor), combinable; unset options are the
-    configured ones."""
+    (the lexical gate), `convex:s=0` (the dense spread floor), `convex:f=0.7/0.25` (BM25's weight
+    factor when its list is flat, `f=0` off), combinable; unset options are the configured ones."""
     name, _, options = text.strip().partition(":")
     if name not in ("dense", "sparse", "rrf", "dbsf", "convex"):
         raise InvalidRequest(f"unknown mode {text!r}: use dense, sparse, rrf[:k=N][:w=D/S][:g=G], "
-                             "convex[:w=D/S][:g=G][:s=S], dbsf[:g=G]")
+                             "convex[:w=D/S][:g=G][:s=S][:f=R/W], dbsf[:g=G]")
     spec = FusionSpec(name, base.rrf_k, 1.0, 1.0, base.lexical_gate,  # type: ignore[arg-type]
-                      base.dense_spread_floor if name == "convex" else 0.0)
+                      base.dense_spread_floor if name == "convex" else 0.0,
+                      base.flat_bm25_ratio if name == "convex" else 0.0, base.flat_bm25_weight)
     for option in filter(None, options.split(":")):
         key, _, value = option.partition("=")
         try:
@@ -51,6 +53,11 @@ def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
                 if not 0 <= gate <= 1:
                     raise ValueError(value)
                 spec = replace(spec, lexical_gate=gate)
+            elif key == "f" and name == "convex":
+                ratio, _, weight = value.partition("/")
+                spec = replace(spec, flat_bm25_ratio=float(ratio), flat_bm25_weight=float(weight or 1.0))
+                if not (0 <= spec.flat_bm25_ratio <= 1 and 0 <= spec.flat_bm25_weight <= 1):
+                    raise ValueError(value)
             elif key == "s" and name == "convex":
                 spread = float(value)
                 if not 0 <= spread <= 2:
@@ -90,11 +97,15 @@ def eval_retrieval(
         dataset = load_dataset(dataset_path)
         if limit:
             dataset.queries = dataset.queries[:limit]
-        specs = [parse_mode(m, settings.retrieval.fusion_spec()) for m in modes.split(",") if m.strip()]
+        default = settings.retrieval.fusion_spec()
+        specs = [parse_mode(m, default) for m in modes.split(",") if m.strip()]
+        if default not in specs:
+            specs.append(default)
         with Components(settings) as parts:
             if rerank and parts.reranker is None:
                 raise InvalidRequest("--rerank needs RAGQA_RETRIEVAL__RERANK_MODEL_PATH")
             results = _run(parts, dataset, specs, rerank, keep, quiet=as_json, collection=collection)
+        results["default"] = default.label()
     except RagqaError as exc:
         fail(exc, as_json)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,6 +132,8 @@ def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], reran
         try:
             if report.failures:
                 raise InvalidRequest(f"{len(report.failures)} documents failed to ingest: {report.failures[0].reason}")
+            # Counted in the index: a reused collection writes no chunks but searches them all.
+            chunks = parts.index.count(collection)
             for spec in specs:
                 for with_rerank in ([False, True] if rerank else [False]):
                     label = spec.label() + (" +rerank" if with_rerank else "")
@@ -139,7 +152,7 @@ def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], reran
             if not keep:
                 parts.index.drop_collection(collection)
     return {"dataset": dataset.name, "kind": dataset.kind, "documents": len(dataset.documents),
-            "chunks": report.chunks_written, "queries": len(dataset.queries),
+            "chunks": chunks, "queries": len(dataset.queries),
             "collection": collection if keep else None, "modes": runs}
 
 
@@ -154,7 +167,8 @@ def _table(results: dict[str, Any]) -> None:
     for label, scores in runs.items():
         cells = [f"[bold]{scores[m]:.3f}[/]" if scores.get(m) == best[m] else f"{scores.get(m, 0):.3f}"
                  for m in metrics]
-        table.add_row(label, *cells, f"{scores['ms_per_query']:.1f}")
+        name = f"{escape(label)} [cyan](default)[/]" if label == results.get("default") else escape(label)
+        table.add_row(name, *cells, f"{scores['ms_per_query']:.1f}")
     console.print(table)
 
 
@@ -172,7 +186,10 @@ def _chart(results: dict[str, Any], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(metrics)), 4))
     width = 0.8 / max(1, len(runs))
     for i, (label, scores) in enumerate(runs.items()):
-        ax.bar([x + i * width for x in range(len(metrics))], [scores.get(m, 0.0) for m in metrics], width, label=label)
+        is_default = label == results.get("default")
+        ax.bar([x + i * width for x in range(len(metrics))], [scores.get(m, 0.0) for m in metrics], width,
+               label=f"{label} (default)" if is_default else label, edgecolor="black" if is_default else None,
+               hatch="//" if is_default else None)
     ax.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(metrics))], metrics, rotation=20)
     ax.set_ylim(0, 1)
     ax.set_title(f"retrieval on {results['dataset']}")

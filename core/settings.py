@@ -107,6 +107,15 @@ class RetrievalSettings(Section):
         "equally (un)related, keeps its small differences instead of being stretched to outvote "
         "BM25. 0 always uses the list's own spread.",
     )
+    flat_bm25_ratio: float = Field(
+        default=0.7, ge=0, le=1,
+        description="Convex fusion treats BM25's list as flat when its 10th score is at least this share of "
+        "its best (many passages share the query's words about equally, so none stands out), and then "
+        "scales BM25's weight by `flat_bm25_weight`; 0 turns this off. Chosen with `bench.fusion_study`.",
+    )
+    flat_bm25_weight: float = Field(
+        default=0.25, ge=0, le=1, description="BM25's weight factor in convex fusion when its list is flat."
+    )
     candidates: int = Field(default=50, ge=1, le=1000, description="Candidates each retriever feeds the fusion.")
     top_k: int = Field(default=6, ge=1, le=200, description="Chunks returned by default.")
     dedup_jaccard: float = Field(
@@ -120,7 +129,7 @@ class RetrievalSettings(Section):
 
     def fusion_spec(self) -> FusionSpec:
         return FusionSpec(self.mode, self.rrf_k, self.dense_weight, self.sparse_weight, self.lexical_gate,
-                          self.dense_spread_floor)
+                          self.dense_spread_floor, self.flat_bm25_ratio, self.flat_bm25_weight)
 
 
 class LLMSettings(Section):

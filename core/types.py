@@ -241,16 +241,26 @@ class FusionSpec:
     # Convex fusion stretches the dense list over at least this cosine spread (0 = its own spread):
     # a flat list, every candidate about equally (un)related, then cannot outvote BM25.
     dense_spread_floor: float = 0.0
+    # Convex fusion scales BM25's weight by ``flat_bm25_weight`` when its list is flat: its 10th
+    # score at least ``flat_bm25_ratio`` of its best (0 = never). Many passages sharing the
+    # query's words about equally is no evidence for any one of them; a clear BM25 winner is.
+    flat_bm25_ratio: float = 0.0
+    flat_bm25_weight: float = 1.0
 
     @property
     def weighted(self) -> bool:
         return self.dense_weight != self.sparse_weight
 
+    @property
+    def adaptive(self) -> bool:
+        return self.mode == "convex" and self.flat_bm25_ratio > 0 and self.flat_bm25_weight != 1.0
+
     def label(self) -> str:
         gate = f",gate={self.lexical_gate:g}" if self.lexical_gate and self.mode not in ("dense", "sparse") else ""
         if self.mode == "convex":
             spread = f",spread={self.dense_spread_floor:g}" if self.dense_spread_floor else ""
-            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g}{gate}{spread})"
+            flat = f",flat={self.flat_bm25_ratio:g}x{self.flat_bm25_weight:g}" if self.adaptive else ""
+            return f"convex(w={self.dense_weight:g}/{self.sparse_weight:g}{gate}{spread}{flat})"
         if self.mode != "rrf":
             return f"{self.mode}({gate.lstrip(',')})" if gate else self.mode
         weights = f",w={self.dense_weight:g}/{self.sparse_weight:g}" if self.weighted else ""

@@ -62,6 +62,7 @@ class HybridRetriever:
         limit = min(MAX_TOP_K, wanted * 2 + 4)
         candidates = max(self.settings.candidates, limit)
         sparse_hits: list[ScoredChunk] | None = None
+        coverage: float | None = None
         if dense is not None and sparse is not None and spec.lexical_gate > 0:
             # Convex fusion needs BM25's list anyway; the modes fused inside Qdrant need its top hit.
             sparse_hits = self.index.query(collection, None, sparse, replace(spec, mode="sparse"),
@@ -71,14 +72,17 @@ class HybridRetriever:
                 log.debug("retrieval.lexical_gate", coverage=round(coverage, 3), mode="dense")
                 spec, sparse = replace(spec, mode="dense"), None
         if spec.mode == "convex" and dense is not None and sparse is not None:
+            # No dense vector here: its cosines would cost a vector fetch per candidate, and any
+            # candidate the dense list also found carries its cosine from there.
+            if sparse_hits is None:
+                sparse_hits = self.index.query(collection, None, sparse, replace(spec, mode="sparse"),
+                                               candidates, filters)
+            alpha = dense_share(spec, sparse_hits)
+            log.debug("retrieval.fusion", mode="convex", dense_share=round(alpha, 3),
+                      bm25_flatness=round(bm25_flatness(sparse_hits), 3), gate_coverage=coverage and round(coverage, 3))
             hits = convex_fusion(
                 self.index.query(collection, dense, None, replace(spec, mode="dense"), candidates, filters),
-                # No dense vector here: its cosines would cost a vector fetch per candidate, and any
-                # candidate the dense list also found carries its cosine from there.
-                sparse_hits if sparse_hits is not None else
-                self.index.query(collection, None, sparse, replace(spec, mode="sparse"), candidates, filters),
-                spec.dense_weight / max(1e-9, spec.dense_weight + spec.sparse_weight),
-                depth=self.settings.candidates, dense_spread_floor=spec.dense_spread_floor,
+                sparse_hits, alpha, depth=self.settings.candidates, dense_spread_floor=spec.dense_spread_floor,
             )[:limit]
         else:
             hits = self.index.query(collection, dense, sparse, spec, limit, filters, candidates=candidates)
@@ -126,6 +130,28 @@ def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[Score
         for cid, hit in by_id.items()
     ]
     return sorted(fused, key=lambda h: h.score, reverse=True)
+
+
+def bm25_flatness(hits: Sequence[ScoredChunk], rank: int = 10) -> float:
+    """BM25's ``rank``-th score over its best: near 1 when many passages match the query's words
+    about equally (a common-word question over a large corpus), 0 when fewer than ``rank`` match.
+    """
+    if not hits or hits[0].score <= 0:
+        return 0.0
+    return hits[rank - 1].score / hits[0].score if len(hits) >= rank else 0.0
+
+
+def dense_share(spec: FusionSpec, sparse_hits: Sequence[ScoredChunk]) -> float:
+    """Convex fusion's weight on the dense list for one query.
+
+    The configured weights, with BM25's scaled by ``flat_bm25_weight`` when its list is flat: a
+    clear BM25 winner (a rare name, a number, an option flag the passage shares) is evidence the
+    dense model may miss; a flat list only reshuffles passages the dense model already ranks.
+    """
+    sparse_weight = spec.sparse_weight
+    if spec.adaptive and bm25_flatness(sparse_hits) >= spec.flat_bm25_ratio:
+        sparse_weight *= spec.flat_bm25_weight
+    return spec.dense_weight / max(1e-9, spec.dense_weight + sparse_weight)
 
 
 def lexical_coverage(query: SparseVector, hit: ScoredChunk, encoder: SparseEncoder) -> float:

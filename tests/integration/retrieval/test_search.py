@@ -132,8 +132,12 @@ def test_eval_retrieval_command(tmp_path: Path) -> None:
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)
-    # Hybrid modes carry the configured lexical gate unless `g=0` turns it off.
-    assert set(results["modes"]) == {"dense", "rrf(k=60)", "rrf(k=60,gate=0.5)", "sparse"}
+    # Hybrid modes carry the configured lexical gate unless `g=0` turns it off; the configured
+    # default is always scored, and named.
+    default = RetrievalSettings().fusion_spec().label()
+    assert set(results["modes"]) == {"dense", "rrf(k=60)", "rrf(k=60,gate=0.5)", "sparse", default}
+    assert results["default"] == default
+    assert results["chunks"] == 3
     assert results["modes"]["dense"]["recall@5"] == 1.0
     assert (tmp_path / "out" / "retrieval-mini.png").stat().st_size > 1000
     assert json.loads((tmp_path / "out" / "retrieval-mini.json").read_text())["queries"] == 2
@@ -188,3 +192,27 @@ def test_dense_spread_floor_lets_a_rare_term_match_outrank_flat_dense_scores(
     assert dense_only < len(years) / 2
     assert with_floor >= without_floor + 5
     assert with_floor >= 0.8 * len(years)
+
+
+def test_each_query_logs_its_fusion_decision_at_debug_level(retriever: HybridRetriever) -> None:
+    import logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with capture_logs() as logs:
+            retriever.search("Is the kangaroo featured on the Australian coat of arms?", COLLECTION, top_k=3)
+    finally:
+        structlog.configure(wrapper_class=wrapper)
+    decisions = [entry for entry in logs if entry["event"] == "retrieval.fusion"]
+    assert len(decisions) == 1, logs
+    decision = decisions[0]
+    assert decision["log_level"] == "debug"
+    assert 0.0 <= decision["bm25_flatness"] <= 1.0
+    # 1/1 weights: an even split, or 0.8 for dense when BM25's list is flat.
+    expected = 0.8 if decision["bm25_flatness"] >= 0.7 else 0.5
+    assert decision["dense_share"] == pytest.approx(expected, abs=1e-3)
+    assert decision["gate_coverage"] >= 0.5

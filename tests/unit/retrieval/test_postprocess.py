@@ -100,3 +100,29 @@ def test_dense_spread_floor_keeps_a_flat_dense_list_from_outvoting_bm25() -> Non
     # A list already spread wider than the floor is scaled exactly as before.
     wide = [ScoredChunk(c, 0.9 - 0.2 * i) for i, c in enumerate(others)]
     assert convex_fusion(wide, sparse, 0.5, 4, 0.35) == convex_fusion(wide, sparse, 0.5, 4)
+
+
+def _bm25(*scores: float) -> list[ScoredChunk]:
+    return [ScoredChunk(chunk("d", i, 0, 5), s) for i, s in enumerate(scores)]
+
+
+def test_bm25_flatness_is_the_tenth_score_over_the_best() -> None:
+    from retrieval.search import bm25_flatness
+
+    assert bm25_flatness(_bm25(10.0, *[9.0] * 8, 8.0)) == pytest.approx(0.8)
+    # Fewer than ten matches: BM25 singles out a few passages, the opposite of flat.
+    assert bm25_flatness(_bm25(10.0, 9.0, 9.0)) == 0.0
+    assert bm25_flatness([]) == 0.0
+
+
+def test_a_flat_bm25_list_weighs_less_in_convex_fusion() -> None:
+    from core.types import FusionSpec
+    from retrieval.search import dense_share
+
+    spec = FusionSpec("convex", dense_weight=1.0, sparse_weight=1.0, flat_bm25_ratio=0.7, flat_bm25_weight=0.25)
+    flat, sharp = _bm25(10.0, *[9.0] * 9), _bm25(10.0, *[3.0] * 9)
+    assert dense_share(spec, flat) == pytest.approx(0.8)
+    assert dense_share(spec, sharp) == pytest.approx(0.5)
+    # Off (ratio 0) or outside convex fusion, the configured weights hold.
+    assert dense_share(FusionSpec("convex", dense_weight=2.0, sparse_weight=1.0), flat) == pytest.approx(2 / 3)
+    assert not FusionSpec("rrf", flat_bm25_ratio=0.7, flat_bm25_weight=0.25).adaptive
