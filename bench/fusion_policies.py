@@ -16,6 +16,7 @@ from functools import cache
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import write_results
 from bench.fusion_study import Policy, QueryLists, StudySet, evaluate, metric
 from core.types import FusionSpec, ScoredChunk
 from retrieval.search import bm25_flatness, convex_fusion, dense_share, lexical_coverage
@@ -100,6 +101,11 @@ def report(sets: list[StudySet]) -> None:
     chosen = pick(sets)
     console.print(f"picked on the development parts: [bold]{chosen.label()}[/]")
     specs = {**baselines(), f"picked: {chosen.label()}": chosen}
+    results: dict[str, object] = {"picked": chosen.label(), "grid": [g.label() for g in grid()]}
+    for part in (False, True):
+        results["held-out" if part else "development"] = {
+            name: {s.name: round(score(s, spec, part), 4) for s in sets} for name, spec in specs.items()}
+    write_results("fusion-study", results)
     for part in (False, True):
         table = Table(title=f"{'held-out' if part else 'development'} queries (✗: below the best single - 0.005)")
         table.add_column("policy")

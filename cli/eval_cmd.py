@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from bootstrap.components import Components
+from cli.eval_report import Reporter, print_table, reporter, save_chart
 from cli.output import console, fail, print_json
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
 from core.types import FusionSpec
 from ingest.sources import SourceDocument
-from retrieval.evaluation import EvalDataset, load_dataset, score_queries
+from retrieval.evaluation import EvalDataset, limit_queries, load_dataset, score_queries
 
 eval_app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
 # The configured default is always scored too, and marked as such.
 DEFAULT_MODES = ("dense,sparse,rrf,rrf:k=20,dbsf,convex:w=1/1:g=0:s=0:f=0,convex:w=2/1:g=0:s=0:f=0,"
                  "convex:w=1/1:f=0,convex:w=2/1:f=0,convex:w=4/1:f=0")
-HEADLINE = ("ndcg@10", "mrr@10", "recall@5", "recall@10", "recall@100",
-            "article_recall@5", "article_recall@10", "answer_recall@5", "answer_recall@10")
 
 
 def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
@@ -84,7 +82,9 @@ def eval_retrieval(
     dataset_path: Annotated[Path, typer.Argument(metavar="DATASET", help="BEIR folder or QA .tsv file.")],
     modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = DEFAULT_MODES,
     rerank: Annotated[bool, typer.Option(help="Also run each mode with the configured reranker.")] = False,
-    limit: Annotated[int | None, typer.Option(help="Only the first N queries.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Only the first N queries; a QA-TSV set then ingests only their articles.")] = None,
+    split: Annotated[str, typer.Option(help="BEIR qrels split: qrels/SPLIT.tsv.")] = "test",
     out: Annotated[Path, typer.Option(help="Folder for the JSON results and the PNG chart.")] = Path("artifacts/eval"),
     keep: Annotated[bool, typer.Option(help="Keep the temporary collection.")] = False,
     collection: Annotated[str | None, typer.Option(
@@ -94,9 +94,9 @@ def eval_retrieval(
     """Ingest a dataset into a temporary collection and score every retrieval mode on it."""
     settings: Settings = ctx.obj
     try:
-        dataset = load_dataset(dataset_path)
+        dataset = load_dataset(dataset_path, split)
         if limit:
-            dataset.queries = dataset.queries[:limit]
+            dataset = limit_queries(dataset, limit)
         default = settings.retrieval.fusion_spec()
         specs = [parse_mode(m, default) for m in modes.split(",") if m.strip()]
         if default not in specs:
@@ -111,11 +111,11 @@ def eval_retrieval(
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"retrieval-{dataset.name}.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n")
-    chart = _chart(results, out / f"retrieval-{dataset.name}.png")
+    chart = save_chart(results, out / f"retrieval-{dataset.name}.png")
     if as_json:
         print_json(results)
         return
-    _table(results)
+    print_table(results)
     console.print(f"results: {escape(str(json_path))}" + (f", chart: {chart}" if chart else ""))
 
 
@@ -124,11 +124,10 @@ def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], reran
     collection = collection or f"eval-{dataset.name}-{int(time.time())}"
     # A collection that was there before this run is the caller's: never drop it.
     keep = keep or parts.index.collection_exists(collection)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     runs: dict[str, dict[str, float]] = {}
-    with Progress(*columns, console=console, disable=quiet) as progress:
-        task = progress.add_task("ingest", total=len(dataset.documents))
-        report = parts.pipeline.ingest(to_sources(dataset), collection, on_result=lambda _: progress.advance(task))
+    with reporter() if not quiet else nullcontext(Reporter(None, silent=True)) as report_to:
+        step = report_to.step("ingest", len(dataset.documents))
+        report = parts.pipeline.ingest(to_sources(dataset), collection, on_result=lambda _: step.advance())
         try:
             if report.failures:
                 raise InvalidRequest(f"{len(report.failures)} documents failed to ingest: {report.failures[0].reason}")
@@ -137,13 +136,13 @@ def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], reran
             for spec in specs:
                 for with_rerank in ([False, True] if rerank else [False]):
                     label = spec.label() + (" +rerank" if with_rerank else "")
-                    task = progress.add_task(label, total=len(dataset.queries))
+                    step = report_to.step(label, len(dataset.queries))
                     started = time.perf_counter()
                     scores = score_queries(
                         dataset,
                         lambda q, s=spec, r=with_rerank: parts.retriever.search(  # type: ignore[misc]
                             q.text, collection, top_k=100, fusion=s, rerank=r),
-                        on_query=lambda t=task: progress.advance(t),  # type: ignore[misc]
+                        on_query=step.advance,
                     )
                     elapsed = time.perf_counter() - started
                     scores["ms_per_query"] = round(1000 * elapsed / max(1, len(dataset.queries)), 2)
@@ -154,50 +153,6 @@ def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], reran
     return {"dataset": dataset.name, "kind": dataset.kind, "documents": len(dataset.documents),
             "chunks": chunks, "queries": len(dataset.queries),
             "collection": collection if keep else None, "modes": runs}
-
-
-def _table(results: dict[str, Any]) -> None:
-    runs: dict[str, dict[str, float]] = results["modes"]
-    metrics = [m for m in HEADLINE if any(m in r for r in runs.values())]
-    table = Table(title=f"retrieval on {results['dataset']} ({results['queries']} queries, {results['chunks']} chunks)")
-    table.add_column("mode")
-    for metric in [*metrics, "ms_per_query"]:
-        table.add_column(metric, justify="right")
-    best = {m: max(r.get(m, 0.0) for r in runs.values()) for m in metrics}
-    for label, scores in runs.items():
-        cells = [f"[bold]{scores[m]:.3f}[/]" if scores.get(m) == best[m] else f"{scores.get(m, 0):.3f}"
-                 for m in metrics]
-        name = f"{escape(label)} [cyan](default)[/]" if label == results.get("default") else escape(label)
-        table.add_row(name, *cells, f"{scores['ms_per_query']:.1f}")
-    console.print(table)
-
-
-def _chart(results: dict[str, Any], path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        console.print("matplotlib is not installed (pip install 'ragqa[eval]'): no chart")
-        return None
-    runs: dict[str, dict[str, float]] = results["modes"]
-    metrics = [m for m in HEADLINE if any(m in r for r in runs.values())]
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(metrics)), 4))
-    width = 0.8 / max(1, len(runs))
-    for i, (label, scores) in enumerate(runs.items()):
-        is_default = label == results.get("default")
-        ax.bar([x + i * width for x in range(len(metrics))], [scores.get(m, 0.0) for m in metrics], width,
-               label=f"{label} (default)" if is_default else label, edgecolor="black" if is_default else None,
-               hatch="//" if is_default else None)
-    ax.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(metrics))], metrics, rotation=20)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"retrieval on {results['dataset']}")
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def register(app: typer.Typer) -> None:

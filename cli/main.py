@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
+from importlib import metadata
 from types import FrameType
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-from cli import ask_cmd, eval_answers_cmd, eval_cmd, feedback_cmd, ingest_cmd, jobs_cmd, serve_cmd, worker_cmd
+from cli import (
+    ask_cmd,
+    config_cmd,
+    eval_answers_cmd,
+    eval_cmd,
+    feedback_cmd,
+    ingest_cmd,
+    jobs_cmd,
+    serve_cmd,
+    worker_cmd,
+)
 from core.logging import configure_logging
 from core.section import describe_settings_error
 from core.settings import Settings
@@ -28,8 +40,19 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("ragqa")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        typer.echo(f"ragqa {version}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(ctx: typer.Context) -> None:
+def main(ctx: typer.Context, version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
     """Settings come from RAGQA_* environment variables and ./.env."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     for name in ("SIGTERM", "SIGHUP"):  # (no SIGHUP on Windows) uvicorn and Celery put theirs in place as they run
@@ -52,6 +75,7 @@ serve_cmd.register(app)
 feedback_cmd.register(app)
 worker_cmd.register(app)
 jobs_cmd.register(app)
+config_cmd.register(app)
 
 if __name__ == "__main__":
     app()

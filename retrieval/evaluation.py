@@ -68,10 +68,10 @@ class EvalDataset:
     queries: list[EvalQuery] = field(default_factory=list)
 
 
-def load_dataset(path: Path) -> EvalDataset:
-    """A BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) or a QA-TSV file."""
+def load_dataset(path: Path, split: str = "test") -> EvalDataset:
+    """A BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) or a QA-TSV file."""
     if path.is_dir() and (path / "corpus.jsonl").is_file():
-        return load_beir(path)
+        return load_beir(path, split)
     if path.is_file() and path.suffix == ".tsv":
         return load_qa_tsv(path)
     raise InvalidRequest(f"{path}: neither a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) nor a QA .tsv file")
@@ -79,23 +79,56 @@ def load_dataset(path: Path) -> EvalDataset:
 
 def _jsonl(path: Path) -> Iterator[dict[str, str]]:
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidRequest(f"{path}, line {number}: not JSON ({exc.msg})") from exc
+            if not isinstance(record, dict) or "_id" not in record:
+                raise InvalidRequest(f"{path}, line {number}: a record needs an \"_id\"")
+            yield record
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """``query-id, corpus-id, score`` rows, tab-separated, with or without a header line; graded
+    or binary scores; TREC's four-column form (``qid 0 docid score``) too. Scores <= 0 are
+    judged non-relevant and left out."""
+    relevant: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split("\t") if "\t" in line else line.split()
+            fields = [f.strip() for f in fields]
+            if not any(fields):
+                continue
+            if len(fields) == 4:  # TREC: query, iteration (unused), document, score
+                fields = [fields[0], fields[2], fields[3]]
+            if len(fields) != 3:
+                raise InvalidRequest(f"{path}, line {number}: expected query-id, corpus-id and score, "
+                                     f"got {len(fields)} fields")
+            query_id, doc_id, score = fields
+            try:
+                grade = int(float(score))
+            except ValueError:
+                if number == 1:  # a header row ("query-id corpus-id score")
+                    continue
+                raise InvalidRequest(f"{path}, line {number}: score {score!r} is not a number") from None
+            if grade > 0:
+                relevant.setdefault(query_id, {})[doc_id] = grade
+    return relevant
 
 
 def load_beir(folder: Path, split: str = "test") -> EvalDataset:
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
-        raise InvalidRequest(f"{folder}: missing qrels/{split}.tsv")
-    documents = [EvalDocument(str(d["_id"]), d.get("title", ""), text=d["text"])
+        found = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise InvalidRequest(f"{folder}: missing qrels/{split}.tsv" + (f" (splits here: {', '.join(found)})"
+                                                                        if found else ""))
+    documents = [EvalDocument(str(d["_id"]), d.get("title", ""), text=d.get("text", ""))
                  for d in _jsonl(folder / "corpus.jsonl")]
-    relevant: dict[str, dict[str, int]] = {}
-    with qrels_path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            if int(row["score"]) > 0:
-                relevant.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
-    queries = [EvalQuery(str(q["_id"]), q["text"], relevant[str(q["_id"])])
+    relevant = read_qrels(qrels_path)
+    queries = [EvalQuery(str(q["_id"]), q.get("text", ""), relevant[str(q["_id"])])
                for q in _jsonl(folder / "queries.jsonl") if str(q["_id"]) in relevant]
     return EvalDataset(folder.name, "beir", documents, queries)
 
@@ -128,6 +161,17 @@ def load_qa_tsv(path: Path, articles: Path | None = None) -> EvalDataset:
         for i, ((doc_id, question), answers) in enumerate(sorted(grouped.items()))
     ]
     return EvalDataset(path.stem, "qa-tsv", documents, queries)
+
+
+def limit_queries(dataset: EvalDataset, limit: int) -> EvalDataset:
+    """The first ``limit`` queries. A QA-TSV set keeps only the articles they ask about (a quick
+    run, over fewer distractors); a BEIR corpus stays whole, since its size is part of the task."""
+    queries = dataset.queries[:limit]
+    documents = dataset.documents
+    if dataset.kind == "qa-tsv":
+        needed = {doc_id for q in queries for doc_id in q.relevant}
+        documents = [d for d in documents if d.doc_id in needed]
+    return EvalDataset(dataset.name, dataset.kind, documents, queries)
 
 
 def _norm(text: str) -> str:

@@ -125,22 +125,26 @@ def test_eval_retrieval_command(tmp_path: Path) -> None:
     (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in docs.items()))
     queries = {"q1": "animal that jumps with a pouch", "q2": "largest river by water volume"}
     (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
-    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    # No header row, as several public BEIR copies ship their qrels.
+    (beir / "qrels" / "test.tsv").write_text("q1\td1\t1\nq2\td2\t1\n")
     env = {**os.environ, "RAGQA_QDRANT__PATH": str(tmp_path / "store")}
     command = [sys.executable, "-m", "cli.main", "eval", "retrieval", str(beir), "--modes", "dense,rrf:g=0,rrf,sparse",
-               "--out", str(tmp_path / "out"), "--json"]
+               "--out", str(tmp_path / "out")]
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
-    results = json.loads(run.stdout)
+    results = json.loads((tmp_path / "out" / "retrieval-mini.json").read_text())
     # Hybrid modes carry the configured lexical gate unless `g=0` turns it off; the configured
     # default is always scored, and named.
     default = RetrievalSettings().fusion_spec().label()
     assert set(results["modes"]) == {"dense", "rrf(k=60)", "rrf(k=60,gate=0.5)", "sparse", default}
     assert results["default"] == default
     assert results["chunks"] == 3
+    # Piped, progress comes as plain lines on stderr, and the table marks the default.
+    assert "ingest: 3/3" in run.stderr and "dense: 2/2" in run.stderr
+    assert "(default)" in run.stdout
     assert results["modes"]["dense"]["recall@5"] == 1.0
     assert (tmp_path / "out" / "retrieval-mini.png").stat().st_size > 1000
-    assert json.loads((tmp_path / "out" / "retrieval-mini.json").read_text())["queries"] == 2
+    assert results["queries"] == 2
     # The temporary collection is cleaned up.
     check = subprocess.run([sys.executable, "-c", "from core.settings import Settings; from retrieval.backends import "
                             "open_index; print(open_index(Settings().qdrant).list_collections())"],

@@ -1,0 +1,39 @@
+"""`ragqa --version` and `ragqa config show`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ragqa(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_version_prints_the_installed_version_even_with_bad_settings() -> None:
+    run = ragqa("--version", RAGQA_API__PORT="eighty")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"ragqa {metadata.version('ragqa')}"
+
+
+def test_config_show_prints_the_effective_settings_with_secrets_masked() -> None:
+    env = {"RAGQA_LLM__API_KEY": "sk-very-secret", "RAGQA_REDIS__URL": "redis://:hunter2@127.0.0.1:6379/5",
+           "RAGQA_RETRIEVAL__TOP_K": "9"}
+    run = ragqa("config", "show", "--json", **env)
+    assert run.returncode == 0, run.stderr
+    values = json.loads(run.stdout)
+    assert values["RAGQA_RETRIEVAL__TOP_K"] == 9
+    assert values["RAGQA_LLM__API_KEY"] == "**********"
+    assert values["RAGQA_REDIS__URL"] == "redis://:**********@127.0.0.1:6379/5"
+    plain = ragqa("config", "show", **env)
+    assert plain.returncode == 0, plain.stderr
+    assert "RAGQA_RETRIEVAL__TOP_K=9" in plain.stdout.splitlines()
+    for secret in ("sk-very-secret", "hunter2"):
+        assert secret not in plain.stdout + run.stdout
