@@ -131,7 +131,14 @@ class IngestPipeline:
             state = self.index.document_state(collection, document.doc_id, document.content_hash,
                                               self.pipeline_id)
             if state.complete:
-                record(DocumentResult(source.doc_id, source.source, "unchanged", chunks=state.points))
+                if state.tags == document.tags:
+                    record(DocumentResult(source.doc_id, source.source, "unchanged", chunks=state.points))
+                    return None
+                # Tags live in the payload only: rewrite them there, keep the vectors (no chunk is
+                # written, so none counts as written).
+                self.index.set_document_tags(collection, document.doc_id, document.tags)
+                log.info("ingest.retagged", doc_id=document.doc_id, tags=document.tags)
+                record(DocumentResult(source.doc_id, source.source, "updated", reason="tags updated, vectors kept"))
                 return None
             chunks = self._chunker.chunk(document, datetime.now(UTC))
             if not chunks:

@@ -67,6 +67,7 @@ from retrieval.index import (
     chunks_in_order,
     effective_mode,
     scored_chunks,
+    tag_payload,
     vectors_to_fetch,
 )
 from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token, read_token, version_payload
@@ -237,6 +238,16 @@ class EdgeIndex:
 
     def delete_document(self, collection: str, doc_id: str) -> int:
         return self._delete(collection, document_filter(doc_id))
+
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+        flt = document_filter(doc_id)
+        points = self._count(collection, flt)
+        if points:
+            update = UpdateOperation.set_payload_by_filter(flt, tag_payload(tags))
+            with self._versions.writing(collection):
+                self._call("write tags", lambda: self._shard(collection).update(update))
+            self._dirty.add(collection)
+        return points
 
     def _delete(self, collection: str, flt: Filter) -> int:
         stale = self._count(collection, flt)

@@ -38,7 +38,7 @@ SPARSE = "sparse"
 # Payload keys with an index on a server (filters use them).
 KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs")
 # The payload keys ``DocumentState`` reads from one of a document's points.
-STATE_FIELDS = ("content_hash", "pipeline", "chunk_count")
+STATE_FIELDS = ("content_hash", "pipeline", "chunk_count", "tags")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +61,14 @@ class DocumentState:
     pipeline: str | None
     chunk_count: int
     matching: int  # points carrying ``content_hash`` and ``pipeline``
+    tags: dict[str, str] | None = None
 
     @classmethod
     def from_payload(cls, points: int, payload: dict[str, Any], matching: int) -> DocumentState:
         """``points`` and ``matching`` counted, the rest read from one point's ``STATE_FIELDS``."""
         return cls(points, payload.get("content_hash"), payload.get("pipeline"),
-                   int(payload.get("chunk_count", 0)), matching)
+                   int(payload.get("chunk_count", 0)), matching,
+                   dict(payload["tags"] or {}) if "tags" in payload else None)
 
     @property
     def complete(self) -> bool:
@@ -106,6 +108,10 @@ class VectorIndex(Protocol):
         ...
 
     def delete_document(self, collection: str, doc_id: str) -> int: ...
+
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+        """Replace the tags on every point of the document, vectors untouched; returns how many."""
+        ...
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]: ...
 
@@ -165,14 +171,18 @@ def cosine(query: npt.NDArray[np.float32] | None, vector: Sequence[float] | None
     return float(np.dot(query, np.asarray(vector, dtype=np.float32)))
 
 
+def tag_payload(tags: dict[str, str]) -> dict[str, Any]:
+    """The payload fields tags live in: the map, and ``key=value`` pairs for keyword filters."""
+    return {"tags": dict(tags), "tag_pairs": [f"{k}={v}" for k, v in sorted(tags.items())]}
+
+
 def chunk_payload(point: IndexPoint) -> dict[str, Any]:
     chunk = point.chunk
     ingested = chunk.ingested_at or datetime.now(UTC)
     return {
         "doc_id": chunk.doc_id, "ordinal": chunk.ordinal, "text": chunk.text, "title": chunk.title,
         "source": chunk.source, "start": chunk.start, "end": chunk.end, "page": chunk.page,
-        "content_hash": chunk.content_hash, "tags": chunk.tags,
-        "tag_pairs": [f"{k}={v}" for k, v in sorted(chunk.tags.items())],
+        "content_hash": chunk.content_hash, **tag_payload(chunk.tags),
         "ingested_at": ingested.isoformat(), "ingested_ts": ingested.timestamp(),
         "chunk_count": point.chunk_count, "pipeline": point.pipeline,
     }

@@ -39,6 +39,7 @@ from retrieval.index import (
     directory_bytes,
     effective_mode,
     scored_chunks,
+    tag_payload,
     vectors_to_fetch,
 )
 from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, read_token, version_payload
@@ -199,6 +200,16 @@ class QdrantClientIndex:
         flt = to_qdrant_filter(None, doc_id=doc_id)
         assert flt is not None
         return self._delete(collection, flt)
+
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+        flt = to_qdrant_filter(None, doc_id=doc_id)
+        assert flt is not None
+        points = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
+        if points:
+            with self._versions.writing(collection):
+                self._call("write tags", lambda: self._client.set_payload(
+                    collection, tag_payload(tags), points=models.FilterSelector(filter=flt), wait=True))
+        return points
 
     def _delete(self, collection: str, flt: models.Filter) -> int:
         stale = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count

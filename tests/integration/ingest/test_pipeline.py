@@ -170,3 +170,20 @@ def test_a_document_that_breaks_the_pipeline_fails_alone(
     assert failure.doc_id == "poison" and "simulated embedder crash" in (failure.reason or "")
     assert index.count("poison-test", SearchFilters(doc_ids=("poison",))) == 0
     assert index.count("poison-test") == report.chunks_written
+
+
+def test_new_tags_on_an_unchanged_document_are_written_without_re_embedding(
+    first_report: IngestReport, pipeline: IngestPipeline, corpus_copy: Path, index: WriteCountingIndex
+) -> None:
+    def article(tags: dict[str, str]) -> list[SourceDocument]:
+        return [s for s in iter_sources([corpus_copy], tags=tags) if s.doc_id == "set1/a1.txt"]
+
+    writes = index.writes
+    report = pipeline.ingest(article({"team": "marsupials"}), COLLECTION)
+    result = report.results[0]
+    assert (result.status, result.reason, report.chunks_written) == ("updated", "tags updated, vectors kept", 0)
+    assert index.writes == writes  # no chunk upserted: the vectors stay as they were
+    found = index.count(COLLECTION, SearchFilters(tags_all=(("team", "marsupials"),)))
+    assert found == index.count(COLLECTION, SearchFilters(doc_ids=(result.doc_id,))) > 0
+    again = pipeline.ingest(article({"team": "marsupials"}), COLLECTION)
+    assert again.results[0].status == "unchanged"

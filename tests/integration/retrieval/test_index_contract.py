@@ -305,3 +305,24 @@ def test_both_engines_rank_and_score_alike(tmp_path: Path) -> None:
     finally:
         edge.close()
         local.close()
+
+
+def test_set_document_tags_rewrites_the_payload_and_keeps_the_vectors(index: VectorIndex) -> None:
+    doc = ANIMALS.doc_id
+    version = index.version(COLLECTION)
+    before = index.query(COLLECTION, topic_vector("animals"), None, FusionSpec("dense"), 3,
+                         filters=SearchFilters(doc_ids=(doc,)))
+    assert index.set_document_tags(COLLECTION, doc, {"team": "zoology", "year": "2026"}) == len(before)
+    # A write: cached answers keyed on the version token see the new tags.
+    assert index.version(COLLECTION) != version
+    state = index.document_state(COLLECTION, doc, ANIMALS.content_hash, PIPELINE)
+    assert state.tags == {"team": "zoology", "year": "2026"}
+    tagged = index.query(COLLECTION, topic_vector("animals"), None, FusionSpec("dense"), 3,
+                         filters=SearchFilters(tags_all=(("team", "zoology"),)))
+    assert [h.chunk.chunk_id for h in tagged] == [h.chunk.chunk_id for h in before]
+    assert [h.score for h in tagged] == pytest.approx([h.score for h in before])  # same vectors
+    assert all(h.chunk.tags == {"team": "zoology", "year": "2026"} for h in tagged)
+    assert index.count(COLLECTION, SearchFilters(tags_all=(("team", "zoology"),))) == len(before)
+    index.set_document_tags(COLLECTION, doc, {})
+    assert index.count(COLLECTION, SearchFilters(tags_all=(("team", "zoology"),))) == 0
+    assert index.set_document_tags(COLLECTION, "no-such-doc", {"a": "b"}) == 0
