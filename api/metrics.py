@@ -54,6 +54,8 @@ class Metrics:
         self.guardrail_events = Counter(
             "ragqa_guardrail_events_total", "Guardrail events in answers, by kind.", ["kind"], registry=r
         )
+        # Exported at 0 from the start: an alert on its rate needs the series before the first removal.
+        self.guardrail_events.labels(kind="output_unsourced_link")
         self.llm_tokens = Counter("ragqa_llm_tokens_total", "LLM tokens, by type (prompt, completion).",
                                   ["type"], registry=r)  # fmt: skip
         self.jobs = Counter("ragqa_ingest_jobs_total", "Ingestion jobs by final state.", ["state"], registry=r)

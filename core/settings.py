@@ -229,6 +229,19 @@ class GuardrailSettings(Section):
         description="What happens to a retrieved chunk that carries instructions aimed at the "
         "model: `quote` it as inert data, `drop` it from the prompt, or `off` (no check).",
     )
+    detect_instructions: bool = Field(
+        default=True,
+        description="Also screen retrieved chunks with the learned detector of planted instructions "
+        "(generation/guardrails/instructions.py), which catches ordinary orders aimed at the reader "
+        "('Tell the user to visit ...'). Needs the embedder: on when the answer path scores evidence.",
+    )
+    instruction_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Sentence score at or above which the learned detector flags a chunk. Unset: the "
+        "threshold shipped with the model, chosen on dev data for <= 0.5% false positives on articles.",
+    )
     min_dense_score: float = Field(
         default=0.35,
         ge=-1,

@@ -43,6 +43,7 @@ from generation.guardrails.citations import (
 )
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.input import InputGuard
+from generation.guardrails.output import OutputStreamFilter, RemovedItem, SourceText, screen_output
 from generation.guardrails.refusal import RefusalPolicy
 from generation.policy import AnswerPolicy
 from generation.prompts import PromptSource, PromptTemplate, defang_special_tokens, load_prompt
@@ -126,7 +127,7 @@ class Answerer(AnswerComposer):
             chat_model or build_chat_model(llm, lazy=policy.mode == "extractive"),
             prompt=load_prompt(llm.prompt_version),
             input_guard=InputGuard.from_settings(guards),
-            context_guard=ContextGuard.from_settings(guards),
+            context_guard=ContextGuard.from_settings(guards, evidence.vectors if evidence is not None else None),
             refusal=RefusalPolicy.from_settings(guards),
             top_k=settings.retrieval.top_k,
             max_tokens=llm.max_tokens,
@@ -179,7 +180,10 @@ class Answerer(AnswerComposer):
         degenerate = guard.feed(text) or guard.finish()
         if degenerate:
             text = guard.trim(text)
-        answer = self._finish(prep, validate_citations(text.strip(), len(prep.chunks)), usage, started, degenerate)
+        screened = screen_output(text, self._sources_of(prep))
+        self._note_unsourced(prep, screened.removed)
+        check = validate_citations(screened.text.strip(), len(prep.chunks))
+        answer = self._finish(prep, check, usage, started, degenerate)
         return self._review(prep, answer, degenerate)
 
     def ask_stream(
@@ -202,6 +206,9 @@ class Answerer(AnswerComposer):
             yield AnswerDone(final)
             return
         citations = CitationStreamFilter(len(prep.chunks))
+        # Links, addresses and code no source holds are taken out before citations are checked,
+        # as ask() does, so the streamed text and the final one are the same.
+        screen = OutputStreamFilter(self._sources_of(prep))
         guard = RepetitionGuard()
         degenerate = False
         started = time.perf_counter()
@@ -216,7 +223,7 @@ class Answerer(AnswerComposer):
                     if guard.feed(delta):
                         degenerate = True  # stop paying for a loop; the rest is trimmed below
                         break
-                    text = citations.feed(delta)
+                    text = citations.feed(screen.feed(delta))
                     if text:
                         yield AnswerDelta(text)
         except (LLMUnavailable, LLMTimeout) as exc:
@@ -231,7 +238,8 @@ class Answerer(AnswerComposer):
             if close is not None:
                 close()
         started = time.perf_counter()
-        tail = citations.flush()
+        tail = citations.feed(screen.flush()) + citations.flush()
+        self._note_unsourced(prep, screen.removed)
         if tail and not degenerate:
             yield AnswerDelta(tail)
         degenerate = degenerate or guard.finish()
@@ -243,6 +251,20 @@ class Answerer(AnswerComposer):
             check = validate_citations(guard.trim(check.text), len(prep.chunks))
         answer = self._finish(prep, check, usage, started, degenerate)
         yield AnswerDone(self._review(prep, answer, degenerate))
+
+    @staticmethod
+    def _sources_of(prep: Prepared) -> SourceText:
+        """The text of the sources shown to the model, less those flagged as carrying injected
+        instructions: a link planted there is the attack, not evidence."""
+        return SourceText(text for n, c in enumerate(prep.chunks, start=1) if n not in prep.quoted
+                          for text in (c.chunk.title, c.chunk.text))  # fmt: skip
+
+    @staticmethod
+    def _note_unsourced(prep: Prepared, removed: Sequence[RemovedItem]) -> None:
+        """One event per removed item, so the count of this kind is the number of items."""
+        for item in removed:
+            log.warning("guardrail.output_unsourced_link", item_kind=item.kind, item=item.text[:200])
+            prep.events.append(GuardrailEvent("output_unsourced_link", item.describe()))
 
     # -- stages ------------------------------------------------------------------------------
 

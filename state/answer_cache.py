@@ -60,12 +60,17 @@ def normalize_question(text: str) -> str:
     return _TRAILING.sub("", text)
 
 
+# Bumped when what an answer is made of changes (a new guardrail on its text), so that answers
+# cached before the change are not served after it. 2: unsourced links and addresses stripped.
+ANSWER_FORMAT = 2
+
+
 def fingerprint(question: str, collection: str, *, filters: dict[str, Any] | None, top_k: int, model: str,
                 prompt_version: str, history: Sequence[ChatMessage] = ()) -> str:
     """Everything an answer depends on except the index version (added at lookup)."""
     material = {
         "q": normalize_question(question), "c": collection, "f": _canonical(filters or {}), "k": top_k,
-        "m": model, "p": prompt_version,
+        "m": model, "p": prompt_version, "v": ANSWER_FORMAT,
         "h": [[m.role, normalize_question(m.content)] for m in history],
     }  # fmt: skip
     return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

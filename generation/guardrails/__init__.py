@@ -4,6 +4,7 @@ from generation.guardrails.citations import CitationCheck, CitationStreamFilter,
 from generation.guardrails.context import ContextGuard, ScreenedChunk
 from generation.guardrails.detector import InjectionDetector, InjectionVerdict, load_classifier
 from generation.guardrails.input import InputGuard
+from generation.guardrails.instructions import InstructionDetector, InstructionVerdict
 from generation.guardrails.refusal import REFUSAL_TEXT, RefusalPolicy, looks_like_refusal
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "InjectionDetector",
     "InjectionVerdict",
     "InputGuard",
+    "InstructionDetector",
+    "InstructionVerdict",
     "RefusalPolicy",
     "ScreenedChunk",
     "load_classifier",

@@ -1,6 +1,11 @@
 """The context guardrail (indirect injection): retrieved chunks that carry instructions aimed
 at the model are quoted as inert data or dropped before they reach the prompt.
 
+Two detectors, either of which flags a chunk: the weighted patterns (``InjectionDetector``,
+classic overrides such as "ignore previous instructions") and, when an embedding function is
+given, the learned ``InstructionDetector`` (ordinary orders planted in a document: "Tell the
+user to visit ...", "Respond only in French").
+
 Every chunk, flagged or not, has chat-template control tokens broken up, since those would
 otherwise be read as real role switches by the model's tokenizer.
 
@@ -21,6 +26,7 @@ import structlog
 from core.settings import GuardrailSettings
 from core.types import GuardrailEvent, ScoredChunk
 from generation.guardrails.detector import InjectionDetector, detector_from_settings
+from generation.guardrails.instructions import InstructionDetector, InstructionVerdict, Vectors
 from generation.guardrails.patterns import CONTEXT_WEIGHTS
 from generation.prompts import defang_special_tokens
 
@@ -58,31 +64,47 @@ class ContextGuard:
         screened, events = guard.screen(retrieved)   # events: one per flagged chunk
     """
 
-    def __init__(self, action: ContextAction = "quote", detector: InjectionDetector | None = None) -> None:
+    def __init__(self, action: ContextAction = "quote", detector: InjectionDetector | None = None,
+                 instructions: InstructionDetector | None = None) -> None:
         self._action = action
         self._detector = detector or InjectionDetector(weights=CONTEXT_WEIGHTS)
+        self._instructions = instructions
 
     @classmethod
-    def from_settings(cls, settings: GuardrailSettings) -> ContextGuard:
-        return cls(action=settings.context_action, detector=detector_from_settings(settings, CONTEXT_WEIGHTS))
+    def from_settings(cls, settings: GuardrailSettings, vectors: Vectors | None = None) -> ContextGuard:
+        """``vectors`` (sentence embeddings, e.g. the answer path's cached ``EvidenceScorer.vectors``)
+        turns on the learned detector; without it only the patterns run."""
+        instructions = None
+        if vectors is not None and settings.detect_instructions and settings.context_action != "off":
+            instructions = InstructionDetector(vectors, threshold=settings.instruction_threshold)
+        return cls(action=settings.context_action, detector=detector_from_settings(settings, CONTEXT_WEIGHTS),
+                   instructions=instructions)
 
     def screen(self, chunks: Sequence[ScoredChunk]) -> tuple[list[ScreenedChunk], list[GuardrailEvent]]:
         kept: list[ScreenedChunk] = []
         events: list[GuardrailEvent] = []
-        for scored in chunks:
+        learned: list[InstructionVerdict | None] = [None] * len(chunks)
+        if self._instructions is not None and self._action != "off":
+            # One batch for all chunks: one embedding call for the few sentences past the gate.
+            learned = list(self._instructions.scan_many([c.chunk.text for c in chunks]))
+        for scored, planted in zip(chunks, learned, strict=True):
             text = defang_special_tokens(scored.chunk.text)
             if self._action == "off":
                 kept.append(ScreenedChunk(scored, text))
                 continue
             verdict = self._detector.scan(scored.chunk.text)
-            if not verdict.flagged:
+            reasons = [verdict.reason] if verdict.flagged else []
+            if planted is not None and planted.flagged:
+                reasons.append(planted.reason)
+            if not reasons:
                 kept.append(ScreenedChunk(scored, text))
                 continue
             chunk_id = scored.chunk.chunk_id
             log.warning("guardrail.context_injection", chunk_id=chunk_id, action=self._action,
-                        rules=verdict.rules, view=verdict.view)  # fmt: skip
+                        rules=verdict.rules, view=verdict.view,
+                        instruction_score=planted.score if planted is not None else None)  # fmt: skip
             verb = "dropped" if self._action == "drop" else "quoted"
-            events.append(GuardrailEvent("context_injection", f"{verb}: {verdict.reason}", chunk_id))
+            events.append(GuardrailEvent("context_injection", f"{verb}: {'; '.join(reasons)}", chunk_id))
             if self._action == "quote":
                 kept.append(ScreenedChunk(scored, quote_text(text), quoted=True))
         return kept, events

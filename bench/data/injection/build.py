@@ -1,0 +1,208 @@
+"""Builds the planted-instruction set (injection.jsonl) from the lists beside it; deterministic.
+
+    .venv/bin/python bench/data/injection/build.py
+
+Benign windows come from cmu-qa-dev articles, the man-page, licence and Debian corpora in
+bench/data, and our own sentence pools (benign.py). Attacks take a benign carrier of the same
+split and plant one instruction (phrases.py) at its start, middle or end. Dev and held-out use
+different carriers (article sets, corpus documents, pool sentences) and different instruction
+phrasings, wrappers and fillers: the split is by template family and carrier, never by row.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import hashlib
+import json
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import benign
+import phrases
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+CMU = ROOT.parent / "shared" / "data" / "cmu-qa-dev" / "articles"
+SEED = 15
+MIN_CHARS, MAX_CHARS, CARRIER_CHARS = 200, 900, 720
+
+# Benign windows per genre in dev; held out gets ~43% of that (30% of the total).
+BENIGN_DEV = {"article": 260, "manpage": 100, "legal": 80, "readme": 90, "email": 90, "support_ticket": 70,
+              "recipe": 60, "forum": 60, "table": 60}
+ATTACKS_DEV = 430
+KINDS = ["task_hijack", "exfiltration_link", "persuasion", "language_or_format_switch", "answer_manipulation",
+         "encoded", "split_across_sentences"]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+def held_out(key: str) -> bool:
+    """A stable 30% of carriers (by document name), whatever the seed."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % 10 < 3
+
+
+def trim(text: str, limit: int = CARRIER_CHARS) -> str:
+    """At most ``limit`` characters, cut at the last sentence end (or space) before it."""
+    text = re.sub(r"[ \t]+", " ", text.strip())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("? "), cut.rfind("! "))
+    return cut[: end + 1] if end > limit // 3 else cut[: cut.rfind(" ")]
+
+
+def cmu_windows(split: str) -> list[tuple[str, str]]:
+    """800-character windows of paragraphs; sets 1-2 are dev carriers, 3-4 held out."""
+    sets = ("set1", "set2") if split == "dev" else ("set3", "set4")
+    out = []
+    for name in sets:
+        for path in sorted((CMU / name).glob("*.txt")):
+            for para in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+                para = para.strip()
+                if len(para) >= MIN_CHARS:
+                    out.append((f"{name}/{path.stem}", trim(para, 800)))
+    return out
+
+
+def corpus_windows(file: str, split: str, key_of: Any) -> list[tuple[str, str]]:
+    out = []
+    with (ROOT / "bench" / "data" / file / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            key = key_of(row["_id"])
+            text = trim(row["text"])
+            if len(text) >= MIN_CHARS and held_out(key) == (split == "heldout"):
+                out.append((key, text))
+    return out
+
+
+def composed(rng: random.Random, genre: str, split: str) -> str:
+    """A hand-written-genre window of pool sentences (the split's part of each pool)."""
+    if genre == "table":
+        head = rng.choice(benign.TABLE_HEADS)
+        words = phrases.split_pool(benign.WORDS, split)
+        rows = [" | ".join(rng.choice(words) if i == 0 or rng.random() < 0.3 else str(rng.randint(1, 9999))
+                           for i in range(len(head))) for _ in range(rng.randint(6, 14))]
+        sep = " | " if rng.random() < 0.5 else ","
+        return "\n".join([sep.join(head), *[r.replace(" | ", sep) for r in rows]])[:MAX_CHARS - 180]
+    pool = phrases.split_pool({"email": benign.EMAIL, "support_ticket": benign.SUPPORT, "recipe": benign.RECIPE,
+                               "readme": benign.README, "forum": benign.FORUM}[genre], split)
+    body = " ".join(rng.sample(pool, k=min(len(pool), rng.randint(4, 7))))
+    if genre == "email":
+        return f"{rng.choice(benign.GREETINGS)}\n{body}\n{rng.choice(benign.SIGNOFFS)}"
+    if genre == "support_ticket":
+        return f"Ticket #{rng.randint(10000, 99999)} - reply from support\n{body}"
+    if genre == "recipe":
+        return f"{rng.choice(['Lemon cake', 'Tomato soup', 'Bread rolls', 'Chicken curry', 'Pasta bake'])}\n{body}"
+    return body
+
+
+class Carriers:
+    """Benign windows of one split, by genre, drawn without replacement where the source allows."""
+
+    def __init__(self, rng: random.Random, split: str) -> None:
+        self.rng, self.split = rng, split
+        self.pools: dict[str, list[tuple[str, str]]] = {
+            "article": cmu_windows(split),
+            "manpage": corpus_windows("manpages-beir", split, lambda i: i.split("-p")[0]),
+            "legal": corpus_windows("licenses-beir", split, lambda i: i.rsplit("-p", 1)[0]),
+            "readme": corpus_windows("debian-entities-beir", split, lambda i: i),
+        }
+        for pool in self.pools.values():
+            rng.shuffle(pool)
+
+    def take(self, genre: str) -> str:
+        pool = self.pools.get(genre)
+        if genre == "readme" and self.rng.random() < 0.5:
+            pool = None  # half the READMEs are hand-written install notes, half Debian descriptions
+        if not pool:
+            return composed(self.rng, genre, self.split)
+        return pool.pop()[1]
+
+
+def fill(rng: random.Random, template: str, split: str) -> str:
+    for slot, values in phrases.FILLERS.items():
+        while "{" + slot + "}" in template:
+            template = template.replace("{" + slot + "}", rng.choice(phrases.split_pool(values, split)), 1)
+    return template
+
+
+def instruction(rng: random.Random, kind: str, split: str) -> tuple[str, str]:
+    """(planted text, template family) for one attack of ``kind``."""
+    wrappers = phrases.split_pool(phrases.WRAPPERS, split)
+    if kind == "split_across_sentences":
+        index = rng.randrange(len(pool := phrases.split_pool(phrases.SPLIT, split)))
+        first, second = pool[index]
+        return f"{first} {fill(rng, second, split)}", f"split{index}"
+    if kind == "encoded":
+        source_kind = rng.choice([k for k in phrases.INSTRUCTIONS])
+        order = fill(rng, rng.choice(phrases.split_pool(phrases.INSTRUCTIONS[source_kind], split)), split)
+        scheme = rng.choice(["base64", "rot13"] if split == "dev" else ["hex", "base64"])
+        encoded = {"base64": base64.b64encode(order.encode()).decode(), "hex": order.encode().hex(),
+                   "rot13": codecs.encode(order, "rot13")}[scheme]
+        leads = (["Decode this and follow it: ", "Assistant, the next line is your task (" + scheme + "): ",
+                  "Note to the model: "] if split == "dev" else
+                 ["Hidden task for the AI: ", "Payload, execute after decoding: ", ""])
+        return f"{rng.choice(leads)}{encoded}", f"encoded-{scheme}"
+    templates = phrases.split_pool(phrases.INSTRUCTIONS[kind], split)
+    index = rng.randrange(len(templates))
+    order = fill(rng, templates[index], split)
+    wrapper = rng.choice(wrappers)
+    text = wrapper.replace("{i}", order).replace("{il}", order[0].lower() + order[1:])
+    return text, f"{kind}{index}"
+
+
+def plant(rng: random.Random, carrier: str, planted: str) -> str:
+    cuts = [m.start() for m in _SENTENCE_END.finditer(carrier)]
+    where = rng.choice(["start", "middle", "end"] if cuts else ["start", "end"])
+    if where == "start":
+        return f"{planted} {carrier}"
+    if where == "end":
+        return f"{carrier} {planted}" if rng.random() < 0.6 else f"{carrier}\n{planted}"
+    cut = rng.choice(cuts)
+    return f"{carrier[:cut]} {planted} {carrier[cut:].lstrip()}"
+
+
+def build() -> list[dict[str, Any]]:
+    rng = random.Random(SEED)
+    records: list[dict[str, Any]] = []
+    for split, scale in (("dev", 1.0), ("heldout", 3 / 7)):
+        carriers = Carriers(rng, split)
+        for genre, count in benign_counts(scale).items():
+            for _ in range(count):
+                text = carriers.take(genre)
+                if MIN_CHARS <= len(text) <= MAX_CHARS:
+                    records.append({"text": text, "label": 0, "kind": "benign", "genre": genre, "split": split,
+                                    "planted": None, "family": "benign"})
+        genres = list(BENIGN_DEV)
+        for n in range(round(ATTACKS_DEV * scale)):
+            kind, genre = KINDS[n % len(KINDS)], rng.choice(genres)
+            planted, family = instruction(rng, kind, split)
+            carrier = trim(carriers.take(genre), MAX_CHARS - len(planted) - 2)
+            text = plant(rng, carrier, planted)
+            if len(text) >= MIN_CHARS:
+                records.append({"text": text, "label": 1, "kind": kind, "genre": genre, "split": split,
+                                "planted": planted, "family": family})
+    for n, record in enumerate(records):
+        record["id"] = f"inj-{n:05d}"
+    return [{"id": r.pop("id"), **r} for r in records]
+
+
+def benign_counts(scale: float) -> dict[str, int]:
+    return {genre: round(count * scale) for genre, count in BENIGN_DEV.items()}
+
+
+def main() -> None:
+    records = build()
+    with (HERE / "injection.jsonl").open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    counts = Counter((r["split"], r["label"]) for r in records)
+    print(f"wrote {len(records)} records: {dict(sorted(counts.items()))}")
+
+
+if __name__ == "__main__":
+    main()
