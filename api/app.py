@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.responses import HTMLResponse
+from fastapi_offline import FastAPIOffline
 
 from api.deps import PUBLIC_PATHS, SECURITY_SCHEMES
 from api.errors import install_error_handlers
@@ -62,11 +66,16 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
             if components is None:  # ours to close; given parts belong to the caller
                 await anyio.to_thread.run_sync(parts.close)
 
-    app = FastAPI(title="ragqa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from this server (fastapi-offline ships them), not a CDN:
+    # the docs work on an air-gapped host and send no visitor to a third party.
+    app = FastAPIOffline(title="ragqa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                         static_url=DOCS_ASSETS, redoc_url=None)
+    _serve_redoc(app)
     install_error_handlers(app)
 
     api = settings.api
-    app.state.public_paths = set(PUBLIC_PATHS) | widget.WIDGET_PATHS  # read live: tests/benchmarks may add to it
+    # Read live: tests/benchmarks may add to it.
+    app.state.public_paths = set(PUBLIC_PATHS) | widget.WIDGET_PATHS | docs_asset_paths()
     app.state.widget = WidgetGate(settings)  # widget tokens: checked by the AuthGate, origins join CORS
     app.add_middleware(AuthGate, public=app.state.public_paths)  # innermost: CORS preflights pass first
     app.add_middleware(BodyLimit, limit_for=lambda path: api.max_upload_bytes if path == "/documents"
@@ -82,6 +91,28 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
         app.include_router(module.router)
     _document_security(app, public=app.state.public_paths)
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def docs_asset_paths() -> set[str]:
+    """The URLs of the docs pages' scripts and styles: public, like the pages that load them."""
+    folder = resources.files("fastapi_offline").joinpath("static")
+    return {f"{DOCS_ASSETS}/{entry.name}" for entry in folder.iterdir() if entry.is_file()}
+
+
+def _serve_redoc(app: FastAPI) -> None:
+    """`/redoc` from the local bundle. Its "powered by" badge is an image on Redocly's CDN: a
+    Content-Security-Policy keeps the browser from fetching it (the page renders without it)."""
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        page = get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title="ragqa - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = "img-src 'self' data:"
+        return page
 
 
 def _document_security(app: FastAPI, public: set[str]) -> None:

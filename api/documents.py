@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 import structlog
@@ -22,13 +23,17 @@ from api.streaming import run_blocking
 from api.uploads import UploadSpool, sanitize_filename, unique_names
 from core.errors import InvalidRequest, NotFound, StoreUnavailable
 from core.settings import Settings
+from core.types import Chunk, SearchFilters
+from generation.answers import relative_source
 from jobs.spec import JobFile, JobRunner, JobSpec, new_job_id
 from jobs.store import JobStore
-from retrieval.index import VectorIndex
+from retrieval.index import DocumentInfo, VectorIndex
+from retrieval.search import stitch
 from state.answer_cache import AnswerCache
 
 log = structlog.get_logger(__name__)
 MAX_FILES = 1000
+MAX_CONTEXT_CHARS = 5000
 
 
 class DocumentService:
@@ -91,6 +96,49 @@ class DocumentService:
         log.info("document.deleted", collection=collection, doc_id=doc_id, chunks=removed, answers_evicted=evicted)
         return {"collection": collection, "doc_id": doc_id, "chunks_deleted": removed, "answers_evicted": evicted}
 
+    async def inventory(self, collection: str, filters: SearchFilters | None, source_prefix: str | None,
+                        offset: int, limit: int) -> dict[str, Any]:
+        """A page of the collection's documents by doc_id; ``source_prefix`` matches the relative source shown."""
+        def read() -> tuple[int, list[DocumentInfo]]:
+            if not source_prefix:
+                page = self.index.list_documents(collection, filters, offset, limit)
+                return page.total, page.documents
+            # The index stores a local ingest's absolute path, which clients never see: match the name they
+            # do see, over every document the other filters leave (one point read per document).
+            total = self.index.list_documents(collection, filters, 0, 1).total
+            every = self.index.list_documents(collection, filters, 0, max(total, 1)).documents
+            matching = [d for d in every if relative_source(d.source, d.doc_id).startswith(source_prefix)]
+            return len(matching), matching[offset:offset + limit]
+
+        total, documents = await run_blocking(read)
+        after = offset + len(documents)
+        return {"collection": collection, "total": total, "offset": offset, "limit": limit,
+                "next_offset": after if after < total else None, "documents": [document_out(d) for d in documents]}
+
+    async def document(self, collection: str, doc_id: str) -> dict[str, Any]:
+        chunks = await self._chunks(collection, doc_id)
+        return document_out(DocumentInfo.from_chunks(chunks))
+
+    async def text(self, collection: str, doc_id: str, start: int | None, end: int | None,
+                   context: int) -> dict[str, Any]:
+        """``[start:end]`` of the document's normalized text (all of it by default), with ``context`` around."""
+        chunks = await self._chunks(collection, doc_id)
+        full = document_text(chunks)
+        start = 0 if start is None else start
+        end = len(full) if end is None else end
+        if not 0 <= start <= end <= len(full):
+            raise InvalidRequest(f"the span {start}:{end} is outside the text of {doc_id!r} (0:{len(full)})")
+        context = min(max(context, 0), MAX_CONTEXT_CHARS)
+        return {"doc_id": doc_id, "collection": collection, "start": start, "end": end, "length": len(full),
+                "content_hash": chunks[0].content_hash, "text": full[start:end],
+                "before": full[max(start - context, 0):start], "after": full[end:end + context]}
+
+    async def _chunks(self, collection: str, doc_id: str) -> list[Chunk]:
+        chunks = await run_blocking(self.index.document_chunks, collection, doc_id)
+        if not chunks:
+            raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")
+        return chunks
+
     async def names(self) -> list[str]:
         return await run_blocking(self.index.list_collections)
 
@@ -104,6 +152,26 @@ class DocumentService:
             return out
 
         return await run_blocking(read)
+
+
+def document_out(info: DocumentInfo) -> dict[str, Any]:
+    """A ``DocumentOut``: the stored source (maybe a server path) becomes the relative name citations show."""
+    source = relative_source(info.source, info.doc_id)
+    suffix = PurePosixPath(source or info.doc_id).suffix.lstrip(".").lower()
+    return {"doc_id": info.doc_id, "title": info.title or info.doc_id, "source": source, "tags": info.tags,
+            "chunks": info.chunks, "content_hash": info.content_hash, "ingested_at": info.ingested_at,
+            "pages": info.pages, "format": suffix or None}
+
+
+def document_text(chunks: list[Chunk]) -> str:
+    """The normalized text citations index into, rebuilt from all of a document's chunks.
+
+    ``stitch`` joins overlapping chunks by their offsets and restores the whitespace between them;
+    the text before the first chunk (whitespace the splitter dropped) is restored the same way, so
+    ``text[c.start:c.end] == c.text`` for every chunk ``c``.
+    """
+    joined = stitch(chunks)
+    return "\n" * joined.start + joined.text
 
 
 MAX_LABEL_CHARS = 1024

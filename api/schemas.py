@@ -250,6 +250,51 @@ class DeletedResponse(BaseModel):
     answers_evicted: int
 
 
+class DocumentOut(BaseModel):
+    """One document of a collection. `source` is a relative name (the path under the ingest root, or the
+    uploaded file's name), never a path on the server."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "doc_id": "set1/a1.txt", "title": "Kangaroo", "source": "set1/a1.txt", "tags": {"team": "zoo"},
+        "chunks": 18, "content_hash": "2d8bd7d9…", "ingested_at": "2025-01-31T09:12:00+00:00", "pages": None,
+        "format": "txt"}]})  # fmt: skip
+
+    doc_id: str
+    title: str
+    source: str = Field(description="Where it came from, relative (what citations show).")
+    tags: dict[str, str]
+    chunks: int = Field(description="Chunks the document was split into.")
+    content_hash: str = Field(description="sha256 of the normalized text (the text citations' offsets index).")
+    ingested_at: datetime | None
+    pages: int | None = Field(default=None, description="Pages of a paginated source (PDF); in the detail only.")
+    format: str | None = Field(default=None, description="The file's extension, when it has one.")
+
+
+class DocumentsResponse(BaseModel):
+    collection: str
+    total: int = Field(description="Documents matching the filters, in all pages.")
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="The `offset` of the next page; null on the last.")
+    documents: list[DocumentOut]
+
+
+class DocumentTextResponse(BaseModel):
+    """A span of a document's normalized text: the text citations' `start`/`end` and quotes index into.
+
+    `text` is `[start:end]`; `before` and `after` are up to `context` characters around it."""
+
+    doc_id: str
+    collection: str
+    start: int
+    end: int
+    length: int = Field(description="Characters in the whole text.")
+    content_hash: str
+    text: str
+    before: str = ""
+    after: str = ""
+
+
 class CollectionOut(BaseModel):
     name: str
     documents: int

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
+from urllib.parse import parse_qs
 
 import structlog
 from starlette.datastructures import Headers
@@ -40,6 +42,8 @@ log = structlog.get_logger(__name__)
 WIDGET_TOKEN_HEADER = "X-Widget-Token"
 WIDGET_ROUTES = frozenset({("POST", "/ask"), ("POST", "/chat"), ("POST", "/feedback")})
 _ASKING_ROUTES = frozenset({"/ask", "/chat"})  # the ones whose body names a collection
+# A cited source's text, for the widget's source view; its collection is in the query string.
+_SOURCE_TEXT = re.compile(r"/documents/.+/text")
 
 
 class WidgetDenied(Forbidden):
@@ -154,12 +158,16 @@ class WidgetGate:
         """
         if not self.settings.enabled:
             raise InvalidWidgetToken("widget tokens are disabled on this server (widget.enabled)")
-        if (scope["method"], scope["path"]) not in WIDGET_ROUTES:
-            raise RouteNotAllowed("a widget token may only ask questions and send feedback "
-                                  "(POST /ask, /chat, /feedback); other routes need an API key")  # fmt: skip
+        reads_source = scope["method"] == "GET" and _SOURCE_TEXT.fullmatch(scope["path"]) is not None
+        if (scope["method"], scope["path"]) not in WIDGET_ROUTES and not reads_source:
+            raise RouteNotAllowed("a widget token may only ask questions, send feedback and read a cited "
+                                  "source (POST /ask, /chat, /feedback; GET /documents/{id}/text); other "
+                                  "routes need an API key")  # fmt: skip
         collection = None
         if scope["path"] in _ASKING_ROUTES:
             collection, receive = await _read_collection(receive)
+        elif reads_source:  # the source view opens a citation's document: the token's collections only
+            collection = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("collection") or [None])[0]
         origin = request_origin(Headers(scope=scope))
         try:
             token = self.authorize(presented, origin, own_origin(scope), collection)

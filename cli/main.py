@@ -18,6 +18,7 @@ from cli import (
     eval_cmd,
     feedback_cmd,
     ingest_cmd,
+    inventory_cmd,
     jobs_cmd,
     serve_cmd,
     worker_cmd,
@@ -75,6 +76,7 @@ serve_cmd.register(app)
 feedback_cmd.register(app)
 worker_cmd.register(app)
 jobs_cmd.register(app)
+inventory_cmd.register(app)
 config_cmd.register(app)
 
 if __name__ == "__main__":

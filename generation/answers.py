@@ -10,6 +10,7 @@ and per-stage timings.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from typing import Literal
 from core.types import Answer, Citation, Quote, ScoredChunk
 
 SNIPPET_CHARS = 240
+# An absolute path as a local ingest stores it: POSIX, Windows (drive or UNC), or a file: URL.
+_ABSOLUTE = re.compile(r"^(/|\\\\|[A-Za-z]:[\\/]|file:)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,7 @@ def make_citation(number: int, scored: ScoredChunk, quote: Quote | None = None) 
         chunk_id=chunk.chunk_id,
         doc_id=chunk.doc_id,
         title=chunk.title or chunk.doc_id,
-        source=chunk.source,
+        source=relative_source(chunk.source, chunk.doc_id),
         start=chunk.start,
         end=chunk.end,
         page=chunk.page,
@@ -128,6 +131,26 @@ def make_citation(number: int, scored: ScoredChunk, quote: Quote | None = None) 
         score=scored.score,
         quote=quote,
     )
+
+
+def relative_source(source: str, doc_id: str) -> str:
+    """The name a client may see for where a document came from: never a server's filesystem path.
+
+    A local ingest stores the file's absolute path; shown to clients it would reveal the server's
+    layout, so it becomes the path relative to the ingest root (the doc_id, when the path ends with
+    it) or else the file name. Anything else (an upload's file name, a URL, a label) stays.
+
+        >>> relative_source("/srv/corpus/set1/a1.txt", "set1/a1.txt"), relative_source("/tmp/x/a.txt", "doc-7")
+        ('set1/a1.txt', 'a.txt')
+        >>> relative_source("report.pdf", "report.pdf")
+        'report.pdf'
+    """
+    if not _ABSOLUTE.match(source):
+        return source
+    path = source.replace("\\", "/")
+    if doc_id and path.endswith("/" + doc_id.lstrip("/")):
+        return doc_id.lstrip("/")
+    return path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def sources_only_text(chunks: Sequence[ScoredChunk], reason: str) -> str:

@@ -43,6 +43,7 @@ from qdrant_edge import SparseVector as EdgeSparseVector
 from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound, RagqaError
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.edge_filters import FIELD_INDEXES, document_filter, match, ordinals_filter, to_edge_filter
+from retrieval.edge_inventory import EdgeInventory
 from retrieval.edge_store import (
     CREATING_PREFIX,
     MANIFEST,
@@ -77,7 +78,7 @@ T = TypeVar("T")
 _INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
 
 
-class EdgeIndex:
+class EdgeIndex(EdgeInventory):
     """VectorIndex on Qdrant Edge: one shard folder per collection under ``path``; one process per store.
 
     Writes go to a WAL and are flushed on ``close()``. New points are searchable at once (by brute

@@ -39,6 +39,8 @@ SPARSE = "sparse"
 KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs")
 # The payload keys ``DocumentState`` reads from one of a document's points.
 STATE_FIELDS = ("content_hash", "pipeline", "chunk_count", "tags")
+# The payload keys ``DocumentInfo`` reads from one of a document's points (every chunk carries them).
+INFO_FIELDS = ("doc_id", "title", "source", "content_hash", "tags", "chunk_count", "ingested_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,48 @@ class DocumentState:
     def complete(self) -> bool:
         """All of one version's chunks are present and nothing else is."""
         return self.points == self.matching == self.chunk_count > 0
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """One document of a collection, as its chunks describe it (``source`` as stored: maybe a path).
+
+    ``chunks`` is the count the ingest wrote (``chunk_count``); ``pages`` is the last page a chunk
+    starts on, known only where the chunks were read (``document_chunks``).
+    """
+
+    doc_id: str
+    title: str
+    source: str
+    tags: dict[str, str]
+    chunks: int
+    content_hash: str
+    ingested_at: datetime | None
+    pages: int | None = None
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> DocumentInfo:
+        """Read from one point's ``INFO_FIELDS``."""
+        ingested = payload.get("ingested_at")
+        return cls(str(payload["doc_id"]), payload.get("title") or "", payload.get("source") or "",
+                   dict(payload.get("tags") or {}), int(payload.get("chunk_count", 0)),
+                   payload.get("content_hash") or "", datetime.fromisoformat(ingested) if ingested else None)
+
+    @classmethod
+    def from_chunks(cls, chunks: Sequence[Chunk]) -> DocumentInfo:
+        """Read from all of a document's chunks (ordinal order): the first one's facts, the pages of all."""
+        first = chunks[0]
+        pages = [c.page for c in chunks if c.page is not None]
+        return cls(first.doc_id, first.title, first.source, dict(first.tags), len(chunks), first.content_hash,
+                   first.ingested_at, max(pages) if pages else None)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    """A page of a collection's documents by doc_id, and how many documents match in all."""
+
+    total: int
+    documents: list[DocumentInfo]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +181,15 @@ class VectorIndex(Protocol):
         ...
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]: ...
+
+    def list_documents(self, collection: str, filters: SearchFilters | None = None, offset: int = 0,
+                       limit: int = 50) -> DocumentPage:
+        """Documents with a chunk matching ``filters``, sorted by doc_id, ``limit`` from ``offset``."""
+        ...
+
+    def document_chunks(self, collection: str, doc_id: str) -> list[Chunk]:
+        """Every chunk of the document in ordinal order ([] when it is not in the collection)."""
+        ...
 
     def version(self, collection: str) -> str:
         """The collection's version token (``retrieval.versions.ABSENT`` when it does not exist)."""

@@ -28,10 +28,13 @@ from core.settings import QdrantSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.index import (
     DENSE,
+    INFO_FIELDS,
     KEYWORD_FIELDS,
     SPARSE,
     STATE_FIELDS,
     CollectionStats,
+    DocumentInfo,
+    DocumentPage,
     DocumentState,
     IndexPoint,
     chunk_payload,
@@ -300,6 +303,28 @@ class QdrantClientIndex:
         records, _ = self._call("read points", lambda: self._client.scroll(
             collection, scroll_filter=flt, limit=len(ordinals), with_payload=True))
         return chunks_in_order(records)
+
+    def list_documents(self, collection: str, filters: SearchFilters | None = None, offset: int = 0,
+                       limit: int = 50) -> DocumentPage:
+        doc_ids = sorted(self._distinct_doc_ids(collection, to_qdrant_filter(filters)))
+        documents = []
+        for doc_id in doc_ids[offset:offset + limit]:
+            records, _ = self._call("read a document", lambda d=doc_id: self._client.scroll(  # type: ignore[misc]
+                collection, scroll_filter=to_qdrant_filter(None, doc_id=d), limit=1, with_payload=list(INFO_FIELDS)))
+            if records:
+                documents.append(DocumentInfo.from_payload(records[0].payload or {}))
+        return DocumentPage(len(doc_ids), documents)
+
+    def document_chunks(self, collection: str, doc_id: str) -> list[Chunk]:
+        flt = to_qdrant_filter(None, doc_id=doc_id)
+        records: list[Any] = []
+        offset: Any = None
+        while True:
+            page, offset = self._call("read a document", lambda o=offset: self._client.scroll(  # type: ignore[misc]
+                collection, scroll_filter=flt, limit=1024, offset=o, with_payload=True))
+            records.extend(page)
+            if offset is None:
+                return chunks_in_order(records)
 
     def query(
         self,

@@ -1,8 +1,13 @@
 """Documents and jobs: `POST /documents` (multipart) -> a job; `GET|DELETE /jobs/{id}`;
-`DELETE /documents/{doc_id}`; `GET /collections`."""
+`GET /documents` (the inventory), `GET /documents/{doc_id}` (one document), `GET /documents/{doc_id}/text`
+(its text, the one citations' offsets index), `DELETE /documents/{doc_id}`; `GET /collections`.
+
+Doc ids may hold slashes (`set1/a1.txt`), so the routes take `{doc_id:path}`; the `/text` route is
+declared before the detail route, which would otherwise take `set1/a1.txt/text` as an id."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
@@ -13,13 +18,18 @@ from api.schemas import (
     COLLECTION_PATTERN,
     CollectionsResponse,
     DeletedResponse,
+    DocumentOut,
+    DocumentsResponse,
+    DocumentTextResponse,
     JobAccepted,
     JobResponse,
     parse_tags,
 )
+from core.types import SearchFilters
 
 router = APIRouter(tags=["documents"])
 CollectionQuery = Annotated[str | None, Query(pattern=COLLECTION_PATTERN, description="Default: `docs`.")]
+DocIdPath = Annotated[str, Path(min_length=1, max_length=1000, description="The document's id (may hold slashes).")]
 
 
 @router.post("/documents", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
@@ -73,3 +83,44 @@ async def delete_document(
 async def list_collections(request: Request) -> Any:
     return {"collections": await services_of(request).documents.collections()}
 
+
+
+@router.get("/documents", response_model=DocumentsResponse, responses=errors(400, 401, 404, 422, 429, 503),
+            summary="The documents of a collection, by doc_id, a page at a time")
+async def list_documents(
+    request: Request,
+    collection: CollectionQuery = None,
+    tag: Annotated[list[str] | None, Query(max_length=50, description="`key=value`: every one matches.")] = None,
+    source_prefix: Annotated[str | None, Query(max_length=1000,
+                                               description="Only documents whose `source` starts with this.")] = None,
+    ingested_after: Annotated[datetime | None, Query(description="Only documents ingested after this time.")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most 500 a page.")] = 50,
+) -> Any:
+    services = services_of(request)
+    name = collection or services.settings.ingest.default_collection
+    filters = SearchFilters(tags_all=parse_tags(tag or []), ingested_after=ingested_after)
+    return await services.documents.inventory(name, None if filters.is_empty() else filters, source_prefix,
+                                              offset, limit)
+
+
+@router.get("/documents/{doc_id:path}/text", response_model=DocumentTextResponse,
+            responses=errors(400, 401, 404, 422, 429, 503),
+            summary="A document's normalized text (the one citations' offsets index), or a span of it")
+async def document_text(
+    doc_id: DocIdPath, request: Request, collection: CollectionQuery = None,
+    start: Annotated[int | None, Query(ge=0, description="First character (default 0).")] = None,
+    end: Annotated[int | None, Query(ge=0, description="One past the last character (default: the end).")] = None,
+    context: Annotated[int, Query(ge=0, le=5000, description="Characters of context on each side.")] = 0,
+) -> Any:
+    services = services_of(request)
+    name = collection or services.settings.ingest.default_collection
+    return await services.documents.text(name, doc_id, start, end, context)
+
+
+@router.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=errors(401, 404, 422, 429, 503),
+            summary="One document: title, relative source, tags, chunk count, content hash, ingest time")
+async def get_document(doc_id: DocIdPath, request: Request, collection: CollectionQuery = None) -> Any:
+    services = services_of(request)
+    name = collection or services.settings.ingest.default_collection
+    return await services.documents.document(name, doc_id)

@@ -13,6 +13,7 @@
  * as HTML: a document holding markup shows the markup, it does not run it.
  * A source's preview, with the quoted sentence marked, comes from evidence.js (a module this
  * script imports from beside itself); until it arrives, or if it cannot, sources show as text.
+ * The cited span in its document's text comes from source.js, imported the same way.
  */
 (() => {
   "use strict";
@@ -35,6 +36,7 @@
   const THUMB_DOWN = "M16 3H7c-.8 0-1.5.5-1.8 1.2l-3 7c-.1.3-.2.5-.2.8v2a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.5 1.1"
     + "l1.1 1 6.6-6.6c.4-.4.5-.9.5-1.4V5a2 2 0 0 0-2-2zm4 0v12h4V3z";
   let evidence = null; // the evidence.js module, once loaded
+  let sourceView = null; // the source.js module, once loaded
   let uid = 0;
   const nextId = (prefix) => `ragqa-${prefix}-${++uid}`;
   function el(tag, attrs, text) {
@@ -216,6 +218,7 @@
     if (!open) return;
     chip.setAttribute("aria-expanded", "true");
     view.detail.replaceChildren(...(evidence ? evidence.sourcePreview(c, m, quote) : plainPreview(c)));
+    if (sourceView) sourceView.showDocument(view.detail, c, quote, { api, collection, headers: headers() });
     view.detail.scrollIntoView({ block: "nearest" });
   }
   function plainPreview(c) {
@@ -497,6 +500,8 @@
     host.dataset.evidence = "ready";
     if (state.messages.some((m) => m.status === "done" && m.role === "assistant")) renderAll();
   }).catch(() => { host.dataset.evidence = "unavailable"; }); // a CSP, or unreachable: sources show as text
+  import(`${api}/widget/source.js`).then((module) => { sourceView = module; host.dataset.sourceView = "ready"; })
+    .catch(() => { host.dataset.sourceView = "unavailable"; }); // sources show their preview only
   const mount = () => {
     document.body.append(host);
     if (state.open) openPanel(false); // reopened after a navigation, without taking the page's focus

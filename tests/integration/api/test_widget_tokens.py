@@ -83,6 +83,7 @@ def test_an_unknown_token_is_401(widget_client: TestClient) -> None:
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/collections"), ("POST", "/documents"), ("GET", "/jobs/abc"), ("DELETE", "/jobs/abc"),
     ("DELETE", "/documents/set1/a1.txt"), ("GET", "/v1/models"), ("POST", "/v1/chat/completions"),
+    ("GET", "/documents"), ("GET", "/documents/set1/a1.txt"),
 ])  # fmt: skip
 def test_a_widget_token_never_reaches_admin_routes(widget_client: TestClient, method: str, path: str) -> None:
     response = widget_client.request(method, path, headers=widget())
@@ -99,6 +100,20 @@ def test_collections_are_per_token(widget_client: TestClient) -> None:
     chat = widget_client.post("/chat", json={"messages": [{"role": "user", "content": "x"}], "collection": "secret"},
                               headers=widget())  # fmt: skip
     assert chat.status_code == 403 and error_code(chat) == "collection_not_allowed"
+
+
+def test_a_widget_token_reads_the_text_of_its_own_collections_only(widget_client: TestClient) -> None:
+    """The widget's source view opens a cited document; a token reaches that text, for its collections."""
+    path = "/documents/set1/a1.txt/text?start=0&end=40"
+    own = widget_client.get(path, headers=widget())
+    assert own.status_code in (200, 404), own.text  # past the gate (404: not in this suite's collection)
+    if own.status_code == 404:
+        assert error_code(own) == "not_found"
+    denied = widget_client.get(path + "&collection=secret", headers=widget())
+    assert denied.status_code == 403 and error_code(denied) == "collection_not_allowed"
+    other = widget_client.get(path, headers=widget(token=OTHER_TOKEN))
+    assert other.status_code == 403 and error_code(other) == "collection_not_allowed"
+    assert widget_client.get(path, headers=widget(origin=EVIL)).status_code == 403
 
 
 def test_feedback_is_a_widget_route(widget_client: TestClient) -> None:

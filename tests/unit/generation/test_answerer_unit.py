@@ -34,7 +34,7 @@ def test_answer_carries_citations_usage_model_version_and_timings(make_answerer:
     assert answer.text == "Paris is the capital of France [1][2]."
     assert [(c.number, c.doc_id) for c in answer.citations] == [(1, "doc1.txt"), (2, "doc2.txt")]
     first = answer.citations[0]
-    assert (first.title, first.source, first.start, first.end) == ("Doc 1", "/data/doc1.txt", 10, 58)
+    assert (first.title, first.source, first.start, first.end) == ("Doc 1", "doc1.txt", 10, 58)
     assert first.snippet.startswith("Paris is the capital")
     assert not answer.refused and answer.degraded is None
     assert answer.model == "fake-model" and answer.prompt_version == "rag-v1"

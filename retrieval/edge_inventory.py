@@ -1,0 +1,70 @@
+"""The document inventory on Qdrant Edge: which documents a collection holds, and one's chunks.
+
+A mixin of ``EdgeIndex`` (kept apart so that module stays one engine adapter of a readable size);
+it uses the index's own shard, call and count plumbing, named by ``_EdgeHost``.
+
+Example::
+
+    index = EdgeIndex(Path("data/qdrant"))
+    page = index.list_documents("docs", SearchFilters(tags_all=(("team", "legal"),)), offset=0, limit=20)
+    chunks = index.document_chunks("docs", page.documents[0].doc_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from qdrant_edge import EdgeShard, FacetRequest, Filter, ScrollRequest
+
+from core.types import Chunk, SearchFilters
+from retrieval.edge_filters import document_filter, to_edge_filter
+from retrieval.index import INFO_FIELDS, DocumentInfo, DocumentPage, chunks_in_order
+
+T = TypeVar("T")
+
+
+class _EdgeHost(Protocol):
+    """What the mixin needs of ``EdgeIndex``."""
+
+    def _shard(self, name: str) -> EdgeShard: ...
+
+    def _call(self, what: str, fn: Callable[[], T], where: Path | None = None) -> T: ...
+
+    def _count(self, collection: str, flt: Filter | None) -> int: ...
+
+
+class EdgeInventory:
+    """``VectorIndex.list_documents`` and ``document_chunks`` for ``EdgeIndex``."""
+
+    def list_documents(self: _EdgeHost, collection: str, filters: SearchFilters | None = None, offset: int = 0,
+                       limit: int = 50) -> DocumentPage:
+        flt = to_edge_filter(filters)
+        points = self._count(collection, flt)
+        if points == 0:
+            return DocumentPage(0, [])
+        shard = self._shard(collection)
+        # A facet over the doc_id keyword index lists distinct documents without reading payloads;
+        # only the page's documents are then read, one point each.
+        response = self._call("list documents", lambda: shard.facet(
+            FacetRequest("doc_id", limit=points, exact=True, filter=flt)))
+        # Deleted points linger in the payload index (as zero counts) until a vacuum.
+        doc_ids = sorted(str(hit.value) for hit in response.hits if hit.count > 0)
+        documents = []
+        for doc_id in doc_ids[offset:offset + limit]:
+            records, _ = self._call("read a document", lambda d=doc_id: shard.scroll(ScrollRequest(  # type: ignore[misc]
+                limit=1, filter=document_filter(d), with_payload=list(INFO_FIELDS))))
+            if records:
+                documents.append(DocumentInfo.from_payload(records[0].payload or {}))
+        return DocumentPage(len(doc_ids), documents)
+
+    def document_chunks(self: _EdgeHost, collection: str, doc_id: str) -> list[Chunk]:
+        flt = document_filter(doc_id)
+        points = self._count(collection, flt)
+        if points == 0:
+            return []
+        shard = self._shard(collection)
+        records, _ = self._call("read a document", lambda: shard.scroll(ScrollRequest(
+            limit=points, filter=flt, with_payload=True)))
+        return chunks_in_order(records)
