@@ -11,8 +11,18 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from bootstrap.components import Components
 from cli.output import console, fail, print_json
@@ -159,19 +169,43 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
 def _run(parts: Components, sources: list[SourceDocument], name: str, show_progress: bool) -> IngestReport:
     if not show_progress:
         return parts.pipeline.ingest(sources, name)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    # The model load takes most of a small ingest: say so, instead of a bar stuck at 0.
+    with console.status("loading the embedding model and the index..."):
+        pipeline = parts.pipeline
+        pipeline.warm()
+        parts.embedder.embed_documents(["warm up"])
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    # Log lines printed during the live display go above it (core.logging writes to the current
+    # sys.stderr, which Rich redirects while the display is live).
+    with Progress(*columns, console=console, transient=False, redirect_stderr=True) as progress:
         files = progress.add_task("files", total=len(sources))
-        chunks = progress.add_task("chunks written", total=None)
+        # Its total is the chunks of the files parsed so far: exact once the last file is parsed.
+        chunks = progress.add_task("chunks embedded", total=0)
+        parsed = 0
+
+        def on_parsed(source: SourceDocument, n: int) -> None:
+            nonlocal parsed
+            parsed += 1
+            progress.update(chunks, total=(progress.tasks[chunks].total or 0) + n)
+            progress.update(files, description=f"files (parsed {escape(source.name)})"
+                            if parsed < len(sources) else "files (all parsed)")
 
         def on_result(result: DocumentResult) -> None:
             progress.advance(files)
             if result.status == "failed":
                 progress.console.print(f"[red]failed[/] {escape(result.doc_id)}: {escape(str(result.reason))}")
 
-        pipeline = parts.pipeline  # loads the model before the bars start moving
-        return pipeline.ingest(sources, name, on_result=on_result,
-                               on_chunks=lambda n: progress.advance(chunks, n))
+        return pipeline.ingest(sources, name, on_result=on_result, on_parsed=on_parsed,
+                               on_embedded=lambda n: progress.advance(chunks, n))
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f}/s" if speed else "", style="progress.data.speed")
 
 
 def _print_report(report: IngestReport) -> None:

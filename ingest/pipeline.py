@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import structlog
 
 from core.errors import DocumentTooLarge, IngestError, ParseError, RagqaError
@@ -38,6 +39,7 @@ from retrieval.index import IndexPoint, VectorIndex
 log = structlog.get_logger(__name__)
 CHUNKER_VERSION = "1"
 Stage = Literal["embedding", "indexing"]
+EMBED_SLICE = 128
 
 
 @dataclass(slots=True)
@@ -46,6 +48,16 @@ class _Prepared:
     document: Document
     chunks: list[Chunk]
     existed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """One ``ingest`` call's callbacks, handed down to the batch steps."""
+
+    record: Callable[[DocumentResult], None]
+    on_chunks: Callable[[int], None] | None
+    on_stage: Callable[[str, Stage], object] | None
+    on_embedded: Callable[[int], object] | None
 
 
 @dataclass(slots=True)
@@ -82,11 +94,15 @@ class IngestPipeline:
         on_result: Callable[[DocumentResult], None] | None = None,
         on_chunks: Callable[[int], None] | None = None,
         on_stage: Callable[[str, Stage], object] | None = None,
+        on_parsed: Callable[[SourceDocument, int], object] | None = None,
+        on_embedded: Callable[[int], object] | None = None,
     ) -> IngestReport:
         """Ingest every source; failures are reported per document and never stop the batch.
 
         ``on_stage(doc_id, stage)`` hears when a parsed document waits for its embedding batch
-        (``"embedding"``) and when its points start to be written (``"indexing"``).
+        (``"embedding"``) and when its points start to be written (``"indexing"``);
+        ``on_parsed(source, chunks)`` when a document is parsed and chunked and will be embedded;
+        ``on_embedded(n)`` as each slice of ``n`` chunks is embedded (the slow part).
         """
         started = time.perf_counter()
         report = IngestReport(collection=collection)
@@ -97,20 +113,23 @@ class IngestPipeline:
             if on_result:
                 on_result(result)
 
+        hooks = _Hooks(record, on_chunks, on_stage, on_embedded)
         group = _Group()
         for source in sources:
             prepared = self._prepare(source, collection, record)
             if prepared is None:
                 continue
+            if on_parsed:
+                on_parsed(source, len(prepared.chunks))
             if on_stage:
                 on_stage(source.doc_id, "embedding")
             group.items.append(prepared)
             group.chunks += len(prepared.chunks)
             if group.chunks >= self._flush_chunks:
-                self._flush(group, collection, record, on_chunks, on_stage)
+                self._flush(group, collection, hooks)
                 group = _Group()
         if group.items:
-            self._flush(group, collection, record, on_chunks, on_stage)
+            self._flush(group, collection, hooks)
         report.seconds = time.perf_counter() - started
         log.info("ingest.done", collection=collection, **report.counts(),
                  chunks=report.chunks_written, seconds=round(report.seconds, 2))
@@ -155,29 +174,38 @@ class IngestPipeline:
             record(DocumentResult.failure(source, IngestError(f"{source.name}: {type(exc).__name__}: {exc}")))
         return None
 
-    def _flush(self, group: _Group, collection: str, record: Callable[[DocumentResult], None],
-               on_chunks: Callable[[int], None] | None, on_stage: Callable[[str, Stage], object] | None) -> None:
+    def _flush(self, group: _Group, collection: str, hooks: _Hooks) -> None:
         try:
-            points = self._embed(group.items)
+            points = self._embed(group.items, hooks.on_embedded)
         except (RagqaError, ValueError, RuntimeError) as exc:
             if len(group.items) == 1:
-                record(DocumentResult.failure(group.items[0].source, exc))
+                hooks.record(DocumentResult.failure(group.items[0].source, exc))
                 return
             # One document broke the batch: retry one at a time so only it fails.
             log.warning("ingest.batch_failed", error=str(exc), documents=len(group.items))
             for item in group.items:
-                self._flush(_Group([item], len(item.chunks)), collection, record, on_chunks, on_stage)
+                self._flush(_Group([item], len(item.chunks)), collection, hooks)
             return
         for item, item_points in zip(group.items, points, strict=True):
-            if on_stage:
-                on_stage(item.source.doc_id, "indexing")
-            record(self._write(item, item_points, collection))
-            if on_chunks:
-                on_chunks(len(item_points))
+            if hooks.on_stage:
+                hooks.on_stage(item.source.doc_id, "indexing")
+            hooks.record(self._write(item, item_points, collection))
+            if hooks.on_chunks:
+                hooks.on_chunks(len(item_points))
 
-    def _embed(self, items: list[_Prepared]) -> list[list[IndexPoint]]:
+    def _embed(self, items: list[_Prepared], on_embedded: Callable[[int], object] | None = None,
+               ) -> list[list[IndexPoint]]:
         texts = [c.encoded_text for item in items for c in item.chunks]
-        dense = self.embedder.embed_documents(texts)
+        if on_embedded is None:
+            dense = self.embedder.embed_documents(texts)
+        else:
+            # Slices big enough to keep the embedder's length-sorted batching, small enough to
+            # show progress within a batch.
+            parts = []
+            for start in range(0, len(texts), EMBED_SLICE):
+                parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
+                on_embedded(len(parts[-1]))
+            dense = np.vstack(parts) if parts else self.embedder.embed_documents(texts)
         out: list[list[IndexPoint]] = []
         row = 0
         for item in items:

@@ -187,3 +187,15 @@ def test_new_tags_on_an_unchanged_document_are_written_without_re_embedding(
     assert found == index.count(COLLECTION, SearchFilters(doc_ids=(result.doc_id,))) > 0
     again = pipeline.ingest(article({"team": "marsupials"}), COLLECTION)
     assert again.results[0].status == "unchanged"
+
+
+def test_progress_hooks_count_parsed_and_embedded_chunks(pipeline: IngestPipeline, corpus_copy: Path) -> None:
+    parsed: dict[str, int] = {}
+    embedded: list[int] = []
+    sources = [s for s in iter_sources([corpus_copy / "set1"]) if s.doc_id in ("a2.txt", "a3.txt", "a7.txt")]
+    report = pipeline.ingest(sources, "progress", on_parsed=lambda s, n: parsed.__setitem__(s.doc_id, n),
+                             on_embedded=embedded.append)
+    assert set(parsed) == {"a2.txt", "a3.txt", "a7.txt"}
+    # The bar's total (chunks parsed) and its progress (chunks embedded) both end at what was written.
+    assert sum(parsed.values()) == sum(embedded) == report.chunks_written > 0
+    assert {r.doc_id: r.chunks for r in report.results} == parsed
