@@ -37,7 +37,7 @@ def ask(
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this key=value tag.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a question from your documents, citing the sources as [n]."""
+    r"""Answer a question from your documents, citing the sources as \[n]."""
     settings: Settings = ctx.obj
     name = collection or settings.ingest.default_collection
     try:

@@ -5,6 +5,7 @@ Parses arguments, builds the parts and shows progress; the logic lives in ``inge
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +32,19 @@ from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
 
-CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: docs).")]
+# The API's rule for collection names, checked as the command line is read: before any model loads.
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_collection(name: str | None) -> str | None:
+    if name is not None and not _COLLECTION_NAME.fullmatch(name):
+        raise typer.BadParameter(f"{name!r} is not a collection name: use letters, digits, '.', '_' and '-', "
+                                 "starting with a letter or digit (at most 128 characters)")
+    return name
+
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: docs).",
+                                                   callback=check_collection)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from cli import (
     ask_cmd,
@@ -24,7 +25,7 @@ from cli import (
     worker_cmd,
 )
 from core.logging import configure_logging
-from core.section import describe_settings_error
+from core.section import describe_settings_error, describe_source_error
 from core.settings import Settings
 
 app = typer.Typer(
@@ -63,6 +64,10 @@ def main(ctx: typer.Context, version: Annotated[bool, typer.Option(
         settings = Settings()
     except ValidationError as exc:
         typer.echo(f"error (configuration_error): invalid settings:\n{describe_settings_error(exc)}", err=True)
+        raise typer.Exit(2) from exc
+    except SettingsError as exc:
+        typer.echo(f"error (configuration_error): invalid settings:\n{describe_source_error(exc, os.environ)}",
+                   err=True)
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level, settings.log_json)
     ctx.obj = settings

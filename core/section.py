@@ -18,8 +18,11 @@ disagree about which store is in use.
 
 from __future__ import annotations
 
+import json
+import re
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError, model_validator
@@ -55,3 +58,22 @@ def describe_settings_error(exc: ValidationError, prefix: str = "RAGQA_") -> str
         shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
         lines.append(f"{prefix}{path}: {error.get('msg', 'invalid')}{shown}")
     return "\n".join(lines) or str(exc)
+
+
+def describe_source_error(exc: Exception, environ: Mapping[str, str], prefix: str = "RAGQA_") -> str:
+    """pydantic-settings fails before validation when a list or object setting is not JSON; its
+    message names only the section. Name the variable: the first of that section whose value
+    does not parse as JSON."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    cause = f": {exc.__cause__}" if exc.__cause__ else ""
+    if match:
+        section = f"{prefix}{match.group(1).upper()}"
+        for key, value in sorted(environ.items()):
+            if key.upper() == section or key.upper().startswith(section + "__"):
+                try:
+                    json.loads(value)
+                except ValueError:
+                    if value.lstrip()[:1] in "[{" or key.upper().endswith(("TOKENS", "KEYS", "ORIGINS", "SHA256")):
+                        return f"{key.upper()}: not valid JSON{cause} (list and object settings take JSON)"
+        return f"{section}__*: a list or object setting is not valid JSON{cause}"
+    return str(exc)

@@ -37,3 +37,17 @@ def test_config_show_prints_the_effective_settings_with_secrets_masked() -> None
     assert "RAGQA_RETRIEVAL__TOP_K=9" in plain.stdout.splitlines()
     for secret in ("sk-very-secret", "hunter2"):
         assert secret not in plain.stdout + run.stdout
+
+
+def test_a_list_setting_that_is_not_json_is_one_line_naming_its_variable() -> None:
+    run = ragqa("config", "show", RAGQA_WIDGET__TOKENS="notjson")
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert "RAGQA_WIDGET__TOKENS: not valid JSON" in run.stderr
+
+
+def test_a_bad_collection_name_fails_before_anything_loads() -> None:
+    for command in (("ingest", "README.md"), ("ask", "anything?"), ("stats",)):
+        run = ragqa(*command, "--collection", "bad name!")
+        assert run.returncode == 2, (command, run.stdout, run.stderr)
+        assert "is not a collection name" in run.stderr, command

@@ -32,3 +32,16 @@ def test_a_bad_value_is_one_line_naming_its_variable(monkeypatch: pytest.MonkeyP
     assert len(lines) == 2
     assert lines[0].startswith("RAGQA_API__PORT: Input should be a valid integer") and "'eighty'" in lines[0]
     assert lines[1].startswith("RAGQA_WORKERS__POOL: Input should be") and "'forks'" in lines[1]
+
+
+def test_a_setting_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import SettingsError
+
+    from core.section import describe_source_error
+    from core.settings import Settings
+
+    monkeypatch.setenv("RAGQA_WIDGET__TOKENS", "[{oops")
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    message = describe_source_error(caught.value, {"RAGQA_WIDGET__TOKENS": "[{oops"})
+    assert message.startswith("RAGQA_WIDGET__TOKENS: not valid JSON")
