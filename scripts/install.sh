@@ -14,11 +14,17 @@ $PIP install -q torch==2.13.0
 
 # llama-cpp-python compiles from source (~6 min on 2 cores): build its wheel once per machine and
 # keep it outside the clone, so later installs (and CI on the same machine) take seconds.
-WHEELS=${RAGQA_WHEEL_CACHE:-$HOME/.cache/ragqa/wheels}
+# Built for this CPU (-march=native), less AMX: a CPU can report AMX while the kernel has not
+# granted the process its tile state, and llama.cpp's AMX path then dies with SIGILL on the
+# first decode (seen on a Sapphire Rapids VM). AVX-512 and VNNI stay. The folder name is the
+# build's flavour, so a wheel built with other flags is never picked up.
+WHEELS=${RAGQA_WHEEL_CACHE:-$HOME/.cache/ragqa/wheels}/native-noamx
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
   echo "building llama-cpp-python $LLAMA_CPP_VERSION (one time, ~6 minutes)..."
-  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) $PIP wheel -q --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
+  NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  CMAKE_ARGS="-DCMAKE_C_FLAGS='$NO_AMX' -DCMAKE_CXX_FLAGS='$NO_AMX'" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    $PIP wheel -q --no-cache-dir --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
 fi
 
 $PIP install -q --find-links "$WHEELS" -c scripts/constraints.txt -e '.[dev]'
