@@ -6,9 +6,10 @@ import os
 import signal
 from importlib import metadata
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
@@ -27,6 +28,16 @@ from cli import (
 from core.logging import configure_logging
 from core.section import describe_settings_error, describe_source_error
 from core.settings import Settings
+
+_value_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:  # typer's own vendored click Context
+    # Typer 0.29's help shows "<bool>" beside flags, as if `--json` took a value: a flag shows no type.
+    return None if self.is_flag else _value_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="ragqa",

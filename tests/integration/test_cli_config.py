@@ -53,3 +53,10 @@ def test_a_bad_collection_name_fails_before_anything_loads() -> None:
         assert run.returncode == 2, (command, run.stdout, run.stderr)
         words = " ".join(re.sub(r"[│╭╮╰╯─]", " ", run.stderr).split())  # Rich boxes and wraps the message
         assert "'bad name!' is not a collection name" in words, command
+
+
+def test_help_shows_no_value_type_on_flags_and_keeps_brackets() -> None:
+    run = ragqa("ask", "--help", COLUMNS="100")
+    assert run.returncode == 0, run.stderr
+    assert "<bool>" not in run.stdout and "<str>" in run.stdout  # --json is a flag; --collection takes a value
+    assert "citing the sources as [n]" in run.stdout
