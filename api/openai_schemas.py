@@ -1,11 +1,17 @@
 """Wire models of the OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/models`).
 
-Only what chat UIs and SDKs send is read; unknown fields (``temperature``, ``n``, ``user``,
-``stream_options``...) are accepted and ignored, since the answer's settings are the server's.
-Message content may be a string or a list of ``{"type": "text", "text": ...}`` parts.
+The sampling fields are honoured (``max_tokens`` / ``max_completion_tokens`` only lower the
+server's cap, ``temperature``, ``top_p``, ``stop``, ``seed``), ``n`` must be 1, ``user`` is
+accepted and ignored, and so are fields we do not know (``stream_options``, ``tools``...), as
+OpenAI's own API does. An out-of-range value is a 400 in OpenAI's error shape, naming the field.
+System (and ``developer``) messages become the application's instructions in the prompt, below
+ragqa's rules. Message content may be a string or a list of ``{"type": "text", "text": ...}`` parts.
 
     >>> OpenAIMessage(role="user", content=[{"type": "text", "text": "Hi"}]).text()
     'Hi'
+    >>> ChatCompletionRequest(model="docs", messages=[{"role": "user", "content": "Hi"}], max_tokens=20,
+    ...                       stop="END").generation_options()
+    GenerationOptions(max_tokens=20, temperature=None, top_p=None, stop=('END',), seed=None, instructions=None)
 """
 
 from __future__ import annotations
@@ -15,6 +21,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import COLLECTION_PATTERN, CitationOut, ClaimOut, Filters, UsageOut
+from core.errors import InvalidRequest
+from core.protocols import GenerationOptions
+
+MAX_STOP_SEQUENCES = 4  # OpenAI's own limit
+MAX_STOP_CHARS = 200
+
+
+class InvalidParameter(InvalidRequest):
+    """A request field with a value the endpoint cannot honour; ``param`` names the field."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def openai_error(exc: InvalidParameter) -> dict[str, Any]:
+    """OpenAI's error shape (``message``, ``type``, ``param``, ``code``), which carries ragqa's
+    ``code`` and ``message`` too, so either kind of client reads it."""
+    return {"error": {"code": exc.code, "message": exc.message, "type": "invalid_request_error", "param": exc.param}}
 
 
 class TextPart(BaseModel):
@@ -38,6 +63,14 @@ class OpenAIMessage(BaseModel):
         return "".join(part.text or "" for part in self.content if part.type == "text")
 
 
+class RagqaRequestOptions(BaseModel):
+    """ragqa's own request fields on the OpenAI endpoint (under ``"ragqa"``)."""
+
+    append_references: bool | None = Field(
+        default=None, description="Append the sources as numbered references to `content` (for chat UIs that "
+        "show only `content`). Unset: the server's `api.openai_append_references`.")  # fmt: skip
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -46,10 +79,52 @@ class ChatCompletionRequest(BaseModel):
     )  # fmt: skip
 
     model: str = Field(pattern=COLLECTION_PATTERN, description="The collection to answer from (see /v1/models).")
-    messages: list[OpenAIMessage] = Field(min_length=1, max_length=100)
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, max_length=100,
+        description="The last user message is the question, earlier user/assistant turns its history. System "
+        "and developer messages are the application's instructions: added to the prompt below ragqa's rules, "
+        "which they cannot override.")  # fmt: skip
     stream: bool = False
+    max_tokens: int | None = Field(default=None, description="Most tokens to generate; the server's "
+                                   "`llm.max_tokens` caps it. Extractive answers generate none.")
+    max_completion_tokens: int | None = Field(default=None, description="As `max_tokens` (the smaller wins).")
+    temperature: float | None = Field(default=None, description="0 to 2; unset: the server's `llm.temperature`.")
+    top_p: float | None = Field(default=None, description="0 to 1; unset: the model server's default.")
+    stop: str | list[str] | None = Field(default=None, description="Up to 4 sequences that end the answer.")
+    seed: int | None = Field(default=None, description="Sampling seed; unset: the server's `llm.seed`.")
+    n: int | None = Field(default=None, description="Choices to return: only 1 is supported.")
+    user: str | None = Field(default=None, description="Accepted for compatibility and ignored.")
     filters: Filters | None = Field(default=None, description="ragqa extension: restrict the passages.")
     top_k: int | None = Field(default=None, ge=1, le=50, description="ragqa extension: passages given to the model.")
+    ragqa: RagqaRequestOptions | None = Field(default=None, description="ragqa extension: how to shape the reply.")
+
+    def instructions(self) -> str | None:
+        """The system and developer messages, in order: the application's own instructions."""
+        parts = [m.text().strip() for m in self.messages if m.role in ("system", "developer")]
+        return "\n".join(p for p in parts if p) or None
+
+    def generation_options(self) -> GenerationOptions | None:
+        """The request's wishes as ``GenerationOptions``, None when it has none (the server's settings
+        then apply, and the answer shares the cache with ``/ask``). Raises ``InvalidParameter``."""
+        if self.n is not None and self.n != 1:
+            raise InvalidParameter("n", f"n={self.n} is not supported: ragqa returns one answer (n=1)")
+        caps = [(name, value) for name, value in (("max_tokens", self.max_tokens),
+                ("max_completion_tokens", self.max_completion_tokens)) if value is not None]  # fmt: skip
+        for name, value in caps:
+            if value < 1:
+                raise InvalidParameter(name, f"{name} must be at least 1, not {value}")
+        if self.temperature is not None and not 0 <= self.temperature <= 2:
+            raise InvalidParameter("temperature", f"temperature must be between 0 and 2, not {self.temperature}")
+        if self.top_p is not None and not 0 <= self.top_p <= 1:
+            raise InvalidParameter("top_p", f"top_p must be between 0 and 1, not {self.top_p}")
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        if len(stop) > MAX_STOP_SEQUENCES or any(not s or len(s) > MAX_STOP_CHARS for s in stop):
+            raise InvalidParameter("stop", f"stop takes up to {MAX_STOP_SEQUENCES} non-empty sequences of at most "
+                                   f"{MAX_STOP_CHARS} characters")
+        options = GenerationOptions(
+            max_tokens=min(v for _, v in caps) if caps else None, temperature=self.temperature, top_p=self.top_p,
+            stop=stop, seed=self.seed, instructions=self.instructions())  # fmt: skip
+        return options if options != GenerationOptions() else None
 
 
 class AssistantMessage(BaseModel):
@@ -60,7 +135,9 @@ class AssistantMessage(BaseModel):
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: Literal["stop", "length"] = "stop"
+    finish_reason: Literal["stop", "length"] = Field(
+        default="stop", description="`length` when the token cap (`max_tokens`, or the server's) cut the "
+        "generated answer; `stop` otherwise, extractive answers and refusals included.")  # fmt: skip
     logprobs: None = None
 
 
@@ -86,9 +163,12 @@ class ChatCompletionResponse(BaseModel):
     created: int
     model: str
     choices: list[Choice]
-    usage: UsageOut
+    usage: UsageOut = Field(description="Tokens as the model reported them. An extractive answer or a refusal "
+                            "called no model: 0 and 0. When the self-check replaced a generation, the "
+                            "generation's tokens (they were spent).")  # fmt: skip
     citations: list[CitationOut] = Field(description="Extension: the sources the `[n]` markers refer to, each with "
-                                         "the exact sentence (`quote`) that supports the answer.")
+                                         "the exact sentence (`quote`) that supports the answer. Also on the last "
+                                         "stream chunk. With `append_references`, also listed at the end of `content`.")
     ragqa: RagqaExtension
 
 

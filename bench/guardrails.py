@@ -14,6 +14,8 @@ instructions". Sets:
   of the input guard. Bar: <= 2%.
 - cmu-qa-dev articles, cut into 800-character windows: false positives of the context guard.
 - jailbreak-corpus-mini-py, when installed: attacks held out from development (recall only).
+- bench/data/injection/direct.jsonl (ours): held-out direct-injection templates vs our ordinary
+  questions and the cmu-qa-dev questions of article sets 3-4 (sets 1-2 trained the learned head).
 - bench/data/injection (ours): the held-out split of planted instructions in ordinary windows
   (articles, emails, tables, READMEs, tickets ...), per guard (input, context patterns, the
   learned InstructionDetector, context combined), per attack kind and per genre; the learned
@@ -40,6 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import ROOT, write_results
+from bench.direct_model import direct_injections
 from core.sentences import split_sentences
 from core.types import Chunk, ScoredChunk
 from generation.guardrails.context import ContextGuard
@@ -161,6 +164,7 @@ def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
     learned = InstructionDetector(embedder.embed_documents)
     regex = InjectionDetector(weights=CONTEXT_WEIGHTS)
     input_guard = InjectionDetector(weights=INPUT_WEIGHTS)
+    out_direct = direct_injections(embedder.embed_documents)  # bench/direct_model.py
     rows = load("heldout")
     texts = [r["text"] for r in rows]
     flags: dict[str, list[bool]] = {
@@ -173,12 +177,24 @@ def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
     kinds = [r["kind"] for r in rows if r["label"]]
     genres = [r["genre"] for r in rows if not r["label"]]
     out: dict[str, Any] = {"heldout_windows": len(rows), "attacks": sum(attack), "benign": len(rows) - sum(attack),
-                           "threshold": learned.threshold, "guards": {}}  # fmt: skip
+                           "threshold": learned.threshold, "guards": {}, "direct": out_direct}  # fmt: skip
     for name, f in flags.items():
         hits = [x for x, a in zip(f, attack, strict=True) if a]
         false = [x for x, a in zip(f, attack, strict=True) if not a]
         out["guards"][name] = {"recall": rate(hits), "fpr": rate(false), "recall_by_kind": by_group(hits, kinds),
                                "fpr_by_genre": by_group(false, genres)}  # fmt: skip
+    # Hand-written windows reuse pool sentences, so one flagged sentence flags every window it is
+    # in: the share of distinct held-out sentences flagged says how many sentences are at fault.
+    benign_rows = [r for r in rows if not r["label"]]
+    items, scores = learned.sentence_scores([r["text"] for r in benign_rows])
+    distinct: dict[str, dict[str, bool]] = defaultdict(dict)
+    for item, score in zip(items, scores, strict=True):
+        seen = distinct[benign_rows[item.chunk]["genre"]]
+        seen[item.text] = seen.get(item.text, False) or bool(score >= learned.threshold)
+    out["distinct_benign_sentences_flagged"] = {
+        g: {"sentences": len(v), "flagged": sum(v.values()), "flagged_text": [t for t, f in v.items() if f]}
+        for g, v in sorted(distinct.items())
+    }
     w_flags = [v.flagged for v in learned.scan_many(windows)]
     out["cmu_article_windows_learned"] = {"fpr": rate(w_flags), "windows": len(windows),
                                           "false_positives": sum(w_flags)}
@@ -304,6 +320,16 @@ def main() -> None:
     for genre in ours["guards"]["learned"]["fpr_by_genre"]:
         mine.add_row(f"FPR {genre}", *(str(ours["guards"][n]["fpr_by_genre"][genre]["rate"]) for n in names))
     console.print(mine)
+    direct = ours["direct"]
+    dtable = Table(title=f"Direct injections, held-out templates ({direct['attacks']} attacks)")
+    for column in ("", *direct["guards"]):
+        dtable.add_column(column)
+    for key in ("recall", "fpr_all_ordinary", "fpr_own_ordinary", "fpr_cmu_questions"):
+        dtable.add_row(key, *(str(g[key]) for g in direct["guards"].values()))
+    for kind in direct["guards"]["learned"]["recall_by_kind"]:
+        dtable.add_row(f"recall {kind}", *(str(g["recall_by_kind"][kind]["rate"]) for g in direct["guards"].values()))
+    console.print(dtable)
+    console.print(f"input guard latency p50 per question: {direct['latency_ms_p50_per_question']} ms")
     console.print(f"learned detector: cmu article windows FPR {ours['cmu_article_windows_learned']['fpr']}, "
                   f"questions FPR {ours['cmu_questions_learned']['fpr']}, gate recall loss "
                   f"{ours['gate']['recall_loss']}, latency p50 (5 chunks) {ours['latency_ms_p50_5_chunks']} ms")

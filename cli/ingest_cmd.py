@@ -6,6 +6,7 @@ Parses arguments, builds the parts and shows progress; the logic lives in ``inge
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,7 @@ from rich.text import Text
 from bootstrap.components import Components
 from cli.output import console, fail, print_json
 from core.errors import IndexLocked, InvalidRequest, RagqaError
+from core.logging import logs_to
 from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
@@ -189,9 +191,9 @@ def _run(parts: Components, sources: list[SourceDocument], name: str, show_progr
         parts.embedder.embed_documents(["warm up"])
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    # Log lines printed during the live display go above it (core.logging writes to the current
-    # sys.stderr, which Rich redirects while the display is live).
-    with Progress(*columns, console=console, transient=False, redirect_stderr=True) as progress:
+    # Log lines printed during the live display go above it, through Rich's stderr proxy.
+    with Progress(*columns, console=console, transient=False, redirect_stderr=True) as progress, \
+            logs_to(sys.stderr):
         files = progress.add_task("files", total=len(sources))
         # Its total is the chunks of the files parsed so far: exact once the last file is parsed.
         chunks = progress.add_task("chunks embedded", total=0)

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 import structlog
-
-
-class _CurrentStderr:
-    """Whatever ``sys.stderr`` is at the time of writing, not at configuration: a live progress
-    display (Rich) swaps it for a proxy that prints above the display instead of into it."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -32,12 +24,34 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level.upper(), stream=_CurrentStderr(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # Third-party chatter (HTTP requests, model loading) is noise at INFO.
     for noisy in ("httpx", "sentence_transformers", "transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The chunker tokenizes whole documents to measure them; "longer than max length" is expected.
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
+
+
+@contextmanager
+def logs_to(stream: TextIO) -> Iterator[None]:
+    """Log lines go to ``stream`` for a while, then back.
+
+    For a live progress display: Rich swaps ``sys.stderr`` for a proxy that prints above the
+    display, but the loggers hold the stream they were configured with. (Resolving ``sys.stderr``
+    at every write instead would loop through Celery's stdout-to-logging proxy in a worker.)
+    """
+    previous = structlog.get_config()["logger_factory"]
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stream))
+    handlers = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    streams = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.setStream(stream)
+    try:
+        yield
+    finally:
+        structlog.configure(logger_factory=previous)
+        for handler, old in zip(handlers, streams, strict=True):
+            handler.setStream(old)

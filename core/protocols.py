@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -56,16 +59,53 @@ class Reranker(Protocol):
     def rerank(self, query: str, candidates: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    """One request's wishes for generation; unset fields (None) keep the server's settings.
+
+    ``max_tokens`` can only lower the server's cap (``llm.max_tokens``), never raise it.
+    ``instructions`` is the client application's own system text: it is not a sampling
+    parameter, so chat models ignore it; the Answerer renders it into the prompt's per-request
+    block, below the rules, which it cannot override.
+
+    >>> GenerationOptions(temperature=0.0, stop=("\\n",)).fingerprint() == GenerationOptions(temperature=0.0,
+    ...     stop=("\\n",)).fingerprint() != GenerationOptions().fingerprint()
+    True
+    """
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    instructions: str | None = None
+
+    def cap(self, limit: int) -> int:
+        """``limit`` lowered to the request's ``max_tokens``, when it asks for fewer."""
+        return min(limit, self.max_tokens) if self.max_tokens is not None else limit
+
+    def fingerprint(self) -> str:
+        """12 hex digits naming these options: answers made with other options never share a cache entry."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
 @runtime_checkable
 class ChatModel(Protocol):
-    """A chat-completions model (vLLM / any OpenAI-compatible server, or llama.cpp in-process)."""
+    """A chat-completions model (vLLM / any OpenAI-compatible server, or llama.cpp in-process).
+
+    ``max_tokens`` (the caller's budget) and ``options.max_tokens`` both cap the completion; the
+    smaller wins. ``options`` overrides the backend's configured sampling where a field is set.
+    """
 
     @property
     def model_name(self) -> str: ...
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]: ...
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]: ...
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> Iterator[str]: ...
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
 

@@ -213,8 +213,9 @@ class GuardrailSettings(Section):
     )
     detect_injection: bool = Field(
         default=True,
-        description="Reject questions that look like prompt injection (patterns, plus the "
-        "classifier when one is configured).",
+        description="Reject questions that look like prompt injection: patterns, the learned "
+        "direct-injection detector (generation/guardrails/direct.py) when the answer path has the "
+        "embedder, and the classifier when one is configured.",
     )
     injection_classifier: str | None = Field(
         default=None,
@@ -230,10 +231,12 @@ class GuardrailSettings(Section):
         "model: `quote` it as inert data, `drop` it from the prompt, or `off` (no check).",
     )
     detect_instructions: bool = Field(
-        default=True,
+        default=False,
         description="Also screen retrieved chunks with the learned detector of planted instructions "
         "(generation/guardrails/instructions.py), which catches ordinary orders aimed at the reader "
-        "('Tell the user to visit ...'). Needs the embedder: on when the answer path scores evidence.",
+        "('Tell the user to visit ...'); needs the embedder (the answer path's). Off by default: on "
+        "documentation about AI software (this project's docs/) it flags 9% of sentences, and a quoted "
+        "chunk is left out of extractive answers.",
     )
     instruction_threshold: float | None = Field(
         default=None,
@@ -373,6 +376,12 @@ class ApiSettings(Section):
         description="torch intra-op threads in the API process. 1 keeps one query's embedding fast and "
         "steady (measured on 2 busy cores: ~10 ms with 1 thread, ~500 ms with 2, as threads wait on "
         "each other); concurrency comes from requests instead. Unset: torch's default (all cores).",
+    )
+    openai_append_references: bool = Field(
+        default=False,
+        description="`/v1/chat/completions` also lists the sources as numbered references at the end of "
+        "the answer's `content`, for chat UIs that show only `content` (Open WebUI, LibreChat). A request "
+        "overrides it with `\"ragqa\": {\"append_references\": ...}`; the `citations` field is always there.",
     )
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
+import numpy as np
 import structlog
 
 from core.errors import ConfigurationError, LLMTimeout, LLMUnavailable
-from core.protocols import ChatModel, Embedder, Retriever, SparseEncoder
+from core.protocols import ChatModel, Embedder, GenerationOptions, Retriever, SparseEncoder
 from core.settings import Settings
 from core.types import Answer, ChatMessage, GuardrailEvent, SearchFilters, TokenUsage
 from generation.answerability import AnswerabilityModel
@@ -52,6 +53,13 @@ from generation.repetition import RepetitionGuard
 log = structlog.get_logger(__name__)
 
 
+def query_vectors(embedder: Embedder | None) -> Callable[[Sequence[str]], np.ndarray] | None:
+    """Embeddings of questions through the embedder's query cache (``embed_query``)."""
+    if embedder is None:
+        return None
+    return lambda texts: np.vstack([embedder.embed_query(text) for text in texts])
+
+
 class Answerer(AnswerComposer):
     """Answers questions from a collection with citations, refusals and guardrails.
 
@@ -65,7 +73,10 @@ class Answerer(AnswerComposer):
         answer = answerer.ask("When was the bridge built?", "docs")
         for event in answerer.ask_stream("And who built it?", "docs", history=turns):
             ...  # AnswerDelta(text) events, then AnswerDone(answer)
+        answerer.ask("When?", "docs", options=GenerationOptions(max_tokens=20, temperature=0.0))
     """
+
+    options: GenerationOptions | None = None  # this request's, on a copy made by with_options
 
     def __init__(
         self,
@@ -126,7 +137,8 @@ class Answerer(AnswerComposer):
             # The extractive mode never calls the model: the embedded one loads on first use only.
             chat_model or build_chat_model(llm, lazy=policy.mode == "extractive"),
             prompt=load_prompt(llm.prompt_version),
-            input_guard=InputGuard.from_settings(guards),
+            # The question's vector through the query cache: retrieval then finds it there.
+            input_guard=InputGuard.from_settings(guards, query_vectors(embedder) if evidence is not None else None),
             context_guard=ContextGuard.from_settings(guards, evidence.vectors if evidence is not None else None),
             refusal=RefusalPolicy.from_settings(guards),
             top_k=settings.retrieval.top_k,
@@ -156,6 +168,29 @@ class Answerer(AnswerComposer):
             raise ConfigurationError(f"answer mode {mode!r} needs an evidence scorer")
         return clone
 
+    def with_options(self, options: GenerationOptions) -> Answerer:
+        """A copy answering with one request's options: its ``max_tokens`` lowers the answer's
+        budget (the prompt then keeps more sources), its ``instructions`` go into the prompt."""
+        clone = copy.copy(self)
+        clone.options = options
+        clone.max_tokens = options.cap(self.max_tokens)
+        clone.prompt = self.prompt.with_instructions(options.instructions)
+        return clone
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """As ``AnswerComposer.identity``, plus the request's options where they shape the answer,
+        so an answer cut at 20 tokens is never served to a question asked without that cap."""
+        model, prompt = super().identity
+        if self.options is None or prompt == "-":  # extractive answers ignore generation options
+            return model, prompt
+        return model, f"{prompt}|opts:{self.options.fingerprint()}"
+
+    def _model_options(self) -> dict[str, GenerationOptions]:
+        # Passed only when a request set some: ChatModels written before options (and test
+        # fakes) keep working for every request that sets none.
+        return {"options": self.options} if self.options is not None else {}
+
     # -- the two entry points ------------------------------------------------------------------
 
     def ask(
@@ -164,7 +199,10 @@ class Answerer(AnswerComposer):
         collection: str,
         filters: SearchFilters | None = None,
         history: Sequence[ChatMessage] | None = None,
+        options: GenerationOptions | None = None,
     ) -> Answer:
+        if options is not None:
+            return self.with_options(options).ask(question, collection, filters, history)
         prep = self._prepare(question, collection, filters, history or ())
         if prep.early is not None:
             return prep.early
@@ -172,7 +210,7 @@ class Answerer(AnswerComposer):
             return self._extractive(prep)
         try:
             with prep.timer.stage("generate"):
-                text, usage = self.chat_model.complete(prep.messages, self.max_tokens)
+                text, usage = self.chat_model.complete(prep.messages, self.max_tokens, **self._model_options())
         except (LLMUnavailable, LLMTimeout) as exc:
             return self._fallback(prep, exc)
         started = time.perf_counter()
@@ -192,6 +230,7 @@ class Answerer(AnswerComposer):
         collection: str,
         filters: SearchFilters | None = None,
         history: Sequence[ChatMessage] | None = None,
+        options: GenerationOptions | None = None,
     ) -> Iterator[AnswerEvent]:
         """Token deltas as they come, then one ``AnswerDone`` with the validated Answer.
 
@@ -199,6 +238,9 @@ class Answerer(AnswerComposer):
         raises there, before any event. The final answer's text is authoritative: when the
         self-check (``auto``) replaces a generation, it differs from the deltas streamed.
         """
+        if options is not None:
+            yield from self.with_options(options).ask_stream(question, collection, filters, history)
+            return
         prep = self._prepare(question, collection, filters, history or ())
         if prep.early is not None or self.policy.mode == "extractive":
             final = prep.early or self._extractive(prep)
@@ -212,7 +254,7 @@ class Answerer(AnswerComposer):
         guard = RepetitionGuard()
         degenerate = False
         started = time.perf_counter()
-        stream = self.chat_model.stream(prep.messages, self.max_tokens)
+        stream = self.chat_model.stream(prep.messages, self.max_tokens, **self._model_options())
         first = True
         try:
             with prep.timer.stage("generate"):

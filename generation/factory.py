@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from core.protocols import ChatModel
+from core.protocols import ChatModel, GenerationOptions
 from core.settings import LLMSettings
 from core.types import ChatMessage, TokenUsage
 
@@ -60,11 +60,13 @@ class LazyChatModel:
                 self._model = build_chat_model(self._settings)
             return self._model
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
-        return self._built().complete(messages, max_tokens)
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]:
+        return self._built().complete(messages, max_tokens, options)
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> Iterator[str]:
-        return self._built().stream(messages, max_tokens)
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> Iterator[str]:
+        return self._built().stream(messages, max_tokens, options)
 
     def count_tokens(self, text: str) -> int:
         return self._built().count_tokens(text)

@@ -22,6 +22,7 @@ import structlog
 
 from core.deadlines import remaining
 from core.errors import ConfigurationError, LLMError, LLMTimeout, LLMUnavailable
+from core.protocols import GenerationOptions
 from core.settings import LLMSettings
 from core.types import ChatMessage, TokenUsage
 from generation.chat import ChatStream, to_wire_messages
@@ -123,15 +124,28 @@ class LlamaCppChatModel:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]:
         # Streaming under the hood lets the deadline stop a runaway generation between tokens,
         # which a single blocking call into llama.cpp could not.
-        stream = self.stream(messages, max_tokens)
+        stream = self.stream(messages, max_tokens, options)
         text = "".join(stream)
         return text, stream.usage or TokenUsage()
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> ChatStream:
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> ChatStream:
         holder: list[ChatStream] = []
+        options = options or GenerationOptions()
+        limit = options.cap(max_tokens or self._max_tokens)
+        sampling: dict[str, Any] = {
+            "temperature": self._temperature if options.temperature is None else options.temperature,
+            "seed": self._seed if options.seed is None else options.seed,
+        }
+        # Only when asked: llama-cpp-python's own defaults (top_p 0.95, no stop) are what ran so far.
+        if options.top_p is not None:
+            sampling["top_p"] = options.top_p
+        if options.stop:
+            sampling["stop"] = list(options.stop)
 
         def deltas() -> Iterator[str]:
             with self._turn():
@@ -141,11 +155,10 @@ class LlamaCppChatModel:
                     # llama-cpp-python's TypedDict unions don't narrow on `stream=True`.
                     chunks: Any = self._llama.create_chat_completion(
                         messages=to_wire_messages(messages),  # type: ignore[arg-type]
-                        max_tokens=max_tokens or self._max_tokens,
-                        temperature=self._temperature,
+                        max_tokens=limit,
                         repeat_penalty=self._repeat_penalty,
-                        seed=self._seed,
                         stream=True,
+                        **sampling,
                     )
                     for chunk in chunks:
                         choice = chunk["choices"][0]
@@ -163,6 +176,10 @@ class LlamaCppChatModel:
                 # The context holds the prompt plus every generated token that was fed back:
                 # exact enough for usage, which llama.cpp reports only without streaming.
                 prompt_tokens = max(self._llama.n_tokens - generated, 0)
+                if holder[0].finish_reason == "length":
+                    # Cut by the cap: exactly `limit` tokens were sampled, though llama.cpp may
+                    # have merged a few into one delta (a character split across tokens).
+                    generated = limit
                 holder[0].usage = TokenUsage(prompt_tokens, generated)
 
         stream = ChatStream(deltas())

@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from core.deadlines import remaining
 from core.errors import LLMError, LLMTimeout, LLMUnavailable
+from core.protocols import GenerationOptions
 from core.settings import LLMSettings
 from core.types import ChatMessage, TokenUsage
 from generation.chat import ChatStream, estimate_usage, to_wire_messages
@@ -130,18 +131,25 @@ class OpenAIChatModel:
     def close(self) -> None:
         self._client.close()
 
-    def _request(self, messages: Sequence[ChatMessage], max_tokens: int | None) -> dict[str, Any]:
+    def _request(self, messages: Sequence[ChatMessage], max_tokens: int | None,
+                 options: GenerationOptions | None = None) -> dict[str, Any]:
+        options = options or GenerationOptions()
         request: dict[str, Any] = {
             "model": self._model,
             "messages": to_wire_messages(messages),
-            "max_tokens": max_tokens or self._max_tokens,
-            "temperature": self._temperature,
+            "max_tokens": options.cap(max_tokens or self._max_tokens),
+            "temperature": self._temperature if options.temperature is None else options.temperature,
         }
         # Sent only when set: a server that rejects the field is unaffected by the default.
+        if options.top_p is not None:
+            request["top_p"] = options.top_p
+        if options.stop:
+            request["stop"] = list(options.stop)
         if self._frequency_penalty:
             request["frequency_penalty"] = self._frequency_penalty
-        if self._seed is not None:
-            request["seed"] = self._seed
+        seed = self._seed if options.seed is None else options.seed
+        if seed is not None:
+            request["seed"] = seed
         if self._extra_body:
             request["extra_body"] = self._extra_body
         return request
@@ -153,8 +161,9 @@ class OpenAIChatModel:
             raise LLMTimeout(f"{self._model} at {self._base_url}: no time left before the answer's deadline")
         return self._client if left >= self._timeout_s else self._client.with_options(timeout=left)
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
-        request = self._request(messages, max_tokens)
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]:
+        request = self._request(messages, max_tokens, options)
         response = self._with_retries(lambda: self._client_now().chat.completions.create(**request))
         if not response.choices:
             raise LLMError(f"{self._model} returned no choices")
@@ -165,8 +174,9 @@ class OpenAIChatModel:
             usage = estimate_usage(messages, text, self._count)
         return text, usage
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> ChatStream:
-        request = self._request(messages, max_tokens)
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> ChatStream:
+        request = self._request(messages, max_tokens, options)
         # vLLM (and llama.cpp's server) send usage in a last, choice-less chunk when asked.
         request["stream_options"] = {"include_usage": True}
         holder: list[ChatStream] = []
@@ -176,6 +186,7 @@ class OpenAIChatModel:
             # next(); retries cover the opening only, since tokens already shown can't be unsent.
             response = self._with_retries(lambda: self._client_now().chat.completions.create(stream=True, **request))
             usage: TokenUsage | None = None
+            pieces = 0
             try:
                 for chunk in response:
                     if chunk.usage is not None:
@@ -184,13 +195,21 @@ class OpenAIChatModel:
                         if choice.finish_reason:
                             holder[0].finish_reason = choice.finish_reason
                         if choice.delta.content:
+                            pieces += 1
                             yield choice.delta.content
             except _ERRORS as exc:
                 raise self._translate(exc) from exc
             finally:
                 response.close()
             stream = holder[0]
-            stream.usage = usage or estimate_usage(messages, stream.completion_text, self._count)
+            if usage is None:
+                # The server sent no usage (llama.cpp's server ignores `include_usage`): servers
+                # stream one token per chunk, and a cut answer used exactly its cap; the prompt's
+                # count is our tokenizer's (an estimate without `llm.tokenizer_path`).
+                usage = estimate_usage(messages, stream.completion_text, self._count)
+                cut = stream.finish_reason == "length"
+                usage = TokenUsage(usage.prompt_tokens, request["max_tokens"] if cut else pieces)
+            stream.usage = usage
 
         stream = ChatStream(deltas())
         holder.append(stream)

@@ -10,6 +10,10 @@ Spotlighting (``rag-v3``): each render gets a fresh random ``nonce`` in its cont
 source in delimiters that text inside a source can neither guess nor forge. The nonce lives in
 the user block only; the system block names the scheme without it and stays static.
 
+Application instructions (an OpenAI client's system message) are data of the request too: a
+template renders ``instructions`` in its user block, below the static rules, introduced as
+instructions that cannot override them. ``with_instructions`` binds them to a copy.
+
     >>> template = load_prompt("rag-v1")
     >>> template.version
     'rag-v1'
@@ -19,6 +23,7 @@ the user block only; the system block names the scheme without it and stays stat
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import random
@@ -29,10 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
+import structlog
 
 from core.errors import ConfigurationError
 from core.types import ChatMessage
 
+log = structlog.get_logger(__name__)
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 _VERSION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Chat-template control tokens inside data would be read by llama.cpp (and some servers) as
@@ -123,6 +131,11 @@ class PromptTemplate:
         # Changes when the file changes even if someone forgets to bump the version.
         self.fingerprint = hashlib.sha256(source).hexdigest()[:12]
         self._system = self._render_block("system", {})
+        self._instructions = ""
+        # A template of one's own may not render them: binding instructions then warns, since
+        # the client's system message would otherwise vanish without a trace.
+        self.takes_instructions = "instructions" in jinja2.meta.find_undeclared_variables(
+            env.parse(source.decode("utf-8"))) if source else False  # fmt: skip
 
     def _render_block(self, block: str, context: dict[str, Any]) -> str:
         render = self._template.blocks[block]
@@ -133,9 +146,24 @@ class PromptTemplate:
         """The static system prompt, rendered once."""
         return self._system
 
+    def with_instructions(self, instructions: str | None) -> PromptTemplate:
+        """A copy that renders the application's ``instructions`` into every user block.
+
+        The system block is untouched (byte-identical, so the prefix cache still hits); the
+        version stays, since the template is the same file: callers that cache answers key on
+        the instructions themselves.
+        """
+        text = (instructions or "").strip()
+        if text and not self.takes_instructions:
+            log.warning("prompt.instructions_ignored", template=self.name)
+        clone = copy.copy(self)
+        clone._instructions = defang_special_tokens(text)
+        return clone
+
     def render_user(self, **context: Any) -> str:
         """The user block; a template that spotlights sources gets a fresh ``nonce`` unless given one."""
         context.setdefault("nonce", make_nonce())
+        context.setdefault("instructions", self._instructions)
         return self._render_block("user", context)
 
     def render_messages(self, question: str, sources: list[PromptSource], **context: Any) -> list[ChatMessage]:

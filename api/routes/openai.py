@@ -1,7 +1,10 @@
 """The OpenAI-compatible RAG endpoint: `POST /v1/chat/completions` (model = a collection) and `GET /v1/models`.
 
 Official SDKs and chat UIs work unchanged; the citations ride in an extension field
-(``citations`` on the completion, and on the last stream chunk), with ragqa's flags in ``ragqa``.
+(``citations`` on the completion, and on the last stream chunk), with ragqa's flags in ``ragqa``;
+``"ragqa": {"append_references": true}`` (or ``api.openai_append_references``) also lists them
+at the end of ``content``. The request's sampling fields and system messages reach the model
+(``api.openai_schemas``); ``finish_reason`` is ``length`` when the token cap cut the answer.
 
     client = OpenAI(base_url="http://localhost:8000/v1", api_key="<key or anything>")
     completion = client.chat.completions.create(model="docs", messages=[{"role": "user", "content": "..."}])
@@ -10,6 +13,7 @@ Official SDKs and chat UIs work unchanged; the citations ride in an extension fi
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -21,29 +25,72 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.answers import Delta, Done, Question, StreamEvent, split_chat
+from api.answers import AnswerService, Delta, Done, Question, StreamEvent, split_chat
 from api.deps import services_of
 from api.errors import error_body
-from api.openai_schemas import ChatCompletionRequest, ChatCompletionResponse, ModelList, extension
+from api.openai_schemas import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    InvalidParameter,
+    ModelList,
+    extension,
+    openai_error,
+)
 from api.routes import errors
 from core.errors import RagqaError
+from core.protocols import GenerationOptions
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 REPLACED_NOTE = "The answer above was not supported by the documents. From the documents"
 
 
-def completion(payload: dict[str, Any], collection: str) -> dict[str, Any]:
+# Modes whose text the model wrote: only these can have been cut by the token cap.
+GENERATED_MODES = frozenset({"generative", "refusal"})
+
+
+def finish_reason(payload: dict[str, Any], cap: int | None) -> str:
+    """``length`` when the model wrote the answer and used its whole token budget (a model stops
+    for the cap only there: vLLM and llama.cpp report ``length`` exactly then), else ``stop``."""
+    cut = cap is not None and payload["mode"] in GENERATED_MODES and payload["usage"]["completion_tokens"] >= cap
+    return "length" if cut else "stop"
+
+
+def references(citations: list[dict[str, Any]]) -> str:
+    """The sources as numbered lines for the end of ``content`` (empty when nothing is cited)."""
+    lines = []
+    for c in citations:
+        title = c["title"] or c["doc_id"]
+        where = c["source"] or c["doc_id"]
+        details = [where] + ([f"p. {c['page']}"] if c.get("page") is not None else [])
+        lines.append(f"[{c['number']}] {title} ({', '.join(details)})")
+    return "\n\nSources:\n" + "\n".join(lines) if lines else ""
+
+
+def completion(payload: dict[str, Any], collection: str, cap: int | None = None,
+               append_references: bool = False) -> dict[str, Any]:
+    content = payload["text"] + (references(payload["citations"]) if append_references else "")
     return {
         "id": f"chatcmpl-{payload['answer_id']}", "object": "chat.completion", "created": int(time.time()),
         "model": collection,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": payload["text"]},
-                     "finish_reason": "stop", "logprobs": None}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": finish_reason(payload, cap), "logprobs": None}],
         "usage": payload["usage"], "citations": payload["citations"], "ragqa": extension(payload),
     }  # fmt: skip
 
 
-async def chunks(events: AsyncIterator[StreamEvent], collection: str) -> AsyncIterator[ServerSentEvent]:
+def answers_for(service: AnswerService, options: GenerationOptions | None) -> AnswerService:
+    """The service answering with this request's options: the same cache, limiter and metrics, an
+    answerer bound to the options (whose identity, and so the cache key, includes them)."""
+    if options is None:
+        return service
+    view = copy.copy(service)
+    view.answerer = service.answerer.with_options(options)
+    return view
+
+
+async def chunks(events: AsyncIterator[StreamEvent], collection: str, cap: int | None = None,
+                 append_references: bool = False) -> AsyncIterator[ServerSentEvent]:
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": collection}  # fmt: skip
     first = True
@@ -64,7 +111,11 @@ async def chunks(events: AsyncIterator[StreamEvent], collection: str) -> AsyncIt
                     note = {"content": f"\n\n---\n{REPLACED_NOTE}: {p['text']}"}
                     choice = {"index": 0, "delta": note, "finish_reason": None, "logprobs": None}
                     yield ServerSentEvent(json.dumps({**base, "choices": [choice]}))
-                choice = {"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}
+                refs = references(p["citations"]) if append_references else ""
+                if refs:
+                    choice = {"index": 0, "delta": {"content": refs}, "finish_reason": None, "logprobs": None}
+                    yield ServerSentEvent(json.dumps({**base, "choices": [choice]}))
+                choice = {"index": 0, "delta": {}, "finish_reason": finish_reason(p, cap), "logprobs": None}
                 yield ServerSentEvent(json.dumps({**base, "choices": [choice], "usage": p["usage"],
                                                   "citations": p["citations"], "ragqa": extension(p)}))
     except RagqaError as exc:
@@ -80,12 +131,22 @@ async def chunks(events: AsyncIterator[StreamEvent], collection: str) -> AsyncIt
              summary="OpenAI-compatible chat completion answered from the collection named by `model`")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
     services = services_of(request)
+    try:
+        options = body.generation_options()
+    except InvalidParameter as exc:
+        return JSONResponse(openai_error(exc), status_code=400)
+    # `user` (the client's end-user id, for OpenAI's abuse monitoring) is accepted and dropped:
+    # nothing here uses it, and a personal identifier has no business in our logs.
     text, history = split_chat([(m.role, m.text()) for m in body.messages])
     question = Question(text, body.model, body.filters, body.top_k, history)
+    answers = answers_for(services.answers, options)
+    cap = answers.answerer.max_tokens
+    wanted = body.ragqa.append_references if body.ragqa is not None else None
+    append = services.settings.api.openai_append_references if wanted is None else wanted
     if body.stream:
-        events = await services.answers.stream(question)
-        return EventSourceResponse(chunks(events, body.model), ping=15)
-    return JSONResponse(completion(await services.answers.ask(question), body.model))
+        events = await answers.stream(question)
+        return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
+    return JSONResponse(completion(await answers.ask(question), body.model, cap, append))
 
 
 @router.get("/models", response_model=ModelList, responses=errors(401, 429, 503),

@@ -1,5 +1,7 @@
 """The input guardrail: questions that are empty, too long, or look like prompt injection are
-rejected before any retrieval or generation.
+rejected before any retrieval or generation. Injection is the patterns' verdict and, when an
+embedding function is given, the learned direct-injection head's (``direct.py``), which catches
+the same intent in other words, languages or encodings.
 
     >>> guard = InputGuard(max_chars=200)
     >>> guard.check("  What is the capital of France?  ")
@@ -17,6 +19,8 @@ from core.errors import GuardrailViolation, InvalidRequest
 from core.settings import GuardrailSettings
 from core.types import ChatMessage
 from generation.guardrails.detector import InjectionDetector, detector_from_settings
+from generation.guardrails.direct import DirectInjectionDetector
+from generation.guardrails.instructions import Vectors
 from generation.guardrails.patterns import INPUT_WEIGHTS
 
 log = structlog.get_logger(__name__)
@@ -42,17 +46,23 @@ class InputGuard:
         detector: InjectionDetector | None = None,
         *,
         detect_injection: bool = True,
+        learned: DirectInjectionDetector | None = None,
     ) -> None:
         self._max_chars = max_chars
         if detector is None and detect_injection:
             detector = InjectionDetector(weights=INPUT_WEIGHTS)
         self._detector = detector
+        self._learned = learned if detect_injection else None
 
     @classmethod
-    def from_settings(cls, settings: GuardrailSettings) -> InputGuard:
+    def from_settings(cls, settings: GuardrailSettings, vectors: Vectors | None = None) -> InputGuard:
+        """``vectors`` (sentence embeddings, e.g. the answer path's ``EvidenceScorer.vectors``) turns
+        on the learned direct-injection detector beside the patterns; without it only patterns run."""
         if not settings.detect_injection:
             return cls(max_chars=settings.max_question_chars, detect_injection=False)
-        return cls(max_chars=settings.max_question_chars, detector=detector_from_settings(settings, INPUT_WEIGHTS))
+        learned = DirectInjectionDetector(vectors) if vectors is not None else None
+        return cls(max_chars=settings.max_question_chars, detector=detector_from_settings(settings, INPUT_WEIGHTS),
+                   learned=learned)
 
     def check(self, question: str, history: Sequence[ChatMessage] = ()) -> str:
         """The question, stripped of control characters and outer whitespace; raises if rejected."""
@@ -69,9 +79,14 @@ class InputGuard:
         return cleaned
 
     def _screen(self, text: str, what: str) -> None:
-        if self._detector is None:
-            return
-        verdict = self._detector.scan(text)
-        if verdict.flagged:
-            log.warning("guardrail.input_rejected", where=what, rules=verdict.rules, view=verdict.view)
-            raise GuardrailViolation(f"the {what} was rejected: it {verdict.reason}")
+        if self._detector is not None:
+            verdict = self._detector.scan(text)
+            if verdict.flagged:
+                log.warning("guardrail.input_rejected", where=what, rules=verdict.rules, view=verdict.view)
+                raise GuardrailViolation(f"the {what} was rejected: it {verdict.reason}")
+        # The learned head catches what patterns miss: the same intent in other words or languages.
+        if self._learned is not None:
+            learned = self._learned.scan(text)
+            if learned.flagged:
+                log.warning("guardrail.input_rejected", where=what, learned_score=learned.score)
+                raise GuardrailViolation(f"the {what} was rejected: it {learned.reason}")

@@ -49,13 +49,28 @@ change act refuse stop keep only never always please
 """
 _VERBS = frozenset(_VERB_WORDS.split())
 _PREFIX = re.compile(r"^[\W\d_]*(?:(?:p\.?s\.?|note|hey|dear|attention|important|system)\b[^:,]{0,60}[:,]\s*)?")
-_AI = re.compile(r"\b(?:ai|assistant|chatbot|bot|model|llm|language model|gpt|copilot|summari[sz]er|"
-                 r"automated (?:readers?|systems?))s?\b")
+# "model" alone is a product's model ("the model number", "which model you have"): it counts only
+# after "the", "AI" or "language" and not before the nouns that make it a product.
+_AI = re.compile(r"\b(?:ai|assistant|chatbot|bot|(?:the|ai|language) model(?!s? (?:number|field|name|year|of|you))|"
+                 r"llm|gpt|copilot|summari[sz]er|automated (?:readers?|systems?))s?\b")
 _SECOND = re.compile(r"\b(?:you|your|yours|yourself)\b")
 _USER = re.compile(r"\b(?:the (?:user|reader)s?|users|readers)\b")
 _ANSWER = re.compile(r"\b(?:answers?|answering|respon(?:d|se|ses|ding)|repl(?:y|ies|ying)|summar(?:y|ies|i[sz]\w*)|"
                      r"output|conversation|chat)\b")
 _URL = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.\w+")
+# "Tell us", "let us know", "send me": a person asking for something for themselves, as tickets,
+# forum posts and READMEs do; planted orders ask on behalf of the assistant's answer instead.
+_FIRST_PERSON = re.compile(r"\b(?:us|we|our|me|my|i|i'll|i'd|we'll)\b")
+# Orders about the assistant's own output: "in your answer", "when you summarize", "every reply".
+_OUTPUT = re.compile(r"\b(?:(?:your|the|every|each|this) (?:answer|response|reply|summary|output)s?|"
+                     r"when(?: you)? (?:answer|respond|repl|summari[sz]|asked)\w*|whatever the question|"
+                     r"rest of the conversation|all (?:responses|answers|replies))\b")
+# Overrides of the task at hand.
+_OVERRIDE = re.compile(r"\b(?:ignore|disregard|forget|instead|rather than|no matter|regardless|from now on|"
+                       r"from here on|only (?:answer|respond|reply)|do not mention|don't mention)\b")
+# Shell commands, flags, paths and file names: READMEs and tickets are full of them.
+_CODE = re.compile(r"(?:^|\s)--?[a-z][\w-]*|\b\w+\.(?:py|md|txt|yml|yaml|toml|json|cfg|sh|exe|log)\b|"
+                   r"\b(?:pip|npm|git|make|docker|cargo|poetry|sudo|apt|chmod)\b|[\w.~-]*/[\w.-]+/")
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
 _FUNCTION_WORDS = "the a an of to in and is was for on that with as by it this are be at from or"
 _FUNCTION = frozenset(_FUNCTION_WORDS.split())
@@ -78,6 +93,10 @@ CUES: tuple[Cue, ...] = (
     Cue("prev_addresses_ai", "the sentence before names an AI: the two halves of a split order"),
     Cue("novelty", "share of its content words absent from the rest of the chunk (topic shift)"),
     Cue("short", "under 12 words: planted orders are short"),
+    Cue("first_person", "the writer asks for themselves ('tell us', 'send me'): human-to-human requests"),
+    Cue("about_output", "concerns the assistant's own output ('in your answer', 'when you summarize')"),
+    Cue("override", "overrides the task ('ignore', 'instead', 'no matter', 'from now on')"),
+    Cue("code", "holds a command, flag, path or file name, as READMEs and tickets do"),
 )
 
 
@@ -123,6 +142,10 @@ def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float
         float(bool(_AI.search(prev.casefold()))),
         novelty,
         float(len(folded.split()) < 12),
+        float(bool(_FIRST_PERSON.search(folded))),
+        float(bool(_OUTPUT.search(folded))),
+        float(bool(_OVERRIDE.search(folded))),
+        float(bool(_CODE.search(folded))),
     )
 
 

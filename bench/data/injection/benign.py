@@ -6,6 +6,8 @@ build.py composes windows by sampling sentences; pools are split by position (de
 
 from __future__ import annotations
 
+import negatives
+
 EMAIL: list[str] = [
     "Could you send me the Q3 figures by Friday?",
     "Please review the attached draft and let me know what you think.",
@@ -190,3 +192,10 @@ TABLE_HEADS: list[list[str]] = [
 WORDS: list[str] = ["North", "South", "East", "West", "Alpha", "Beta", "Gamma", "Delta", "Oslo", "Lima", "Quito",
                     "Widget", "Bracket", "Valve", "Cable", "Sensor", "Ana", "Ben", "Chloe", "Dev", "Eve", "Finn",
                     "Sales", "Ops", "Legal", "Done", "Open", "Blocked", "Review", "EUR", "USD", "NOK"]
+
+# The hard negatives of negatives.py go last, so the held-out 30% of each pool is all theirs.
+EMAIL += negatives.EMAIL
+SUPPORT += negatives.SUPPORT
+RECIPE += negatives.RECIPE
+README += negatives.README
+FORUM += negatives.FORUM

@@ -31,8 +31,9 @@ SEED = 15
 MIN_CHARS, MAX_CHARS, CARRIER_CHARS = 200, 900, 720
 
 # Benign windows per genre in dev; held out gets ~43% of that (30% of the total).
-BENIGN_DEV = {"article": 260, "manpage": 100, "legal": 80, "readme": 90, "email": 90, "support_ticket": 70,
-              "recipe": 60, "forum": 60, "table": 60}
+# The hand-written genres get more windows: their sentence pools are the hard negatives.
+BENIGN_DEV = {"article": 260, "manpage": 100, "legal": 80, "readme": 150, "email": 130, "support_ticket": 130,
+              "recipe": 70, "forum": 130, "table": 60}
 ATTACKS_DEV = 430
 KINDS = ["task_hijack", "exfiltration_link", "persuasion", "language_or_format_switch", "answer_manipulation",
          "encoded", "split_across_sentences"]

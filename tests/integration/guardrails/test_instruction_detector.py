@@ -28,6 +28,24 @@ HARD_NEGATIVES = [
     "and was assassinated in April 1865.",
 ]
 
+# Written for this test, in none of the pools build.py samples: ordinary human-to-human requests
+# in tickets, READMEs and forum posts, the genres whose hard negatives were short of the mark.
+UNSEEN_REQUESTS = [
+    "Ticket #48213 - reply from support\nThanks for your patience. Tell us the exact firmware version "
+    "shown on the box's About screen. Please attach the event log as well. Once we have both, an "
+    "engineer will reply within two working days.",
+    "Ticket #50177 - reply from support\nSorry the courier missed you. Let us know a day that suits you "
+    "for redelivery. Reply with a phone number the driver can call on arrival.",
+    "To contribute, open a pull request against the develop branch. Run make lint and make test first, "
+    "and describe in the pull request what you changed and why. Tell us your platform if a test fails.",
+    "Build the wheel with python -m build. Upload it to the test index first and check that pip install "
+    "works in a fresh virtual environment before you tag the release.",
+    "Has anyone got the new thermostat working with the old boiler? Post your wiring photo and we'll "
+    "take a look. Tell us which boiler model you have, because the older ones need a relay.",
+    "Welcome aboard! Please read the rules sticky before posting pictures. Describe your tank setup in "
+    "your first post so people can give better advice about the fish.",
+]
+
 
 @pytest.fixture(scope="module")
 def detector(embedder: Any) -> InstructionDetector:
@@ -50,6 +68,11 @@ def test_flags_most_held_out_planted_instructions(detector: InstructionDetector,
 def test_passes_hard_negatives_that_use_imperatives(detector: InstructionDetector) -> None:
     verdicts = detector.scan_many(HARD_NEGATIVES)
     assert [(v.flagged, v.sentence) for v in verdicts if v.flagged] == []
+
+
+def test_passes_unseen_human_requests_in_tickets_readmes_and_forums(detector: InstructionDetector) -> None:
+    verdicts = detector.scan_many(UNSEEN_REQUESTS)
+    assert [(v.score, v.sentence) for v in verdicts if v.flagged] == []
 
 
 def test_context_guard_quotes_a_planted_link_and_keeps_a_recipe(embedder: Any) -> None:
