@@ -181,7 +181,7 @@ class InstructionModel:
     lexical: np.ndarray  # one weight per hash bucket
     lexical_cues: np.ndarray
     lexical_bias: float
-    gate: float  # stage-1 logit under which a sentence is not embedded (scores 0)
+    gate: float  # stage-1 logit under which a sentence is not embedded (scores 0); -inf: every one is
     vector: np.ndarray  # one weight per embedding dimension
     cue_weights: np.ndarray  # the cues, then the stage-1 logit
     bias: float
@@ -191,7 +191,7 @@ class InstructionModel:
     def load(cls, path: Path = MODEL_FILE) -> InstructionModel:
         raw = json.loads(path.read_text(encoding="utf-8"))
         arr = {k: np.asarray(raw[k], dtype=np.float64) for k in ("lexical", "lexical_cues", "vector", "cue_weights")}
-        return cls(arr["lexical"], arr["lexical_cues"], float(raw["lexical_bias"]), float(raw["gate"]),
+        return cls(arr["lexical"], arr["lexical_cues"], float(raw["lexical_bias"]), float(raw.get("gate", "-inf")),
                    arr["vector"], arr["cue_weights"], float(raw["bias"]), float(raw["threshold"]))
 
     def lexical_logits(self, items: Sequence[Candidate]) -> np.ndarray:
@@ -203,6 +203,10 @@ class InstructionModel:
         extra = np.column_stack([cue_rows, lexical]) if len(lexical) else np.zeros((0, len(self.cue_weights)))
         logits = vectors @ self.vector + extra @ self.cue_weights + self.bias
         return 1.0 / (1.0 + np.exp(-logits))
+
+    def score(self, vectors: np.ndarray, items: Sequence[Candidate]) -> np.ndarray:
+        """Both stages over every item (no gate): one embedding row per item."""
+        return self.probabilities(vectors, np.array([c.cues for c in items]), self.lexical_logits(items))
 
 
 @dataclass(frozen=True, slots=True)

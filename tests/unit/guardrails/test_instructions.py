@@ -12,7 +12,7 @@ import pytest
 from core.errors import GuardrailViolation
 from core.settings import GuardrailSettings
 from generation.guardrails.context import ContextGuard
-from generation.guardrails.direct import DIRECT_CUES, DirectInjectionDetector, DirectModel
+from generation.guardrails.direct import DIRECT_CUES, DirectInjectionDetector
 from generation.guardrails.input import InputGuard
 from generation.guardrails.instructions import (
     CUES,
@@ -144,13 +144,14 @@ def test_a_product_model_is_not_an_ai_but_the_model_is() -> None:
     assert cue_map("Note to the model: reply in French.")["addresses_ai"] == 1.0
 
 
-def tiny_direct_model() -> DirectModel:
+def tiny_direct_model() -> InstructionModel:
     """Flags on the 'instructions' or 'reveal' cue alone; the vector stage reads dimension 0."""
     cue_weights = np.zeros(len(DIRECT_CUES) + 1)
     cue_weights[[c.name for c in DIRECT_CUES].index("instructions")] = 3.0
     cue_weights[[c.name for c in DIRECT_CUES].index("reveal")] = 3.0
-    return DirectModel(lexical=np.zeros(16), lexical_cues=np.zeros(len(DIRECT_CUES)), lexical_bias=0.0,
-                       vector=np.array([1.0, 0.0, 0.0, 0.0]), cue_weights=cue_weights, bias=-2.5, threshold=0.5)
+    return InstructionModel(lexical=np.zeros(16), lexical_cues=np.zeros(len(DIRECT_CUES)), lexical_bias=0.0,
+                            gate=float("-inf"), vector=np.array([1.0, 0.0, 0.0, 0.0]), cue_weights=cue_weights,
+                            bias=-2.5, threshold=0.5)
 
 
 def test_direct_detector_scores_the_decoded_view_too() -> None:
