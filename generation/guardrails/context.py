@@ -23,7 +23,7 @@ from typing import Literal
 
 import structlog
 
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from core.types import GuardrailEvent, ScoredChunk
 from generation.guardrails.detector import InjectionDetector, detector_from_settings
 from generation.guardrails.instructions import InstructionDetector, InstructionVerdict, Vectors

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.errors import ConfigurationError
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from generation.guardrails.decoding import decoded_views
 from generation.guardrails.patterns import RULES, InjectionRule
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import structlog
 
 from core.errors import GuardrailViolation, InvalidRequest
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from core.types import ChatMessage
 from generation.guardrails.detector import InjectionDetector, detector_from_settings
 from generation.guardrails.direct import DirectInjectionDetector

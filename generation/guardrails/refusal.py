@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from core.types import ScoredChunk
 
 REFUSAL_TEXT = "I don't know: the documents don't say."

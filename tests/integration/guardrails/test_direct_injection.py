@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.errors import GuardrailViolation
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from generation.guardrails.input import InputGuard
 from tests.support.environment import REPO
 

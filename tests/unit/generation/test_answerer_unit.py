@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from core.errors import GuardrailViolation, LLMError, LLMTimeout, LLMUnavailable
-from core.settings import GuardrailSettings, LLMSettings, RetrievalSettings, Settings
+from core.guardrail_settings import GuardrailSettings
+from core.settings import LLMSettings, RetrievalSettings, Settings
 from core.types import Answer, ChatMessage, ScoredChunk
 from generation.answerer import Answerer
 from generation.answers import AnswerDelta, AnswerDone

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import GuardrailViolation, InvalidRequest
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from core.types import ChatMessage
 from generation.guardrails.input import InputGuard
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import GuardrailViolation
-from core.settings import GuardrailSettings
+from core.guardrail_settings import GuardrailSettings
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.direct import DIRECT_CUES, DirectInjectionDetector
 from generation.guardrails.input import InputGuard
