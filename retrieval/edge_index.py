@@ -64,6 +64,8 @@ from retrieval.index import (
     CollectionStats,
     DocumentState,
     IndexPoint,
+    Ranked,
+    chunk_of,
     chunk_payload,
     chunks_in_order,
     effective_mode,
@@ -359,9 +361,10 @@ class EdgeIndex(EdgeInventory):
                         if sparse is not None else None)
         mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
         with_vector = vectors_to_fetch(mode, dense)
+        # Payloads are read by id afterwards (``fetch``): through the query they cost ~10x more.
         if mode in ("dense", "sparse"):
             request = QueryRequest(limit=limit, query=dense_query if mode == "dense" else sparse_query, filter=flt,
-                                   params=params if mode == "dense" else None, with_payload=True,
+                                   params=params if mode == "dense" else None, with_payload=False,
                                    with_vector=with_vector)
         else:
             # The stub types Fusion's variants as classes apart from Fusion, though the engine takes them.
@@ -375,10 +378,34 @@ class EdgeIndex(EdgeInventory):
                 limit=limit,
                 prefetches=[Prefetch(limit=candidates, query=dense_query, filter=flt, params=params),
                             Prefetch(limit=candidates, query=sparse_query, filter=flt)],
-                query=fused, filter=flt, with_payload=True, with_vector=with_vector,
+                query=fused, filter=flt, with_payload=False, with_vector=with_vector,
             )
         shard = self._shard(collection)
-        return scored_chunks(self._call("search", lambda: shard.query(request)), mode, dense)
+        hits = self._call("search", lambda: shard.query(request))
+        chunks = self.fetch(collection, [str(hit.id) for hit in hits])
+        return scored_chunks([hit for hit in hits if str(hit.id) in chunks], mode, dense, chunks)
+
+    def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
+               limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
+        if dense is not None:
+            request = QueryRequest(limit=limit, query=Query.Nearest(dense.tolist(), using=DENSE),
+                                   filter=to_edge_filter(filters), params=SearchParams(hnsw_ef=self._hnsw_ef),
+                                   with_payload=False, with_vector=False)
+        elif sparse is not None:
+            request = QueryRequest(limit=limit, query=Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values),
+                                                                    using=SPARSE),
+                                   filter=to_edge_filter(filters), with_payload=False, with_vector=False)
+        else:
+            raise InvalidRequest("a search needs a dense or a sparse query vector")
+        shard = self._shard(collection)
+        return [Ranked(str(hit.id), float(hit.score)) for hit in self._call("search", lambda: shard.query(request))]
+
+    def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        if not chunk_ids:
+            return {}
+        shard = self._shard(collection)
+        records = self._call("read points", lambda: shard.retrieve(list(chunk_ids), True, False))
+        return {str(record.id): chunk_of(record) for record in records}
 
     def storage_bytes(self) -> int | None:
         return disk_bytes(self._root)

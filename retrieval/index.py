@@ -21,11 +21,11 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -120,6 +120,13 @@ class DocumentPage:
     documents: list[DocumentInfo]
 
 
+class Ranked(NamedTuple):
+    """A search hit before its payload is read: the point's id and its score."""
+
+    chunk_id: str
+    score: float
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionStats:
     name: str
@@ -178,6 +185,16 @@ class VectorIndex(Protocol):
         Each result's ``dense_score`` is its cosine similarity to ``dense`` when one is given, whatever
         the fusion, so callers can judge the evidence (fused scores have no absolute scale).
         """
+        ...
+
+    def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
+               limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
+        """One retriever's top ``limit`` ids and scores (the dense cosine, or BM25), no payload read:
+        exactly one of ``dense`` and ``sparse`` is given."""
+        ...
+
+    def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """The chunks of these ids; an id no longer stored is absent."""
         ...
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]: ...
@@ -295,12 +312,14 @@ def vectors_to_fetch(mode: FusionMode, dense: npt.NDArray[np.float32] | None) ->
 
 
 def scored_chunks(
-    hits: Iterable[ScoredPoint], mode: FusionMode, dense: npt.NDArray[np.float32] | None
+    hits: Iterable[ScoredPoint], mode: FusionMode, dense: npt.NDArray[np.float32] | None,
+    chunks: Mapping[str, Chunk] | None = None,
 ) -> list[ScoredChunk]:
     """Hits of a query run in ``mode`` (``effective_mode``), each with its cosine to ``dense`` (None
-    without one): a dense query's score is that cosine; other modes' hits carry the stored vector."""
+    without one): a dense query's score is that cosine; other modes' hits carry the stored vector.
+    ``chunks`` holds the hits' chunks when they were fetched apart (the hits then carry no payload)."""
     return [
-        ScoredChunk(chunk_of(hit), float(hit.score),
+        ScoredChunk(chunks[str(hit.id)] if chunks is not None else chunk_of(hit), float(hit.score),
                     dense_score=float(hit.score) if mode == "dense" else cosine(dense, _stored_dense(hit.vector)))
         for hit in hits
     ]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, NotFound
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound
 from core.settings import QdrantSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.index import (
@@ -37,6 +37,8 @@ from retrieval.index import (
     DocumentPage,
     DocumentState,
     IndexPoint,
+    Ranked,
+    chunk_of,
     chunk_payload,
     chunks_in_order,
     directory_bytes,
@@ -365,6 +367,28 @@ class QdrantClientIndex:
                 collection, query_filter=flt, limit=limit, with_payload=True,
                 with_vectors=vectors_to_fetch(mode, dense), **kwargs))
         return scored_chunks(response.points, mode, dense)
+
+    def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
+               limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
+        if dense is not None:
+            kwargs: dict[str, Any] = {"query": dense.tolist(), "using": DENSE}
+        elif sparse is not None:
+            kwargs = {"query": models.SparseVector(indices=sparse.indices, values=sparse.values), "using": SPARSE}
+        else:
+            raise InvalidRequest("a search needs a dense or a sparse query vector")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
+            response = self._call("search", lambda: self._client.query_points(
+                collection, query_filter=to_qdrant_filter(filters), limit=limit, with_payload=False,
+                with_vectors=False, **kwargs))
+        return [Ranked(str(point.id), float(point.score)) for point in response.points]
+
+    def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        if not chunk_ids:
+            return {}
+        records = self._call("read points", lambda: self._client.retrieve(
+            collection, list(chunk_ids), with_payload=True, with_vectors=False))
+        return {str(record.id): chunk_of(record) for record in records}
 
     def optimize(self, collection: str | None = None) -> None:
         """Nothing to do: a server optimizes in the background, local mode has no index to build."""

@@ -16,17 +16,26 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
 import structlog
 
 from core.errors import InvalidRequest
 from core.protocols import Embedder, Reranker, SparseEncoder
 from core.settings import RetrievalSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
-from retrieval.index import VectorIndex
+from retrieval.index import Ranked, VectorIndex
 
 log = structlog.get_logger(__name__)
 _WORD = re.compile(r"\w+")
+FloatVector = npt.NDArray[np.float32]
+
+
+class Scored(Protocol):
+    @property
+    def score(self) -> float: ...
 MAX_TOP_K = 200
 
 
@@ -61,29 +70,8 @@ class HybridRetriever:
         # Headroom for the duplicates we drop below.
         limit = min(MAX_TOP_K, wanted * 2 + 4)
         candidates = max(self.settings.candidates, limit)
-        sparse_hits: list[ScoredChunk] | None = None
-        coverage: float | None = None
-        if dense is not None and sparse is not None and spec.lexical_gate > 0:
-            # Convex fusion needs BM25's list anyway; the modes fused inside Qdrant need its top hit.
-            sparse_hits = self.index.query(collection, None, sparse, replace(spec, mode="sparse"),
-                                           candidates if spec.mode == "convex" else 1, filters)
-            coverage = lexical_coverage(sparse, sparse_hits[0], self.sparse) if sparse_hits else 0.0
-            if coverage < spec.lexical_gate:
-                log.debug("retrieval.lexical_gate", coverage=round(coverage, 3), mode="dense")
-                spec, sparse = replace(spec, mode="dense"), None
-        if spec.mode == "convex" and dense is not None and sparse is not None:
-            # No dense vector here: its cosines would cost a vector fetch per candidate, and any
-            # candidate the dense list also found carries its cosine from there.
-            if sparse_hits is None:
-                sparse_hits = self.index.query(collection, None, sparse, replace(spec, mode="sparse"),
-                                               candidates, filters)
-            alpha = dense_share(spec, sparse_hits)
-            log.debug("retrieval.fusion", mode="convex", dense_share=round(alpha, 3),
-                      bm25_flatness=round(bm25_flatness(sparse_hits), 3), gate_coverage=coverage and round(coverage, 3))
-            hits = convex_fusion(
-                self.index.query(collection, dense, None, replace(spec, mode="dense"), candidates, filters),
-                sparse_hits, alpha, depth=self.settings.candidates, dense_spread_floor=spec.dense_spread_floor,
-            )[:limit]
+        if dense is not None and sparse is not None and (spec.mode == "convex" or spec.lexical_gate > 0):
+            hits = self._hybrid(collection, dense, sparse, spec, limit, candidates, filters)
         else:
             hits = self.index.query(collection, dense, sparse, spec, limit, filters, candidates=candidates)
         hits = drop_near_duplicates(hits, self.settings.dedup_jaccard, keep=wanted)
@@ -93,6 +81,42 @@ class HybridRetriever:
         if self.settings.window > 0:
             hits = [self._widen(collection, hit) for hit in hits]
         return hits
+
+    def _hybrid(self, collection: str, dense: FloatVector, sparse: SparseVector, spec: FusionSpec, limit: int,
+                candidates: int, filters: SearchFilters | None) -> list[ScoredChunk]:
+        """Both retrievers, with the lexical gate and convex fusion done here on ids and scores.
+
+        The engine returns ids and scores only; payloads are fetched once, for the ``limit`` hits
+        that survive the fusion: carrying every candidate's payload through the engine's query cost
+        more than both searches together (measured at 100k chunks: 2-4 ms against 0.3 ms for 20).
+        """
+        sparse_ranked: list[Ranked] | None = None
+        coverage: float | None = None
+        if spec.lexical_gate > 0:
+            # Convex fusion needs BM25's list anyway; the modes fused inside Qdrant need its top hit.
+            sparse_ranked = self.index.ranked(collection, None, sparse, candidates if spec.mode == "convex" else 1,
+                                              filters)
+            top = self.index.fetch(collection, [sparse_ranked[0].chunk_id]) if sparse_ranked else {}
+            coverage = lexical_coverage(sparse, next(iter(top.values())), self.sparse) if top else 0.0
+            if coverage < spec.lexical_gate:
+                log.debug("retrieval.lexical_gate", coverage=round(coverage, 3), mode="dense")
+                return self.index.query(collection, dense, None, replace(spec, mode="dense"), limit, filters)
+        if spec.mode != "convex":
+            return self.index.query(collection, dense, sparse, spec, limit, filters, candidates=candidates)
+        if sparse_ranked is None:
+            sparse_ranked = self.index.ranked(collection, None, sparse, candidates, filters)
+        alpha = dense_share(spec, sparse_ranked)
+        log.debug("retrieval.fusion", mode="convex", dense_share=round(alpha, 3),
+                  bm25_flatness=round(bm25_flatness(sparse_ranked), 3), gate_coverage=coverage and round(coverage, 3))
+        # No dense vector for BM25-only candidates: its cosine would cost a vector fetch per candidate.
+        dense_ranked = self.index.ranked(collection, dense, None, candidates, filters)
+        fused = fuse_ranked(dense_ranked, sparse_ranked, alpha, depth=self.settings.candidates,
+                            dense_spread_floor=spec.dense_spread_floor)[:limit]
+        chunks = self.index.fetch(collection, [r.chunk_id for r in fused])
+        cosines = {r.chunk_id: r.score for r in dense_ranked}
+        # A point deleted between the search and the fetch is skipped, as the engine's own query would.
+        return [ScoredChunk(chunks[r.chunk_id], r.score, dense_score=cosines.get(r.chunk_id))
+                for r in fused if r.chunk_id in chunks]
 
     def _widen(self, collection: str, hit: ScoredChunk) -> ScoredChunk:
         chunk = hit.chunk
@@ -104,6 +128,15 @@ class HybridRetriever:
 
 def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[ScoredChunk],
                   alpha: float, depth: int | None = None, dense_spread_floor: float = 0.0) -> list[ScoredChunk]:
+    """``fuse_ranked`` over two lists of hits; each fused hit keeps the dense list's copy when it has one."""
+    by_id = {h.chunk.chunk_id: h for h in (*sparse_hits, *dense_hits)}
+    fused = fuse_ranked([Ranked(h.chunk.chunk_id, h.score) for h in dense_hits],
+                        [Ranked(h.chunk.chunk_id, h.score) for h in sparse_hits], alpha, depth, dense_spread_floor)
+    return [replace(by_id[r.chunk_id], score=r.score) for r in fused]
+
+
+def fuse_ranked(dense: Sequence[Ranked], sparse: Sequence[Ranked], alpha: float, depth: int | None = None,
+                dense_spread_floor: float = 0.0) -> list[Ranked]:
     """``alpha * dense + (1 - alpha) * sparse`` over min-max normalized scores of each candidate list.
 
     Unlike rank fusion, a list whose scores are nearly flat (BM25 on a paraphrased question)
@@ -115,24 +148,21 @@ def convex_fusion(dense_hits: Sequence[ScoredChunk], sparse_hits: Sequence[Score
     would let meaningless differences outvote a clear BM25 match.
     """
 
-    def normalized(hits: Sequence[ScoredChunk], least_spread: float = 0.0) -> dict[str, float]:
+    def normalized(hits: Sequence[Ranked], least_spread: float = 0.0) -> dict[str, float]:
         if not hits:
             return {}
         top, reach = hits[0].score, depth or len(hits)
         bottom = hits[reach - 1].score if len(hits) >= reach else 0.0
         span = max(top - bottom, least_spread)
-        return {h.chunk.chunk_id: max(0.0, (h.score - bottom) / span) if span > 0 else 1.0 for h in hits}
+        return {h.chunk_id: max(0.0, (h.score - bottom) / span) if span > 0 else 1.0 for h in hits}
 
-    dense_norm, sparse_norm = normalized(dense_hits, dense_spread_floor), normalized(sparse_hits)
-    by_id = {h.chunk.chunk_id: h for h in (*sparse_hits, *dense_hits)}
-    fused = [
-        replace(hit, score=alpha * dense_norm.get(cid, 0.0) + (1 - alpha) * sparse_norm.get(cid, 0.0))
-        for cid, hit in by_id.items()
-    ]
+    dense_norm, sparse_norm = normalized(dense, dense_spread_floor), normalized(sparse)
+    ids = dict.fromkeys(h.chunk_id for h in (*sparse, *dense))
+    fused = [Ranked(cid, alpha * dense_norm.get(cid, 0.0) + (1 - alpha) * sparse_norm.get(cid, 0.0)) for cid in ids]
     return sorted(fused, key=lambda h: h.score, reverse=True)
 
 
-def bm25_flatness(hits: Sequence[ScoredChunk], rank: int = 10) -> float:
+def bm25_flatness(hits: Sequence[Scored], rank: int = 10) -> float:
     """BM25's ``rank``-th score over its best: near 1 when many passages match the query's words
     about equally (a common-word question over a large corpus), 0 when fewer than ``rank`` match.
     """
@@ -141,7 +171,7 @@ def bm25_flatness(hits: Sequence[ScoredChunk], rank: int = 10) -> float:
     return hits[rank - 1].score / hits[0].score if len(hits) >= rank else 0.0
 
 
-def dense_share(spec: FusionSpec, sparse_hits: Sequence[ScoredChunk]) -> float:
+def dense_share(spec: FusionSpec, sparse_hits: Sequence[Scored]) -> float:
     """Convex fusion's weight on the dense list for one query.
 
     The configured weights, with BM25's scaled by ``flat_bm25_weight`` when its list is flat: a
@@ -154,7 +184,7 @@ def dense_share(spec: FusionSpec, sparse_hits: Sequence[ScoredChunk]) -> float:
     return spec.dense_weight / max(1e-9, spec.dense_weight + sparse_weight)
 
 
-def lexical_coverage(query: SparseVector, hit: ScoredChunk, encoder: SparseEncoder) -> float:
+def lexical_coverage(query: SparseVector, hit: ScoredChunk | Chunk, encoder: SparseEncoder) -> float:
     """Share of the query's BM25 terms that occur in the hit (title header included).
 
     High for a question that reuses its source's words (names, dates, rare terms), low for one
@@ -163,11 +193,12 @@ def lexical_coverage(query: SparseVector, hit: ScoredChunk, encoder: SparseEncod
     terms = set(query.indices)
     if not terms:
         return 0.0
-    return len(terms & set(encoder.encode_document(hit.chunk.encoded_text).indices)) / len(terms)
+    chunk = hit.chunk if isinstance(hit, ScoredChunk) else hit
+    return len(terms & set(encoder.encode_document(chunk.encoded_text).indices)) / len(terms)
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORD.findall(text))
+    return frozenset(_WORD.findall(text.lower()))
 
 
 def _close(a: float | None, b: float | None, tolerance: float = 0.05) -> bool:
