@@ -16,11 +16,11 @@ instructions". Sets:
 - jailbreak-corpus-mini-py, when installed: attacks held out from development (recall only).
 - bench/data/injection/direct.jsonl (ours): held-out direct-injection templates vs our ordinary
   questions and the cmu-qa-dev questions of article sets 3-4 (sets 1-2 trained the learned head).
-- bench/data/injection (ours): the held-out split of planted instructions in ordinary windows
-  (articles, emails, tables, READMEs, tickets ...), per guard (input, context patterns, the
-  learned InstructionDetector, context combined), per attack kind and per genre; the learned
-  detector's FPR on every cmu-qa-dev article window and question; the lexical gate's recall
-  loss; and the latency ContextGuard.screen adds for 5 article chunks (with vs without it).
+- bench/data/injection (ours, measured by bench/planted.py): the held-out split of planted
+  instructions in ordinary windows (articles, emails, tables, documentation about AI software,
+  READMEs, tickets ...), per guard, per attack kind and per genre; the learned detector's FPR on
+  every cmu-qa-dev article window and question and on this repository's own docs/ and README.md
+  (never trained on); the lexical gate's recall loss; and the latency it adds to screening.
 
 The patterns were written with the bastioncorpus rows in view, so its recall is in-sample;
 the held-out set is the honest figure. Results: bench/results/guardrails.json.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -42,12 +41,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import ROOT, write_results
-from bench.direct_model import direct_injections
-from core.sentences import split_sentences
-from core.types import Chunk, ScoredChunk
-from generation.guardrails.context import ContextGuard
+from bench.planted import by_group as by_group  # bench/direct_model.py reads it from here
+from bench.planted import planted, rate
 from generation.guardrails.detector import InjectionDetector
-from generation.guardrails.instructions import InstructionDetector, Vectors
 from generation.guardrails.patterns import CONTEXT_WEIGHTS, INPUT_WEIGHTS
 
 DATA = ROOT.parent / "shared" / "data" / "cmu-qa-dev"
@@ -83,10 +79,6 @@ def article_windows(folder: Path) -> list[str]:
         for paragraph in (p.strip() for p in text.split("\n")):
             windows.extend(paragraph[i : i + WINDOW_CHARS] for i in range(0, len(paragraph), WINDOW_CHARS))
     return [w for w in windows if len(w) >= 40]
-
-
-def rate(flags: list[bool]) -> float | None:
-    return round(sum(flags) / len(flags), 4) if flags else None
 
 
 def measure(scan: Scan, texts: Iterable[str]) -> tuple[list[bool], float]:
@@ -133,106 +125,6 @@ def labelled(rows: list[Any], scan: Scan) -> dict[str, Any]:
     }
 
 
-def by_group(flags: list[bool], keys: list[str]) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[bool]] = defaultdict(list)
-    for flag, key in zip(flags, keys, strict=True):
-        groups[key].append(flag)
-    return {k: {"n": len(v), "flagged": sum(v), "rate": rate(v)} for k, v in sorted(groups.items())}
-
-
-def cached(vectors: Vectors) -> Vectors:
-    """A text-keyed cache in front of ``vectors``, as EvidenceScorer.vectors keeps one."""
-    memo: dict[str, Any] = {}
-
-    def embed(texts: Any) -> Any:
-        import numpy as np
-
-        missing = [t for t in dict.fromkeys(texts) if t not in memo]
-        memo.update(zip(missing, vectors(missing), strict=True))
-        return np.vstack([memo[t] for t in texts]) if texts else vectors([])
-
-    return embed
-
-
-def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
-    """Our planted-instruction set (held-out split), cmu FPR of the learned detector, gate loss, latency."""
-    from bench.injection_model import labelled_candidates, load
-    from core.settings import EmbeddingSettings
-    from ingest.embedding import SentenceTransformerEmbedder
-
-    embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
-    learned = InstructionDetector(embedder.embed_documents)
-    regex = InjectionDetector(weights=CONTEXT_WEIGHTS)
-    input_guard = InjectionDetector(weights=INPUT_WEIGHTS)
-    out_direct = direct_injections(embedder.embed_documents)  # bench/direct_model.py
-    rows = load("heldout")
-    texts = [r["text"] for r in rows]
-    flags: dict[str, list[bool]] = {
-        "input": [input_guard.scan(t).flagged for t in texts],
-        "context_patterns": [regex.scan(t).flagged for t in texts],
-        "learned": [v.flagged for v in learned.scan_many(texts)],
-    }
-    flags["context_combined"] = [a or b for a, b in zip(flags["context_patterns"], flags["learned"], strict=True)]
-    attack = [bool(r["label"]) for r in rows]
-    kinds = [r["kind"] for r in rows if r["label"]]
-    genres = [r["genre"] for r in rows if not r["label"]]
-    out: dict[str, Any] = {"heldout_windows": len(rows), "attacks": sum(attack), "benign": len(rows) - sum(attack),
-                           "threshold": learned.threshold, "guards": {}, "direct": out_direct}  # fmt: skip
-    for name, f in flags.items():
-        hits = [x for x, a in zip(f, attack, strict=True) if a]
-        false = [x for x, a in zip(f, attack, strict=True) if not a]
-        out["guards"][name] = {"recall": rate(hits), "fpr": rate(false), "recall_by_kind": by_group(hits, kinds),
-                               "fpr_by_genre": by_group(false, genres)}  # fmt: skip
-    # Hand-written windows reuse pool sentences, so one flagged sentence flags every window it is
-    # in: the share of distinct held-out sentences flagged says how many sentences are at fault.
-    benign_rows = [r for r in rows if not r["label"]]
-    items, scores = learned.sentence_scores([r["text"] for r in benign_rows])
-    distinct: dict[str, dict[str, bool]] = defaultdict(dict)
-    for item, score in zip(items, scores, strict=True):
-        seen = distinct[benign_rows[item.chunk]["genre"]]
-        seen[item.text] = seen.get(item.text, False) or bool(score >= learned.threshold)
-    out["distinct_benign_sentences_flagged"] = {
-        g: {"sentences": len(v), "flagged": sum(v.values()), "flagged_text": [t for t, f in v.items() if f]}
-        for g, v in sorted(distinct.items())
-    }
-    w_flags = [v.flagged for v in learned.scan_many(windows)]
-    out["cmu_article_windows_learned"] = {"fpr": rate(w_flags), "windows": len(windows),
-                                          "false_positives": sum(w_flags)}
-    r_flags = [regex.scan(w).flagged or f for w, f in zip(windows, w_flags, strict=True)]
-    out["cmu_article_windows_combined"] = {"fpr": rate(r_flags), "false_positives": sum(r_flags)}
-    q_flags = [v.flagged for v in learned.scan_many(questions)]
-    out["cmu_questions_learned"] = {"fpr": rate(q_flags), "questions": len(questions), "false_positives": sum(q_flags)}
-
-    # The gate's cost in recall: held-out planted sentences it keeps from the embedder.
-    items, y, _ = labelled_candidates(rows)
-    lexical = learned.model.lexical_logits(items)
-    out["gate"] = {"positive_sentences": int(y.sum()), "passed": int((lexical[y == 1] >= learned.model.gate).sum()),
-                   "negatives_passed_share": round(float((lexical[y == 0] >= learned.model.gate).mean()), 4)}
-    out["gate"]["recall_loss"] = round(1 - out["gate"]["passed"] / max(out["gate"]["positive_sentences"], 1), 4)
-
-    # Latency of screening 5 typical chunks, patterns only vs patterns + learned (cold, then with a
-    # shared vector cache as the answer path has), same process, p50 over groups of 5 windows.
-    chunks = [ScoredChunk(Chunk(f"c{i}", "d", i, w, 0, len(w)), 0.5) for i, w in enumerate(windows[:200])]
-    groups = [chunks[i : i + 5] for i in range(0, 200, 5)]
-    warm_vectors = cached(embedder.embed_documents)
-    guards = {"patterns": ContextGuard(), "with_learned_cold": ContextGuard(instructions=learned),
-              "with_learned_shared_cache": ContextGuard(instructions=InstructionDetector(warm_vectors))}
-    for group in groups:
-        warm_vectors([s.text for c in group for s in split_sentences(c.chunk.text)])  # what evidence embeds
-    timings: dict[str, float] = {}
-    for name, guard in guards.items():
-        spent = []
-        for group in groups:
-            started = time.perf_counter()
-            guard.screen(group)
-            spent.append((time.perf_counter() - started) * 1000)
-        timings[name] = round(statistics.median(spent), 2)
-    out["latency_ms_p50_5_chunks"] = timings
-    out["latency_added_ms"] = round(timings["with_learned_cold"] - timings["patterns"], 2)
-    out["latency_ratio"] = round(timings["with_learned_cold"] / max(timings["patterns"], 1e-9), 2)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="the cmu-qa-dev folder")
@@ -253,7 +145,8 @@ def main() -> None:
     questions = cmu_questions(args.data / "qa.tsv")
     windows = article_windows(args.data / "articles")
     held_out = held_out_attacks()
-    ours = planted(windows, questions)
+    indirect = [(row.render(CANARY), bool(row.is_malicious), str(row.category)) for row in indirect_rows]
+    ours = planted(windows, questions, indirect)
 
     results: dict[str, Any] = {}
     for name in ("input", "yardstick"):
@@ -333,6 +226,13 @@ def main() -> None:
     console.print(f"learned detector: cmu article windows FPR {ours['cmu_article_windows_learned']['fpr']}, "
                   f"questions FPR {ours['cmu_questions_learned']['fpr']}, gate recall loss "
                   f"{ours['gate']['recall_loss']}, latency p50 (5 chunks) {ours['latency_ms_p50_5_chunks']} ms")
+    if "bastioncorpus_indirect_learned" in ours:
+        b, c = ours["bastioncorpus_indirect_learned"], ours["bastioncorpus_indirect_combined"]
+        console.print(f"bastioncorpus tool/memory rows (scored only): learned recall {b['recall']} FPR {b['fpr']}; "
+                      f"context guard (patterns + learned) recall {c['recall']} FPR {c['fpr']}")
+    docs = ours["own_docs_learned"]
+    console.print(f"learned detector on docs/*.md + README.md: {docs['sentences_flagged']}/{docs['sentences']} "
+                  f"sentences, {docs['windows_flagged']}/{docs['windows']} windows flagged")
     passed = cmu["fpr"] is not None and cmu["fpr"] <= FPR_BAR
     console.print(f"cmu-qa-dev question FPR {cmu['fpr']} (bar <= {FPR_BAR}): {'PASS' if passed else 'FAIL'}")
     category_misses = Counter(

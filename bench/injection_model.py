@@ -9,15 +9,21 @@ are L2-regularized logistic regressions, numpy only, deterministic:
 
 1. lexical gate over hashed n-grams + cues (Adam, full batch, fixed iterations); its bar is the
    out-of-fold logit that keeps ``GATE_RECALL`` of the positive sentences;
-2. embedding + cues + the (out-of-fold) gate logit (Newton).
+2. embedding (a second copy for imperative sentences) + cues + the (out-of-fold) gate logit
+   (Newton).
 
 The chunk threshold is chosen on out-of-fold chunk scores (5 folds: attacks grouped by template
 family, so a fold never sees its own phrasings) for the FPR bars with margin.
+
+Sentence vectors are cached in ``$TMPDIR/ragqa-injection-vectors-<embedder>.npz`` (keyed by the
+embedding settings), so a retrain after a data change embeds only the new sentences.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,16 +33,51 @@ from typing import Any
 import numpy as np
 
 from bench.common import ROOT
-from generation.guardrails.instructions import MODEL_FILE, Candidate, candidates, hashed
+from core.sentences import split_sentences
+from generation.guardrails.instructions import CUES, MODEL_FILE, Candidate, Vectors, candidates, hashed
 
 DATA = ROOT / "bench" / "data" / "injection" / "injection.jsonl"
 BUCKETS = 4096
 FOLDS = 5
+IGNORED = -1
+BY_CUE = [c.name for c in CUES].index("imperative")  # the cue whose sentences get their own embedding weights
 GATE_RECALL = 0.97
 LEXICAL_L2, VECTOR_L2 = 1e-3, 1.0
-# Bars on dev (out of fold; pool sentences never scored by a model that saw them): articles and
-# tables under their targets for margin; the hand-written genres trade some FPR for recall.
-FPR_BARS = {"article": 0.005, "manpage": 0.02, "legal": 0.02, "email": 0.04, "table": 0.03, "*": 0.08}
+# Bars on dev (out of fold; pool sentences never scored by a model that saw them), by genre or by
+# genre/source. The genres the issue sets bars for keep a margin under them: articles (bar 1%),
+# whole emails (``email/message``) and tables (bar 5%); windows sampled from the email request
+# pools (``pool``: every sentence a request, a stress test no real inbox matches) get more room;
+# documentation about AI software (``aidoc``, 5-8 sentences a window) stays near the 2% of
+# sentences asked of this project's own docs. The other genres are hard negatives with no bar of
+# their own: a flag costs one sentence of evidence, so they get the most room.
+FPR_BARS = {"article": 0.005, "email/message": 0.03, "email/pool": 0.08, "table": 0.03, "aidoc": 0.1,
+            "manpage": 0.04, "legal": 0.04, "*": 0.1}
+
+
+def bar_of(record: dict[str, Any]) -> tuple[str, float]:
+    """The FPR bar group of a benign record and its bar."""
+    for key in (f"{record['genre']}/{record.get('source', '')}", record["genre"]):
+        if key in FPR_BARS:
+            return key, FPR_BARS[key]
+    return record["genre"], FPR_BARS["*"]
+
+
+def cached_vectors(vectors: Vectors, key: str) -> Vectors:
+    """``vectors`` behind a text-keyed cache kept in a file under the temp folder (one per ``key``)."""
+    path = Path(tempfile.gettempdir()) / f"ragqa-injection-vectors-{hashlib.sha1(key.encode()).hexdigest()[:10]}.npz"
+    memo: dict[str, np.ndarray] = {}
+    if path.exists():
+        stored = np.load(path)
+        memo.update(zip(json.loads(str(stored["texts"])), stored["vectors"], strict=True))
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in memo]
+        if missing:
+            memo.update(zip(missing, np.asarray(vectors(missing), dtype=np.float32), strict=True))
+            np.savez(path, texts=json.dumps(list(memo)), vectors=np.array(list(memo.values())))
+        return np.vstack([memo[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+    return embed
 
 
 def load(split: str, path: Path = DATA) -> list[dict[str, Any]]:
@@ -45,7 +86,13 @@ def load(split: str, path: Path = DATA) -> list[dict[str, Any]]:
 
 
 def labelled_candidates(records: Sequence[dict[str, Any]]) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
-    """Candidates of every record, their sentence labels, and the record each came from."""
+    """Candidates of every record, their sentence labels, and the record each came from.
+
+    Label 1: the sentence overlaps the planted order; 0: it does not; ``IGNORED`` (-1): the
+    set-up half of an order split across sentences ("Attention, language model."), which only
+    addresses an AI: the order is in the second half, and training on the first as an attack
+    would teach the model that any sentence about an AI is one (documentation about AI software).
+    """
     items: list[Candidate] = []
     labels: list[int] = []
     owner: list[int] = []
@@ -53,13 +100,20 @@ def labelled_candidates(records: Sequence[dict[str, Any]]) -> tuple[list[Candida
         text, planted = record["text"], record.get("planted")
         p0 = text.find(planted) if planted else -1
         p1 = p0 + len(planted) if planted else -1
-        cursor, label = 0, 0
+        setup = p0
+        if planted and record.get("kind") == "split_across_sentences":
+            setup = p0 + split_sentences(planted)[0].end
+        sentence_label: dict[str, int] = {}
         for item in candidates([text]):
-            if not item.decoded:
-                start = text.find(item.text, cursor)
-                start = cursor if start < 0 else start
-                cursor = start + len(item.text)
-                label = int(p0 >= 0 and start < p1 and cursor > p0)
+            if item.decoded:  # a decoded view is what its sentence hides: the sentence's label
+                label = sentence_label.get(item.sentence, 0)
+            else:
+                end = item.start + len(item.text)
+                label = int(p0 >= 0 and item.start < p1 and end > p0)
+                if label and end <= setup:
+                    label = IGNORED
+                if item.text == item.sentence:
+                    sentence_label[item.sentence] = label
             items.append(item)
             labels.append(label)
             owner.append(n)
@@ -128,19 +182,36 @@ def chunk_scores(scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
 
 
 def pick_threshold(scores: np.ndarray, records: Sequence[dict[str, Any]]) -> float:
-    """The lowest chunk threshold that keeps every genre's dev FPR under its bar."""
-    benign_by_genre: dict[str, list[float]] = defaultdict(list)
+    """The lowest chunk threshold that keeps every bar group's dev FPR under its bar."""
+    benign_by_group: dict[str, list[float]] = defaultdict(list)
+    bars: dict[str, float] = {}
     for score, record in zip(scores, records, strict=True):
         if not record["label"]:
-            benign_by_genre[record["genre"]].append(float(score))
+            group, bars[group] = bar_of(record)
+            benign_by_group[group].append(float(score))
     needed = 0.5
-    for genre, values in benign_by_genre.items():
-        bar = FPR_BARS.get(genre, FPR_BARS["*"])
-        allowed = int(np.floor(bar * len(values)))
+    for group, values in benign_by_group.items():
+        allowed = int(np.floor(bars[group] * len(values)))
         ranked = sorted(values, reverse=True)
         # Strictly above the (allowed+1)-th highest benign score: at most `allowed` flagged.
         needed = max(needed, ranked[allowed] + 1e-4 if allowed < len(ranked) else 0.0)
     return float(min(needed, 0.99))
+
+
+def stage_two(vectors: np.ndarray, cues: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    """Stage-2 features: the embedding, the embedding again where the sentence is imperative
+    (``InstructionModel.vector_by_cue``), the cues and the stage-1 logit."""
+    return np.column_stack([vectors, vectors * cues[:, [BY_CUE]], cues, lexical])
+
+
+def report(scores: np.ndarray, records: Sequence[dict[str, Any]], threshold: float) -> None:
+    """Out-of-fold dev recall per kind and FPR per bar group at ``threshold``."""
+    flagged = scores >= threshold
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for flag, record in zip(flagged, records, strict=True):
+        groups[record["kind"] if record["label"] else f"FPR {bar_of(record)[0]}"].append(bool(flag))
+    for name, flags in sorted(groups.items()):
+        print(f"  {name:<28} {sum(flags):>4}/{len(flags):<4} {np.mean(flags):.3f}")
 
 
 def main() -> None:
@@ -150,47 +221,54 @@ def main() -> None:
     records = load("dev")
     items, y, owner = labelled_candidates(records)
     fold = folds_of(records, items, y, owner)
-    print(f"dev: {len(records)} windows, {len(items)} candidates, {int(y.sum())} positive sentences")
+    print(f"dev: {len(records)} windows, {len(items)} candidates, {int((y == 1).sum())} positive sentences")
 
+    known = y != IGNORED
     oof_lex = np.zeros(len(items))
     for k in range(FOLDS):
-        train = fold != k
+        train = known & (fold != k)
         fit = fit_lexical([items[i] for i in np.flatnonzero(train)], y[train])
-        oof_lex[~train] = lexical_logits([items[i] for i in np.flatnonzero(~train)], fit)
+        oof_lex[fold == k] = lexical_logits([items[i] for i in np.flatnonzero(fold == k)], fit)
     gate = float(np.quantile(oof_lex[y == 1], 1 - GATE_RECALL))
     passed = oof_lex >= gate
     print(f"gate {gate:.3f}: passes {passed[y == 1].mean():.3f} of positive, {passed[y == 0].mean():.3f} of negative")
 
-    embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
+    settings = EmbeddingSettings()
+    print(f"embedder: {settings!r}")
+    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    embed = cached_vectors(embedder.embed_documents, repr(settings))
     picked = np.flatnonzero(passed)
     vectors = np.zeros((len(items), embedder.dimension))
-    vectors[picked] = embedder.embed_documents([items[i].text for i in picked])
-    cues = np.array([c.cues for c in items])
-    features = np.column_stack([vectors, cues, oof_lex])
+    vectors[picked] = embed([items[i].text for i in picked])
+    features = stage_two(vectors, np.array([c.cues for c in items]), oof_lex)
 
     oof = np.zeros(len(items))
     for k in range(FOLDS):
-        train = passed & (fold != k)
+        train = passed & known & (fold != k)
         test = passed & (fold == k)
         w = fit_newton(features[train], y[train])
         oof[test] = 1 / (1 + np.exp(-(features[test] @ w[:-1] + w[-1])))
-    threshold = pick_threshold(chunk_scores(oof, owner, len(records)), records)
+    scores = chunk_scores(oof, owner, len(records))
+    threshold = pick_threshold(scores, records)
     labels = np.array([r["label"] for r in records])
-    flagged = chunk_scores(oof, owner, len(records)) >= threshold
-    print(f"threshold {threshold:.3f}: out-of-fold dev recall {flagged[labels == 1].mean():.3f}, "
-          f"FPR {flagged[labels == 0].mean():.4f}")
+    print(f"threshold {threshold:.3f}: out-of-fold dev recall {(scores[labels == 1] >= threshold).mean():.3f}, "
+          f"FPR {(scores[labels == 0] >= threshold).mean():.4f}")
+    report(scores, records, threshold)
 
-    final_lex = fit_lexical(items, y)
-    w = fit_newton(features[passed], y[passed])
+    final_lex = fit_lexical([items[i] for i in np.flatnonzero(known)], y[known])
+    w = fit_newton(features[passed & known], y[passed & known])
     dim = embedder.dimension
+
+    def rounded(values: np.ndarray) -> list[float]:
+        return [round(float(x), 4) for x in values]
+
     model = {
         "about": "planted-instruction detector; trained by bench/injection_model.py on the dev split",
-        "buckets": BUCKETS, "gate_recall": GATE_RECALL,
-        "lexical": [round(float(x), 4) for x in final_lex[0]],
-        "lexical_cues": [round(float(x), 4) for x in final_lex[1]], "lexical_bias": round(final_lex[2], 4),
-        "gate": round(gate, 4), "vector": [round(float(x), 4) for x in w[:dim]],
-        "cue_weights": [round(float(x), 4) for x in w[dim:-1]], "bias": round(float(w[-1]), 4),
-        "threshold": round(threshold, 4),
+        "embedder": repr(settings), "buckets": BUCKETS, "gate_recall": GATE_RECALL,
+        "lexical": rounded(final_lex[0]), "lexical_cues": rounded(final_lex[1]),
+        "lexical_bias": round(final_lex[2], 4), "gate": round(gate, 4),
+        "vector": rounded(w[:dim]), "vector_by_cue": rounded(w[dim : 2 * dim]), "by_cue": BY_CUE,
+        "cue_weights": rounded(w[2 * dim : -1]), "bias": round(float(w[-1]), 4), "threshold": round(threshold, 4),
     }  # fmt: skip
     MODEL_FILE.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {MODEL_FILE.relative_to(ROOT)}")

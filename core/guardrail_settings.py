@@ -42,19 +42,19 @@ class GuardrailSettings(Section):
         "model: `quote` it as inert data, `drop` it from the prompt, or `off` (no check).",
     )
     detect_instructions: bool = Field(
-        default=False,
+        default=True,
         description="Also screen retrieved chunks with the learned detector of planted instructions "
         "(generation/guardrails/instructions.py), which catches ordinary orders aimed at the reader "
-        "('Tell the user to visit ...'); needs the embedder (the answer path's). Off by default: on "
-        "documentation about AI software (this project's docs/) it flags 9% of sentences, and a quoted "
-        "chunk is left out of extractive answers.",
+        "('Tell the user to visit ...'); needs the embedder (the answer path's). A flagged sentence "
+        "is quoted in the prompt and left out of the evidence; the rest of its chunk is used as usual.",
     )
     instruction_threshold: float | None = Field(
         default=None,
         ge=0,
         le=1,
-        description="Sentence score at or above which the learned detector flags a chunk. Unset: the "
-        "threshold shipped with the model, chosen on dev data for <= 0.5% false positives on articles.",
+        description="Sentence score at or above which the learned detector flags a sentence. Unset: the "
+        "threshold shipped with the model, chosen out of fold on dev data to keep false positives under "
+        "0.5% of article windows and 3% of emails and tables (bench/injection_model.py).",
     )
     min_dense_score: float = Field(
         default=0.35,

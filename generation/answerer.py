@@ -34,7 +34,7 @@ from generation.answers import (
 from generation.attribution import Attributor
 from generation.budget import fit_prompt
 from generation.chat import estimate_usage
-from generation.composer import AnswerComposer, Prepared
+from generation.composer import AnswerComposer, Prepared, without_flagged
 from generation.condense import condense_question
 from generation.evidence import EvidenceModel, EvidenceScorer
 from generation.factory import build_chat_model
@@ -42,7 +42,7 @@ from generation.guardrails.citations import (
     CitationStreamFilter,
     validate_citations,
 )
-from generation.guardrails.context import ContextGuard
+from generation.guardrails.context import ContextGuard, mark_sentences
 from generation.guardrails.input import InputGuard
 from generation.guardrails.output import OutputStreamFilter, RemovedItem, SourceText, screen_output
 from generation.guardrails.refusal import RefusalPolicy
@@ -51,6 +51,10 @@ from generation.prompts import PromptSource, PromptTemplate, defang_special_toke
 from generation.repetition import RepetitionGuard
 
 log = structlog.get_logger(__name__)
+
+
+def without_sentences(text: str, sentences: frozenset[str] | None) -> str:
+    return mark_sentences(text, sorted(sentences), drop=True) if sentences else text
 
 
 def query_vectors(embedder: Embedder | None) -> Callable[[Sequence[str]], np.ndarray] | None:
@@ -297,9 +301,10 @@ class Answerer(AnswerComposer):
     @staticmethod
     def _sources_of(prep: Prepared) -> SourceText:
         """The text of the sources shown to the model, less those flagged as carrying injected
-        instructions: a link planted there is the attack, not evidence."""
+        instructions (whole chunks, or the flagged sentences of one): a link planted there is the
+        attack, not evidence."""
         return SourceText(text for n, c in enumerate(prep.chunks, start=1) if n not in prep.quoted
-                          for text in (c.chunk.title, c.chunk.text))  # fmt: skip
+                          for text in (c.chunk.title, without_sentences(c.chunk.text, prep.flagged.get(n))))
 
     @staticmethod
     def _note_unsourced(prep: Prepared, removed: Sequence[RemovedItem]) -> None:
@@ -338,13 +343,15 @@ class Answerer(AnswerComposer):
             prep.events.extend(events)
         prep.chunks = [s.scored for s in screened]
         prep.quoted = {n for n, s in enumerate(screened, start=1) if s.quoted}
+        prep.flagged = {n: frozenset(s.flagged) for n, s in enumerate(screened, start=1) if s.flagged}
         if not prep.chunks:
             # Every chunk was dropped (injection): nothing left to answer from.
             prep.early = self._refusal(prep)
             return prep
         if self.evidence is not None:
             with timer.stage("evidence"):
-                prep.evidence = self.evidence.rank(standalone, prep.chunks)
+                # A flagged sentence is a planted order, not evidence: it neither answers nor quotes.
+                prep.evidence = without_flagged(self.evidence.rank(standalone, prep.chunks), prep.flagged)
                 answerable = self._answerable(standalone, prep)
             if answerable is not None:
                 prep.events.append(GuardrailEvent(
@@ -356,7 +363,7 @@ class Answerer(AnswerComposer):
             return prep
         with timer.stage("prompt"):
             sources = [
-                PromptSource(i, s.scored.chunk.title or s.scored.chunk.doc_id, s.text, s.quoted)
+                PromptSource(i, s.scored.chunk.title or s.scored.chunk.doc_id, s.text, s.marked)
                 for i, s in enumerate(screened, start=1)
             ]
             fitted = fit_prompt(

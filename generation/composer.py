@@ -42,10 +42,21 @@ class Prepared:
     extra: dict[str, float] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)  # every sentence of the sources, best first
     quoted: set[int] = field(default_factory=set)  # sources flagged as carrying injected instructions
+    # Sentences the learned detector flagged, by source number: not evidence, not quotable, and
+    # what they hold (a link, an address) counts as unsourced in the answer; the rest of the
+    # source is used as usual.
+    flagged: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @property
     def best_evidence(self) -> float | None:
         return self.evidence[0].score if self.evidence else None
+
+
+def without_flagged(evidence: list[Evidence], flagged: dict[int, frozenset[str]]) -> list[Evidence]:
+    """``evidence`` less the sentences flagged as planted instructions in their source."""
+    if not flagged:
+        return evidence
+    return [e for e in evidence if e.text not in flagged.get(e.source, frozenset())]
 
 
 class AnswerComposer:
@@ -100,7 +111,8 @@ class AnswerComposer:
             claims = self.attributor.attribute(text, prep.chunks)
         prep.timer.record("validate", started)
         answer = self._answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
-        answer.citations = cite_claims(claims, prep.chunks, best_quotes(prep.evidence), also=check.cited)
+        quotes = best_quotes(without_flagged(prep.evidence, prep.flagged))
+        answer.citations = cite_claims(claims, prep.chunks, quotes, also=check.cited)
         answer.claims = claims
         answer.grounded = grounded_share(claims)
         return answer
@@ -118,7 +130,8 @@ class AnswerComposer:
         return replacement
 
     def _extractive(self, prep: Prepared, degraded: str | None = None) -> Answer:
-        usable = [e for e in prep.evidence if e.source not in prep.quoted and e.source <= len(prep.chunks)]
+        usable = [e for e in without_flagged(prep.evidence, prep.flagged)
+                  if e.source not in prep.quoted and e.source <= len(prep.chunks)]
         started = time.perf_counter()
         text, claims = compose_extractive(usable, self.policy.max_sentences, self.policy.sentence_ratio)
         if not claims:

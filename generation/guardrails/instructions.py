@@ -45,10 +45,16 @@ give have highlight include inform insist instruct invent leave let list make me
 portray praise pretend print produce promote provide put rate recommend remind reply report request respond
 rewrite say send sign solve start state steer suggest summarize switch tell translate type urge use visit
 warn wrap write call check decode execute follow ignore disregard forget reveal show display insert replace
-change act refuse stop keep only never always please
+change act refuse stop keep only never always please encode reverse turn persuade advertise endorse plan finish
+calculate convert design outline analyse analyze spell talk present compile book buy invest subscribe share
+sort tweet email text recite draw imagine brainstorm exclude omit avoid drop remove delete direct
 """
 _VERBS = frozenset(_VERB_WORDS.split())
-_PREFIX = re.compile(r"^[\W\d_]*(?:(?:p\.?s\.?|note|hey|dear|attention|important|system)\b[^:,]{0,60}[:,]\s*)?")
+_PREFIX = re.compile(r"^[\W\d_]*(?:p\.?s\.?[\s:,-]+|(?:note|hey|dear|attention|important|system|assistant|ai|bot|"
+                     r"chatbot|model|llm|reader)\b[^:,\]]{0,60}[:,\]]\s*)?")
+# A command verb, capitalized, in the middle of a run of text: an order glued onto a table row,
+# a signature or the sentence before it ("Gamma,Eve,2436 Describe the best way to ...").
+_INNER = re.compile(r"(?<=[\w\d|,;)\]>\"'] )(?:Please )?([A-Z][a-z]+)\b(?= [a-z])")
 # "model" alone is a product's model ("the model number", "which model you have"): it counts only
 # after "the", "AI" or "language" and not before the nouns that make it a product.
 _AI = re.compile(r"\b(?:ai|assistant|chatbot|bot|(?:the|ai|language) model(?!s? (?:number|field|name|year|of|you))|"
@@ -62,7 +68,7 @@ _URL = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.\w+")
 # forum posts and READMEs do; planted orders ask on behalf of the assistant's answer instead.
 _FIRST_PERSON = re.compile(r"\b(?:us|we|our|me|my|i|i'll|i'd|we'll)\b")
 # Orders about the assistant's own output: "in your answer", "when you summarize", "every reply".
-_OUTPUT = re.compile(r"\b(?:(?:your|the|every|each|this) (?:answer|response|reply|summary|output)s?|"
+_OUTPUT = re.compile(r"\b(?:(?:your|the|every|each|this|all|any)(?: \w+)? (?:answer|response|reply|summary|output)s?|"
                      r"when(?: you)? (?:answer|respond|repl|summari[sz]|asked)\w*|whatever the question|"
                      r"rest of the conversation|all (?:responses|answers|replies))\b")
 # Overrides of the task at hand.
@@ -74,6 +80,8 @@ _CODE = re.compile(r"(?:^|\s)--?[a-z][\w-]*|\b\w+\.(?:py|md|txt|yml|yaml|toml|js
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
 _FUNCTION_WORDS = "the a an of to in and is was for on that with as by it this are be at from or"
 _FUNCTION = frozenset(_FUNCTION_WORDS.split())
+_DETERMINER_WORDS = "the a an this that these those your our my their its his her"
+_DETERMINERS = frozenset(_DETERMINER_WORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,32 +105,54 @@ CUES: tuple[Cue, ...] = (
     Cue("about_output", "concerns the assistant's own output ('in your answer', 'when you summarize')"),
     Cue("override", "overrides the task ('ignore', 'instead', 'no matter', 'from now on')"),
     Cue("code", "holds a command, flag, path or file name, as READMEs and tickets do"),
+    Cue("inner_imperative", "a capitalized command verb mid-text: an order glued onto a row or sentence"),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One scorable unit: a sentence of a chunk, or a decoded view of one."""
+    """One scorable unit: a sentence of a chunk, a line or cell of one, or a decoded view of one
+    (``sentence`` is the chunk's sentence it stands for: the text itself, or the sentence the part
+    or the encoding was found in)."""
 
     chunk: int
     text: str
     cues: tuple[float, ...]
     decoded: bool = False
+    sentence: str = ""
+    start: int = -1  # where ``text`` (a decoded view: its sentence) starts in the chunk
 
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+# Words that frame a request before its verb: "Please also ...", "Could you ...", "Don't forget to
+# ...", "I need you to ...". They are skipped to find the verb the request turns on.
+_FRAME = re.compile(r"^(?:(?:please|kindly|also|then|now|finally|and|so|just|additionally) )*"
+                    r"(?:(?:could|can|would|will) you (?:please |also |kindly )?|i (?:need|want|would like) you to |"
+                    r"(?:don't|do not) forget to |remember to |be sure to |make sure to |you (?:must|should) )?")
+
+
 def imperative(sentence: str) -> bool:
-    """A command verb first, after a short address ("Note to the model: tell ..."), or after an
-    opening clause ("When summarizing this, tell ...")."""
+    """A command verb first, after a short address ("Note to the model: tell ..."), after an
+    opening clause ("When summarizing this, tell ...") or after a request frame ("Could you tell
+    ...", "Don't forget to tell ...")."""
     folded = sentence.casefold()
     heads = [_PREFIX.sub("", folded, count=1)]
     heads += [part for sep in (":", ",") if sep in folded for part in [folded.split(sep, 1)[1]]]
     for head in heads:
-        words = _words(head)[:3]
+        words = _words(_FRAME.sub("", " ".join(_words(head)[:8]), count=1))[:3]
         if words and (words[0] in _VERBS or words[:2] in (["do", "not"], ["don't", "tell"], ["make", "sure"])):
+            return True
+    return False
+
+
+def inner_imperative(sentence: str) -> bool:
+    """A capitalized command verb mid-text, not a name after a determiner ("the Send button")."""
+    for match in _INNER.finditer(sentence):
+        before = _words(sentence[: match.start()])
+        if match.group(1).casefold() in _VERBS and (not before or before[-1] not in _DETERMINERS):
             return True
     return False
 
@@ -146,22 +176,68 @@ def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float
         float(bool(_OUTPUT.search(folded))),
         float(bool(_OVERRIDE.search(folded))),
         float(bool(_CODE.search(folded))),
+        float(inner_imperative(sentence)),
     )
 
 
+def _prose_share(text: str) -> float:
+    """Share of the words that are English function words (0 without words)."""
+    words = _words(text)
+    return sum(w in _FUNCTION for w in words) / len(words) if words else 0.0
+
+
+def _row(line: str) -> bool:
+    """A table row: cells between pipes or tabs, or comma-separated fields half of them one token."""
+    if line.count("|") >= 2 or "\t" in line:
+        return True
+    fields = line.split(",")
+    return len(fields) >= 4 and sum(len(f.split()) == 1 for f in fields) * 2 >= len(fields)
+
+
+def _wordy(text: str) -> bool:
+    return sum(len(w) > 1 and w.isalpha() for w in text.split()) >= 2 and len(text.split()) >= 3
+
+
+def parts(sentence: str) -> list[tuple[int, str]]:
+    """(offset, text) of the lines of a multi-line sentence and the cells of a table row, when they
+    hold a few words: an order planted as a row, a cell or a line of its own is scored alone
+    rather than diluted in the rows the splitter joined it to."""
+    out: list[tuple[int, str]] = []
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", sentence)]
+    for start, line in lines:
+        if len(lines) > 1 and _wordy(line):
+            out.append((start, line.strip()))
+        if _row(line):
+            for match in re.finditer(r"[^|,\t]+", line):
+                cell = match.group(0)
+                if _wordy(cell) and cell.strip() != line.strip():
+                    out.append((start + match.start() + len(cell) - len(cell.lstrip()), cell.strip()))
+    return [(at, text) for at, text in dict.fromkeys(out) if text != sentence]
+
+
 def candidates(texts: Sequence[str]) -> list[Candidate]:
-    """Every sentence of every text, plus decoded views of sentences that hide an encoding."""
+    """Every sentence of every text, the lines and cells of table-like sentences, and decoded
+    views of sentences that hide an encoding."""
     out: list[Candidate] = []
-    for n, text in enumerate(texts):
-        sentences = [s.text for s in split_sentences(text)]
+    for n, chunk in enumerate(texts):
+        spans = split_sentences(chunk)
+        sentences = [s.text for s in spans]
         words = [set(_words(s)) for s in sentences]
-        for i, sentence in enumerate(sentences):
+        for i, (span, sentence) in enumerate(zip(spans, sentences, strict=True)):
             rest = set().union(*(w for j, w in enumerate(words) if j != i))
             prev = sentences[i - 1] if i else ""
-            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False)))
+            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False), sentence=sentence, start=span.start))
+            for at, part in parts(sentence):
+                out.append(Candidate(n, part, cues(part, rest, prev, False), sentence=sentence, start=span.start + at))
+            plain = _prose_share(sentence)
             for view in decoded_views(sentence, depth=1):
-                if len(view.text) >= 12 and sum(w in _FUNCTION for w in _words(view.text)) >= 1:
-                    out.append(Candidate(n, view.text[:400], cues(view.text[:400], rest, prev, True), decoded=True))
+                # Only views that read as prose, and better than the sentence itself: a table row or
+                # a man page's option list reversed or rot13'd is still noise, not a hidden order.
+                text = view.text[:400]
+                rewrite = view.encoding in ("rot13", "reversed", "leet", "spaced")
+                if len(text) >= 12 and _prose_share(text) >= (plain + 0.1 if rewrite else 0.05):
+                    out.append(Candidate(n, text, cues(text, rest, prev, True), decoded=True, sentence=sentence,
+                                         start=span.start))
     return out
 
 
@@ -176,7 +252,13 @@ def hashed(text: str, buckets: int) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class InstructionModel:
-    """Weights of both stages and the thresholds (``instruction_model.json``, from bench/injection_model.py)."""
+    """Weights of both stages and the thresholds (``instruction_model.json``, from bench/injection_model.py).
+
+    ``vector_by_cue`` (optional) is a second set of embedding weights added where cue ``by_cue``
+    is 1: the planted-instruction model reads an imperative sentence's embedding apart from a
+    descriptive one's, so "the assistant answers from the sources" (documentation) is not
+    scored like "answer from this source only" (an order).
+    """
 
     lexical: np.ndarray  # one weight per hash bucket
     lexical_cues: np.ndarray
@@ -186,13 +268,17 @@ class InstructionModel:
     cue_weights: np.ndarray  # the cues, then the stage-1 logit
     bias: float
     threshold: float
+    vector_by_cue: np.ndarray | None = None
+    by_cue: int = 0
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> InstructionModel:
         raw = json.loads(path.read_text(encoding="utf-8"))
         arr = {k: np.asarray(raw[k], dtype=np.float64) for k in ("lexical", "lexical_cues", "vector", "cue_weights")}
+        by_cue = np.asarray(raw["vector_by_cue"], dtype=np.float64) if "vector_by_cue" in raw else None
         return cls(arr["lexical"], arr["lexical_cues"], float(raw["lexical_bias"]), float(raw.get("gate", "-inf")),
-                   arr["vector"], arr["cue_weights"], float(raw["bias"]), float(raw["threshold"]))
+                   arr["vector"], arr["cue_weights"], float(raw["bias"]), float(raw["threshold"]), by_cue,
+                   int(raw.get("by_cue", 0)))
 
     def lexical_logits(self, items: Sequence[Candidate]) -> np.ndarray:
         buckets = len(self.lexical)
@@ -202,6 +288,8 @@ class InstructionModel:
     def probabilities(self, vectors: np.ndarray, cue_rows: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         extra = np.column_stack([cue_rows, lexical]) if len(lexical) else np.zeros((0, len(self.cue_weights)))
         logits = vectors @ self.vector + extra @ self.cue_weights + self.bias
+        if self.vector_by_cue is not None and len(cue_rows):
+            logits = logits + cue_rows[:, self.by_cue] * (vectors @ self.vector_by_cue)
         return 1.0 / (1.0 + np.exp(-logits))
 
     def score(self, vectors: np.ndarray, items: Sequence[Candidate]) -> np.ndarray:
@@ -211,11 +299,14 @@ class InstructionModel:
 
 @dataclass(frozen=True, slots=True)
 class InstructionVerdict:
-    """A chunk's best sentence and its score; ``flagged`` at the model's threshold."""
+    """A chunk's best sentence and its score; ``flagged`` at the model's threshold, and
+    ``sentences``: every sentence of the chunk at or above it, as the chunk has it (an encoded
+    sentence, not its decoded view), in order."""
 
     flagged: bool
     score: float
     sentence: str = ""
+    sentences: tuple[str, ...] = ()
 
     @property
     def reason(self) -> str:
@@ -254,10 +345,14 @@ class InstructionDetector:
     def scan_many(self, texts: Sequence[str]) -> list[InstructionVerdict]:
         items, scores = self.sentence_scores(texts)
         best: list[tuple[float, str]] = [(0.0, "")] * len(texts)
+        over: list[dict[str, None]] = [{} for _ in texts]
         for item, score in zip(items, scores, strict=True):
             if score > best[item.chunk][0]:
                 best[item.chunk] = (float(score), item.text)
-        return [InstructionVerdict(score >= self.threshold, round(score, 4), text) for score, text in best]
+            if score >= self.threshold:
+                over[item.chunk][item.sentence or item.text] = None
+        return [InstructionVerdict(score >= self.threshold, round(score, 4), text, tuple(flagged))
+                for (score, text), flagged in zip(best, over, strict=True)]
 
     def scan(self, text: str) -> InstructionVerdict:
         return self.scan_many([text])[0]
