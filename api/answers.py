@@ -110,7 +110,9 @@ class AnswerService:
         model, prompt = self.answerer.identity
         fp = fingerprint(q.text, q.collection, filters=filters, top_k=top_k, model=model, prompt_version=prompt,
                          history=q.history)
-        scope = scope_fingerprint(q.collection, filters, top_k, model, prompt) if self.semantic is not None else ""
+        # The embedder is in the semantic scope: question vectors of two embedders are not comparable.
+        scope = (scope_fingerprint(q.collection, filters, top_k, f"{model}|{self.embedder.identity}", prompt)
+                 if self.semantic is not None else "")
         return _Key(fp, scope)
 
     async def _lookup(self, q: Question, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:

@@ -72,9 +72,8 @@ def _load_parts(parts: Components) -> None:
     """Touch every lazy part so models load now (in a thread), not on the first request."""
     threads = parts.settings.api.torch_threads
     if threads is not None:
-        import torch  # the embedder's backend, loaded with it anyway
-
-        torch.set_num_threads(threads)
+        # The onnx-int8 embedder's sessions (queries and documents), or torch's threads (process-wide).
+        parts.embedder.set_threads(threads)
     _ = parts.index, parts.embedder, parts.sparse, parts.retriever, parts.answerer
 
 

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from core.settings import Settings
 from generation.answerer import Answerer
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import LocalEmbedder, embedder_from_settings
 from ingest.pipeline import IngestPipeline
 from jobs.store import JobStore
 from retrieval.backends import open_index
@@ -31,8 +31,8 @@ class Components:
         self.settings = settings
 
     @cached_property
-    def embedder(self) -> SentenceTransformerEmbedder:
-        return SentenceTransformerEmbedder.from_settings(self.settings.embedding)
+    def embedder(self) -> LocalEmbedder:
+        return embedder_from_settings(self.settings.embedding)
 
     @cached_property
     def sparse(self) -> Bm25SparseEncoder:

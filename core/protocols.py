@@ -24,6 +24,12 @@ class Embedder(Protocol):
     def model_name(self) -> str: ...
 
     @property
+    def identity(self) -> str:
+        """The model and the runtime that computes it (``all-MiniLM-L6-v2/onnx-int8``): what a collection
+        records of the embedder that wrote it, since vectors of one are not quite those of another."""
+        ...
+
+    @property
     def dimension(self) -> int: ...
 
     @property

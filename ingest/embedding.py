@@ -1,11 +1,16 @@
-"""Dense embeddings with sentence-transformers (all-MiniLM-L6-v2 from its PyPI package by default).
+"""Dense embeddings: the backend factory, and the sentence-transformers backend (torch, float32).
 
-One instance is shared by ingestion and querying (the query path gets it handed in).
+``embedder_from_settings`` picks the backend by ``embedding.backend``: ``onnx-int8``
+(``ingest.onnx_embedding``, no torch) or ``sentence-transformers`` (this module). Both load
+all-MiniLM-L6-v2 from PyPI packages by default. One instance is shared by ingestion and querying
+(the query path gets it handed in). Each backend imports its runtime only when built, so a
+process on the ONNX backend never loads torch.
 
 Example::
 
-    embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
+    embedder = embedder_from_settings(EmbeddingSettings())
     embedder.embed_documents(["a chunk"]).shape  # (1, 384)
+    embedder.identity                            # 'all-MiniLM-L6-v2/onnx-int8'
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +31,47 @@ from core.settings import EmbeddingSettings
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from ingest.onnx_embedding import OnnxEmbedder
+
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+BACKEND = "sentence-transformers"
+
+
+def identity_of(model_name: str, backend: str) -> str:
+    """What a collection records of the embedder that wrote it, e.g. ``all-MiniLM-L6-v2/onnx-int8``."""
+    return f"{model_name}/{backend}"
+
+
+class QueryCache:
+    """A thread-safe LRU of query vectors (``clear()`` empties it: benchmarks time real embeddings)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> npt.NDArray[np.float32] | None:
+        with self._lock:
+            hit = self._items.get(text)
+            if hit is not None:
+                self._items.move_to_end(text)
+            return hit
+
+    def put(self, text: str, vector: npt.NDArray[np.float32]) -> None:
+        if not self._size:
+            return
+        with self._lock:
+            self._items[text] = vector
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def default_model_path() -> Path:
@@ -67,9 +111,7 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise ConfigurationError(f"cannot tell the embedding size of {model_path}")
         self._dimension = int(dim)
-        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._cache_size = query_cache_size
-        self._cache_lock = threading.Lock()
+        self._cache = QueryCache(query_cache_size)
         # One call at a time into the model and its tokenizer: the fast tokenizer keeps its truncation
         # and padding state between calls, and two threads interleaving (a worker's thread pool, the
         # API's answer threads) failed one document with "excessive nesting" in `input_ids`.
@@ -81,11 +123,21 @@ class SentenceTransformerEmbedder:
             path, name = default_model_path(), DEFAULT_MODEL_NAME
         else:
             path, name = settings.model_path, settings.model_path.name
+        if settings.threads is not None:
+            set_torch_threads(settings.threads)
         return cls(path, settings.device, settings.batch_size, settings.query_cache_size, name)
 
     @property
     def model_name(self) -> str:
         return self._model_name
+
+    @property
+    def identity(self) -> str:
+        return identity_of(self._model_name, BACKEND)
+
+    def set_threads(self, threads: int) -> None:
+        """torch's intra-op threads: process-wide (torch has no per-model setting)."""
+        set_torch_threads(threads)
 
     @property
     def dimension(self) -> int:
@@ -117,16 +169,28 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        with self._cache_lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
         vector = self.embed_documents([text])[0]
         vector.setflags(write=False)
-        if self._cache_size:
-            with self._cache_lock:
-                self._cache[text] = vector
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+        self._cache.put(text, vector)
         return vector
+
+
+def set_torch_threads(threads: int) -> None:
+    import torch  # only on this backend, which has loaded it anyway
+
+    torch.set_num_threads(threads)
+
+
+LocalEmbedder: TypeAlias = "SentenceTransformerEmbedder | OnnxEmbedder"
+
+
+def embedder_from_settings(settings: EmbeddingSettings) -> LocalEmbedder:
+    """The embedder ``settings.backend`` names; each backend's runtime is imported only here."""
+    if settings.backend == "sentence-transformers":
+        return SentenceTransformerEmbedder.from_settings(settings)
+    from ingest.onnx_embedding import OnnxEmbedder
+
+    return OnnxEmbedder.from_settings(settings)

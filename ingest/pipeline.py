@@ -106,7 +106,7 @@ class IngestPipeline:
         """
         started = time.perf_counter()
         report = IngestReport(collection=collection)
-        self.index.ensure_collection(collection, self.embedder.dimension)
+        self.index.ensure_collection(collection, self.embedder.dimension, self.embedder.identity)
 
         def record(result: DocumentResult) -> None:
             report.add(result)

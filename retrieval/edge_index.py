@@ -8,9 +8,7 @@ so this index knows the token without reading it again.
 
 from __future__ import annotations
 
-import shutil
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -40,22 +38,21 @@ from qdrant_edge import (
 )
 from qdrant_edge import SparseVector as EdgeSparseVector
 
-from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound, RagqaError
+from core.errors import IndexUnavailable, InvalidRequest, NotFound, RagqaError
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.edge_filters import FIELD_INDEXES, document_filter, match, ordinals_filter, to_edge_filter
 from retrieval.edge_inventory import EdgeInventory
 from retrieval.edge_store import (
-    CREATING_PREFIX,
-    MANIFEST,
     Manifest,
+    Manifests,
     StoreLock,
+    build_collection,
     collection_folder,
     disk_bytes,
+    engine_error,
     list_collection_names,
-    locked_message,
-    read_manifest,
+    remove_collection,
     remove_unfinished,
-    write_manifest,
 )
 from retrieval.index import (
     DENSE,
@@ -76,8 +73,6 @@ from retrieval.index import (
 from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token, read_token, version_payload
 
 T = TypeVar("T")
-# Edge reports engine failures as plain `Exception`; these messages mean the caller sent bad input.
-_INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
 
 
 class EdgeIndex(EdgeInventory):
@@ -91,7 +86,7 @@ class EdgeIndex(EdgeInventory):
     Example::
 
         index = EdgeIndex(Path("data/qdrant"), hnsw_ef=128)
-        index.ensure_collection("docs", dense_size=384)
+        index.ensure_collection("docs", dense_size=384, embedder="all-MiniLM-L6-v2/onnx-int8")
         index.upsert("docs", points)                    # IndexPoint: a chunk and its two vectors
         hits = index.query("docs", dense, sparse, FusionSpec("rrf"), limit=5)
         index.close()                                   # flushes; optimizes what it wrote
@@ -104,7 +99,7 @@ class EdgeIndex(EdgeInventory):
         self._lock = StoreLock.acquire(path)
         self._mutex = threading.Lock()  # guards the maps below: the API serves from many threads
         self._shards: dict[str, EdgeShard] = {}
-        self._manifests: dict[str, Manifest] = {}
+        self._manifests = Manifests(path)
         self._dirty: set[str] = set()
         self._closed = False
         # The store is ours alone (the lock): no other process can move a token, so keep them.
@@ -119,7 +114,7 @@ class EdgeIndex(EdgeInventory):
         except (RagqaError, TypeError, AttributeError):
             raise  # ours, or a programming error: not the engine's to translate
         except Exception as exc:  # Edge raises plain `Exception` for engine errors (pyo3's default)
-            raise _translate(exc, what, where or self._root) from exc
+            raise engine_error(exc, what, where or self._root) from exc
 
     def _ensure_open(self) -> None:
         # After close() another process may own the folder: touching it (let alone dropping) is unsafe.
@@ -128,12 +123,7 @@ class EdgeIndex(EdgeInventory):
 
     def _manifest(self, name: str) -> Manifest | None:
         self._ensure_open()
-        if name not in self._manifests:
-            manifest = read_manifest(collection_folder(self._root, name))
-            if manifest is None:
-                return None
-            self._manifests[name] = manifest
-        return self._manifests[name]
+        return self._manifests.get(name)
 
     def _shard(self, name: str) -> EdgeShard:
         """The open shard of collection ``name``, opening it on first use."""
@@ -148,18 +138,15 @@ class EdgeIndex(EdgeInventory):
                 self._shards[name] = shard
             return shard
 
-    def _create(self, name: str, dense_size: int) -> None:
-        # Built under a temporary name and renamed into place, so a crash never leaves a half-made
-        # collection that looks finished (remove_unfinished() sweeps the leftovers).
-        final = collection_folder(self._root, name)
-        tmp = self._root / f"{CREATING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    def _create(self, name: str, dense_size: int, embedder: str | None) -> None:
         config = EdgeConfig(
             vectors={DENSE: EdgeVectorParams(size=dense_size, distance=Distance.Cosine)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
         )
-        manifest = Manifest(dense_size=dense_size)
+        manifest = Manifest(dense_size=dense_size, embedder=embedder)
         token = new_token()  # born versioned: a re-created collection never reuses an old token
-        try:
+
+        def make_shard(tmp: Path) -> None:
             shard = self._call("create a collection", lambda: EdgeShard.create(str(tmp), config), tmp)
             try:
                 for field, schema in FIELD_INDEXES:
@@ -168,13 +155,9 @@ class EdgeIndex(EdgeInventory):
                 self._call("write the index version", partial(shard.update, _version_update(token)), tmp)
             finally:
                 shard.close()
-            write_manifest(tmp, manifest)
-            tmp.rename(final)
-        except OSError as exc:
-            raise IndexUnavailable(f"cannot create collection {name!r} in {self._root}: {exc}") from exc
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        self._manifests[name] = manifest
+
+        build_collection(self._root, name, manifest, make_shard)
+        self._manifests.put(name, manifest)
         self._versions.set(name, token)
 
     # -- collections ------------------------------------------------------------------------
@@ -193,30 +176,20 @@ class EdgeIndex(EdgeInventory):
             shard = self._shards.pop(name, None)
             if shard is not None:
                 self._call("close a collection", shard.close, folder)
-            self._manifests.pop(name, None)
+            self._manifests.forget(name)
             self._dirty.discard(name)
-            if folder.exists():
-                # The manifest goes first: an interrupted removal leaves a folder nobody treats as a collection.
-                (folder / MANIFEST).unlink(missing_ok=True)
-                shutil.rmtree(folder)
+            remove_collection(folder)
             self._versions.set(name, ABSENT)
 
-    def ensure_collection(self, name: str, dense_size: int) -> None:
+    def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
         with self._mutex:
-            manifest = self._manifest(name)
-            if manifest is None:
-                if collection_folder(self._root, name).exists():
-                    raise CollectionMismatch(
-                        f"{self._root / name} exists but is not a ragqa collection: use another "
-                        "--collection, or remove that folder"
-                    )
-                self._create(name, dense_size)
-                return
-        if manifest.dense_size != dense_size:
-            raise CollectionMismatch(
-                f"collection {name!r} holds {manifest.dense_size}-dimensional vectors but the embedder "
-                f"makes {dense_size}: use another --collection, or delete this one"
-            )
+            self._ensure_open()
+            if not self._manifests.compatible(name, dense_size, embedder):
+                self._create(name, dense_size, embedder)
+
+    def collection_embedder(self, name: str) -> str | None:
+        manifest = self._manifest(name)  # read once, then held: this process owns the store
+        return manifest.embedder if manifest is not None else None
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -437,11 +410,3 @@ class EdgeIndex(EdgeInventory):
 def _version_update(token: str) -> UpdateOperation:
     return UpdateOperation.upsert_points([Point(VERSION_POINT_ID, {}, version_payload(token))])
 
-
-def _translate(exc: Exception, what: str, where: Path) -> RagqaError:
-    text = str(exc)
-    if "WouldBlock" in text:  # another process (or handle) holds the shard's WAL lock
-        return IndexLocked(locked_message(where))
-    if isinstance(exc, ValueError) or any(marker in text for marker in _INPUT_ERRORS):
-        return InvalidRequest(f"Qdrant Edge rejected the request to {what}: {text}")
-    return IndexUnavailable(f"Qdrant Edge failed to {what} ({where}): {text}")

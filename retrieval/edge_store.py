@@ -5,7 +5,7 @@
     <path>/
     ├── .lock                 held (flock) by the one process that has the store open
     ├── docs/                 a collection: an Edge shard ...
-    │   ├── ragqa.json        ... plus our manifest (dense size); its presence marks a finished shard
+    │   ├── ragqa.json        ... plus our manifest (dense size, embedder); its presence marks a finished shard
     │   ├── edge_config.json, segments/, wal/
     └── .creating-docs-1a2b/  a shard being built; renamed into place when complete
 
@@ -31,17 +31,22 @@ import os
 import re
 import shutil
 import sys
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, RagqaError
+from retrieval.embedder_guard import check_embedder
 
 MANIFEST = "ragqa.json"
 LOCK_FILE = ".lock"  # the name qdrant-client local mode locks too, so the two engines exclude each other
 CREATING_PREFIX = ".creating-"
 # Collection names become folder names: no separators, no dot-files, nothing a shell would mangle.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Edge reports engine failures as plain `Exception`; these messages mean the caller sent bad input.
+_INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
 
 
 def locked_message(path: Path) -> str:
@@ -58,6 +63,58 @@ class Manifest:
 
     dense_size: int
     format: int = 1
+    embedder: str | None = None  # ``Embedder.identity`` of its writer; None in collections made before
+
+
+class Manifests:
+    """The manifests of a store's collections, each read from disk once (one process holds the store).
+
+    Example::
+
+        manifests = Manifests(root)
+        if not manifests.compatible("docs", 384, "all-MiniLM-L6-v2/onnx-int8"):
+            ...  # no such collection: create it, then manifests.put("docs", manifest)
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._known: dict[str, Manifest] = {}
+
+    def get(self, name: str) -> Manifest | None:
+        manifest = self._known.get(name)
+        if manifest is None:
+            manifest = read_manifest(collection_folder(self._root, name))
+            if manifest is not None:
+                self._known[name] = manifest  # absence is not cached: the collection may be made later
+        return manifest
+
+    def put(self, name: str, manifest: Manifest) -> None:
+        self._known[name] = manifest
+
+    def forget(self, name: str) -> None:
+        self._known.pop(name, None)
+
+    def compatible(self, name: str, dense_size: int, embedder: str | None) -> bool:
+        """True when the collection exists and ``embedder`` may write to it; False when it does not exist.
+
+        Raises ``CollectionMismatch`` for a collection of another vector size or another recorded
+        embedder, and for a folder of that name that is not a ragqa collection.
+        """
+        manifest = self.get(name)
+        if manifest is None:
+            if collection_folder(self._root, name).exists():
+                raise CollectionMismatch(
+                    f"{self._root / name} exists but is not a ragqa collection: use another "
+                    "--collection, or remove that folder"
+                )
+            return False
+        if manifest.dense_size != dense_size:
+            raise CollectionMismatch(
+                f"collection {name!r} holds {manifest.dense_size}-dimensional vectors but the embedder "
+                f"makes {dense_size}: use another --collection, or delete this one"
+            )
+        check_embedder(name, manifest.embedder, embedder)
+        return True
 
 
 def collection_folder(root: Path, name: str) -> Path:
@@ -73,7 +130,9 @@ def read_manifest(folder: Path) -> Manifest | None:
     """The collection's manifest, or None when ``folder`` is not a finished ragqa collection."""
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return Manifest(dense_size=int(data["dense_size"]), format=int(data.get("format", 1)))
+        embedder = data.get("embedder")
+        return Manifest(dense_size=int(data["dense_size"]), format=int(data.get("format", 1)),
+                        embedder=str(embedder) if embedder is not None else None)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -84,6 +143,38 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     tmp = folder / f"{MANIFEST}.tmp"
     tmp.write_text(json.dumps(asdict(manifest)), encoding="utf-8")
     tmp.replace(folder / MANIFEST)
+
+
+def build_collection(root: Path, name: str, manifest: Manifest, make_shard: Callable[[Path], None]) -> None:
+    """Make collection ``name``: ``make_shard(folder)`` builds the shard under a temporary name, then the
+    manifest is written and the folder renamed into place, so a crash never leaves a half-made
+    collection that looks finished (``remove_unfinished`` sweeps the leftovers)."""
+    tmp = root / f"{CREATING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        make_shard(tmp)
+        write_manifest(tmp, manifest)
+        tmp.rename(collection_folder(root, name))
+    except OSError as exc:
+        raise IndexUnavailable(f"cannot create collection {name!r} in {root}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_collection(folder: Path) -> None:
+    if folder.exists():
+        # The manifest goes first: an interrupted removal leaves a folder nobody treats as a collection.
+        (folder / MANIFEST).unlink(missing_ok=True)
+        shutil.rmtree(folder)
+
+
+def engine_error(exc: Exception, what: str, where: Path) -> RagqaError:
+    """An Edge engine failure as one of ours."""
+    text = str(exc)
+    if "WouldBlock" in text:  # another process (or handle) holds the shard's WAL lock
+        return IndexLocked(locked_message(where))
+    if isinstance(exc, ValueError) or any(marker in text for marker in _INPUT_ERRORS):
+        return InvalidRequest(f"Qdrant Edge rejected the request to {what}: {text}")
+    return IndexUnavailable(f"Qdrant Edge failed to {what} ({where}): {text}")
 
 
 def list_collection_names(root: Path) -> list[str]:

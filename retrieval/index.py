@@ -13,7 +13,7 @@ Example::
     from retrieval.backends import open_index
 
     index = open_index(QdrantSettings(path=Path("data/qdrant")))
-    index.ensure_collection("docs", dense_size=384)
+    index.ensure_collection("docs", dense_size=384, embedder=embedder.identity)
     index.upsert("docs", points)                        # IndexPoint: a chunk and its two vectors
     hits = index.query("docs", dense, sparse, FusionSpec("rrf"), limit=5)
     index.close()
@@ -142,7 +142,19 @@ class VectorIndex(Protocol):
     ``drop_collection``) moves the collection's version token; ``version`` reads it.
     """
 
-    def ensure_collection(self, name: str, dense_size: int) -> None: ...
+    def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
+        """Create the collection, recording ``embedder`` (an ``Embedder.identity``) when given; or check
+        an existing one: ``CollectionMismatch`` on another vector size, or on another recorded embedder
+        (a collection without a record, made before records existed, accepts any and gets none)."""
+        ...
+
+    def collection_embedder(self, name: str) -> str | None:
+        """The identity of the embedder that wrote the collection; None without a record or collection.
+
+        Cached after the first read (the query path asks on every question). Against a server, a
+        collection dropped and re-created by another process is seen by a restarted process.
+        """
+        ...
 
     def collection_exists(self, name: str) -> bool: ...
 

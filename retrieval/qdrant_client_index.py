@@ -2,7 +2,9 @@
 
 Each collection holds its version token in a reserved point (``retrieval.versions``). Local mode
 is one process per folder, so its tokens are kept in memory; against a server, which other
-processes write too, a token is read again once it is ``version_ttl_s`` old.
+processes write too, a token is read again once it is ``version_ttl_s`` old. The embedder that
+wrote a collection is in the collection's metadata (``EMBEDDER_KEY``; local mode keeps it in its
+``meta.json``), read once per collection and process.
 
 Example::
 
@@ -26,6 +28,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound
 from core.settings import QdrantSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from retrieval.embedder_guard import check_embedder
 from retrieval.index import (
     DENSE,
     INFO_FIELDS,
@@ -50,6 +53,7 @@ from retrieval.index import (
 from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, read_token, version_payload
 
 T = TypeVar("T")
+EMBEDDER_KEY = "ragqa_embedder"  # in the collection's metadata: the writer's ``Embedder.identity``
 
 
 def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -> models.Filter | None:
@@ -91,7 +95,8 @@ class QdrantClientIndex:
         self._client = client
         self._path = path
         self._is_server = is_server
-        self._known: dict[str, int] = {}  # collection -> dense size, once checked or created
+        # collection -> (dense size, embedder record), once read or created
+        self._known: dict[str, tuple[int, str | None]] = {}
         self._versions = VersionTokens(self._read_version, self._write_version,
                                        ttl_s=version_ttl_s if is_server else None)
 
@@ -145,19 +150,22 @@ class QdrantClientIndex:
         self._known.pop(name, None)
         self._versions.set(name, ABSENT)
 
-    def ensure_collection(self, name: str, dense_size: int) -> None:
+    def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
         if self.collection_exists(name):
-            existing = self._known.get(name) or self._dense_size(name)
+            existing, recorded = self._known.get(name) or self._describe(name)
             if existing != dense_size:
                 raise CollectionMismatch(
                     f"collection {name!r} holds {existing}-dimensional vectors but the embedder makes "
                     f"{dense_size}: use another --collection, or delete this one"
                 )
+            check_embedder(name, recorded, embedder)
         else:
+            recorded = embedder
             self._call("create a collection", lambda: self._client.create_collection(
                 name,
                 vectors_config={DENSE: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)},
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                metadata={EMBEDDER_KEY: embedder} if embedder is not None else None,
             ))
             if self._is_server:
                 for field in KEYWORD_FIELDS:
@@ -168,14 +176,24 @@ class QdrantClientIndex:
                 self._call("index a payload field", lambda: self._client.create_payload_index(
                     name, "ingested_ts", models.PayloadSchemaType.FLOAT))
             self._versions.bump(name)  # born versioned: a re-created collection never reuses an old token
-        self._known[name] = dense_size
+        self._known[name] = (dense_size, recorded)
 
-    def _dense_size(self, name: str) -> int:
+    def collection_embedder(self, name: str) -> str | None:
+        if name not in self._known:
+            try:
+                self._known[name] = self._describe(name)
+            except NotFound:
+                return None  # not remembered: the collection may be made later
+        return self._known[name][1]
+
+    def _describe(self, name: str) -> tuple[int, str | None]:
+        """The collection's dense size and embedder record, as the engine has them."""
         info = self._call("read a collection", lambda: self._client.get_collection(name))
         vectors = info.config.params.vectors
-        if isinstance(vectors, dict) and DENSE in vectors:
-            return int(vectors[DENSE].size)
-        raise CollectionMismatch(f"collection {name!r} was not made by ragqa (no {DENSE!r} vector)")
+        if not (isinstance(vectors, dict) and DENSE in vectors):
+            raise CollectionMismatch(f"collection {name!r} was not made by ragqa (no {DENSE!r} vector)")
+        recorded = (info.config.metadata or {}).get(EMBEDDER_KEY)
+        return int(vectors[DENSE].size), str(recorded) if recorded is not None else None
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -293,7 +311,7 @@ class QdrantClientIndex:
         if not self.collection_exists(collection):
             raise NotFound(f"collection {collection!r} does not exist")
         return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
-                               self._count_chunks(collection), self._dense_size(collection))
+                               self._count_chunks(collection), self._describe(collection)[0])
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:

@@ -26,6 +26,7 @@ from core.errors import InvalidRequest
 from core.protocols import Embedder, Reranker, SparseEncoder
 from core.settings import RetrievalSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from retrieval.embedder_guard import check_query_embedder
 from retrieval.index import Ranked, VectorIndex
 
 log = structlog.get_logger(__name__)
@@ -57,6 +58,7 @@ class HybridRetriever:
             raise InvalidRequest("the query is empty")
         if not 1 <= top_k <= MAX_TOP_K:
             raise InvalidRequest(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        check_query_embedder(self.index, collection, self.embedder)  # a cached record: no engine call
         spec = fusion or self.settings.fusion_spec()
         dense = self.embedder.embed_query(query) if spec.mode != "sparse" else None
         sparse = self.sparse.encode_query(query) if spec.mode != "dense" else None

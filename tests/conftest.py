@@ -51,8 +51,8 @@ def minilm_path() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(minilm_path: Path) -> Iterator[object]:
-    """The real all-MiniLM-L6-v2 embedder, loaded once per test session."""
+    """The real all-MiniLM-L6-v2 embedder on the default backend, loaded once per test session."""
     from core.settings import EmbeddingSettings
-    from ingest.embedding import SentenceTransformerEmbedder
+    from ingest.embedding import embedder_from_settings
 
-    yield SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
+    yield embedder_from_settings(EmbeddingSettings())

@@ -1,0 +1,47 @@
+"""Which embedder wrote a collection, and the error when another one tries to write or query it.
+
+Vectors of one embedder are not those of another (another model, or the same model computed by
+another runtime: all-MiniLM-L6-v2 computed in int8 on ONNX lands at cosine ~0.995 of torch fp32,
+not on it), so a collection records the embedder's ``identity`` when it is created
+(``VectorIndex.ensure_collection(..., embedder=...)``). Ingest into it with another embedder is
+refused by the index; the query side calls ``check_query_embedder`` before searching. Collections
+made before the record existed have none and are accepted by everyone.
+
+Example::
+
+    check_query_embedder(index, "docs", embedder)   # raises CollectionMismatch on a mismatch
+"""
+
+from __future__ import annotations
+
+from core.errors import CollectionMismatch
+from core.protocols import Embedder
+from retrieval.index import VectorIndex
+
+
+def check_embedder(collection: str, recorded: str | None, current: str | None) -> None:
+    """Raise unless ``current`` may use a collection whose record is ``recorded`` (None: no record)."""
+    if recorded is not None and current is not None and recorded != current:
+        raise embedder_mismatch(collection, recorded, current)
+
+
+def check_query_embedder(index: VectorIndex, collection: str, embedder: Embedder) -> None:
+    """Raise ``CollectionMismatch`` when ``collection`` was written by another embedder than ``embedder``.
+
+    Cheap enough for every query: the index caches the record after the first read. A collection
+    that does not exist passes (the search itself reports it).
+    """
+    check_embedder(collection, index.collection_embedder(collection), embedder.identity)
+
+
+def embedder_mismatch(collection: str, recorded: str, current: str) -> CollectionMismatch:
+    model, _, backend = recorded.partition("/")
+    current_model, _, _ = current.partition("/")
+    if backend and model == current_model:
+        use_it = f"set RAGQA_EMBEDDING__BACKEND={backend} to use it"
+    else:
+        use_it = "configure that embedder (RAGQA_EMBEDDING__MODEL_PATH, RAGQA_EMBEDDING__BACKEND) to use it"
+    return CollectionMismatch(
+        f"collection {collection!r} was written by the embedder {recorded}, but this process embeds with "
+        f"{current}: {use_it}, or ingest into another --collection (or delete this one and ingest again)"
+    )
