@@ -8,7 +8,9 @@ The query path is the real one: `HybridRetriever.search` with the real embedder 
 for every query), the configured fusion, duplicate removal, on real cmu-qa-dev questions.
 qdrant-client local mode is the yardstick (its exhaustive search is what Edge replaces); it runs
 in memory, since its on-disk upserts take minutes per 10k points and do not change its search.
-Bar: Edge hybrid p50 <= 30 ms at 100k chunks. Results: bench/results/retrieval.json.
+Bars (issue #16): Edge hybrid p50 <= 10 ms at 100k chunks, query embedding p50 <= 3 ms. The
+search is also timed with the query's embedding cached (`search_cached_p50_ms`): what the engine
+and the post-processing cost without the model. Results: bench/results/retrieval.json.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from core.logging import configure_logging
 from core.settings import Settings
 from core.stats import percentile
 from core.types import Chunk
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import embedder_from_settings
 from retrieval.edge_index import EdgeIndex
 from retrieval.evaluation import load_qa_tsv
 from retrieval.index import IndexPoint, VectorIndex
@@ -71,10 +73,13 @@ def fill(index: VectorIndex, size: int, vocab: list[str], sparse: Bm25SparseEnco
         index.upsert("bench", points)
 
 
-def time_queries(retriever: HybridRetriever, questions: list[str]) -> list[float]:
+def time_queries(retriever: HybridRetriever, questions: list[str], cached: bool = False) -> list[float]:
     timings = []
     for question in questions:
-        retriever.embedder._cache.clear()  # type: ignore[attr-defined]  # time the real embedding every time
+        if cached:
+            retriever.embedder.embed_query(question)
+        else:
+            retriever.embedder._cache.clear()  # type: ignore[attr-defined]  # time the real embedding every time
         started = time.perf_counter()
         retriever.search(question, "bench", top_k=8)
         timings.append((time.perf_counter() - started) * 1000)
@@ -87,12 +92,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--local-queries", type=int, default=40, help="local mode is slow at 100k")
     parser.add_argument("--backends", default="edge,local", help="which of edge,local to run")
+    parser.add_argument("--edge-store", type=Path, default=None,
+                        help="keep the Edge stores here (one folder per size) and reuse a full one on the next run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_logging("WARNING")
     console = Console()
     settings = Settings()
-    embedder = SentenceTransformerEmbedder.from_settings(settings.embedding)
+    embedder = embedder_from_settings(settings.embedding)
     sparse = Bm25SparseEncoder()
     vocab = vocabulary(SHARED / "articles")
     questions = [q.text for q in load_qa_tsv(SHARED / "qa.tsv").queries]
@@ -102,23 +109,29 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             backends: list[tuple[str, VectorIndex, int]] = [
-                ("edge", EdgeIndex(Path(tmp) / "edge", hnsw_ef=settings.qdrant.hnsw_ef), args.queries),
+                ("edge", EdgeIndex(args.edge_store / str(size) if args.edge_store else Path(tmp) / "edge",
+                                   hnsw_ef=settings.qdrant.hnsw_ef), args.queries),
                 ("local", QdrantClientIndex(QdrantClient(location=":memory:")), args.local_queries),
             ]
             wanted = args.backends.split(",")
             for name, index, n_queries in [b for b in backends if b[0] in wanted]:
                 started = time.perf_counter()
-                fill(index, size, vocab, sparse)
-                if isinstance(index, EdgeIndex):
-                    index.optimize("bench")
+                reused = index.collection_exists("bench") and index.count("bench") == size
+                if not reused:
+                    fill(index, size, vocab, sparse)
+                    if isinstance(index, EdgeIndex):
+                        index.optimize("bench")
                 load_s = time.perf_counter() - started
                 retriever = HybridRetriever(index, embedder, sparse, settings.retrieval)
                 time_queries(retriever, questions[:5])  # warm caches and code paths
                 timings = time_queries(retriever, questions[5:5 + n_queries])
+                cached = time_queries(retriever, questions[5:5 + n_queries], cached=True)
                 rows.append({"backend": name, "chunks": size, "queries": len(timings),
                              "mode": settings.retrieval.fusion_spec().label(), "load_s": round(load_s, 1),
+                             "store_reused": reused,
                              "p50_ms": round(percentile(timings, 50), 2),
-                             "p95_ms": round(percentile(timings, 95), 2)})
+                             "p95_ms": round(percentile(timings, 95), 2),
+                             "search_cached_p50_ms": round(percentile(cached, 50), 2)})
                 index.close()
                 console.print(rows[-1])
     embed_only = []
@@ -134,17 +147,19 @@ def main() -> None:
         if edge and local:
             ratios[str(size)] = round(float(local["p50_ms"]) / float(edge["p50_ms"]), 1)  # type: ignore[arg-type]
     edge_100k = next((r for r in rows if r["backend"] == "edge" and r["chunks"] == 100000), None)
-    results = {"rows": rows, "query_embedding_p50_ms": round(percentile(embed_only, 50), 2),
-               "local_over_edge_p50": ratios, "bar_edge_p50_ms_at_100k": 30,
-               "passes": edge_100k is not None and float(edge_100k["p50_ms"]) <= 30}  # type: ignore[arg-type]
+    embed_p50 = percentile(embed_only, 50)
+    results = {"rows": rows, "embedder": settings.embedding.backend, "query_embedding_p50_ms": round(embed_p50, 2),
+               "local_over_edge_p50": ratios, "bar_edge_p50_ms_at_100k": 10, "bar_query_embedding_p50_ms": 3,
+               "passes": edge_100k is not None and float(edge_100k["p50_ms"]) <= 10  # type: ignore[arg-type]
+               and embed_p50 <= 3}
     chosen = sorted(args.backends.split(","))
     path = write_results("retrieval" if chosen == ["edge", "local"] else "retrieval-" + "-".join(chosen), results)
     table = Table(title="search latency (query embedding + hybrid query + post-processing)")
-    for column in ("backend", "chunks", "mode", "p50 ms", "p95 ms", "load s"):
+    for column in ("backend", "chunks", "mode", "p50 ms", "p95 ms", "p50 ms, embedding cached", "load s"):
         table.add_column(column, justify="right")
     for r in rows:
         table.add_row(str(r["backend"]), str(r["chunks"]), str(r["mode"]), str(r["p50_ms"]), str(r["p95_ms"]),
-                      str(r["load_s"]))
+                      str(r["search_cached_p50_ms"]), str(r["load_s"]))
     console.print(table)
     console.print(f"query embedding alone p50: {results['query_embedding_p50_ms']} ms; local/edge p50: {ratios}")
     console.print(f"results: {path}")
