@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -43,7 +42,6 @@ def main() -> None:
                         help="Sentences embedded per question (default: answer.max_embedded_sentences).")
     args = parser.parse_args()
     configure_logging("WARNING")
-    torch.set_num_threads(args.threads)
     dataset = load_qa_tsv(args.qa)
     rng = random.Random(20261202)
     docs = rng.sample(sorted(dataset.documents, key=lambda d: d.doc_id), args.articles)
@@ -58,6 +56,7 @@ def main() -> None:
                             answer={"mode": "extractive"} | ({} if args.max_embedded is None
                                                              else {"max_embedded_sentences": args.max_embedded}))
         with Components(settings) as parts:
+            parts.embedder.set_threads(args.threads)  # as the API does (api.torch_threads)
             parts.pipeline.ingest(to_sources(EvalDataset(dataset.name, dataset.kind, docs)), "bench")
             answerer, retriever = parts.answerer, parts.retriever
             answerer.ask(questions[0], "bench")  # warm-up: first-call allocations
