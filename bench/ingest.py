@@ -177,8 +177,10 @@ def main() -> None:
     table = Table(title=f"ingest benchmark, {args.copies} cop{'y' if args.copies == 1 else 'ies'}, same process")
     for col in ("run", "chunks", "chunks/s", "chunks/CPU s", "pipeline is"):
         table.add_column(col, justify="right")
-    table_rows = [("pipeline (" + settings.embedding.backend + ")", pipeline), ("raw fp32 sentence-transformers", best[FP32]),
-            ("raw int8 onnx", best[INT8])] + ([("LlamaIndex IngestionPipeline", llamaindex)] if llamaindex else [])
+    table_rows = [(f"pipeline ({settings.embedding.backend})", pipeline),
+                  ("raw fp32 sentence-transformers", best[FP32]), ("raw int8 onnx", best[INT8])]
+    if llamaindex is not None:
+        table_rows.append(("LlamaIndex IngestionPipeline", llamaindex))
     for name, rate in table_rows:
         table.add_row(name, str(rate.chunks), f"{rate.per_s:.1f}", f"{rate.per_cpu_s:.1f}",
                       f"{pipeline.per_s / rate.per_s:.2f}x")
