@@ -328,17 +328,12 @@ class EdgeIndex(EdgeInventory):
         candidates: int = 50,
     ) -> list[ScoredChunk]:
         flt = to_edge_filter(filters)
-        params = SearchParams(hnsw_ef=self._hnsw_ef)
-        dense_query = Query.Nearest(dense.tolist(), using=DENSE) if dense is not None else None
-        sparse_query = (Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values), using=SPARSE)
-                        if sparse is not None else None)
         mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
         with_vector = vectors_to_fetch(mode, dense)
         # Payloads are read by id afterwards (``fetch``): through the query they cost ~10x more.
         if mode in ("dense", "sparse"):
-            request = QueryRequest(limit=limit, query=dense_query if mode == "dense" else sparse_query, filter=flt,
-                                   params=params if mode == "dense" else None, with_payload=False,
-                                   with_vector=with_vector)
+            request = self._nearest(dense if mode == "dense" else None, sparse if mode == "sparse" else None,
+                                    limit, flt, with_vector)
         else:
             # The stub types Fusion's variants as classes apart from Fusion, though the engine takes them.
             fused: Any
@@ -347,10 +342,12 @@ class EdgeIndex(EdgeInventory):
                 fused = Fusion.Rrf(k=fusion.rrf_k, weights=weights)
             else:
                 fused = Fusion.Dbsf()
+            assert dense is not None and sparse is not None  # effective_mode fuses only with both
             request = QueryRequest(
                 limit=limit,
-                prefetches=[Prefetch(limit=candidates, query=dense_query, filter=flt, params=params),
-                            Prefetch(limit=candidates, query=sparse_query, filter=flt)],
+                prefetches=[Prefetch(limit=candidates, query=_dense_query(dense), filter=flt,
+                                     params=SearchParams(hnsw_ef=self._hnsw_ef)),
+                            Prefetch(limit=candidates, query=_sparse_query(sparse), filter=flt)],
                 query=fused, filter=flt, with_payload=False, with_vector=with_vector,
             )
         shard = self._shard(collection)
@@ -360,18 +357,20 @@ class EdgeIndex(EdgeInventory):
 
     def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
                limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
-        if dense is not None:
-            request = QueryRequest(limit=limit, query=Query.Nearest(dense.tolist(), using=DENSE),
-                                   filter=to_edge_filter(filters), params=SearchParams(hnsw_ef=self._hnsw_ef),
-                                   with_payload=False, with_vector=False)
-        elif sparse is not None:
-            request = QueryRequest(limit=limit, query=Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values),
-                                                                    using=SPARSE),
-                                   filter=to_edge_filter(filters), with_payload=False, with_vector=False)
-        else:
-            raise InvalidRequest("a search needs a dense or a sparse query vector")
+        request = self._nearest(dense, sparse, limit, to_edge_filter(filters), False)
         shard = self._shard(collection)
         return [Ranked(str(hit.id), float(hit.score)) for hit in self._call("search", lambda: shard.query(request))]
+
+    def _nearest(self, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None, limit: int,
+                 flt: Filter | None, with_vector: list[str] | bool) -> QueryRequest:
+        """One retriever's request, no payload: the dense one when ``dense`` is given, else BM25."""
+        if dense is not None:
+            return QueryRequest(limit=limit, query=_dense_query(dense), filter=flt,
+                                params=SearchParams(hnsw_ef=self._hnsw_ef), with_payload=False, with_vector=with_vector)
+        if sparse is not None:
+            return QueryRequest(limit=limit, query=_sparse_query(sparse), filter=flt, with_payload=False,
+                                with_vector=with_vector)
+        raise InvalidRequest("a search needs a dense or a sparse query vector")
 
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         if not chunk_ids:
@@ -410,3 +409,11 @@ class EdgeIndex(EdgeInventory):
 def _version_update(token: str) -> UpdateOperation:
     return UpdateOperation.upsert_points([Point(VERSION_POINT_ID, {}, version_payload(token))])
 
+
+
+def _dense_query(dense: npt.NDArray[np.float32]) -> Query:
+    return Query.Nearest(dense.tolist(), using=DENSE)
+
+
+def _sparse_query(sparse: SparseVector) -> Query:
+    return Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values), using=SPARSE)

@@ -31,13 +31,15 @@ from retrieval.index import Ranked, VectorIndex
 
 log = structlog.get_logger(__name__)
 _WORD = re.compile(r"\w+")
+MAX_TOP_K = 200
 FloatVector = npt.NDArray[np.float32]
 
 
 class Scored(Protocol):
+    """A ranked thing with a score: a hit with its chunk, or an id before its payload is read."""
+
     @property
     def score(self) -> float: ...
-MAX_TOP_K = 200
 
 
 class HybridRetriever:
