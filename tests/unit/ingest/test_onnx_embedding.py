@@ -72,12 +72,22 @@ def test_vectors_are_normalized_and_close_to_fp32(
     ours, theirs = onnx.embed_documents(texts), fp32.embed_documents(texts)
     assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    # Int8 arithmetic (weights and activations): cosine 0.990-0.999 to fp32 on article windows.
-    # The retrieval evals (BENCHMARKS.md) bound what that costs; this catches a broken model.
-    assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.985
-    assert float(np.mean(np.sum(ours * theirs, axis=1))) > 0.99
+    # Int8 arithmetic on smoothed activations: cosine 0.997-0.999 to fp32 here (0.990 unsmoothed).
+    # The retrieval evals (BENCHMARKS.md) bound what that costs; this catches a broken recipe.
+    assert float(np.min(np.sum(ours * theirs, axis=1))) > 0.995
+    assert float(np.mean(np.sum(ours * theirs, axis=1))) > 0.997
     query = "Who built the first steam locomotive?"
-    assert float(onnx.embed_query(query) @ fp32.embed_query(query)) > 0.985
+    assert float(onnx.embed_query(query) @ fp32.embed_query(query)) > 0.995
+
+
+def test_texts_run_side_by_side_give_the_vectors_of_texts_run_one_at_a_time(texts: list[str]) -> None:
+    serial = OnnxEmbedder.from_settings(EmbeddingSettings(threads=1))
+    parallel = OnnxEmbedder.from_settings(EmbeddingSettings(threads=3))
+    assert serial._parallel_runs() is None and parallel._parallel_runs() is not None
+    mixed = texts * 2
+    random.Random(3).shuffle(mixed)
+    np.testing.assert_array_equal(parallel.embed_documents(mixed), serial.embed_documents(mixed))
+    assert list(parallel._sessions) == [1]  # every run on one thread of one session
 
 
 def test_batches_keep_the_callers_order(onnx: OnnxEmbedder, texts: list[str]) -> None:
