@@ -80,8 +80,9 @@ class EmbeddingSettings(Section):
     threads: int | None = Field(
         default=None,
         ge=1,
-        description="Intra-op threads for embedding documents. onnx-int8: its document session "
-        "(queries run on 1 thread, in the API on `api.torch_threads`); sentence-transformers: torch's, "
+        description="Threads for embedding documents. onnx-int8: texts run at once, each on one thread "
+        "of one session (a `model_path` model: its batched session's intra-op threads); queries run "
+        "on 1 thread (in the API `api.torch_threads` sets the count); sentence-transformers: torch's, "
         "process-wide. Unset: the backend's default (all cores).",
     )
     device: str = Field(
