@@ -77,7 +77,9 @@ def test_citation_numbers_match_the_sources() -> None:
 def test_quoted_sources_are_marked_and_jinja_in_data_is_inert() -> None:
     text = "{{ 7 * 7 }} {% for x in y %}"
     user = load_prompt("rag-v3").render_user(question="Q?", sources=[PromptSource(1, "T", text, quoted=True)])
-    assert text in user and "49" not in user and "quoted" in user
+    # The delimiters carry a random hex id, which may itself contain "49".
+    rendered_data = re.sub(r"<</?source \d+ id=[0-9a-f]+>>", "", user)
+    assert text in user and "49" not in rendered_data and "quoted" in user
 
 
 def test_datamark_round_trips_words() -> None:
