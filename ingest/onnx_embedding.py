@@ -113,8 +113,8 @@ class OnnxEmbedder:
         its ``tokenizer.json``, run as it is."""
         if settings.model_path is None:
             # The packaged file computes in float; its int8-computing copy is ~2x faster (onnx_quantize.py).
-            model_file = int8_compute_model(default_onnx_path(), default_model_path())
             tokenizer_dir, name, per_text = default_model_path(), DEFAULT_MODEL_NAME, True
+            model_file = int8_compute_model(default_onnx_path(), tokenizer_dir)
         else:
             folder = settings.model_path
             model_file, tokenizer_dir, name, per_text = folder / MODEL_FILE, folder, folder.name, False

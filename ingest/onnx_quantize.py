@@ -108,11 +108,12 @@ def _smooth(source: Path, target: Path, tokenizer_dir: Path) -> None:
 
     model = onnx.load(str(source))
     matmuls = _weight_matmuls(model)
+    to_smooth = {n.name for n in matmuls}
     activation_max = _activation_maxima(model, sorted({n.input[0] for n in matmuls}), tokenizer_dir)
     weights = {init.name: init for init in model.graph.initializer}
     rewritten: list[NodeProto] = []
     for node in model.graph.node:
-        if node in matmuls:
+        if node.name in to_smooth:
             weight = numpy_helper.to_array(weights[node.input[1]])
             x_max = np.maximum(activation_max[node.input[0]], 1e-5)
             w_max = np.maximum(np.abs(weight).max(axis=1), 1e-5)
