@@ -1,9 +1,12 @@
 """The ingestion pipeline: parse -> chunk -> embed -> index, streaming in batches.
 
-Documents flow through in groups of about ``flush_chunks`` chunks, so memory holds one
-group (texts and vectors), never a corpus. Each document is written whole and then its
-stale chunks are removed, so re-ingest is idempotent and a crash leaves either the old
-version, the new one, or (until the retry) both complete: never half a document.
+Documents flow through in groups of about ``flush_chunks`` chunks. One background thread
+computes a group's dense vectors (the slow part) while the calling thread parses and chunks
+the next group and writes the one before (sparse vectors, upserts), so the embedder is not
+left idle; memory holds at most two groups (texts and vectors), never a corpus. Each
+document is written whole, once its vectors exist, and then its stale chunks are removed, so
+re-ingest is idempotent and a crash leaves either the old version, the new one, or (until
+the retry) both complete: never half a document.
 
 Example::
 
@@ -17,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +31,7 @@ import numpy as np
 import structlog
 
 from core.errors import DocumentTooLarge, IngestError, ParseError, RagqaError
-from core.protocols import Embedder, SparseEncoder
+from core.protocols import Embedder, FloatMatrix, SparseEncoder
 from core.settings import Settings
 from core.types import Chunk, Document
 from ingest.chunking import Chunker
@@ -65,6 +70,17 @@ class _Group:
     items: list[_Prepared] = field(default_factory=list)
     chunks: int = 0
 
+    def texts(self) -> list[str]:
+        return [c.encoded_text for item in self.items for c in item.chunks]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A group handed to the embedding thread; ``dense`` resolves to its vectors, one row per chunk."""
+
+    group: _Group
+    dense: Future[FloatMatrix]
+
 
 class IngestPipeline:
     """Turns source documents into indexed chunks. Reusable across calls and collections."""
@@ -102,7 +118,9 @@ class IngestPipeline:
         ``on_stage(doc_id, stage)`` hears when a parsed document waits for its embedding batch
         (``"embedding"``) and when its points start to be written (``"indexing"``);
         ``on_parsed(source, chunks)`` when a document is parsed and chunked and will be embedded;
-        ``on_embedded(n)`` as each slice of ``n`` chunks is embedded (the slow part).
+        ``on_embedded(n)`` as each slice of ``n`` chunks is embedded (the slow part). ``on_embedded``
+        is called from the embedding thread, every other hook from the calling thread: the callers'
+        ``on_embedded`` (rich's ``Progress.advance``, ``list.append``) are thread-safe.
         """
         started = time.perf_counter()
         report = IngestReport(collection=collection)
@@ -114,22 +132,37 @@ class IngestPipeline:
                 on_result(result)
 
         hooks = _Hooks(record, on_chunks, on_stage, on_embedded)
-        group = _Group()
-        for source in sources:
-            prepared = self._prepare(source, collection, record)
-            if prepared is None:
-                continue
-            if on_parsed:
-                on_parsed(source, len(prepared.chunks))
-            if on_stage:
-                on_stage(source.doc_id, "embedding")
-            group.items.append(prepared)
-            group.chunks += len(prepared.chunks)
-            if group.chunks >= self._flush_chunks:
-                self._flush(group, collection, hooks)
-                group = _Group()
-        if group.items:
-            self._flush(group, collection, hooks)
+        # One background thread embeds group N while this one prepares group N+1 and writes group
+        # N-1. Parsing, the index and every hook but ``on_embedded`` stay on this thread. The pool
+        # belongs to this call, so a failed or interrupted ingest leaves no thread behind. With the
+        # fp32 backend (SentenceTransformerEmbedder) chunking's tokenize waits for the model lock
+        # that an embedding holds: correct, only not overlapped; the default ONNX backend tokenizes
+        # without a lock.
+        embedding = ThreadPoolExecutor(1, thread_name_prefix="ingest-embed")
+        try:
+            pending: _Pending | None = None
+            group = _Group()
+            for source in sources:
+                prepared = self._prepare(source, collection, record)
+                if prepared is None:
+                    continue
+                if on_parsed:
+                    on_parsed(source, len(prepared.chunks))
+                if on_stage:
+                    on_stage(source.doc_id, "embedding")
+                group.items.append(prepared)
+                group.chunks += len(prepared.chunks)
+                if group.chunks >= self._flush_chunks:
+                    pending = self._hand_over(embedding, group, pending, collection, hooks)
+                    group = _Group()
+            if group.items:
+                pending = self._hand_over(embedding, group, pending, collection, hooks)
+            if pending is not None:
+                self._finish(pending.group, pending.dense.result, collection, hooks)
+        finally:
+            # A group not yet started is dropped; a running one is waited for, so the embedder is
+            # free when this returns (nothing of it was written: no half document).
+            embedding.shutdown(wait=True, cancel_futures=True)
         report.seconds = time.perf_counter() - started
         log.info("ingest.done", collection=collection, **report.counts(),
                  chunks=report.chunks_written, seconds=round(report.seconds, 2))
@@ -174,17 +207,28 @@ class IngestPipeline:
             record(DocumentResult.failure(source, IngestError(f"{source.name}: {type(exc).__name__}: {exc}")))
         return None
 
-    def _flush(self, group: _Group, collection: str, hooks: _Hooks) -> None:
+    def _hand_over(self, embedding: ThreadPoolExecutor, group: _Group, pending: _Pending | None,
+                   collection: str, hooks: _Hooks) -> _Pending:
+        """Starts ``group``'s embedding, then writes the previous group while it runs."""
+        submitted = _Pending(group, embedding.submit(self._embed_dense, group.texts(), hooks.on_embedded))
+        if pending is not None:
+            self._finish(pending.group, pending.dense.result, collection, hooks)
+        return submitted
+
+    def _finish(self, group: _Group, dense: Callable[[], FloatMatrix], collection: str, hooks: _Hooks) -> None:
+        """Waits for ``dense()``, adds the sparse vectors and writes each document whole."""
         try:
-            points = self._embed(group.items, hooks.on_embedded)
+            points = self._points(group.items, dense())
         except (RagqaError, ValueError, RuntimeError) as exc:
             if len(group.items) == 1:
                 hooks.record(DocumentResult.failure(group.items[0].source, exc))
                 return
-            # One document broke the batch: retry one at a time so only it fails.
+            # One document broke the batch: retry one at a time so only it fails. On this thread,
+            # beside the next group's embedding: a rare path, kept simple.
             log.warning("ingest.batch_failed", error=str(exc), documents=len(group.items))
             for item in group.items:
-                self._flush(_Group([item], len(item.chunks)), collection, hooks)
+                alone = _Group([item], len(item.chunks))
+                self._finish(alone, partial(self._embed_dense, alone.texts(), hooks.on_embedded), collection, hooks)
             return
         for item, item_points in zip(group.items, points, strict=True):
             if hooks.on_stage:
@@ -193,25 +237,25 @@ class IngestPipeline:
             if hooks.on_chunks:
                 hooks.on_chunks(len(item_points))
 
-    def _embed(self, items: list[_Prepared], on_embedded: Callable[[int], object] | None = None,
-               ) -> list[list[IndexPoint]]:
-        texts = [c.encoded_text for item in items for c in item.chunks]
+    def _embed_dense(self, texts: list[str], on_embedded: Callable[[int], object] | None) -> FloatMatrix:
+        """The dense vectors of ``texts``: what the embedding thread runs (and the one-by-one retry)."""
         if on_embedded is None:
-            dense = self.embedder.embed_documents(texts)
-        else:
-            # Slices big enough to keep the embedder's length-sorted batching, small enough to
-            # show progress within a batch.
-            parts = []
-            for start in range(0, len(texts), EMBED_SLICE):
-                parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
-                on_embedded(len(parts[-1]))
-            dense = np.vstack(parts) if parts else self.embedder.embed_documents(texts)
+            return self.embedder.embed_documents(texts)
+        # Slices big enough to keep the embedder's length-sorted batching, small enough to show
+        # progress within a batch.
+        parts = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
+            on_embedded(len(parts[-1]))
+        return np.vstack(parts) if parts else self.embedder.embed_documents(texts)
+
+    def _points(self, items: list[_Prepared], dense: FloatMatrix) -> list[list[IndexPoint]]:
         out: list[list[IndexPoint]] = []
         row = 0
         for item in items:
             count = len(item.chunks)
             out.append([
-                IndexPoint(chunk, dense[row + i], self.sparse.encode_document(texts[row + i]),
+                IndexPoint(chunk, dense[row + i], self.sparse.encode_document(chunk.encoded_text),
                            chunk_count=count, pipeline=self.pipeline_id)
                 for i, chunk in enumerate(item.chunks)
             ])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from core.settings import Settings
@@ -15,25 +17,46 @@ from ingest.pipeline import IngestPipeline
 from ingest.report import IngestReport
 from ingest.sources import SourceDocument, iter_sources
 from retrieval.backends import open_index
-from retrieval.index import VectorIndex
+from retrieval.index import IndexPoint, VectorIndex
 from retrieval.sparse import Bm25SparseEncoder
 
 COLLECTION = "cmu"
 
 
 class WriteCountingIndex:
-    """The real index, with a tally of the writes that pass through it."""
+    """The real index, with a tally of the writes that pass through it and the last point written
+    under each (collection, chunk id)."""
 
     def __init__(self, inner: VectorIndex) -> None:
         self.inner = inner
         self.writes = 0
+        self.points: dict[tuple[str, str], IndexPoint] = {}
 
     def upsert(self, collection: str, points: Any) -> None:
         self.writes += 1
+        self.points.update({(collection, p.chunk.chunk_id): p for p in points})
         self.inner.upsert(collection, points)
+
+    def written(self, collection: str) -> dict[str, IndexPoint]:
+        return {chunk_id: p for (name, chunk_id), p in self.points.items() if name == collection}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class PoisonAwareEmbedder:
+    """The real embedder, except that it raises on a batch that holds "POISON"."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        if any("POISON" in t for t in texts):
+            raise RuntimeError("simulated embedder crash")
+        return self.inner.embed_documents(texts)
 
 
 @pytest.fixture(scope="module")
@@ -147,23 +170,12 @@ def test_delete_removes_every_chunk(first_report: IngestReport, pipeline: Ingest
 def test_a_document_that_breaks_the_pipeline_fails_alone(
     embedder: Any, index: WriteCountingIndex, settings: Settings, corpus_dir: Path
 ) -> None:
-    class PoisonAwareEmbedder:
-        """The real embedder, except that it raises on one document's text."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(embedder, name)
-
-        def embed_documents(self, texts: list[str]) -> Any:
-            if any("POISON" in t for t in texts):
-                raise RuntimeError("simulated embedder crash")
-            return embedder.embed_documents(texts)
-
     sources = [
         SourceDocument("good-1", "good-1.txt", "mem://good-1", data=(corpus_dir / "set1/a2.txt").read_bytes()),
         SourceDocument("poison", "poison.txt", "mem://poison", data=b"This text carries POISON for the model."),
         SourceDocument("good-2", "good-2.txt", "mem://good-2", data=(corpus_dir / "set1/a3.txt").read_bytes()),
     ]
-    pipeline = IngestPipeline(PoisonAwareEmbedder(), Bm25SparseEncoder(), index, settings)  # type: ignore[arg-type]
+    pipeline = IngestPipeline(PoisonAwareEmbedder(embedder), Bm25SparseEncoder(), index, settings)  # type: ignore[arg-type]
     report = pipeline.ingest(sources, "poison-test")
     assert report.counts()["added"] == 2
     [failure] = report.failures
@@ -199,3 +211,61 @@ def test_progress_hooks_count_parsed_and_embedded_chunks(pipeline: IngestPipelin
     # The bar's total (chunks parsed) and its progress (chunks embedded) both end at what was written.
     assert sum(parsed.values()) == sum(embedded) == report.chunks_written > 0
     assert {r.doc_id: r.chunks for r in report.results} == parsed
+
+
+def small_articles(corpus_dir: Path) -> list[SourceDocument]:
+    return [s for s in iter_sources([corpus_dir / "set1"]) if s.doc_id in ("a10.txt", "a7.txt", "a9.txt")]
+
+
+def test_many_small_groups_write_what_one_group_writes(
+    embedder: Any, index: WriteCountingIndex, settings: Settings, corpus_dir: Path
+) -> None:
+    """Groups embedded on the background thread, beside the writes, land exactly as one group does."""
+    one = IngestPipeline(embedder, Bm25SparseEncoder(), index, settings, flush_chunks=10_000)  # type: ignore[arg-type]
+    # flush_chunks=1: each article is a group of its own, three groups in all.
+    many = IngestPipeline(embedder, Bm25SparseEncoder(), index, settings, flush_chunks=1)  # type: ignore[arg-type]
+    embedded_on: set[str] = set()
+
+    def chunk_spans(collection: str, doc_id: str) -> list[tuple[str, str, int, int]]:
+        return [(c.chunk_id, c.text, c.start, c.end) for c in index.document_chunks(collection, doc_id)]
+
+    single = one.ingest(small_articles(corpus_dir), "one-group")
+    multi = many.ingest(small_articles(corpus_dir), "many-groups",
+                        on_embedded=lambda n: embedded_on.add(threading.current_thread().name))
+
+    assert multi.counts() == single.counts() == {"added": 3, "updated": 0, "unchanged": 0, "failed": 0}
+    assert [(r.doc_id, r.chunks) for r in multi.results] == [(r.doc_id, r.chunks) for r in single.results]
+    assert embedded_on and threading.current_thread().name not in embedded_on
+    assert index.count("many-groups") == index.count("one-group") == multi.chunks_written
+    for result in multi.results:
+        assert chunk_spans("many-groups", result.doc_id) == chunk_spans("one-group", result.doc_id)
+    a, b = index.written("one-group"), index.written("many-groups")
+    assert a.keys() == b.keys() and len(a) == multi.chunks_written
+    for chunk_id, point in a.items():
+        assert np.allclose(point.dense, b[chunk_id].dense, atol=1e-6), chunk_id
+        assert (point.sparse, point.chunk_count, point.pipeline) == (b[chunk_id].sparse, b[chunk_id].chunk_count,
+                                                                      b[chunk_id].pipeline)
+    # What the index holds, not only what was sent: the same neighbours at the same scores.
+    query = embedder.embed_query("kangaroo")
+    ranked_one, ranked_many = index.ranked("one-group", query, None, 10), index.ranked("many-groups", query, None, 10)
+    assert [r.chunk_id for r in ranked_one] == [r.chunk_id for r in ranked_many]
+    assert np.allclose([r.score for r in ranked_one], [r.score for r in ranked_many], atol=1e-5)
+
+
+def test_a_failing_document_in_a_many_group_run_fails_alone(
+    embedder: Any, index: WriteCountingIndex, settings: Settings, corpus_dir: Path
+) -> None:
+    poison = SourceDocument("poison", "poison.txt", "mem://poison", data=b"This text carries POISON for the model.")
+    # Two chunks a group: poison (one chunk) shares the first with a10.txt, the others follow.
+    pipeline = IngestPipeline(PoisonAwareEmbedder(embedder), Bm25SparseEncoder(), index, settings,  # type: ignore[arg-type]
+                              flush_chunks=2)
+    report = pipeline.ingest([poison, *small_articles(corpus_dir)], "poison-groups")
+
+    assert report.counts() == {"added": 3, "updated": 0, "unchanged": 0, "failed": 1}
+    [failure] = report.failures
+    assert failure.doc_id == "poison" and "simulated embedder crash" in (failure.reason or "")
+    assert index.count("poison-groups", SearchFilters(doc_ids=("poison",))) == 0
+    for result in report.results:
+        if result.status == "added":
+            assert index.count("poison-groups", SearchFilters(doc_ids=(result.doc_id,))) == result.chunks > 0
+    assert index.count("poison-groups") == report.chunks_written
