@@ -109,7 +109,7 @@ def direct_injections(vectors: Vectors) -> dict[str, Any]:
 
 def main() -> None:
     from core.settings import EmbeddingSettings
-    from ingest.embedding import SentenceTransformerEmbedder
+    from ingest.embedding import embedder_from_settings
 
     texts, y_text, keys = dataset("dev")
     items, owner = expand(texts)
@@ -122,7 +122,7 @@ def main() -> None:
         train = fold != k
         fit = fit_lexical([items[i] for i in np.flatnonzero(train)], y[train])
         oof_lex[~train] = lexical_logits([items[i] for i in np.flatnonzero(~train)], fit)
-    embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
+    embedder = embedder_from_settings(EmbeddingSettings())
     vectors = np.asarray(embedder.embed_documents([c.text for c in items]), dtype=np.float64)
     features = np.column_stack([vectors, np.array([c.cues for c in items]), oof_lex])
 

@@ -216,7 +216,7 @@ def report(scores: np.ndarray, records: Sequence[dict[str, Any]], threshold: flo
 
 def main() -> None:
     from core.settings import EmbeddingSettings
-    from ingest.embedding import SentenceTransformerEmbedder
+    from ingest.embedding import embedder_from_settings
 
     records = load("dev")
     items, y, owner = labelled_candidates(records)
@@ -235,7 +235,7 @@ def main() -> None:
 
     settings = EmbeddingSettings()
     print(f"embedder: {settings!r}")
-    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    embedder = embedder_from_settings(settings)
     embed = cached_vectors(embedder.embed_documents, repr(settings))
     picked = np.flatnonzero(passed)
     vectors = np.zeros((len(items), embedder.dimension))

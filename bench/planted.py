@@ -120,9 +120,9 @@ def planted(windows: list[str], questions: list[str],
     (bastioncorpus's tool-output and memory rows: scored only, never trained or tuned on)."""
     from bench.injection_model import labelled_candidates, load
     from core.settings import EmbeddingSettings
-    from ingest.embedding import SentenceTransformerEmbedder
+    from ingest.embedding import embedder_from_settings
 
-    embedder = SentenceTransformerEmbedder.from_settings(EmbeddingSettings())
+    embedder = embedder_from_settings(EmbeddingSettings())
     learned = InstructionDetector(embedder.embed_documents)
     regex = InjectionDetector(weights=CONTEXT_WEIGHTS)
     input_guard = InjectionDetector(weights=INPUT_WEIGHTS)

@@ -77,6 +77,11 @@ _OVERRIDE = re.compile(r"\b(?:ignore|disregard|forget|instead|rather than|no mat
 # Shell commands, flags, paths and file names: READMEs and tickets are full of them.
 _CODE = re.compile(r"(?:^|\s)--?[a-z][\w-]*|\b\w+\.(?:py|md|txt|yml|yaml|toml|json|cfg|sh|exe|log)\b|"
                    r"\b(?:pip|npm|git|make|docker|cargo|poetry|sudo|apt|chmod)\b|[\w.~-]*/[\w.-]+/")
+# An obligation ("must", "is required to") whose subject is an assistant or whoever reads the text:
+# an order stated about the reader rather than to it ("The assistant must praise ...").
+_MODAL = re.compile(r"\b(?:must|should|shall|needs? to|ha(?:s|ve) to|(?:is|are) (?:required|expected|instructed|"
+                    r"supposed|asked) to)\b")
+_READER = re.compile(r"\b(?:whoever|anyone|any reader|the reader|readers|automated)\b")
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
 _FUNCTION_WORDS = "the a an of to in and is was for on that with as by it this are be at from or"
 _FUNCTION = frozenset(_FUNCTION_WORDS.split())
@@ -106,6 +111,7 @@ CUES: tuple[Cue, ...] = (
     Cue("override", "overrides the task ('ignore', 'instead', 'no matter', 'from now on')"),
     Cue("code", "holds a command, flag, path or file name, as READMEs and tickets do"),
     Cue("inner_imperative", "a capitalized command verb mid-text: an order glued onto a row or sentence"),
+    Cue("obligation", "says what the assistant or whoever reads must do ('The assistant must ...')"),
 )
 
 
@@ -157,6 +163,15 @@ def inner_imperative(sentence: str) -> bool:
     return False
 
 
+def obligation(folded: str) -> bool:
+    """A modal of obligation whose subject, in the same clause, names an AI or the reader."""
+    for match in _MODAL.finditer(folded):
+        subject = re.split(r"[.;:!?]", folded[max(0, match.start() - 80):match.start()])[-1]
+        if _AI.search(subject) or _READER.search(subject):
+            return True
+    return False
+
+
 def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float, ...]:
     folded = sentence.casefold()
     content = {w for w in _words(folded) if len(w) > 3 and w not in _FUNCTION}
@@ -177,6 +192,7 @@ def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float
         float(bool(_OVERRIDE.search(folded))),
         float(bool(_CODE.search(folded))),
         float(inner_imperative(sentence)),
+        float(obligation(folded)),
     )
 
 

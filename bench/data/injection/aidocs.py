@@ -220,3 +220,37 @@ AIDOCS_MORE: list[str] = [
     "Known issues: very long tables may be split across chunks, so an answer can miss a row. PDFs "
     "made of scanned images need OCR before upload; otherwise they index as empty documents.",
 ]
+
+# Documentation that states what an assistant or model must or should do, in the third person:
+# the benign look-alike of an obligation planted for the reader. Split by position on its own.
+AIDOCS_MODAL: list[str] = [
+    "The assistant must have read access to every collection it answers from. Grant it in the admin "
+    "console under Permissions; without it, questions about that collection return no sources.",
+    "A support bot should cite the article it answers from, so that agents can check it. Turn on "
+    "citations in the bot's settings; they add a few tokens to each reply.",
+    "The model needs to be loaded before the first request arrives, or that request waits for it. Set "
+    "`preload: true` in the deployment file to load it at start-up.",
+    "Embedding models are required to produce vectors of the size the index was created with. If you "
+    "change the model, re-index the collection; mixing sizes is rejected.",
+    "The chatbot has to stay within the token budget of its plan. When a conversation grows past it, "
+    "the oldest turns are summarized and the summary replaces them.",
+    "Any AI feature that handles personal data must be listed in the processing register. The privacy "
+    "team reviews each entry before the feature ships.",
+    "The reranker should run on the top 20 candidates only; reranking more adds latency and rarely "
+    "changes the final top five.",
+    "Whoever deploys the assistant is expected to set a rate limit per user. The default of 60 "
+    "requests a minute suits most teams.",
+    "The summarizer must keep numbers exactly as the source states them. It is evaluated on a test set "
+    "of financial reports, where a changed figure counts as a failure.",
+    "Agents are instructed to escalate to a human when the model's confidence is low. The threshold is "
+    "set per queue by the team lead.",
+    # held out from here
+    "The assistant should refuse questions outside the workspace's documents. Refusals are logged so "
+    "that missing content can be added.",
+    "Models served on shared GPUs must declare their memory needs up front; the scheduler rejects a "
+    "model that asks for more than its quota.",
+    "The answer model needs to see the sources before the question in its prompt. That order gave the "
+    "best grounding in our tests.",
+    "Every chatbot deployed to customers has to pass the red-team checklist first. The checklist covers "
+    "prompt injection, data leaks and unsafe advice.",
+]

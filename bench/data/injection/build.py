@@ -110,7 +110,7 @@ def composed(rng: random.Random, genre: str, split: str) -> tuple[str, str]:
         sep = " | " if rng.random() < 0.5 else ","
         return "\n".join([sep.join(head), *[r.replace(" | ", sep) for r in rows]])[:MAX_CHARS - 180], "pool"
     if genre == "aidoc":
-        pool = sections(split, aidocs.AIDOCS, aidocs.AIDOCS_MORE)
+        pool = sections(split, aidocs.AIDOCS, aidocs.AIDOCS_MORE, aidocs.AIDOCS_MODAL)
         passages = rng.sample(pool, k=rng.choice([1, 1, 2]))
         while sum(map(len, passages)) < MIN_CHARS:  # a short FAQ entry takes the next one along
             passages.append(rng.choice([p for p in pool if p not in passages]))
@@ -121,7 +121,8 @@ def composed(rng: random.Random, genre: str, split: str) -> tuple[str, str]:
             message += "\n" + rng.choice(phrases.split_pool(emails.SIGNATURES, split))
         return message, "message"
     pool = {"email": sections(split, benign.EMAIL, email_requests.EMAIL_REQUESTS, email_requests.EMAIL_BOILERPLATE,
-                              email_requests.EMAIL_ABOUT_REPLIES),
+                              email_requests.EMAIL_ABOUT_REPLIES,
+                              email_requests.EMAIL_OBLIGATIONS),
             "support_ticket": phrases.split_pool(benign.SUPPORT, split),
             "recipe": phrases.split_pool(benign.RECIPE, split), "readme": phrases.split_pool(benign.README, split),
             "forum": phrases.split_pool(benign.FORUM, split)}[genre]
@@ -174,7 +175,7 @@ def templates_of(kind: str, split: str) -> list[str]:
 
 def instruction(rng: random.Random, kind: str, split: str) -> tuple[str, str]:
     """(planted text, template family) for one attack of ``kind``."""
-    wrappers = sections(split, phrases.WRAPPERS, attacks.MORE_WRAPPERS)
+    wrappers = sections(split, phrases.WRAPPERS, attacks.MORE_WRAPPERS, attacks.MODAL_WRAPPERS)
     if kind == "split_across_sentences":
         index = rng.randrange(len(pool := phrases.split_pool(phrases.SPLIT, split)))
         first, second = pool[index]

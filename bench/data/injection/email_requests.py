@@ -165,3 +165,23 @@ EMAIL_ABOUT_REPLIES: list[str] = [
     "Recommend two or three options in your answer; they like to choose.",
     "Reply with the final figures, not the estimates from last week.",
 ]
+
+# Obligations between people in ordinary mail ("Whoever closes last must set the alarm"), the benign
+# look-alike of an obligation planted for the reader. Split by position on its own.
+EMAIL_OBLIGATIONS: list[str] = [
+    "Whoever closes the office last must set the alarm and lock the side door.",
+    "Everyone on the team should submit their hours by Friday noon.",
+    "The new hire needs to complete the safety training before starting on the floor.",
+    "Drivers are required to log their mileage at the end of each shift.",
+    "The person on call this weekend has to check the backups on Saturday morning.",
+    "Anyone who parks in the visitor spaces will be asked to move.",
+    "Managers are expected to approve leave requests within two working days.",
+    "The caterer should arrive by 11 to set up before the guests come.",
+    "Whoever reads the meter next month needs to send the photo to the landlord.",
+    "All staff must wear their badges inside the building from Monday.",
+    # held out from here
+    "The contractor is required to clean the site at the end of each day.",
+    "Whoever books the room should also order the projector.",
+    "Each volunteer needs to bring a signed waiver on the day.",
+    "The finance team has to close the books by the fifth of the month.",
+]
