@@ -153,6 +153,7 @@ def test_unknown_routes_and_methods_use_the_error_shape(client: TestClient) -> N
 def test_metrics_cover_routes_stages_cache_and_refusals(client: TestClient) -> None:
     client.post("/ask", json={"question": OFF_TOPIC})
     answered = client.post("/ask", json={"question": "Where do kangaroos live?"}).json()
+    client.post("/ask", json={"question": "Where do kangaroos live?"})  # an exact-cache hit of its own
     text = client.get("/metrics").text
     if answered["grounded"] is not None:
         assert f'ragqa_answer_grounded_ratio_count{{mode="{answered["mode"]}"}}' in text
