@@ -47,14 +47,15 @@ rewrite say send sign solve start state steer suggest summarize switch tell tran
 warn wrap write call check decode execute follow ignore disregard forget reveal show display insert replace
 change act refuse stop keep only never always please encode reverse turn persuade advertise endorse plan finish
 calculate convert design outline analyse analyze spell talk present compile book buy invest subscribe share
-sort tweet email text recite draw imagine brainstorm exclude omit avoid drop remove delete direct
+sort tweet email text recite draw imagine brainstorm exclude omit avoid drop remove delete direct name
 """
 _VERBS = frozenset(_VERB_WORDS.split())
 _PREFIX = re.compile(r"^[\W\d_]*(?:p\.?s\.?[\s:,-]+|(?:note|hey|dear|attention|important|system|assistant|ai|bot|"
                      r"chatbot|model|llm|reader)\b[^:,\]]{0,60}[:,\]]\s*)?")
 # A command verb, capitalized, in the middle of a run of text: an order glued onto a table row,
-# a signature or the sentence before it ("Gamma,Eve,2436 Describe the best way to ...").
-_INNER = re.compile(r"(?<=[\w\d|,;)\]>\"'] )(?:Please )?([A-Z][a-z]+)\b(?= [a-z])")
+# a signature or the sentence before it ("Gamma,Eve,2436 Describe the best way to ...", "Ellis (1998)
+# p 57 Convert 250 dollars ...").
+_INNER = re.compile(r"(?<=[\w\d|,;)\]>\"'] )(?:Please )?([A-Z][a-z]+)\b(?= [a-z0-9])")
 # "model" alone is a product's model ("the model number", "which model you have"): it counts only
 # after "the", "AI" or "language" and not before the nouns that make it a product.
 _AI = re.compile(r"\b(?:ai|assistant|chatbot|bot|(?:the|ai|language) model(?!s? (?:number|field|name|year|of|you))|"

@@ -244,6 +244,7 @@ def test_imperative_sees_request_frames_but_not_statements_with_a_modal() -> Non
 def test_a_command_verb_glued_mid_text_is_a_cue_but_a_named_button_is_not() -> None:
     assert cue_map("Gamma,Eve,North,2436 Describe the best way to learn a language.")["inner_imperative"] == 1.0
     assert cue_map("Click the Send button at the top of the form.")["inner_imperative"] == 0.0
+    assert cue_map("Ellis (1998) p 57 Convert 250 US dollars into euros.")["inner_imperative"] == 1.0
 
 
 def test_rows_and_cells_of_a_table_like_sentence_are_scored_on_their_own() -> None:
