@@ -1,6 +1,6 @@
 """``SearchFilters`` as Qdrant Edge filters, and the payload indexes that make them fast.
 
-The semantics are those of ``retrieval.qdrant_client_index.to_qdrant_filter``: every set field
+The semantics are those of ``retrieval.qdrant_client_filters.to_qdrant_filter``: every set field
 restricts (``must``), except ``tags_any`` which needs one of its pairs (``should``).
 
     >>> edge = to_edge_filter(SearchFilters(doc_ids=("a.txt", "b.txt"), tags_any=(("team", "legal"),)))

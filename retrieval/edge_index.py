@@ -3,7 +3,8 @@
 One Edge shard holds one collection, so the store is a folder of shard folders (see
 ``retrieval.edge_store``). Shards open on first use and stay open until ``close()``. Each shard
 also holds the collection's version token (``retrieval.versions``); one process holds the store,
-so this index knows the token without reading it again.
+so this index knows the token without reading it again. The token, counts and a document's state
+are read as every backend reads them (``retrieval.index_reads``), over this module's primitives.
 """
 
 from __future__ import annotations
@@ -16,32 +17,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from qdrant_edge import (
-    CountRequest,
-    Distance,
-    EdgeConfig,
-    EdgeShard,
-    EdgeSparseVectorParams,
-    EdgeVectorParams,
-    FacetRequest,
-    Filter,
-    Fusion,
-    Modifier,
-    Point,
-    Prefetch,
-    Query,
-    QueryRequest,
-    Record,
-    ScrollRequest,
-    SearchParams,
-    UpdateOperation,
-)
-from qdrant_edge import SparseVector as EdgeSparseVector
+from qdrant_edge import CountRequest, EdgeShard, FacetRequest, Filter, Record, ScrollRequest, UpdateOperation
 
-from core.errors import IndexUnavailable, InvalidRequest, NotFound, RagqaError
+from core.errors import IndexUnavailable, NotFound, RagqaError
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.edge_filters import FIELD_INDEXES, document_filter, match, ordinals_filter, to_edge_filter
 from retrieval.edge_inventory import EdgeInventory
+from retrieval.edge_requests import collection_config, edge_point, nearest_request, search_request, version_update
 from retrieval.edge_store import (
     Manifest,
     Manifests,
@@ -55,27 +37,22 @@ from retrieval.edge_store import (
     remove_unfinished,
 )
 from retrieval.index import (
-    DENSE,
-    SPARSE,
-    STATE_FIELDS,
     CollectionStats,
-    DocumentState,
     IndexPoint,
     Ranked,
     chunk_of,
-    chunk_payload,
     chunks_in_order,
     effective_mode,
     scored_chunks,
     tag_payload,
-    vectors_to_fetch,
 )
-from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token, read_token, version_payload
+from retrieval.index_reads import IndexReads
+from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token
 
 T = TypeVar("T")
 
 
-class EdgeIndex(EdgeInventory):
+class EdgeIndex(EdgeInventory, IndexReads[Filter]):
     """VectorIndex on Qdrant Edge: one shard folder per collection under ``path``; one process per store.
 
     Writes go to a WAL and are flushed on ``close()``. New points are searchable at once (by brute
@@ -139,10 +116,7 @@ class EdgeIndex(EdgeInventory):
             return shard
 
     def _create(self, name: str, dense_size: int, embedder: str | None) -> None:
-        config = EdgeConfig(
-            vectors={DENSE: EdgeVectorParams(size=dense_size, distance=Distance.Cosine)},
-            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
-        )
+        config = collection_config(dense_size)
         manifest = Manifest(dense_size=dense_size, embedder=embedder)
         token = new_token()  # born versioned: a re-created collection never reuses an old token
 
@@ -152,7 +126,7 @@ class EdgeIndex(EdgeInventory):
                 for field, schema in FIELD_INDEXES:
                     operation = UpdateOperation.create_field_index(field, schema)
                     self._call("index a payload field", partial(shard.update, operation), tmp)
-                self._call("write the index version", partial(shard.update, _version_update(token)), tmp)
+                self._call("write the index version", partial(shard.update, version_update(token)), tmp)
             finally:
                 shard.close()
 
@@ -199,12 +173,7 @@ class EdgeIndex(EdgeInventory):
         if not points:
             return
         shard = self._shard(collection)
-        edge_points = [
-            Point(p.chunk.chunk_id, {DENSE: p.dense.tolist(),
-                                     SPARSE: EdgeSparseVector(p.sparse.indices, p.sparse.values)},
-                  chunk_payload(p))
-            for p in points
-        ]
+        edge_points = [edge_point(p) for p in points]
         with self._versions.writing(collection):
             self._call("write points", lambda: shard.update(UpdateOperation.upsert_points(edge_points)))
         self._dirty.add(collection)
@@ -234,16 +203,7 @@ class EdgeIndex(EdgeInventory):
             self._dirty.add(collection)
         return stale
 
-    # -- the version token ----------------------------------------------------------------
-
-    def version(self, collection: str) -> str:
-        return self._versions.get(collection)
-
-    def cached_version(self, collection: str) -> str | None:
-        return self._versions.cached(collection)
-
-    def _read_version(self, collection: str) -> str:
-        return read_token(lambda: self._version_point(collection, with_payload=True))
+    # -- the version point (``IndexReads`` reads the token through it) ----------------------
 
     def _version_point(self, collection: str, with_payload: bool) -> list[Record]:
         shard = self._shard(collection)
@@ -252,7 +212,7 @@ class EdgeIndex(EdgeInventory):
 
     def _write_version(self, collection: str, token: str) -> None:
         shard = self._shard(collection)
-        self._call("write the index version", lambda: shard.update(_version_update(token)))
+        self._call("write the index version", lambda: shard.update(version_update(token)))
         self._dirty.add(collection)
 
     def optimize(self, collection: str | None = None) -> None:
@@ -262,31 +222,23 @@ class EdgeIndex(EdgeInventory):
             self._call("optimize a collection", shard.optimize)
             self._dirty.discard(name)
 
-    # -- reads ----------------------------------------------------------------------------
+    # -- reads (the first four are ``IndexReads``'s primitives) ----------------------------
 
     def _count(self, collection: str, flt: Filter | None) -> int:
         shard = self._shard(collection)
         return self._call("count points", lambda: shard.count(CountRequest(exact=True, filter=flt)))
 
-    def count(self, collection: str, filters: SearchFilters | None = None) -> int:
-        flt = to_edge_filter(filters)
-        # Every filter needs a field the version point lacks; without one, take it off the total.
-        return self._count(collection, flt) if flt is not None else self._count_chunks(collection)
+    def _filter(self, filters: SearchFilters | None) -> Filter | None:
+        return to_edge_filter(filters)
 
-    def _count_chunks(self, collection: str) -> int:
-        return self._count(collection, None) - len(self._version_point(collection, with_payload=False))
+    def _document_filter(self, doc_id: str, **fields: str) -> Filter:
+        return document_filter(doc_id, *(match(key, value) for key, value in fields.items()))
 
-    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
-        flt = document_filter(doc_id)
-        points = self._count(collection, flt)
-        if points == 0:
-            return DocumentState(0, None, None, 0, 0)
+    def _first_payload(self, collection: str, flt: Filter, fields: Sequence[str]) -> dict[str, Any] | None:
         shard = self._shard(collection)
         records, _ = self._call("read points", lambda: shard.scroll(ScrollRequest(
-            limit=1, filter=flt, with_payload=list(STATE_FIELDS))))
-        payload = (records[0].payload or {}) if records else {}
-        same = document_filter(doc_id, match("content_hash", content_hash), match("pipeline", pipeline))
-        return DocumentState.from_payload(points, payload, self._count(collection, same))
+            limit=1, filter=flt, with_payload=list(fields))))
+        return (records[0].payload or {}) if records else None
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
         return sorted(self._distinct_doc_ids(collection, Filter(must=[match("source", source)])))
@@ -329,27 +281,9 @@ class EdgeIndex(EdgeInventory):
     ) -> list[ScoredChunk]:
         flt = to_edge_filter(filters)
         mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
-        with_vector = vectors_to_fetch(mode, dense)
-        # Payloads are read by id afterwards (``fetch``): through the query they cost ~10x more.
-        if mode in ("dense", "sparse"):
-            request = self._nearest(dense if mode == "dense" else None, sparse if mode == "sparse" else None,
-                                    limit, flt, with_vector)
-        else:
-            # The stub types Fusion's variants as classes apart from Fusion, though the engine takes them.
-            fused: Any
-            if mode == "rrf":
-                weights = [fusion.dense_weight, fusion.sparse_weight] if fusion.weighted else None
-                fused = Fusion.Rrf(k=fusion.rrf_k, weights=weights)
-            else:
-                fused = Fusion.Dbsf()
-            assert dense is not None and sparse is not None  # effective_mode fuses only with both
-            request = QueryRequest(
-                limit=limit,
-                prefetches=[Prefetch(limit=candidates, query=_dense_query(dense), filter=flt,
-                                     params=SearchParams(hnsw_ef=self._hnsw_ef)),
-                            Prefetch(limit=candidates, query=_sparse_query(sparse), filter=flt)],
-                query=fused, filter=flt, with_payload=False, with_vector=with_vector,
-            )
+        # The request reads no payload: ``fetch`` reads them by id afterwards, ~10x cheaper.
+        request = search_request(mode, fusion, dense, sparse, limit=limit, candidates=candidates, flt=flt,
+                                 hnsw_ef=self._hnsw_ef)
         shard = self._shard(collection)
         hits = self._call("search", lambda: shard.query(request))
         chunks = self.fetch(collection, [str(hit.id) for hit in hits])
@@ -357,20 +291,9 @@ class EdgeIndex(EdgeInventory):
 
     def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
                limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
-        request = self._nearest(dense, sparse, limit, to_edge_filter(filters), False)
+        request = nearest_request(dense, sparse, limit, to_edge_filter(filters), False, self._hnsw_ef)
         shard = self._shard(collection)
         return [Ranked(str(hit.id), float(hit.score)) for hit in self._call("search", lambda: shard.query(request))]
-
-    def _nearest(self, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None, limit: int,
-                 flt: Filter | None, with_vector: list[str] | bool) -> QueryRequest:
-        """One retriever's request, no payload: the dense one when ``dense`` is given, else BM25."""
-        if dense is not None:
-            return QueryRequest(limit=limit, query=_dense_query(dense), filter=flt,
-                                params=SearchParams(hnsw_ef=self._hnsw_ef), with_payload=False, with_vector=with_vector)
-        if sparse is not None:
-            return QueryRequest(limit=limit, query=_sparse_query(sparse), filter=flt, with_payload=False,
-                                with_vector=with_vector)
-        raise InvalidRequest("a search needs a dense or a sparse query vector")
 
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         if not chunk_ids:
@@ -405,15 +328,3 @@ class EdgeIndex(EdgeInventory):
         if failure is not None:
             raise failure
 
-
-def _version_update(token: str) -> UpdateOperation:
-    return UpdateOperation.upsert_points([Point(VERSION_POINT_ID, {}, version_payload(token))])
-
-
-
-def _dense_query(dense: npt.NDArray[np.float32]) -> Query:
-    return Query.Nearest(dense.tolist(), using=DENSE)
-
-
-def _sparse_query(sparse: SparseVector) -> Query:
-    return Query.Nearest(EdgeSparseVector(sparse.indices, sparse.values), using=SPARSE)

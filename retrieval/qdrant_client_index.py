@@ -4,7 +4,9 @@ Each collection holds its version token in a reserved point (``retrieval.version
 is one process per folder, so its tokens are kept in memory; against a server, which other
 processes write too, a token is read again once it is ``version_ttl_s`` old. The embedder that
 wrote a collection is in the collection's metadata (``EMBEDDER_KEY``; local mode keeps it in its
-``meta.json``), read once per collection and process.
+``meta.json``), read once per collection and process. The token, counts and a document's state are
+read as every backend reads them (``retrieval.index_reads``); filters, requests and the document
+inventory have modules of their own (``retrieval.qdrant_client_{filters,requests,inventory}``).
 
 Example::
 
@@ -25,24 +27,16 @@ import numpy.typing as npt
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, NotFound
+from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, NotFound
 from core.settings import QdrantSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.embedder_guard import check_embedder
 from retrieval.index import (
     DENSE,
-    INFO_FIELDS,
-    KEYWORD_FIELDS,
-    SPARSE,
-    STATE_FIELDS,
     CollectionStats,
-    DocumentInfo,
-    DocumentPage,
-    DocumentState,
     IndexPoint,
     Ranked,
     chunk_of,
-    chunk_payload,
     chunks_in_order,
     directory_bytes,
     effective_mode,
@@ -50,40 +44,24 @@ from retrieval.index import (
     tag_payload,
     vectors_to_fetch,
 )
-from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, read_token, version_payload
+from retrieval.index_reads import IndexReads
+from retrieval.qdrant_client_filters import document_filter, match, ordinals_filter, to_qdrant_filter
+from retrieval.qdrant_client_inventory import QdrantClientInventory
+from retrieval.qdrant_client_requests import (
+    EMBEDDER_KEY,
+    PAYLOAD_INDEXES,
+    collection_config,
+    nearest_kwargs,
+    point_struct,
+    search_kwargs,
+    version_struct,
+)
+from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens
 
 T = TypeVar("T")
-EMBEDDER_KEY = "ragqa_embedder"  # in the collection's metadata: the writer's ``Embedder.identity``
 
 
-def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -> models.Filter | None:
-    must: list[models.Condition] = []
-    should: list[models.Condition] = []
-    if doc_id is not None:
-        must.append(models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id)))
-    if filters is not None:
-        if filters.doc_ids:
-            must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(filters.doc_ids))))
-        if filters.source_prefix:
-            # A true prefix match. (MatchText tokenizes: "/docs/gu" found nothing and "/docs/guide"
-            # also matched "/x/guide/docs/a.txt".)
-            must.append(models.FieldCondition(key="source", match=models.MatchPrefix(prefix=filters.source_prefix)))
-        for key, value in filters.tags_all:
-            must.append(models.FieldCondition(key="tag_pairs", match=models.MatchValue(value=f"{key}={value}")))
-        if filters.tags_any:
-            pairs = [f"{k}={v}" for k, v in filters.tags_any]
-            should.append(models.FieldCondition(key="tag_pairs", match=models.MatchAny(any=pairs)))
-        if filters.ingested_after or filters.ingested_before:
-            must.append(models.FieldCondition(key="ingested_ts", range=models.Range(
-                gte=filters.ingested_after.timestamp() if filters.ingested_after else None,
-                lte=filters.ingested_before.timestamp() if filters.ingested_before else None,
-            )))
-    if not must and not should:
-        return None
-    return models.Filter(must=must or None, should=should or None)
-
-
-class QdrantClientIndex:
+class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
     """VectorIndex over qdrant-client. Local mode admits one process per folder.
 
     ``version_ttl_s`` bounds how long a version token read from a server is trusted (a write by
@@ -161,20 +139,11 @@ class QdrantClientIndex:
             check_embedder(name, recorded, embedder)
         else:
             recorded = embedder
-            self._call("create a collection", lambda: self._client.create_collection(
-                name,
-                vectors_config={DENSE: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)},
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-                metadata={EMBEDDER_KEY: embedder} if embedder is not None else None,
-            ))
+            config = collection_config(dense_size, embedder)
+            self._call("create a collection", lambda: self._client.create_collection(name, **config))
             if self._is_server:
-                for field in KEYWORD_FIELDS:
-                    # `source` is indexed for prefix matching too (SearchFilters.source_prefix).
-                    schema = (models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, prefix=True)
-                              if field == "source" else models.PayloadSchemaType.KEYWORD)
+                for field, schema in PAYLOAD_INDEXES:
                     self._call("index a payload field", partial(self._client.create_payload_index, name, field, schema))
-                self._call("index a payload field", lambda: self._client.create_payload_index(
-                    name, "ingested_ts", models.PayloadSchemaType.FLOAT))
             self._versions.bump(name)  # born versioned: a re-created collection never reuses an old token
         self._known[name] = (dense_size, recorded)
 
@@ -198,36 +167,21 @@ class QdrantClientIndex:
     # -- writes ---------------------------------------------------------------------------
 
     def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
-        structs = [
-            models.PointStruct(
-                id=p.chunk.chunk_id,
-                vector={DENSE: p.dense.tolist(),
-                        SPARSE: models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)},
-                payload=chunk_payload(p),
-            )
-            for p in points
-        ]
+        structs = [point_struct(p) for p in points]
         if not structs:
             return
         with self._versions.writing(collection):
             self._call("write points", lambda: self._client.upsert(collection, structs, wait=True))
 
     def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
-        flt = to_qdrant_filter(None, doc_id=doc_id)
-        assert flt is not None
-        if keep_ids:
-            flt.must_not = [models.HasIdCondition(has_id=list(keep_ids))]
-        return self._delete(collection, flt)
+        return self._delete(collection, document_filter(doc_id, keep_ids=keep_ids))
 
     def delete_document(self, collection: str, doc_id: str) -> int:
-        flt = to_qdrant_filter(None, doc_id=doc_id)
-        assert flt is not None
-        return self._delete(collection, flt)
+        return self._delete(collection, document_filter(doc_id))
 
     def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
-        flt = to_qdrant_filter(None, doc_id=doc_id)
-        assert flt is not None
-        points = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
+        flt = document_filter(doc_id)
+        points = self._count(collection, flt)
         if points:
             with self._versions.writing(collection):
                 self._call("write tags", lambda: self._client.set_payload(
@@ -235,63 +189,41 @@ class QdrantClientIndex:
         return points
 
     def _delete(self, collection: str, flt: models.Filter) -> int:
-        stale = self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
+        stale = self._count(collection, flt)
         if stale:
             selector = models.FilterSelector(filter=flt)
             with self._versions.writing(collection):
                 self._call("delete points", lambda: self._client.delete(collection, selector, wait=True))
         return stale
 
-    # -- the version token ----------------------------------------------------------------
-
-    def version(self, collection: str) -> str:
-        return self._versions.get(collection)
-
-    def cached_version(self, collection: str) -> str | None:
-        return self._versions.cached(collection)
-
-    def _read_version(self, collection: str) -> str:
-        return read_token(lambda: self._version_point(collection, with_payload=True))
+    # -- the version point (``IndexReads`` reads the token through it) ----------------------
 
     def _version_point(self, collection: str, with_payload: bool) -> list[models.Record]:
         return self._call("read the index version", lambda: self._client.retrieve(
             collection, [VERSION_POINT_ID], with_payload=with_payload, with_vectors=False))
 
     def _write_version(self, collection: str, token: str) -> None:
-        point = models.PointStruct(id=VERSION_POINT_ID, vector={}, payload=version_payload(token))
+        point = version_struct(token)
         self._call("write the index version", lambda: self._client.upsert(collection, [point], wait=True))
 
-    # -- reads ----------------------------------------------------------------------------
-
-    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
-        flt = to_qdrant_filter(None, doc_id=doc_id)
-        points = self._count(collection, flt)
-        if points == 0:
-            return DocumentState(0, None, None, 0, 0)
-        records, _ = self._call("read points", lambda: self._client.scroll(
-            collection, scroll_filter=flt, limit=1, with_payload=list(STATE_FIELDS)))
-        payload = records[0].payload or {}
-        same = models.Filter(must=[
-            *(flt.must if flt and isinstance(flt.must, list) else []),
-            models.FieldCondition(key="content_hash", match=models.MatchValue(value=content_hash)),
-            models.FieldCondition(key="pipeline", match=models.MatchValue(value=pipeline)),
-        ])
-        return DocumentState.from_payload(points, payload, self._count(collection, same))
+    # -- reads (the first four are ``IndexReads``'s primitives) ----------------------------
 
     def _count(self, collection: str, flt: models.Filter | None) -> int:
         return self._call("count points", lambda: self._client.count(collection, count_filter=flt, exact=True)).count
 
-    def count(self, collection: str, filters: SearchFilters | None = None) -> int:
-        flt = to_qdrant_filter(filters)
-        # Every filter needs a field the version point lacks; without one, take it off the total.
-        return self._count(collection, flt) if flt is not None else self._count_chunks(collection)
+    def _filter(self, filters: SearchFilters | None) -> models.Filter | None:
+        return to_qdrant_filter(filters)
 
-    def _count_chunks(self, collection: str) -> int:
-        return self._count(collection, None) - len(self._version_point(collection, with_payload=False))
+    def _document_filter(self, doc_id: str, **fields: str) -> models.Filter:
+        return document_filter(doc_id, *(match(key, value) for key, value in fields.items()))
+
+    def _first_payload(self, collection: str, flt: models.Filter, fields: Sequence[str]) -> dict[str, Any] | None:
+        records, _ = self._call("read points", lambda: self._client.scroll(
+            collection, scroll_filter=flt, limit=1, with_payload=list(fields)))
+        return (records[0].payload or {}) if records else None
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
-        flt = models.Filter(must=[models.FieldCondition(key="source", match=models.MatchValue(value=source))])
-        return sorted(self._distinct_doc_ids(collection, flt))
+        return sorted(self._distinct_doc_ids(collection, models.Filter(must=[match("source", source)])))
 
     def _distinct_doc_ids(self, collection: str, flt: models.Filter | None) -> set[str]:
         seen: set[str] = set()
@@ -316,35 +248,9 @@ class QdrantClientIndex:
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:
             return []  # a scroll of limit 0 is an error
-        flt = models.Filter(must=[
-            models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id)),
-            models.FieldCondition(key="ordinal", match=models.MatchAny(any=list(ordinals))),
-        ])
         records, _ = self._call("read points", lambda: self._client.scroll(
-            collection, scroll_filter=flt, limit=len(ordinals), with_payload=True))
+            collection, scroll_filter=ordinals_filter(doc_id, ordinals), limit=len(ordinals), with_payload=True))
         return chunks_in_order(records)
-
-    def list_documents(self, collection: str, filters: SearchFilters | None = None, offset: int = 0,
-                       limit: int = 50) -> DocumentPage:
-        doc_ids = sorted(self._distinct_doc_ids(collection, to_qdrant_filter(filters)))
-        documents = []
-        for doc_id in doc_ids[offset:offset + limit]:
-            records, _ = self._call("read a document", lambda d=doc_id: self._client.scroll(  # type: ignore[misc]
-                collection, scroll_filter=to_qdrant_filter(None, doc_id=d), limit=1, with_payload=list(INFO_FIELDS)))
-            if records:
-                documents.append(DocumentInfo.from_payload(records[0].payload or {}))
-        return DocumentPage(len(doc_ids), documents)
-
-    def document_chunks(self, collection: str, doc_id: str) -> list[Chunk]:
-        flt = to_qdrant_filter(None, doc_id=doc_id)
-        records: list[Any] = []
-        offset: Any = None
-        while True:
-            page, offset = self._call("read a document", lambda o=offset: self._client.scroll(  # type: ignore[misc]
-                collection, scroll_filter=flt, limit=1024, offset=o, with_payload=True))
-            records.extend(page)
-            if offset is None:
-                return chunks_in_order(records)
 
     def query(
         self,
@@ -357,28 +263,8 @@ class QdrantClientIndex:
         candidates: int = 50,
     ) -> list[ScoredChunk]:
         flt = to_qdrant_filter(filters)
-        sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values) if sparse else None
-        dense_query = dense.tolist() if dense is not None else None
         mode = effective_mode(fusion.mode, dense is not None, sparse is not None)
-        kwargs: dict[str, Any]
-        if mode == "dense":
-            kwargs = {"query": dense_query, "using": DENSE}
-        elif mode == "sparse":
-            kwargs = {"query": sparse_query, "using": SPARSE}
-        else:
-            fused: models.Query
-            if mode == "rrf":
-                weights = [fusion.dense_weight, fusion.sparse_weight] if fusion.weighted else None
-                fused = models.RrfQuery(rrf=models.Rrf(k=fusion.rrf_k, weights=weights))
-            else:
-                fused = models.FusionQuery(fusion=models.Fusion.DBSF)
-            kwargs = {
-                "prefetch": [
-                    models.Prefetch(query=dense_query, using=DENSE, limit=candidates, filter=flt),
-                    models.Prefetch(query=sparse_query, using=SPARSE, limit=candidates, filter=flt),
-                ],
-                "query": fused,
-            }
+        kwargs = search_kwargs(mode, fusion, dense, sparse, candidates, flt)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
             response = self._call("search", lambda: self._client.query_points(
@@ -388,12 +274,7 @@ class QdrantClientIndex:
 
     def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
                limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
-        if dense is not None:
-            kwargs: dict[str, Any] = {"query": dense.tolist(), "using": DENSE}
-        elif sparse is not None:
-            kwargs = {"query": models.SparseVector(indices=sparse.indices, values=sparse.values), "using": SPARSE}
-        else:
-            raise InvalidRequest("a search needs a dense or a sparse query vector")
+        kwargs = nearest_kwargs(dense, sparse)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # local mode's "large collection" advice
             response = self._call("search", lambda: self._client.query_points(
