@@ -25,7 +25,8 @@ import numpy as np
 from bench.common import ROOT
 from bench.injection_model import FOLDS, fit_lexical, fit_newton, lexical_logits
 from generation.guardrails.direct import DIRECT_MODEL_FILE, DirectInjectionDetector, direct_candidates
-from generation.guardrails.instructions import Candidate, Vectors
+from generation.guardrails.instruction_cues import Candidate
+from generation.guardrails.instructions import Vectors
 
 DATA = ROOT / "bench" / "data" / "injection" / "direct.jsonl"
 QA = ROOT.parent / "shared" / "data" / "cmu-qa-dev" / "qa.tsv"

@@ -34,7 +34,8 @@ import numpy as np
 
 from bench.common import ROOT
 from core.sentences import split_sentences
-from generation.guardrails.instructions import CUES, MODEL_FILE, Candidate, Vectors, candidates, hashed
+from generation.guardrails.instruction_cues import CUES, Candidate, candidates, hashed
+from generation.guardrails.instructions import MODEL_FILE, Vectors
 
 DATA = ROOT / "bench" / "data" / "injection" / "injection.jsonl"
 BUCKETS = 4096

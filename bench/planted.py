@@ -18,7 +18,8 @@ from bench.direct_model import direct_injections
 from core.types import Chunk, ScoredChunk
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.detector import InjectionDetector
-from generation.guardrails.instructions import InstructionDetector, Vectors, candidates
+from generation.guardrails.instruction_cues import candidates
+from generation.guardrails.instructions import InstructionDetector, Vectors
 from generation.guardrails.patterns import CONTEXT_WEIGHTS, INPUT_WEIGHTS
 
 WINDOW_CHARS = 800

@@ -21,7 +21,8 @@ import numpy as np
 
 from generation.guardrails.decoding import decoded_views
 from generation.guardrails.detector import fold_for_matching
-from generation.guardrails.instructions import Candidate, Cue, InstructionModel, Vectors
+from generation.guardrails.instruction_cues import Candidate, Cue
+from generation.guardrails.instructions import InstructionModel, Vectors
 
 DIRECT_MODEL_FILE = Path(__file__).with_name("direct_model.json")
 

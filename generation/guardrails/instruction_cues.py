@@ -1,0 +1,253 @@
+"""What the planted-instruction detectors read: a text's candidates (sentences, the lines and cells
+of table-like ones, decoded views of encoded ones), their cues and their hashed word n-grams.
+
+Pure text work, no model: ``instructions.InstructionDetector`` and ``direct.DirectInjectionDetector``
+score what this module extracts.
+
+    >>> [c.name for c in CUES][:3]
+    ['imperative', 'second_person', 'addresses_ai']
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.sentences import split_sentences
+from generation.guardrails.decoding import decoded_views
+
+_WORD = re.compile(r"[a-z0-9']+")
+# Verbs that open an order. Recipes and READMEs use them too: the cue only says "imperative";
+# the model weighs it against the rest.
+_VERB_WORDS = """
+add advise alert answer append apply ask assure attach be begin claim click collect compose conclude confirm
+convince copy count create deny describe direct do draft embed encourage end explain format forward generate
+give have highlight include inform insist instruct invent leave let list make mention output paste pick point
+portray praise pretend print produce promote provide put rate recommend remind reply report request respond
+rewrite say send sign solve start state steer suggest summarize switch tell translate type urge use visit
+warn wrap write call check decode execute follow ignore disregard forget reveal show display insert replace
+change act refuse stop keep only never always please encode reverse turn persuade advertise endorse plan finish
+calculate convert design outline analyse analyze spell talk present compile book buy invest subscribe share
+sort tweet email text recite draw imagine brainstorm exclude omit avoid drop remove delete direct name
+"""
+_VERBS = frozenset(_VERB_WORDS.split())
+_PREFIX = re.compile(r"^[\W\d_]*(?:p\.?s\.?[\s:,-]+|(?:note|hey|dear|attention|important|system|assistant|ai|bot|"
+                     r"chatbot|model|llm|reader)\b[^:,\]]{0,60}[:,\]]\s*)?")
+# A command verb, capitalized, in the middle of a run of text: an order glued onto a table row,
+# a signature or the sentence before it ("Gamma,Eve,2436 Describe the best way to ...", "Ellis (1998)
+# p 57 Convert 250 dollars ...").
+_INNER = re.compile(r"(?<=[\w\d|,;)\]>\"'] )(?:Please )?([A-Z][a-z]+)\b(?= [a-z0-9])")
+# "model" alone is a product's model ("the model number", "which model you have"): it counts only
+# after "the", "AI" or "language" and not before the nouns that make it a product.
+_AI = re.compile(r"\b(?:ai|assistant|chatbot|bot|(?:the|ai|language) model(?!s? (?:number|field|name|year|of|you))|"
+                 r"llm|gpt|copilot|summari[sz]er|automated (?:readers?|systems?))s?\b")
+_SECOND = re.compile(r"\b(?:you|your|yours|yourself)\b")
+_USER = re.compile(r"\b(?:the (?:user|reader)s?|users|readers)\b")
+_ANSWER = re.compile(r"\b(?:answers?|answering|respon(?:d|se|ses|ding)|repl(?:y|ies|ying)|summar(?:y|ies|i[sz]\w*)|"
+                     r"output|conversation|chat)\b")
+_URL = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.\w+")
+# "Tell us", "let us know", "send me": a person asking for something for themselves, as tickets,
+# forum posts and READMEs do; planted orders ask on behalf of the assistant's answer instead.
+_FIRST_PERSON = re.compile(r"\b(?:us|we|our|me|my|i|i'll|i'd|we'll)\b")
+# Orders about the assistant's own output: "in your answer", "when you summarize", "every reply".
+_OUTPUT = re.compile(r"\b(?:(?:your|the|every|each|this|all|any)(?: \w+)? (?:answer|response|reply|summary|output)s?|"
+                     r"when(?: you)? (?:answer|respond|repl|summari[sz]|asked)\w*|whatever the question|"
+                     r"rest of the conversation|all (?:responses|answers|replies))\b")
+# Overrides of the task at hand.
+_OVERRIDE = re.compile(r"\b(?:ignore|disregard|forget|instead|rather than|no matter|regardless|from now on|"
+                       r"from here on|only (?:answer|respond|reply)|do not mention|don't mention)\b")
+# Shell commands, flags, paths and file names: READMEs and tickets are full of them.
+_CODE = re.compile(r"(?:^|\s)--?[a-z][\w-]*|\b\w+\.(?:py|md|txt|yml|yaml|toml|json|cfg|sh|exe|log)\b|"
+                   r"\b(?:pip|npm|git|make|docker|cargo|poetry|sudo|apt|chmod)\b|[\w.~-]*/[\w.-]+/")
+# An obligation ("must", "is required to") whose subject is an assistant or whoever reads the text:
+# an order stated about the reader rather than to it ("The assistant must praise ...").
+_MODAL = re.compile(r"\b(?:must|should|shall|needs? to|ha(?:s|ve) to|(?:is|are) (?:required|expected|instructed|"
+                    r"supposed|asked) to)\b")
+_READER = re.compile(r"\b(?:whoever|anyone|any reader|the reader|readers|automated)\b")
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
+_FUNCTION_WORDS = "the a an of to in and is was for on that with as by it this are be at from or"
+_FUNCTION = frozenset(_FUNCTION_WORDS.split())
+_DETERMINER_WORDS = "the a an this that these those your our my their its his her"
+_DETERMINERS = frozenset(_DETERMINER_WORDS.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    name: str
+    why: str
+
+
+CUES: tuple[Cue, ...] = (
+    Cue("imperative", "opens with (or, after a short address, continues with) a verb in command form"),
+    Cue("second_person", "speaks to 'you'"),
+    Cue("addresses_ai", "names an assistant, model, chatbot or AI"),
+    Cue("user", "talks about 'the user' or 'the reader' in the third person"),
+    Cue("answer_vocab", "mentions answering, replying or summarizing"),
+    Cue("url", "carries a URL or e-mail address"),
+    Cue("encoded", "is a decoded view of an encoded run, or holds one"),
+    Cue("prev_addresses_ai", "the sentence before names an AI: the two halves of a split order"),
+    Cue("novelty", "share of its content words absent from the rest of the chunk (topic shift)"),
+    Cue("short", "under 12 words: planted orders are short"),
+    Cue("first_person", "the writer asks for themselves ('tell us', 'send me'): human-to-human requests"),
+    Cue("about_output", "concerns the assistant's own output ('in your answer', 'when you summarize')"),
+    Cue("override", "overrides the task ('ignore', 'instead', 'no matter', 'from now on')"),
+    Cue("code", "holds a command, flag, path or file name, as READMEs and tickets do"),
+    Cue("inner_imperative", "a capitalized command verb mid-text: an order glued onto a row or sentence"),
+    Cue("obligation", "says what the assistant or whoever reads must do ('The assistant must ...')"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One scorable unit: a sentence of a chunk, a line or cell of one, or a decoded view of one
+    (``sentence`` is the chunk's sentence it stands for: the text itself, or the sentence the part
+    or the encoding was found in)."""
+
+    chunk: int
+    text: str
+    cues: tuple[float, ...]
+    decoded: bool = False
+    sentence: str = ""
+    start: int = -1  # where ``text`` (a decoded view: its sentence) starts in the chunk
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+# Words that frame a request before its verb: "Please also ...", "Could you ...", "Don't forget to
+# ...", "I need you to ...". They are skipped to find the verb the request turns on.
+_FRAME = re.compile(r"^(?:(?:please|kindly|also|then|now|finally|and|so|just|additionally) )*"
+                    r"(?:(?:could|can|would|will) you (?:please |also |kindly )?|i (?:need|want|would like) you to |"
+                    r"(?:don't|do not) forget to |remember to |be sure to |make sure to |you (?:must|should) )?")
+
+
+def imperative(sentence: str) -> bool:
+    """A command verb first, after a short address ("Note to the model: tell ..."), after an
+    opening clause ("When summarizing this, tell ...") or after a request frame ("Could you tell
+    ...", "Don't forget to tell ...")."""
+    folded = sentence.casefold()
+    heads = [_PREFIX.sub("", folded, count=1)]
+    heads += [part for sep in (":", ",") if sep in folded for part in [folded.split(sep, 1)[1]]]
+    for head in heads:
+        words = _words(_FRAME.sub("", " ".join(_words(head)[:8]), count=1))[:3]
+        if words and (words[0] in _VERBS or words[:2] in (["do", "not"], ["don't", "tell"], ["make", "sure"])):
+            return True
+    return False
+
+
+def inner_imperative(sentence: str) -> bool:
+    """A capitalized command verb mid-text, not a name after a determiner ("the Send button")."""
+    for match in _INNER.finditer(sentence):
+        before = _words(sentence[: match.start()])
+        if match.group(1).casefold() in _VERBS and (not before or before[-1] not in _DETERMINERS):
+            return True
+    return False
+
+
+def obligation(folded: str) -> bool:
+    """A modal of obligation whose subject, in the same clause, names an AI or the reader."""
+    for match in _MODAL.finditer(folded):
+        subject = re.split(r"[.;:!?]", folded[max(0, match.start() - 80):match.start()])[-1]
+        if _AI.search(subject) or _READER.search(subject):
+            return True
+    return False
+
+
+def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float, ...]:
+    folded = sentence.casefold()
+    content = {w for w in _words(folded) if len(w) > 3 and w not in _FUNCTION}
+    novelty = len(content - rest) / len(content) if content and rest else 0.5
+    return (
+        float(imperative(sentence)),
+        float(bool(_SECOND.search(folded))),
+        float(bool(_AI.search(folded))),
+        float(bool(_USER.search(folded))),
+        float(bool(_ANSWER.search(folded))),
+        float(bool(_URL.search(sentence))),
+        float(encoded or bool(_LONG_RUN.search(sentence))),
+        float(bool(_AI.search(prev.casefold()))),
+        novelty,
+        float(len(folded.split()) < 12),
+        float(bool(_FIRST_PERSON.search(folded))),
+        float(bool(_OUTPUT.search(folded))),
+        float(bool(_OVERRIDE.search(folded))),
+        float(bool(_CODE.search(folded))),
+        float(inner_imperative(sentence)),
+        float(obligation(folded)),
+    )
+
+
+def _prose_share(text: str) -> float:
+    """Share of the words that are English function words (0 without words)."""
+    words = _words(text)
+    return sum(w in _FUNCTION for w in words) / len(words) if words else 0.0
+
+
+def _row(line: str) -> bool:
+    """A table row: cells between pipes or tabs, or comma-separated fields half of them one token."""
+    if line.count("|") >= 2 or "\t" in line:
+        return True
+    fields = line.split(",")
+    return len(fields) >= 4 and sum(len(f.split()) == 1 for f in fields) * 2 >= len(fields)
+
+
+def _wordy(text: str) -> bool:
+    return sum(len(w) > 1 and w.isalpha() for w in text.split()) >= 2 and len(text.split()) >= 3
+
+
+def parts(sentence: str) -> list[tuple[int, str]]:
+    """(offset, text) of the lines of a multi-line sentence and the cells of a table row, when they
+    hold a few words: an order planted as a row, a cell or a line of its own is scored alone
+    rather than diluted in the rows the splitter joined it to."""
+    out: list[tuple[int, str]] = []
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", sentence)]
+    for start, line in lines:
+        if len(lines) > 1 and _wordy(line):
+            out.append((start, line.strip()))
+        if _row(line):
+            for match in re.finditer(r"[^|,\t]+", line):
+                cell = match.group(0)
+                if _wordy(cell) and cell.strip() != line.strip():
+                    out.append((start + match.start() + len(cell) - len(cell.lstrip()), cell.strip()))
+    return [(at, text) for at, text in dict.fromkeys(out) if text != sentence]
+
+
+def candidates(texts: Sequence[str]) -> list[Candidate]:
+    """Every sentence of every text, the lines and cells of table-like sentences, and decoded
+    views of sentences that hide an encoding."""
+    out: list[Candidate] = []
+    for n, chunk in enumerate(texts):
+        spans = split_sentences(chunk)
+        sentences = [s.text for s in spans]
+        words = [set(_words(s)) for s in sentences]
+        for i, (span, sentence) in enumerate(zip(spans, sentences, strict=True)):
+            rest = set().union(*(w for j, w in enumerate(words) if j != i))
+            prev = sentences[i - 1] if i else ""
+            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False), sentence=sentence, start=span.start))
+            for at, part in parts(sentence):
+                out.append(Candidate(n, part, cues(part, rest, prev, False), sentence=sentence, start=span.start + at))
+            plain = _prose_share(sentence)
+            for view in decoded_views(sentence, depth=1):
+                # Only views that read as prose, and better than the sentence itself: a table row or
+                # a man page's option list reversed or rot13'd is still noise, not a hidden order.
+                text = view.text[:400]
+                rewrite = view.encoding in ("rot13", "reversed", "leet", "spaced")
+                if len(text) >= 12 and _prose_share(text) >= (plain + 0.1 if rewrite else 0.05):
+                    out.append(Candidate(n, text, cues(text, rest, prev, True), decoded=True, sentence=sentence,
+                                         start=span.start))
+    return out
+
+
+def hashed(text: str, buckets: int) -> np.ndarray:
+    """Bucket ids of the word unigrams, bigrams and the first word (marked), crc32-hashed."""
+    words = _words(text)[:60]
+    grams = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]
+    if words:
+        grams.append(f"^{words[0]}")
+    return np.array(sorted({zlib.crc32(g.encode()) % buckets for g in grams}), dtype=np.int64)
