@@ -109,16 +109,19 @@ class ContextGuard:
     def screen(self, chunks: Sequence[ScoredChunk]) -> tuple[list[ScreenedChunk], list[GuardrailEvent]]:
         kept: list[ScreenedChunk] = []
         events: list[GuardrailEvent] = []
+        if self._action == "off":
+            return [ScreenedChunk(c, defang_special_tokens(c.chunk.text)) for c in chunks], events
         learned: list[InstructionVerdict | None] = [None] * len(chunks)
-        if self._instructions is not None and self._action != "off":
-            # One batch for all chunks: one embedding call for the few sentences past the gate.
-            learned = list(self._instructions.scan_many([c.chunk.text for c in chunks]))
-        for scored, planted in zip(chunks, learned, strict=True):
+        pending = None
+        if self._instructions is not None:
+            # One batch for all chunks: one embedding call for the few sentences past the gate, run
+            # in the background while the patterns scan the chunks here.
+            pending = self._instructions.start([c.chunk.text for c in chunks])
+        verdicts = [self._detector.scan(c.chunk.text) for c in chunks]
+        if pending is not None:
+            learned = list(pending.verdicts())
+        for scored, planted, verdict in zip(chunks, learned, verdicts, strict=True):
             text = defang_special_tokens(scored.chunk.text)
-            if self._action == "off":
-                kept.append(ScreenedChunk(scored, text))
-                continue
-            verdict = self._detector.scan(scored.chunk.text)
             by_model = planted is not None and planted.flagged
             if not verdict.flagged and not by_model:
                 kept.append(ScreenedChunk(scored, text))

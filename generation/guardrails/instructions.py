@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,42 @@ class InstructionVerdict:
         return f"instruction to the reader (sentence score {self.score:.2f}): {self.sentence[:80]!r}"
 
 
+# Embeds the sentences past the gate while the caller goes on (ContextGuard runs its patterns
+# meanwhile). A few workers: one per request screening at once; more would only queue for the cores.
+_EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="instruction-embed")
+
+
+class PendingScan:
+    """A scan whose candidates are scored by the gate and whose embeddings are under way."""
+
+    def __init__(self, detector: InstructionDetector, count: int, items: list[Candidate], lexical: np.ndarray,
+                 picked: np.ndarray, vectors: Future[np.ndarray] | None) -> None:
+        self._detector, self._count, self.items = detector, count, items
+        self._lexical, self._picked, self._vectors = lexical, picked, vectors
+
+    def scores(self) -> np.ndarray:
+        """Each candidate's probability (0 under the gate); waits for the embeddings."""
+        scores = np.zeros(len(self.items))
+        if self._vectors is not None:
+            vectors = np.asarray(self._vectors.result(), dtype=np.float64)
+            cue_rows = np.array([self.items[i].cues for i in self._picked], dtype=np.float64)
+            scores[self._picked] = self._detector.model.probabilities(vectors, cue_rows, self._lexical[self._picked])
+        return scores
+
+    def verdicts(self) -> list[InstructionVerdict]:
+        """One verdict per text scanned; waits for the embeddings."""
+        threshold = self._detector.threshold
+        best: list[tuple[float, str]] = [(0.0, "")] * self._count
+        over: list[dict[str, None]] = [{} for _ in range(self._count)]
+        for item, score in zip(self.items, self.scores(), strict=True):
+            if score > best[item.chunk][0]:
+                best[item.chunk] = (float(score), item.text)
+            if score >= threshold:
+                over[item.chunk][item.sentence or item.text] = None
+        return [InstructionVerdict(score >= threshold, round(score, 4), text, tuple(flagged))
+                for (score, text), flagged in zip(best, over, strict=True)]
+
+
 class InstructionDetector:
     """Scores chunks for planted instructions; embeds only the sentences the gate lets through.
 
@@ -100,6 +137,8 @@ class InstructionDetector:
 
         detector = InstructionDetector(evidence.vectors)
         verdicts = detector.scan_many([c.chunk.text for c in retrieved])
+        pending = detector.start(texts)   # or: embed in the background, do other work ...
+        verdicts = pending.verdicts()     # ... then wait
     """
 
     def __init__(self, vectors: Vectors, model: InstructionModel | None = None,
@@ -108,31 +147,21 @@ class InstructionDetector:
         self.model = model or InstructionModel.load()
         self.threshold = self.model.threshold if threshold is None else threshold
 
+    def start(self, texts: Sequence[str]) -> PendingScan:
+        """Candidates and the lexical gate now; the embedding of those past it in the background."""
+        items = candidates(texts)
+        lexical = self.model.lexical_logits(items) if items else np.zeros(0)
+        picked = np.flatnonzero(lexical >= self.model.gate)
+        vectors = _EMBEDDING.submit(self._vectors, [items[i].text for i in picked]) if len(picked) else None
+        return PendingScan(self, len(texts), items, lexical, picked, vectors)
+
     def sentence_scores(self, texts: Sequence[str]) -> tuple[list[Candidate], np.ndarray]:
         """Every candidate of ``texts`` and its probability (0 for those under the gate)."""
-        items = candidates(texts)
-        scores = np.zeros(len(items))
-        if not items:
-            return items, scores
-        lexical = self.model.lexical_logits(items)
-        picked = np.flatnonzero(lexical >= self.model.gate)
-        if len(picked):
-            vectors = np.asarray(self._vectors([items[i].text for i in picked]), dtype=np.float64)
-            cue_rows = np.array([items[i].cues for i in picked], dtype=np.float64)
-            scores[picked] = self.model.probabilities(vectors, cue_rows, lexical[picked])
-        return items, scores
+        pending = self.start(texts)
+        return pending.items, pending.scores()
 
     def scan_many(self, texts: Sequence[str]) -> list[InstructionVerdict]:
-        items, scores = self.sentence_scores(texts)
-        best: list[tuple[float, str]] = [(0.0, "")] * len(texts)
-        over: list[dict[str, None]] = [{} for _ in texts]
-        for item, score in zip(items, scores, strict=True):
-            if score > best[item.chunk][0]:
-                best[item.chunk] = (float(score), item.text)
-            if score >= self.threshold:
-                over[item.chunk][item.sentence or item.text] = None
-        return [InstructionVerdict(score >= self.threshold, round(score, 4), text, tuple(flagged))
-                for (score, text), flagged in zip(best, over, strict=True)]
+        return self.start(texts).verdicts()
 
     def scan(self, text: str) -> InstructionVerdict:
         return self.scan_many([text])[0]

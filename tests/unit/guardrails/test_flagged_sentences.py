@@ -3,13 +3,20 @@ quotes that sentence and keeps the rest, and the answer may not carry what the s
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
 from core.sentences import split_sentences
 from core.types import ScoredChunk
 from generation.answerer import Answerer
 from generation.composer import without_flagged
 from generation.evidence import Evidence
 from generation.guardrails.context import ContextGuard
+from generation.guardrails.detector import InjectionDetector, InjectionVerdict
 from generation.guardrails.instructions import InstructionDetector
+from generation.guardrails.patterns import CONTEXT_WEIGHTS
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 from tests.unit.guardrails.test_instructions import RecordingVectors, tiny_model
 
@@ -56,3 +63,25 @@ def test_without_flagged_leaves_out_only_the_flagged_sentences_of_their_source()
     assert [(e.source, e.text) for e in kept if e.text == PLANTED] == [(2, PLANTED)]
     assert len(kept) == len(evidence) - 1
     assert without_flagged(evidence, {}) is evidence
+
+
+def test_the_patterns_scan_while_the_flagged_sentences_are_embedded() -> None:
+    """The embedding waits until the pattern scan has run: screening can only finish if the two
+    overlap (a serial screen would time out here and fail)."""
+    patterns_ran = threading.Event()
+
+    class SignallingDetector(InjectionDetector):
+        def scan(self, text: str) -> InjectionVerdict:
+            patterns_ran.set()
+            return super().scan(text)
+
+    def vectors(texts: Sequence[str]) -> np.ndarray:
+        assert patterns_ran.wait(timeout=10), "the embedding ran before any pattern scan"
+        assert threading.current_thread() is not threading.main_thread()
+        return RecordingVectors()(texts)
+
+    guard = ContextGuard(detector=SignallingDetector(weights=CONTEXT_WEIGHTS),
+                         instructions=InstructionDetector(vectors, model=tiny_model()))
+    kept, events = guard.screen([STORE])
+    assert kept[0].flagged == (PLANTED,)
+    assert [e.kind for e in events] == ["context_injection"]
