@@ -20,6 +20,8 @@ Example (``events`` holds one ``context_injection`` event, and ``kept`` nothing)
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -28,7 +30,7 @@ import structlog
 
 from core.guardrail_settings import GuardrailSettings
 from core.types import GuardrailEvent, ScoredChunk
-from generation.guardrails.detector import InjectionDetector, detector_from_settings
+from generation.guardrails.detector import InjectionDetector, InjectionVerdict, detector_from_settings
 from generation.guardrails.instructions import InstructionDetector, InstructionVerdict, Vectors
 from generation.guardrails.patterns import CONTEXT_WEIGHTS
 from generation.prompts import defang_special_tokens
@@ -36,6 +38,7 @@ from generation.prompts import defang_special_tokens
 log = structlog.get_logger(__name__)
 
 ContextAction = Literal["quote", "drop", "off"]
+SCREENED_CACHE = 4096  # chunks whose verdicts are remembered (a few hundred bytes each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class ContextGuard:
         self._action = action
         self._detector = detector or InjectionDetector(weights=CONTEXT_WEIGHTS)
         self._instructions = instructions
+        self._screened: OrderedDict[str, tuple[InjectionVerdict, InstructionVerdict | None]] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: GuardrailSettings, vectors: Vectors | None = None) -> ContextGuard:
@@ -106,21 +111,40 @@ class ContextGuard:
         return cls(action=settings.context_action, detector=detector_from_settings(settings, CONTEXT_WEIGHTS),
                    instructions=instructions)
 
+    def _verdicts(self, texts: Sequence[str]) -> dict[str, tuple[InjectionVerdict, InstructionVerdict | None]]:
+        """Both detectors' verdicts on each text: remembered ones, and the rest computed now.
+
+        A verdict depends on the chunk's text alone, and the same chunks come back question after
+        question, so the last ``SCREENED_CACHE`` are kept: a chunk is screened once, not per request.
+        """
+        with self._lock:
+            found = {t: self._screened[t] for t in texts if t in self._screened}
+            for text in found:
+                self._screened.move_to_end(text)
+        fresh = [t for t in dict.fromkeys(texts) if t not in found]
+        if not fresh:
+            return found
+        # One batch for all chunks: one embedding call for the few sentences past the gate, run in
+        # the background while the patterns scan the chunks here.
+        pending = self._instructions.start(fresh) if self._instructions is not None else None
+        verdicts = [self._detector.scan(t) for t in fresh]
+        learned: list[InstructionVerdict | None] = list(pending.verdicts()) if pending else [None] * len(fresh)
+        with self._lock:
+            for text, verdict, planted in zip(fresh, verdicts, learned, strict=True):
+                found[text] = self._screened[text] = (verdict, planted)
+                self._screened.move_to_end(text)
+            while len(self._screened) > SCREENED_CACHE:
+                self._screened.popitem(last=False)
+        return found
+
     def screen(self, chunks: Sequence[ScoredChunk]) -> tuple[list[ScreenedChunk], list[GuardrailEvent]]:
         kept: list[ScreenedChunk] = []
         events: list[GuardrailEvent] = []
         if self._action == "off":
             return [ScreenedChunk(c, defang_special_tokens(c.chunk.text)) for c in chunks], events
-        learned: list[InstructionVerdict | None] = [None] * len(chunks)
-        pending = None
-        if self._instructions is not None:
-            # One batch for all chunks: one embedding call for the few sentences past the gate, run
-            # in the background while the patterns scan the chunks here.
-            pending = self._instructions.start([c.chunk.text for c in chunks])
-        verdicts = [self._detector.scan(c.chunk.text) for c in chunks]
-        if pending is not None:
-            learned = list(pending.verdicts())
-        for scored, planted, verdict in zip(chunks, learned, verdicts, strict=True):
+        found = self._verdicts([c.chunk.text for c in chunks])
+        for scored in chunks:
+            verdict, planted = found[scored.chunk.text]
             text = defang_special_tokens(scored.chunk.text)
             by_model = planted is not None and planted.flagged
             if not verdict.flagged and not by_model:
