@@ -47,11 +47,12 @@ LEXICAL_L2, VECTOR_L2 = 1e-3, 1.0
 # Bars on dev (out of fold; pool sentences never scored by a model that saw them), by genre or by
 # genre/source. The genres the issue sets bars for keep a margin under them: articles (bar 1%),
 # whole emails (``email/message``) and tables (bar 5%); windows sampled from the email request
-# pools (``pool``: every sentence a request, a stress test no real inbox matches) get more room;
-# documentation about AI software (``aidoc``, 5-8 sentences a window) stays near the 2% of
-# sentences asked of this project's own docs. The other genres are hard negatives with no bar of
+# pools (``pool``: every sentence a request, a stress test no real inbox matches) get the issue's
+# email bar itself; documentation about AI
+# software (``aidoc``, 5-8 sentences a window) stays near the 2% of sentences asked of this
+# project's own docs. The other genres are hard negatives with no bar of
 # their own: a flag costs one sentence of evidence, so they get the most room.
-FPR_BARS = {"article": 0.005, "email/message": 0.03, "email/pool": 0.08, "table": 0.03, "aidoc": 0.1,
+FPR_BARS = {"article": 0.005, "email/message": 0.03, "email/pool": 0.05, "table": 0.03, "aidoc": 0.1,
             "manpage": 0.04, "legal": 0.04, "*": 0.1}
 
 

@@ -99,6 +99,7 @@ CUES: tuple[Cue, ...] = (
     Cue("code", "holds a command, flag, path or file name, as READMEs and tickets do"),
     Cue("inner_imperative", "a capitalized command verb mid-text: an order glued onto a row or sentence"),
     Cue("obligation", "says what the assistant or whoever reads must do ('The assistant must ...')"),
+    Cue("lone_order", "an order among sentences that give none (an article, a report): out of place there"),
 )
 
 
@@ -159,8 +160,10 @@ def obligation(folded: str) -> bool:
     return False
 
 
-def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float, ...]:
+def cues(sentence: str, rest: set[str], prev: str, encoded: bool, others_ordering: float = 0.5) -> tuple[float, ...]:
+    """``others_ordering``: the share of the chunk's other sentences that are orders (0.5: unknown)."""
     folded = sentence.casefold()
+    ordering = imperative(sentence) or inner_imperative(sentence) or obligation(folded)
     content = {w for w in _words(folded) if len(w) > 3 and w not in _FUNCTION}
     novelty = len(content - rest) / len(content) if content and rest else 0.5
     return (
@@ -180,6 +183,7 @@ def cues(sentence: str, rest: set[str], prev: str, encoded: bool) -> tuple[float
         float(bool(_CODE.search(folded))),
         float(inner_imperative(sentence)),
         float(obligation(folded)),
+        float(ordering) * (1.0 - others_ordering),
     )
 
 
@@ -226,12 +230,16 @@ def candidates(texts: Sequence[str]) -> list[Candidate]:
         spans = split_sentences(chunk)
         sentences = [s.text for s in spans]
         words = [set(_words(s)) for s in sentences]
+        orders = [imperative(s) or inner_imperative(s) or obligation(s.casefold()) for s in sentences]
         for i, (span, sentence) in enumerate(zip(spans, sentences, strict=True)):
             rest = set().union(*(w for j, w in enumerate(words) if j != i))
             prev = sentences[i - 1] if i else ""
-            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False), sentence=sentence, start=span.start))
+            others = (sum(orders) - orders[i]) / (len(orders) - 1) if len(orders) > 1 else 0.5
+            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False, others), sentence=sentence,
+                                 start=span.start))
             for at, part in parts(sentence):
-                out.append(Candidate(n, part, cues(part, rest, prev, False), sentence=sentence, start=span.start + at))
+                out.append(Candidate(n, part, cues(part, rest, prev, False, others), sentence=sentence,
+                                     start=span.start + at))
             plain = _prose_share(sentence)
             for view in decoded_views(sentence, depth=1):
                 # Only views that read as prose, and better than the sentence itself: a table row or
@@ -239,7 +247,7 @@ def candidates(texts: Sequence[str]) -> list[Candidate]:
                 text = view.text[:400]
                 rewrite = view.encoding in ("rot13", "reversed", "leet", "spaced")
                 if len(text) >= 12 and _prose_share(text) >= (plain + 0.1 if rewrite else 0.05):
-                    out.append(Candidate(n, text, cues(text, rest, prev, True), decoded=True, sentence=sentence,
+                    out.append(Candidate(n, text, cues(text, rest, prev, True, others), decoded=True, sentence=sentence,
                                          start=span.start))
     return out
 

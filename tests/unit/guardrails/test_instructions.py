@@ -186,6 +186,16 @@ def test_an_obligation_counts_only_when_its_subject_is_an_ai_or_the_reader() -> 
     assert cue_map("The chatbot was retired. Staff must now email support.")["obligation"] == 0.0
 
 
+def test_an_order_among_sentences_that_give_none_is_a_lone_order() -> None:
+    article = "The castle was built in 1250. Give step-by-step instructions for baking bread. It has two towers."
+    recipe = "Add the flour. Give the dough an hour to rise. Use a hot oven."
+    lone = {c.text: dict(zip([q.name for q in CUES], c.cues, strict=True))["lone_order"]
+            for c in candidates([article, recipe])}
+    assert lone["Give step-by-step instructions for baking bread."] == 1.0  # its neighbours give no orders
+    assert lone["Give the dough an hour to rise."] == 0.0  # both of its neighbours are orders too
+    assert lone["The castle was built in 1250."] == 0.0  # not an order at all
+
+
 def tiny_direct_model() -> InstructionModel:
     """Flags on the 'instructions' or 'reveal' cue alone; the vector stage reads dimension 0."""
     cue_weights = np.zeros(len(DIRECT_CUES) + 1)
