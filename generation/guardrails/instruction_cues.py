@@ -160,14 +160,21 @@ def obligation(folded: str) -> bool:
     return False
 
 
-def cues(sentence: str, rest: set[str], prev: str, encoded: bool, others_ordering: float = 0.5) -> tuple[float, ...]:
-    """``others_ordering``: the share of the chunk's other sentences that are orders (0.5: unknown)."""
+def order_flags(sentence: str) -> tuple[bool, bool, bool]:
+    """Whether ``sentence`` opens with a command verb, has one glued mid-text, or states an obligation."""
+    return imperative(sentence), inner_imperative(sentence), obligation(sentence.casefold())
+
+
+def cues(sentence: str, rest: set[str], prev: str, encoded: bool, others_ordering: float = 0.5,
+         orders: tuple[bool, bool, bool] | None = None) -> tuple[float, ...]:
+    """``others_ordering``: the share of the chunk's other sentences that are orders (0.5: unknown);
+    ``orders``: this sentence's (imperative, inner imperative, obligation), when already known."""
     folded = sentence.casefold()
-    ordering = imperative(sentence) or inner_imperative(sentence) or obligation(folded)
+    imp, inner, obliged = orders or order_flags(sentence)
     content = {w for w in _words(folded) if len(w) > 3 and w not in _FUNCTION}
     novelty = len(content - rest) / len(content) if content and rest else 0.5
     return (
-        float(imperative(sentence)),
+        float(imp),
         float(bool(_SECOND.search(folded))),
         float(bool(_AI.search(folded))),
         float(bool(_USER.search(folded))),
@@ -181,9 +188,9 @@ def cues(sentence: str, rest: set[str], prev: str, encoded: bool, others_orderin
         float(bool(_OUTPUT.search(folded))),
         float(bool(_OVERRIDE.search(folded))),
         float(bool(_CODE.search(folded))),
-        float(inner_imperative(sentence)),
-        float(obligation(folded)),
-        float(ordering) * (1.0 - others_ordering),
+        float(inner),
+        float(obliged),
+        float(imp or inner or obliged) * (1.0 - others_ordering),
     )
 
 
@@ -230,12 +237,13 @@ def candidates(texts: Sequence[str]) -> list[Candidate]:
         spans = split_sentences(chunk)
         sentences = [s.text for s in spans]
         words = [set(_words(s)) for s in sentences]
-        orders = [imperative(s) or inner_imperative(s) or obligation(s.casefold()) for s in sentences]
+        flags = [order_flags(s) for s in sentences]
+        orders = [any(f) for f in flags]
         for i, (span, sentence) in enumerate(zip(spans, sentences, strict=True)):
             rest = set().union(*(w for j, w in enumerate(words) if j != i))
             prev = sentences[i - 1] if i else ""
             others = (sum(orders) - orders[i]) / (len(orders) - 1) if len(orders) > 1 else 0.5
-            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False, others), sentence=sentence,
+            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False, others, flags[i]), sentence=sentence,
                                  start=span.start))
             for at, part in parts(sentence):
                 out.append(Candidate(n, part, cues(part, rest, prev, False, others), sentence=sentence,
