@@ -12,8 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# A licensed subset of cmu-qa-dev shipped with the tests (see its README.md); the full set in
-# ../shared is for benchmarks and big evaluations only.
+# A licensed subset of cmu-qa-dev shipped with the tests (see its README.md): the tests read nothing
+# outside the repository. The full set, beside the checkout, is for benchmarks and evaluations only.
 CMU_QA_DEV = REPO / "tests" / "data" / "cmu-qa-dev"
 
 
