@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,6 +64,7 @@ class _Hooks:
     on_chunks: Callable[[int], None] | None
     on_stage: Callable[[str, Stage], object] | None
     on_embedded: Callable[[int], object] | None
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set: stop embedding
 
 
 @dataclass(slots=True)
@@ -159,9 +161,15 @@ class IngestPipeline:
                 pending = self._hand_over(embedding, group, pending, collection, hooks)
             if pending is not None:
                 self._finish(pending.group, pending.dense.result, collection, hooks)
+        except BaseException:
+            # A time limit, Ctrl-C or a bug on this thread: the running embedding stops at its next
+            # slice rather than finishing a whole group first (a worker's soft time limit leaves
+            # seconds before the hard kill).
+            hooks.cancelled.set()
+            raise
         finally:
-            # A group not yet started is dropped; a running one is waited for, so the embedder is
-            # free when this returns (nothing of it was written: no half document).
+            # A group not yet started is dropped; a running one is waited for (at most a slice), so
+            # the embedder is free when this returns. Nothing of either was written: no half document.
             embedding.shutdown(wait=True, cancel_futures=True)
         report.seconds = time.perf_counter() - started
         log.info("ingest.done", collection=collection, **report.counts(),
@@ -210,7 +218,7 @@ class IngestPipeline:
     def _hand_over(self, embedding: ThreadPoolExecutor, group: _Group, pending: _Pending | None,
                    collection: str, hooks: _Hooks) -> _Pending:
         """Starts ``group``'s embedding, then writes the previous group while it runs."""
-        submitted = _Pending(group, embedding.submit(self._embed_dense, group.texts(), hooks.on_embedded))
+        submitted = _Pending(group, embedding.submit(self._embed_dense, group.texts(), hooks))
         if pending is not None:
             self._finish(pending.group, pending.dense.result, collection, hooks)
         return submitted
@@ -228,7 +236,7 @@ class IngestPipeline:
             log.warning("ingest.batch_failed", error=str(exc), documents=len(group.items))
             for item in group.items:
                 alone = _Group([item], len(item.chunks))
-                self._finish(alone, partial(self._embed_dense, alone.texts(), hooks.on_embedded), collection, hooks)
+                self._finish(alone, partial(self._embed_dense, alone.texts(), hooks), collection, hooks)
             return
         for item, item_points in zip(group.items, points, strict=True):
             if hooks.on_stage:
@@ -237,16 +245,19 @@ class IngestPipeline:
             if hooks.on_chunks:
                 hooks.on_chunks(len(item_points))
 
-    def _embed_dense(self, texts: list[str], on_embedded: Callable[[int], object] | None) -> FloatMatrix:
-        """The dense vectors of ``texts``: what the embedding thread runs (and the one-by-one retry)."""
-        if on_embedded is None:
-            return self.embedder.embed_documents(texts)
-        # Slices big enough to keep the embedder's length-sorted batching, small enough to show
-        # progress within a batch.
+    def _embed_dense(self, texts: list[str], hooks: _Hooks) -> FloatMatrix:
+        """The dense vectors of ``texts``: what the embedding thread runs (and the one-by-one retry).
+
+        In slices big enough to keep the embedder's length-sorted batching, small enough to show
+        progress within a group and to stop soon after ``hooks.cancelled`` is set.
+        """
         parts = []
         for start in range(0, len(texts), EMBED_SLICE):
+            if hooks.cancelled.is_set():
+                raise IngestError("ingest interrupted: embedding abandoned")
             parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
-            on_embedded(len(parts[-1]))
+            if hooks.on_embedded:
+                hooks.on_embedded(len(parts[-1]))
         return np.vstack(parts) if parts else self.embedder.embed_documents(texts)
 
     def _points(self, items: list[_Prepared], dense: FloatMatrix) -> list[list[IndexPoint]]:

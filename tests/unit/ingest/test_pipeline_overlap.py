@@ -5,7 +5,7 @@ they block on events, with timeouts, so a pipeline that does not overlap fails i
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import pytest
 
 from core.settings import Settings
 from core.types import SparseVector
-from ingest.pipeline import IngestPipeline
+from ingest.pipeline import EMBED_SLICE, IngestPipeline
 from ingest.sources import SourceDocument
 from retrieval.index import DocumentState, IndexPoint
 
@@ -198,3 +198,32 @@ def test_an_error_on_the_calling_thread_leaves_no_embedding_thread_behind() -> N
         pipeline(FakeEmbedder(journal), index, journal).ingest(
             [source("a"), source("b"), source("c")], "docs", on_result=on_result)
     assert not embedding_threads()
+
+
+def test_an_interrupt_stops_the_running_embedding_at_its_next_slice() -> None:
+    """A time limit or Ctrl-C on the calling thread while a big document embeds: the embedding gives
+    up after the slice it is in, instead of finishing the document first, and nothing is written."""
+    journal = Journal()
+    first_slice = threading.Event()
+    slices: list[int] = []
+
+    class SlowEmbedder(FakeEmbedder):
+        def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            slices.append(len(texts))
+            first_slice.set()
+            threading.Event().wait(0.2)  # long enough for the interrupt to land meanwhile
+            return super().embed_documents(texts)
+
+    def sources() -> Iterator[SourceDocument]:
+        yield source("big", words=4 * EMBED_SLICE * 32)  # chunks of ~32 words: about four slices
+        assert first_slice.wait(WAIT_S)
+        raise KeyboardInterrupt
+
+    index = FakeIndex(journal)
+    settings = Settings(ingest={"parse_isolation": False}, chunking={"chunk_size": 16, "chunk_overlap": 0})
+    pipe = IngestPipeline(SlowEmbedder(journal), FakeSparse(journal), index, settings,  # type: ignore[arg-type]
+                          flush_chunks=1)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.ingest(sources(), "docs")
+    assert len(slices) == 1  # of about four
+    assert index.points == {} and not embedding_threads()
