@@ -38,7 +38,7 @@ from generation.prompts import defang_special_tokens
 log = structlog.get_logger(__name__)
 
 ContextAction = Literal["quote", "drop", "off"]
-SCREENED_CACHE = 4096  # chunks whose verdicts are remembered (a few hundred bytes each)
+SCREENED_CACHE = 4096  # chunks whose verdicts are remembered (keyed by text: ~1-2 KB each, ~5-10 MB)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ candidates and their cues come from ``instruction_cues``.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -94,11 +96,6 @@ class InstructionVerdict:
         return f"instruction to the reader (sentence score {self.score:.2f}): {self.sentence[:80]!r}"
 
 
-# Embeds the sentences past the gate while the caller goes on (ContextGuard runs its patterns
-# meanwhile). A few workers: one per request screening at once; more would only queue for the cores.
-_EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="instruction-embed")
-
-
 class PendingScan:
     """A scan whose candidates are scored by the gate and whose embeddings are under way."""
 
@@ -145,14 +142,31 @@ class InstructionDetector:
                  threshold: float | None = None) -> None:
         self._vectors = vectors
         self.model = model or InstructionModel.load()
-        self.threshold = self.model.threshold if threshold is None else threshold
+        self._threshold = self.model.threshold if threshold is None else threshold
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        """Fixed at construction: ``ContextGuard`` remembers verdicts made at it."""
+        return self._threshold
+
+    def _embedding_pool(self) -> ThreadPoolExecutor:
+        """Threads that embed the sentences past the gate while the caller goes on (ContextGuard runs
+        its patterns meanwhile): one per request screening at once, more would only queue for the
+        cores. Made per process: a pool forked from a parent that used it has no live threads."""
+        with self._pool_lock:
+            if self._pool is None or self._pool[0] != os.getpid():
+                self._pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="instruction-embed"))
+            return self._pool[1]
 
     def start(self, texts: Sequence[str]) -> PendingScan:
         """Candidates and the lexical gate now; the embedding of those past it in the background."""
         items = candidates(texts)
         lexical = self.model.lexical_logits(items) if items else np.zeros(0)
         picked = np.flatnonzero(lexical >= self.model.gate)
-        vectors = _EMBEDDING.submit(self._vectors, [items[i].text for i in picked]) if len(picked) else None
+        vectors = (self._embedding_pool().submit(self._vectors, [items[i].text for i in picked])
+                   if len(picked) else None)
         return PendingScan(self, len(texts), items, lexical, picked, vectors)
 
     def sentence_scores(self, texts: Sequence[str]) -> tuple[list[Candidate], np.ndarray]:

@@ -3,7 +3,10 @@ quotes that sentence and keeps the rest, and the answer may not carry what the s
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -68,25 +71,46 @@ def test_without_flagged_leaves_out_only_the_flagged_sentences_of_their_source()
 
 
 def test_the_patterns_scan_while_the_flagged_sentences_are_embedded() -> None:
-    """The embedding waits until the pattern scan has run: screening can only finish if the two
-    overlap (a serial screen would time out here and fail)."""
-    patterns_ran = threading.Event()
+    """The pattern scan and the embedding each wait for the other to have started: screening gets
+    through only if they run at the same time (either order, one after the other, breaks the barrier)."""
+    both_running = threading.Barrier(2, timeout=10)
 
-    class SignallingDetector(InjectionDetector):
+    class WaitingDetector(InjectionDetector):
         def scan(self, text: str) -> InjectionVerdict:
-            patterns_ran.set()
+            both_running.wait()
             return super().scan(text)
 
     def vectors(texts: Sequence[str]) -> np.ndarray:
-        assert patterns_ran.wait(timeout=10), "the embedding ran before any pattern scan"
-        assert threading.current_thread() is not threading.main_thread()
+        both_running.wait()
         return RecordingVectors()(texts)
 
-    guard = ContextGuard(detector=SignallingDetector(weights=CONTEXT_WEIGHTS),
+    guard = ContextGuard(detector=WaitingDetector(weights=CONTEXT_WEIGHTS),
                          instructions=InstructionDetector(vectors, model=tiny_model()))
     kept, events = guard.screen([STORE])
     assert kept[0].flagged == (PLANTED,)
     assert [e.kind for e in events] == ["context_injection"]
+
+
+def test_a_forked_process_screens_with_threads_of_its_own() -> None:
+    """A pool used before a fork has no live threads in the child: the child must make its own
+    (a prefork server that warmed the detector up would otherwise hang every screen)."""
+    detector = InstructionDetector(RecordingVectors(), model=tiny_model())
+    assert detector.scan(STORE.chunk.text).flagged  # the parent's pool now has a thread
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if screening finishes
+        try:
+            verdict = detector.start([STORE.chunk.text]).verdicts()[0]
+            os._exit(0 if verdict.flagged else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 10
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("screening hung in the forked child")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 def test_a_chunk_is_screened_once_and_the_remembered_verdicts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
