@@ -68,7 +68,8 @@ _CODE = re.compile(r"(?:^|\s)--?[a-z][\w-]*|\b\w+\.(?:py|md|txt|yml|yaml|toml|js
 # an order stated about the reader rather than to it ("The assistant must praise ...").
 _MODAL = re.compile(r"\b(?:must|should|shall|needs? to|ha(?:s|ve) to|(?:is|are) (?:required|expected|instructed|"
                     r"supposed|asked) to)\b")
-_READER = re.compile(r"\b(?:whoever|anyone|any reader|the reader|readers|automated)\b")
+# Not "the reader" or "readers": articles and reports say "Readers should note that ..." to people.
+_READER = re.compile(r"\b(?:whoever|anyone|any reader|automated)\b")
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
 _FUNCTION_WORDS = "the a an of to in and is was for on that with as by it this are be at from or"
 _FUNCTION = frozenset(_FUNCTION_WORDS.split())
@@ -154,7 +155,10 @@ def inner_imperative(sentence: str) -> bool:
 def obligation(folded: str) -> bool:
     """A modal of obligation whose subject, in the same clause, names an AI or the reader."""
     for match in _MODAL.finditer(folded):
-        subject = re.split(r"[.;:!?]", folded[max(0, match.start() - 80):match.start()])[-1]
+        # The clause's last words before the modal; a comma ends a clause too ("The chatbot, says
+        # the vendor, should ship in May" is about the chatbot, not to it).
+        clause = re.split(r"[.;:!?,()]", folded[:match.start()])[-1]
+        subject = " ".join(clause.split()[-12:])
         if _AI.search(subject) or _READER.search(subject):
             return True
     return False

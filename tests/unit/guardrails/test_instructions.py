@@ -184,6 +184,10 @@ def test_an_obligation_counts_only_when_its_subject_is_an_ai_or_the_reader() -> 
     assert cue_map("Everyone on the team should submit their hours by Friday.")["obligation"] == 0.0
     assert cue_map("We must leave by five; the assistant will book the taxi.")["obligation"] == 0.0
     assert cue_map("The chatbot was retired. Staff must now email support.")["obligation"] == 0.0
+    assert cue_map("Readers should note that the figures are provisional.")["obligation"] == 0.0
+    assert cue_map("The chatbot, according to the vendor, should be available in May.")["obligation"] == 0.0
+    assert cue_map("According to the model, interest rates should fall next year.")["obligation"] == 0.0
+    assert cue_map("Flights to Dubai should resume in spring.")["obligation"] == 0.0
 
 
 def test_an_order_among_sentences_that_give_none_is_a_lone_order() -> None:
