@@ -117,6 +117,9 @@ class IngestPipeline:
     ) -> IngestReport:
         """Ingest every source; failures are reported per document and never stop the batch.
 
+        Results are recorded as documents finish, so not always in source order: a document found
+        unchanged, or failing to parse, can be reported before earlier ones still embedding.
+
         ``on_stage(doc_id, stage)`` hears when a parsed document waits for its embedding batch
         (``"embedding"``) and when its points start to be written (``"indexing"``);
         ``on_parsed(source, chunks)`` when a document is parsed and chunked and will be embedded;
