@@ -178,6 +178,14 @@ RULES: tuple[InjectionRule, ...] = (
     _rule("append_to_reply", 0.7,
           rf"\b(?:append|add|include|insert|attach|put)\b[^.!?\n]{{0,60}}\b(?:to|at|in|into)\s+"
           rf"(?:the end of\s+)?(?:your|every|each|any|all)\s+(?:future\s+)?{_REPLY}"),
+    # The same order carrying what it wants planted (a link, a quoted phrase, a code like xy-12):
+    # with append_to_reply, enough to flag a document on its own. Without a payload, "include the
+    # booking reference in your reply" is as likely a colleague's e-mail as an injection.
+    _rule("reply_payload", 0.3,
+          rf"\b(?:append|add|include|insert|attach|put)\b(?=[^\n]*?(?:https?://|www\.|[\"“][^\"”\n]{{3,}}[\"”]|"
+          rf"\b[a-z]{{1,6}}-\d{{2,}}\b|\bthe following\b|\bthis (?:link|url|phrase|text|sentence|message|code|line)\b))"
+          rf"[^.!?\n]{{0,60}}\b(?:to|at|in|into)\s+(?:the end of\s+)?(?:your|every|each|any|all)\s+"
+          rf"(?:future\s+)?{_REPLY}"),
     _rule("every_reply", 0.5,
           rf"\b(?:in|to|at the end of) (?:every|each|any|all) (?:future )?{_REPLY}\b|"
           rf"\b(?:antwort|r[ée]ponse|respuesta|risposta)\b"),
@@ -196,9 +204,11 @@ RULES: tuple[InjectionRule, ...] = (
 )
 # fmt: on
 
-# Channel-specific weights. A user may well ask "include dates in your answer", but a document
-# that tells the reader what to put in "your summary" is talking to the model; conversely a
-# question that opens with "system:" or asks for "the instructions you were given" is forging
-# a role or fishing for the prompt, while a manual may legitimately say either.
-INPUT_WEIGHTS: dict[str, float] = {"role_marker": 1.0, "instructions_given": 1.0}
-CONTEXT_WEIGHTS: dict[str, float] = {"append_to_reply": 1.0, "every_reply": 0.7}
+# Channel-specific weights. A user may well ask "include this quote in your answer", but a
+# document that plants a link, a quoted phrase or a code in "every reply" is talking to the model
+# (a document asking for "the booking reference in your reply" is more likely a colleague's
+# e-mail: the learned detector judges those sentence by sentence); conversely a question that
+# opens with "system:" or asks for "the instructions you were given" is forging a role or fishing
+# for the prompt, while a manual may legitimately say either.
+INPUT_WEIGHTS: dict[str, float] = {"role_marker": 1.0, "instructions_given": 1.0, "reply_payload": 0.0}
+CONTEXT_WEIGHTS: dict[str, float] = {"every_reply": 0.7}
