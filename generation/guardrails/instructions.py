@@ -108,7 +108,9 @@ class PendingScan:
         """Each candidate's probability (0 under the gate); waits for the embeddings."""
         scores = np.zeros(len(self.items))
         if self._vectors is not None:
-            vectors = np.asarray(self._vectors.result(), dtype=np.float64)
+            unique = np.asarray(self._vectors.result(), dtype=np.float64)
+            row = {text: n for n, text in enumerate(dict.fromkeys(self.items[i].text for i in self._picked))}
+            vectors = unique[[row[self.items[i].text] for i in self._picked]]
             cue_rows = np.array([self.items[i].cues for i in self._picked], dtype=np.float64)
             scores[self._picked] = self._detector.model.probabilities(vectors, cue_rows, self._lexical[self._picked])
         return scores
@@ -165,8 +167,9 @@ class InstructionDetector:
         items = candidates(texts)
         lexical = self.model.lexical_logits(items) if items else np.zeros(0)
         picked = np.flatnonzero(lexical >= self.model.gate)
-        vectors = (self._embedding_pool().submit(self._vectors, [items[i].text for i in picked])
-                   if len(picked) else None)
+        # Each distinct text once: signatures, disclaimers and boilerplate recur across chunks.
+        texts_past_gate = list(dict.fromkeys(items[i].text for i in picked))
+        vectors = self._embedding_pool().submit(self._vectors, texts_past_gate) if texts_past_gate else None
         return PendingScan(self, len(texts), items, lexical, picked, vectors)
 
     def sentence_scores(self, texts: Sequence[str]) -> tuple[list[Candidate], np.ndarray]:

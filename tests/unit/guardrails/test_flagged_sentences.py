@@ -125,3 +125,12 @@ def test_a_chunk_is_screened_once_and_the_remembered_verdicts_are_bounded(monkey
     guard.screen(others)  # two newer chunks push STORE out of a two-chunk memory
     guard.screen([STORE])
     assert vectors.seen.count(PLANTED) == 2
+
+
+def test_a_sentence_in_several_chunks_is_embedded_once() -> None:
+    vectors = RecordingVectors()
+    detector = InstructionDetector(vectors, model=tiny_model())
+    shop = make_chunk(2, f"The shop opens at 10 on Sundays. {PLANTED}")
+    verdicts = detector.scan_many([STORE.chunk.text, shop.chunk.text])
+    assert vectors.seen == [PLANTED]
+    assert [v.sentences for v in verdicts] == [(PLANTED,), (PLANTED,)]
