@@ -97,20 +97,22 @@ class InstructionVerdict:
 
 
 class PendingScan:
-    """A scan whose candidates are scored by the gate and whose embeddings are under way."""
+    """A scan whose candidates are scored by the gate and whose embeddings are under way.
+
+    ``picked``: the candidates past the gate; ``rows``: each one's row in ``vectors`` (a text that
+    several candidates share is embedded once).
+    """
 
     def __init__(self, detector: InstructionDetector, count: int, items: list[Candidate], lexical: np.ndarray,
-                 picked: np.ndarray, vectors: Future[np.ndarray] | None) -> None:
+                 picked: np.ndarray, rows: np.ndarray, vectors: Future[np.ndarray] | None) -> None:
         self._detector, self._count, self.items = detector, count, items
-        self._lexical, self._picked, self._vectors = lexical, picked, vectors
+        self._lexical, self._picked, self._rows, self._vectors = lexical, picked, rows, vectors
 
     def scores(self) -> np.ndarray:
         """Each candidate's probability (0 under the gate); waits for the embeddings."""
         scores = np.zeros(len(self.items))
         if self._vectors is not None:
-            unique = np.asarray(self._vectors.result(), dtype=np.float64)
-            row = {text: n for n, text in enumerate(dict.fromkeys(self.items[i].text for i in self._picked))}
-            vectors = unique[[row[self.items[i].text] for i in self._picked]]
+            vectors = np.asarray(self._vectors.result(), dtype=np.float64)[self._rows]
             cue_rows = np.array([self.items[i].cues for i in self._picked], dtype=np.float64)
             scores[self._picked] = self._detector.model.probabilities(vectors, cue_rows, self._lexical[self._picked])
         return scores
@@ -168,9 +170,10 @@ class InstructionDetector:
         lexical = self.model.lexical_logits(items) if items else np.zeros(0)
         picked = np.flatnonzero(lexical >= self.model.gate)
         # Each distinct text once: signatures, disclaimers and boilerplate recur across chunks.
-        texts_past_gate = list(dict.fromkeys(items[i].text for i in picked))
-        vectors = self._embedding_pool().submit(self._vectors, texts_past_gate) if texts_past_gate else None
-        return PendingScan(self, len(texts), items, lexical, picked, vectors)
+        row_of: dict[str, int] = {}
+        rows = np.array([row_of.setdefault(items[i].text, len(row_of)) for i in picked], dtype=np.int64)
+        vectors = self._embedding_pool().submit(self._vectors, list(row_of)) if row_of else None
+        return PendingScan(self, len(texts), items, lexical, picked, rows, vectors)
 
     def sentence_scores(self, texts: Sequence[str]) -> tuple[list[Candidate], np.ndarray]:
         """Every candidate of ``texts`` and its probability (0 for those under the gate)."""
