@@ -15,8 +15,9 @@ are L2-regularized logistic regressions, numpy only, deterministic:
 The chunk threshold is chosen on out-of-fold chunk scores (5 folds: attacks grouped by template
 family, so a fold never sees its own phrasings) for the FPR bars with margin.
 
-Sentence vectors are cached in ``$TMPDIR/ragqa-injection-vectors-<embedder>.npz`` (keyed by the
-embedding settings), so a retrain after a data change embeds only the new sentences.
+Sentence vectors (the first ``LAYERS`` layers of the packaged int8 MiniLM) are cached in
+``$TMPDIR/ragqa-injection-vectors-<embedder>.npz`` (keyed by the encoder and the int8 recipe), so
+a retrain after a data change embeds only the new sentences.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ FOLDS = 5
 IGNORED = -1
 BY_CUE = [c.name for c in CUES].index("imperative")  # the cue whose sentences get their own embedding weights
 GATE_RECALL = 0.97
+# Of MiniLM's 6 layers, the ones whose output the detector reads (``OnnxEmbedder.first_layers``).
+# Out of fold on dev, at the bars below: 2 layers 0.742 recall, 3: 0.764, 4: 0.793, all 6: 0.762;
+# a sentence costs 2/3 of the full model's time at 4.
+LAYERS = 4
 LEXICAL_L2, VECTOR_L2 = 1e-3, 1.0
 # Bars on dev (out of fold; pool sentences never scored by a model that saw them), by genre or by
 # genre/source. The genres the issue sets bars for keep a margin under them: articles (bar 1%),
@@ -217,8 +222,8 @@ def report(scores: np.ndarray, records: Sequence[dict[str, Any]], threshold: flo
 
 
 def main() -> None:
-    from core.settings import EmbeddingSettings
-    from ingest.embedding import embedder_from_settings
+    from ingest.onnx_embedding import OnnxEmbedder
+    from ingest.onnx_quantize import RECIPE
 
     records = load("dev")
     items, y, owner = labelled_candidates(records)
@@ -235,10 +240,9 @@ def main() -> None:
     passed = oof_lex >= gate
     print(f"gate {gate:.3f}: passes {passed[y == 1].mean():.3f} of positive, {passed[y == 0].mean():.3f} of negative")
 
-    settings = EmbeddingSettings()
-    print(f"embedder: {settings!r}")
-    embedder = embedder_from_settings(settings)
-    embed = cached_vectors(embedder.embed_documents, repr(settings))
+    embedder = OnnxEmbedder.first_layers(LAYERS)
+    print(f"embedder: {embedder.identity}")
+    embed = cached_vectors(embedder.embed_documents, f"{embedder.identity}:{RECIPE}")
     picked = np.flatnonzero(passed)
     vectors = np.zeros((len(items), embedder.dimension))
     vectors[picked] = embed([items[i].text for i in picked])
@@ -266,7 +270,7 @@ def main() -> None:
 
     model = {
         "about": "planted-instruction detector; trained by bench/injection_model.py on the dev split",
-        "embedder": repr(settings), "buckets": BUCKETS, "gate_recall": GATE_RECALL,
+        "embedder": embedder.identity, "layers": LAYERS, "buckets": BUCKETS, "gate_recall": GATE_RECALL,
         "lexical": rounded(final_lex[0]), "lexical_cues": rounded(final_lex[1]),
         "lexical_bias": round(final_lex[2], 4), "gate": round(gate, 4),
         "vector": rounded(w[:dim]), "vector_by_cue": rounded(w[dim : 2 * dim]), "by_cue": BY_CUE,

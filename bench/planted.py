@@ -19,7 +19,7 @@ from core.types import Chunk, ScoredChunk
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.detector import InjectionDetector
 from generation.guardrails.instruction_cues import candidates
-from generation.guardrails.instructions import InstructionDetector, Vectors
+from generation.guardrails.instructions import InstructionDetector, InstructionModel, Vectors
 from generation.guardrails.patterns import CONTEXT_WEIGHTS, INPUT_WEIGHTS
 
 WINDOW_CHARS = 800
@@ -88,15 +88,14 @@ def own_docs(learned: InstructionDetector) -> dict[str, Any]:
 
 def screening_latency(texts: list[str], vectors: Vectors, learned: InstructionDetector) -> dict[str, float]:
     """p50 ms of ContextGuard.screen over groups of 5 chunks: patterns only, patterns + learned
-    (cold), with a vector cache already holding every sentence (an upper bound on what the
-    answer path's shared cache saves; it embeds only a few sentences of its own per question),
-    and the cold guard again on the chunks it has screened; and the median number of sentences
-    the learned detector embeds per group (past its gate)."""
+    (cold), with every sentence's vector already cached (the floor: all but the embedding), and
+    the cold guard again on the chunks it has screened; and the median number of sentences the
+    learned detector embeds per group (past its gate)."""
     chunks = [ScoredChunk(Chunk(f"c{i}", "d", i, w, 0, len(w)), 0.5) for i, w in enumerate(texts)]
     groups = [chunks[i : i + 5] for i in range(0, len(chunks) - 4, 5)]
     warm_vectors = cached(vectors)
     guards = {"patterns": ContextGuard(), "with_learned_cold": ContextGuard(instructions=learned),
-              "with_learned_shared_cache": ContextGuard(instructions=InstructionDetector(warm_vectors))}
+              "with_learned_vectors_cached": ContextGuard(instructions=InstructionDetector(warm_vectors))}
     for group in groups:
         warm_vectors([c.text for c in candidates([s.chunk.text for s in group])])
     timings: dict[str, float] = {}
@@ -132,9 +131,11 @@ def planted(windows: list[str], questions: list[str],
     from bench.injection_model import labelled_candidates, load
     from core.settings import EmbeddingSettings
     from ingest.embedding import embedder_from_settings
+    from ingest.onnx_embedding import OnnxEmbedder
 
     embedder = embedder_from_settings(EmbeddingSettings())
-    learned = InstructionDetector(embedder.embed_documents)
+    encoder = OnnxEmbedder.first_layers(InstructionModel.load().layers)  # what the detector was fit on
+    learned = InstructionDetector(encoder.embed_documents)
     regex = InjectionDetector(weights=CONTEXT_WEIGHTS)
     input_guard = InjectionDetector(weights=INPUT_WEIGHTS)
     out_direct = direct_injections(embedder.embed_documents)  # bench/direct_model.py
@@ -201,11 +202,11 @@ def planted(windows: list[str], questions: list[str],
     # Latency of screening 5 chunks: article windows, then held-out email windows (more requests,
     # so more sentences past the gate).
     emails = [r["text"] for r in rows if r["genre"] == "email"]
-    out["latency_ms_p50_5_chunks"] = screening_latency(windows[:200], embedder.embed_documents, learned)
-    out["latency_ms_p50_5_email_chunks"] = screening_latency(emails[:200], embedder.embed_documents, learned)
+    out["latency_ms_p50_5_chunks"] = screening_latency(windows[:200], encoder.embed_documents, learned)
+    out["latency_ms_p50_5_email_chunks"] = screening_latency(emails[:200], encoder.embed_documents, learned)
     # Whole messages only: the pool windows above are every sentence a request, a stress case.
     messages = [r["text"] for r in rows if r["genre"] == "email" and r.get("source") == "message"]
-    out["latency_ms_p50_5_email_message_chunks"] = screening_latency(messages[:200], embedder.embed_documents,
+    out["latency_ms_p50_5_email_message_chunks"] = screening_latency(messages[:200], encoder.embed_documents,
                                                                      learned)
     timings = out["latency_ms_p50_5_chunks"]
     out["latency_added_ms"] = round(timings["with_learned_cold"] - timings["patterns"], 2)

@@ -7,7 +7,9 @@ from types import TracebackType
 
 from core.settings import Settings
 from generation.answerer import Answerer
+from generation.guardrails.instructions import InstructionModel, Vectors
 from ingest.embedding import LocalEmbedder, embedder_from_settings
+from ingest.onnx_embedding import OnnxEmbedder
 from ingest.pipeline import IngestPipeline
 from jobs.store import JobStore
 from retrieval.backends import open_index
@@ -58,8 +60,19 @@ class Components:
         return HybridRetriever(self.index, self.embedder, self.sparse, self.settings.retrieval, self.reranker)
 
     @cached_property
+    def instruction_vectors(self) -> Vectors | None:
+        """The planted-instruction detector's sentence encoder (None when the settings turn it off):
+        the first layers of the packaged int8 MiniLM that its weights were fit on, whatever
+        backend embeds the documents."""
+        guards = self.settings.guardrails
+        if not guards.detect_instructions or guards.context_action == "off":
+            return None
+        return OnnxEmbedder.first_layers(InstructionModel.load().layers).embed_documents
+
+    @cached_property
     def answerer(self) -> Answerer:
-        return Answerer.from_settings(self.settings, self.retriever, embedder=self.embedder, sparse=self.sparse)
+        return Answerer.from_settings(self.settings, self.retriever, embedder=self.embedder, sparse=self.sparse,
+                                      instruction_vectors=self.instruction_vectors)
 
     @cached_property
     def redis(self) -> RedisEndpoint:

@@ -45,8 +45,9 @@ class GuardrailSettings(Section):
         default=True,
         description="Also screen retrieved chunks with the learned detector of planted instructions "
         "(generation/guardrails/instructions.py), which catches ordinary orders aimed at the reader "
-        "('Tell the user to visit ...'); needs the embedder (the answer path's). A flagged sentence "
-        "is quoted in the prompt and left out of the evidence; the rest of its chunk is used as usual.",
+        "('Tell the user to visit ...'); it reads sentences with the first layers of the packaged int8 "
+        "MiniLM (its own ONNX session, ~60 MB). A flagged sentence is quoted in the prompt and left out "
+        "of the evidence; the rest of its chunk is used as usual.",
     )
     instruction_threshold: float | None = Field(
         default=None,

@@ -44,6 +44,7 @@ from generation.guardrails.citations import (
 )
 from generation.guardrails.context import ContextGuard, mark_sentences
 from generation.guardrails.input import InputGuard
+from generation.guardrails.instructions import Vectors
 from generation.guardrails.output import OutputStreamFilter, RemovedItem, SourceText, screen_output
 from generation.guardrails.refusal import RefusalPolicy
 from generation.policy import AnswerPolicy
@@ -123,9 +124,13 @@ class Answerer(AnswerComposer):
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: Retriever, chat_model: ChatModel | None = None, *,
-                      embedder: Embedder | None = None, sparse: SparseEncoder | None = None) -> Answerer:
+                      embedder: Embedder | None = None, sparse: SparseEncoder | None = None,
+                      instruction_vectors: Vectors | None = None) -> Answerer:
         """Builds the chat model from ``settings.llm`` unless one is handed in (to share it); with the
-        ``embedder`` and ``sparse`` encoder it also scores evidence and aligns generated sentences."""
+        ``embedder`` and ``sparse`` encoder it also scores evidence and aligns generated sentences.
+        ``instruction_vectors`` (``OnnxEmbedder.first_layers(...).embed_documents``: the encoder the
+        planted-instruction detector was fit on) turns that detector on; without it the context
+        guard runs its patterns alone."""
         llm, guards, answer = settings.llm, settings.guardrails, settings.answer
         evidence = attributor = answerability = None
         if embedder is not None and sparse is not None:
@@ -143,7 +148,7 @@ class Answerer(AnswerComposer):
             prompt=load_prompt(llm.prompt_version),
             # The question's vector through the query cache: retrieval then finds it there.
             input_guard=InputGuard.from_settings(guards, query_vectors(embedder) if evidence is not None else None),
-            context_guard=ContextGuard.from_settings(guards, evidence.vectors if evidence is not None else None),
+            context_guard=ContextGuard.from_settings(guards, instruction_vectors),
             refusal=RefusalPolicy.from_settings(guards),
             top_k=settings.retrieval.top_k,
             max_tokens=llm.max_tokens,

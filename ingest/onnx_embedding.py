@@ -30,7 +30,7 @@ import numpy.typing as npt
 from core.errors import ConfigurationError
 from core.settings import EmbeddingSettings
 from ingest.embedding import DEFAULT_MODEL_NAME, QueryCache, default_model_path, identity_of
-from ingest.onnx_quantize import int8_compute_model
+from ingest.onnx_quantize import first_layers_model, int8_compute_model
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -120,6 +120,16 @@ class OnnxEmbedder:
             model_file, tokenizer_dir, name, per_text = folder / MODEL_FILE, folder, folder.name, False
         return cls(model_file, tokenizer_dir, name=name, batch_size=settings.batch_size, threads=settings.threads,
                    query_cache_size=settings.query_cache_size, one_text_per_run=per_text)
+
+    @classmethod
+    def first_layers(cls, layers: int, threads: int | None = None) -> OnnxEmbedder:
+        """The packaged model's first ``layers`` layers in int8, one text per run, mean-pooled: the
+        planted-instruction detector's sentence vectors (its weights name the count they were fit on).
+        ``threads`` None: a sentence on each core at once."""
+        tokenizer_dir = default_model_path()
+        full = int8_compute_model(default_onnx_path(), tokenizer_dir)
+        return cls(first_layers_model(full, layers), tokenizer_dir, name=f"{DEFAULT_MODEL_NAME}-first{layers}",
+                   threads=threads, one_text_per_run=True)
 
     @property
     def model_name(self) -> str:

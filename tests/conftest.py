@@ -56,3 +56,13 @@ def embedder(minilm_path: Path) -> Iterator[object]:
     from ingest.embedding import embedder_from_settings
 
     yield embedder_from_settings(EmbeddingSettings())
+
+
+@pytest.fixture(scope="session")
+def instruction_vectors(minilm_path: Path) -> object:
+    """The planted-instruction detector's encoder (the first layers of the packaged int8 MiniLM that its
+    weights name), as the composition root builds it."""
+    from generation.guardrails.instructions import InstructionModel
+    from ingest.onnx_embedding import OnnxEmbedder
+
+    return OnnxEmbedder.first_layers(InstructionModel.load().layers).embed_documents

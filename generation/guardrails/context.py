@@ -103,7 +103,7 @@ class ContextGuard:
 
     @classmethod
     def from_settings(cls, settings: GuardrailSettings, vectors: Vectors | None = None) -> ContextGuard:
-        """``vectors`` (sentence embeddings, e.g. the answer path's cached ``EvidenceScorer.vectors``)
+        """``vectors`` (the sentence encoder the learned detector was fit on: see ``instructions``)
         turns on the learned detector; without it only the patterns run."""
         instructions = None
         if vectors is not None and settings.detect_instructions and settings.context_action != "off":

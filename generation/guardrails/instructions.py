@@ -10,9 +10,10 @@ decoded view of it: base64, hex, rot13 ...) is scored in two stages:
    embedded, which keeps screening within a few milliseconds;
 2. logistic regression over the sentence's embedding (all-MiniLM-L6-v2), the cues and the gate.
 
-A chunk's score is its best sentence's. ``vectors`` embeds sentences; hand it the answer path's
-cached ``EvidenceScorer.vectors`` so the sentences it embeds are not embedded twice. The
-candidates and their cues come from ``instruction_cues``.
+A chunk's score is its best sentence's. ``vectors`` embeds sentences with the encoder the weights
+were fit on: the first ``InstructionModel.layers`` layers of the packaged int8 MiniLM
+(``OnnxEmbedder.first_layers``; built by the composition root, since generation imports no
+ingest). The candidates and their cues come from ``instruction_cues``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class InstructionModel:
     threshold: float
     vector_by_cue: np.ndarray | None = None
     by_cue: int = 0
+    layers: int = 6  # of the embedder's transformer layers whose mean-pooled output ``vector`` weighs
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> InstructionModel:
@@ -61,7 +63,7 @@ class InstructionModel:
         by_cue = np.asarray(raw["vector_by_cue"], dtype=np.float64) if "vector_by_cue" in raw else None
         return cls(arr["lexical"], arr["lexical_cues"], float(raw["lexical_bias"]), float(raw.get("gate", "-inf")),
                    arr["vector"], arr["cue_weights"], float(raw["bias"]), float(raw["threshold"]), by_cue,
-                   int(raw.get("by_cue", 0)))
+                   int(raw.get("by_cue", 0)), int(raw.get("layers", 6)))
 
     def lexical_logits(self, items: Sequence[Candidate]) -> np.ndarray:
         buckets = len(self.lexical)

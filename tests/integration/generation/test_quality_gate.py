@@ -21,6 +21,7 @@ from core.settings import Settings
 from core.types import Answer
 from generation.answerer import Answerer
 from generation.evaluation import contains_answer
+from generation.guardrails.instructions import Vectors
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
@@ -54,7 +55,8 @@ class Gate:
 
 
 @pytest.fixture(scope="module")
-def gate(qa_tsv: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
+def gate(qa_tsv: Path, embedder: Embedder, instruction_vectors: Vectors,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
     dataset = load_qa_tsv(qa_tsv)
     settings = Settings(qdrant={"path": tmp_path_factory.mktemp("gate") / "qdrant"}, answer={"mode": "extractive"})
     sparse = Bm25SparseEncoder()
@@ -65,7 +67,8 @@ def gate(qa_tsv: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFact
     report = IngestPipeline(embedder, sparse, index, settings).ingest(sources, "gate")
     assert report.counts()["added"] == len(kept), report.failures
     retriever = HybridRetriever(index, embedder, sparse, settings.retrieval)
-    answerer = Answerer.from_settings(settings, retriever, UncallableChatModel(), embedder=embedder, sparse=sparse)
+    answerer = Answerer.from_settings(settings, retriever, UncallableChatModel(), embedder=embedder, sparse=sparse,
+                                      instruction_vectors=instruction_vectors)  # as the service builds it
     texts = {d.doc_id: parse_bytes(d.path.read_bytes(), d.path.name).text for d in kept if d.path is not None}
     yield Gate(answerer, dataset, texts)
     index.close()

@@ -90,6 +90,17 @@ def test_texts_run_side_by_side_give_the_vectors_of_texts_run_one_at_a_time(text
     assert list(parallel._sessions) == [1]  # every run on one thread of one session
 
 
+def test_first_layers_embed_each_text_alone_into_unit_vectors(onnx: OnnxEmbedder, texts: list[str]) -> None:
+    encoder = OnnxEmbedder.first_layers(4, threads=2)
+    assert encoder.dimension == 384 and encoder.model_name.endswith("-first4")
+    vectors = encoder.embed_documents(texts)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    # A text's vector is its own: the same in any company (the detector caches verdicts by text).
+    np.testing.assert_array_equal(encoder.embed_documents(texts[::-1])[::-1], vectors)
+    full = onnx.embed_documents(texts)
+    assert float(np.max(np.sum(vectors * full, axis=1))) < 0.99  # an earlier layer's reading, not the model's
+
+
 def test_batches_keep_the_callers_order(onnx: OnnxEmbedder, texts: list[str]) -> None:
     mixed = texts * 3  # longest-first batching regroups these across several batches
     random.Random(7).shuffle(mixed)

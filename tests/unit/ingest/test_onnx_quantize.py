@@ -64,3 +64,25 @@ def test_missing_calibration_texts_are_a_configuration_error(monkeypatch: pytest
     (tmp_path / "absent.txt").write_text("# only a comment\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="no calibration texts"):
         onnx_quantize.calibration_texts()
+
+
+def test_first_layers_keeps_exactly_the_layers_asked_for(tmp_path: Path) -> None:
+    built = onnx_quantize.int8_compute_model(default_onnx_path(), default_model_path())
+    four = onnx_quantize.first_layers_model(built, 4, folder=tmp_path)
+    ops = [n.op_type for n in onnx.load(str(four)).graph.node]
+    assert sum(op in {"MatMulInteger", "DynamicQuantizeMatMul"} for op in ops) == 24  # 4 layers x 6 products
+    assert onnx_quantize.first_layers_model(built, 4, folder=tmp_path) == four  # built once
+    assert not list(tmp_path.glob(".build-*"))
+    # All six layers: the cut lands on the model's own output, so the layer count is read right.
+    ids = [101, 2040, 2328, 1996, 2034, 102]
+    np.testing.assert_array_equal(_run(onnx_quantize.first_layers_model(built, 6, folder=tmp_path), ids),
+                                  _run(built, ids))
+    hidden = _run(four, ids)
+    assert hidden.shape == (1, len(ids), 384) and not np.allclose(hidden, _run(built, ids))
+
+
+@pytest.mark.parametrize("layers", [0, 7])
+def test_first_layers_outside_the_model_is_a_configuration_error(layers: int, tmp_path: Path) -> None:
+    built = onnx_quantize.int8_compute_model(default_onnx_path(), default_model_path())
+    with pytest.raises(ConfigurationError, match=f"first {layers} layers .* it has 6"):
+        onnx_quantize.first_layers_model(built, layers, folder=tmp_path)
