@@ -7,13 +7,9 @@ context guard runs it on retrieved chunks (CONTEXT_WEIGHTS). Yardstick, in the s
 classic one-line filter, a regex for "ignore/disregard/forget ... previous/prior/above
 instructions". Sets:
 
-- bastioncorpus 0.6.0: every labelled row (malicious and benign look-alikes); the input guard on
-  all rows, and each guard on the channel it protects (user_input -> input; tool_output and
-  memory -> context). `{canary}` slots are filled with a fixed token, as an attacker would.
 - cmu-qa-dev questions (qa.tsv, column Question, unique, broken rows skipped): false positives
   of the input guard. Bar: <= 2%.
 - cmu-qa-dev articles, cut into 800-character windows: false positives of the context guard.
-- jailbreak-corpus-mini-py, when installed: attacks held out from development (recall only).
 - bench/data/injection/direct.jsonl (ours): held-out direct-injection templates vs our ordinary
   questions and the cmu-qa-dev questions of article sets 3-4 (sets 1-2 trained the learned head).
 - bench/data/injection (ours, measured by bench/planted.py): the held-out split of planted
@@ -22,8 +18,9 @@ instructions". Sets:
   every cmu-qa-dev article window and question and on this repository's own docs/ and README.md
   (never trained on); the lexical gate's recall loss; and the latency it adds to screening.
 
-The patterns were written with the bastioncorpus rows in view, so its recall is in-sample;
-the held-out set is the honest figure. Results: bench/results/guardrails.json.
+Every attack and benign text here is our own writing or cmu-qa-dev: no public injection or
+jailbreak benchmark is read (earlier versions scored two; the patterns were first written with
+one of them in view, see BENCHMARKS.md). Results: bench/results/guardrails.json.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ import argparse
 import csv
 import re
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -48,7 +44,6 @@ from generation.guardrails.patterns import CONTEXT_WEIGHTS, INPUT_WEIGHTS
 
 DATA = ROOT.parent / "shared" / "data" / "cmu-qa-dev"
 FPR_BAR = 0.02
-CANARY = "ZX-5521-QK"
 WINDOW_CHARS = 800
 
 _YARDSTICK = re.compile(
@@ -89,42 +84,6 @@ def measure(scan: Scan, texts: Iterable[str]) -> tuple[list[bool], float]:
     return flags, round(per_item_us, 1)
 
 
-def bastion_rows() -> list[Any]:
-    from bastioncorpus import load_corpus
-
-    return list(load_corpus())
-
-
-def held_out_attacks() -> list[str] | None:
-    try:
-        from jailbreak_corpus_mini import load_corpus
-    except ImportError:
-        return None
-    return [fixture.prompt for fixture in load_corpus()]
-
-
-def labelled(rows: list[Any], scan: Scan) -> dict[str, Any]:
-    texts = [row.render(CANARY) for row in rows]
-    flags, per_item_us = measure(scan, texts)
-    malicious = [f for f, r in zip(flags, rows, strict=True) if r.is_malicious]
-    benign = [f for f, r in zip(flags, rows, strict=True) if not r.is_malicious]
-    by_category: dict[str, list[bool]] = defaultdict(list)
-    for flag, row in zip(flags, rows, strict=True):
-        by_category[row.category].append(flag)
-    return {
-        "recall": rate(malicious),
-        "fpr": rate(benign),
-        "malicious": len(malicious),
-        "detected": sum(malicious),
-        "benign": len(benign),
-        "false_positives": sum(benign),
-        "recall_by_category": {
-            c: {"n": len(f), "flagged": sum(f)} for c, f in sorted(by_category.items()) if not c.startswith("benign")
-        },
-        "us_per_text": per_item_us,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="the cmu-qa-dev folder")
@@ -139,67 +98,32 @@ def main() -> None:
         "yardstick": lambda t: bool(_YARDSTICK.search(t)),
     }
 
-    rows = bastion_rows()
-    user_rows = [r for r in rows if r.channel == "user_input"]
-    indirect_rows = [r for r in rows if r.channel != "user_input"]
     questions = cmu_questions(args.data / "qa.tsv")
     windows = article_windows(args.data / "articles")
-    held_out = held_out_attacks()
-    indirect = [(row.render(CANARY), bool(row.is_malicious), str(row.category)) for row in indirect_rows]
-    ours = planted(windows, questions, indirect)
+    ours = planted(windows, questions)
 
     results: dict[str, Any] = {}
     for name in ("input", "yardstick"):
-        scan = scans[name]
-        q_flags, q_us = measure(scan, questions)
-        results[name] = {
-            "bastioncorpus_all": labelled(rows, scan),
-            "bastioncorpus_user_input": labelled(user_rows, scan),
-            "cmu_questions": {
-                "fpr": rate(q_flags), "questions": len(questions), "false_positives": sum(q_flags),
-                "flagged": [q for q, f in zip(questions, q_flags, strict=True) if f], "us_per_text": q_us,
-            },
-        }  # fmt: skip
-        if held_out is not None:
-            h_flags, _ = measure(scan, held_out)
-            results[name]["held_out_jailbreak_corpus_mini"] = {
-                "recall": rate(h_flags), "attacks": len(held_out), "detected": sum(h_flags),
-            }  # fmt: skip
+        q_flags, q_us = measure(scans[name], questions)
+        results[name] = {"cmu_questions": {
+            "fpr": rate(q_flags), "questions": len(questions), "false_positives": sum(q_flags),
+            "flagged": [q for q, f in zip(questions, q_flags, strict=True) if f], "us_per_text": q_us,
+        }}  # fmt: skip
     for name in ("context", "yardstick"):
-        scan = scans[name]
-        w_flags, w_us = measure(scan, windows)
-        results.setdefault(name, {})
-        results[name]["bastioncorpus_indirect"] = labelled(indirect_rows, scan)
-        results[name]["cmu_article_windows"] = {
+        w_flags, w_us = measure(scans[name], windows)
+        results.setdefault(name, {})["cmu_article_windows"] = {
             "fpr": rate(w_flags), "windows": len(windows), "false_positives": sum(w_flags), "us_per_text": w_us,
         }  # fmt: skip
 
-    inp, yard = results["input"], results["yardstick"]
-    table = Table(title="Prompt-injection guardrails")
-    for column in ("set", "guard", "recall", "FPR", "counts", "yardstick recall", "yardstick FPR"):
+    yard = results["yardstick"]
+    table = Table(title="Prompt-injection patterns on ordinary cmu-qa-dev text")
+    for column in ("set", "guard", "FPR", "counts", "yardstick FPR"):
         table.add_column(column)
-
-    def labelled_row(title: str, guard: str, key: str) -> dict[str, Any]:
-        ours, base = results[guard][key], yard[key]
-        counts = f"{ours['detected']}/{ours['malicious']} mal, {ours['false_positives']}/{ours['benign']} ben"
-        table.add_row(
-            title, guard, str(ours["recall"]), str(ours["fpr"]), counts, str(base["recall"]), str(base["fpr"])
-        )
-        return dict(ours)
-
-    bastion = labelled_row("bastioncorpus, all rows", "input", "bastioncorpus_all")
-    labelled_row("bastioncorpus, user_input", "input", "bastioncorpus_user_input")
-    indirect = labelled_row("bastioncorpus, tool/memory", "context", "bastioncorpus_indirect")
-    cmu, art = inp["cmu_questions"], results["context"]["cmu_article_windows"]
-    table.add_row("cmu-qa-dev questions", "input", "-", str(cmu["fpr"]), f"{cmu['false_positives']}/{cmu['questions']}",
-                  "-", str(yard["cmu_questions"]["fpr"]))  # fmt: skip
-    art_counts = f"{art['false_positives']}/{art['windows']}"
-    table.add_row("cmu-qa-dev article windows", "context", "-", str(art["fpr"]), art_counts,
-                  "-", str(yard["cmu_article_windows"]["fpr"]))  # fmt: skip
-    if held_out is not None:
-        h, hy = inp["held_out_jailbreak_corpus_mini"], yard["held_out_jailbreak_corpus_mini"]
-        table.add_row("jailbreak-corpus-mini (held out)", "input", str(h["recall"]), "-",
-                      f"{h['detected']}/{h['attacks']}", str(hy["recall"]), "-")  # fmt: skip
+    cmu, art = results["input"]["cmu_questions"], results["context"]["cmu_article_windows"]
+    table.add_row("cmu-qa-dev questions", "input", str(cmu["fpr"]), f"{cmu['false_positives']}/{cmu['questions']}",
+                  str(yard["cmu_questions"]["fpr"]))  # fmt: skip
+    table.add_row("cmu-qa-dev article windows", "context", str(art["fpr"]),
+                  f"{art['false_positives']}/{art['windows']}", str(yard["cmu_article_windows"]["fpr"]))  # fmt: skip
     console.print(table)
 
     mine = Table(title=f"Planted instructions, held-out split ({ours['attacks']} attacks, {ours['benign']} benign)")
@@ -226,35 +150,20 @@ def main() -> None:
     console.print(f"learned detector: cmu article windows FPR {ours['cmu_article_windows_learned']['fpr']}, "
                   f"questions FPR {ours['cmu_questions_learned']['fpr']}, gate recall loss "
                   f"{ours['gate']['recall_loss']}, latency p50 (5 chunks) {ours['latency_ms_p50_5_chunks']} ms")
-    if "bastioncorpus_indirect_learned" in ours:
-        b, c = ours["bastioncorpus_indirect_learned"], ours["bastioncorpus_indirect_combined"]
-        console.print(f"bastioncorpus tool/memory rows (scored only): learned recall {b['recall']} FPR {b['fpr']}; "
-                      f"context guard (patterns + learned) recall {c['recall']} FPR {c['fpr']}")
     docs = ours["own_docs_learned"]
     console.print(f"learned detector on docs/*.md + README.md: {docs['sentences_flagged']}/{docs['sentences']} "
                   f"sentences, {docs['windows_flagged']}/{docs['windows']} windows flagged")
     passed = cmu["fpr"] is not None and cmu["fpr"] <= FPR_BAR
     console.print(f"cmu-qa-dev question FPR {cmu['fpr']} (bar <= {FPR_BAR}): {'PASS' if passed else 'FAIL'}")
-    category_misses = Counter(
-        {c: v["n"] - v["flagged"] for c, v in bastion["recall_by_category"].items() if v["n"] > v["flagged"]}
-    )
     path = write_results(
         "guardrails",
         {
-            "inputs": {
-                "bastioncorpus_rows": len(rows), "cmu_questions": len(questions),
-                "cmu_article_windows": len(windows), "window_chars": WINDOW_CHARS,
-                "held_out_attacks": len(held_out) if held_out is not None else None,
-                "note": "patterns were written with bastioncorpus in view (in-sample); the held-out set was not",
-            },
+            "inputs": {"cmu_questions": len(questions), "cmu_article_windows": len(windows),
+                       "window_chars": WINDOW_CHARS},
             "bar": {"cmu_question_fpr_max": FPR_BAR, "passed": passed},
-            "summary": {
-                "recall_bastioncorpus": bastion["recall"], "fpr_bastioncorpus": bastion["fpr"],
-                "recall_bastioncorpus_indirect_context_guard": indirect["recall"],
-                "fpr_cmu_questions": cmu["fpr"], "fpr_cmu_article_windows": art["fpr"],
-                "recall_held_out": inp.get("held_out_jailbreak_corpus_mini", {}).get("recall"),
-                "misses_by_category": dict(category_misses),
-            },
+            "summary": {"fpr_cmu_questions": cmu["fpr"], "fpr_cmu_article_windows": art["fpr"],
+                        "planted_recall_context_guard": ours["guards"]["context_combined"]["recall"],
+                        "direct_recall_input_guard": ours["direct"]["guards"]["input_guard"]["recall"]},
             "results": results,
             "planted_instructions": ours,
         },

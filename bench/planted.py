@@ -123,11 +123,8 @@ def screening_latency(texts: list[str], vectors: Vectors, learned: InstructionDe
     return timings
 
 
-def planted(windows: list[str], questions: list[str],
-            indirect: list[tuple[str, bool, str]] | None = None) -> dict[str, Any]:
-    """Our planted-instruction set (held-out split), cmu FPR of the learned detector, gate loss, latency;
-    ``indirect``: (text, malicious, category) rows of another set to score the learned detector on
-    (bastioncorpus's tool-output and memory rows: scored only, never trained or tuned on)."""
+def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
+    """Our planted-instruction set (held-out split), cmu FPR of the learned detector, gate loss, latency."""
     from bench.injection_model import labelled_candidates, load
     from core.settings import EmbeddingSettings
     from ingest.embedding import embedder_from_settings
@@ -177,16 +174,6 @@ def planted(windows: list[str], questions: list[str],
     q_flags = [v.flagged for v in learned.scan_many(questions)]
     out["cmu_questions_learned"] = {"fpr": rate(q_flags), "questions": len(questions), "false_positives": sum(q_flags)}
     out["own_docs_learned"] = own_docs(learned)
-    if indirect:
-        verdicts = learned.scan_many([text for text, _, _ in indirect])
-        both = [v.flagged or regex.scan(text).flagged for v, (text, _, _) in zip(verdicts, indirect, strict=True)]
-        for name, hits in (("learned", [v.flagged for v in verdicts]), ("combined", both)):
-            out[f"bastioncorpus_indirect_{name}"] = {
-                "recall": rate([h for h, (_, bad, _) in zip(hits, indirect, strict=True) if bad]),
-                "fpr": rate([h for h, (_, bad, _) in zip(hits, indirect, strict=True) if not bad]),
-                "recall_by_category": by_group([h for h, (_, bad, _) in zip(hits, indirect, strict=True) if bad],
-                                               [c for _, bad, c in indirect if bad]),
-            }  # fmt: skip
     out["learned_fpr_by_genre_source"] = by_group(
         [f for f, a in zip(flags["learned"], attack, strict=True) if not a],
         [f"{r['genre']}/{r.get('source', '')}" for r in rows if not r["label"]])
