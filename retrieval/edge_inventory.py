@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from qdrant_edge import EdgeShard, FacetRequest, Filter, ScrollRequest
+from qdrant_edge import EdgeShard, Filter, ScrollRequest
 
 from core.types import Chunk, SearchFilters
 from retrieval.edge_filters import document_filter, to_edge_filter
@@ -34,23 +34,19 @@ class _EdgeHost(Protocol):
 
     def _count(self, collection: str, flt: Filter | None) -> int: ...
 
+    def _distinct_doc_ids(self, collection: str, flt: Filter | None) -> set[str]: ...
+
 
 class EdgeInventory:
     """``VectorIndex.list_documents`` and ``document_chunks`` for ``EdgeIndex``."""
 
     def list_documents(self: _EdgeHost, collection: str, filters: SearchFilters | None = None, offset: int = 0,
                        limit: int = 50) -> DocumentPage:
-        flt = to_edge_filter(filters)
-        points = self._count(collection, flt)
-        if points == 0:
+        doc_ids = sorted(self._distinct_doc_ids(collection, to_edge_filter(filters)))
+        if not doc_ids:
             return DocumentPage(0, [])
+        # Only the page's documents are read, one point each.
         shard = self._shard(collection)
-        # A facet over the doc_id keyword index lists distinct documents without reading payloads;
-        # only the page's documents are then read, one point each.
-        response = self._call("list documents", lambda: shard.facet(
-            FacetRequest("doc_id", limit=points, exact=True, filter=flt)))
-        # Deleted points linger in the payload index (as zero counts) until a vacuum.
-        doc_ids = sorted(str(hit.value) for hit in response.hits if hit.count > 0)
         documents = []
         for doc_id in doc_ids[offset:offset + limit]:
             records, _ = self._call("read a document", lambda d=doc_id: shard.scroll(ScrollRequest(  # type: ignore[misc]
