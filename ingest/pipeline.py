@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -71,6 +71,7 @@ class _Hooks:
 class _Group:
     items: list[_Prepared] = field(default_factory=list)
     chunks: int = 0
+    reported: int = 0  # of its chunks, those ``on_embedded`` has heard of (set on the embedding thread)
 
     def texts(self) -> list[str]:
         return [c.encoded_text for item in self.items for c in item.chunks]
@@ -82,6 +83,23 @@ class _Pending:
 
     group: _Group
     dense: Future[FloatMatrix]
+
+
+def _unheard(on_embedded: Callable[[int], object] | None, heard: int) -> Callable[[int], object] | None:
+    """``on_embedded`` for a failed group's retry: its first ``heard`` chunks were counted once
+    already (the progress bar would pass its total), so only what lies beyond them is passed on."""
+    if on_embedded is None:
+        return None
+    left = heard
+
+    def report(n: int) -> None:
+        nonlocal left
+        skipped = min(left, n)
+        left -= skipped
+        if n > skipped:
+            on_embedded(n - skipped)
+
+    return report
 
 
 class IngestPipeline:
@@ -221,7 +239,7 @@ class IngestPipeline:
     def _hand_over(self, embedding: ThreadPoolExecutor, group: _Group, pending: _Pending | None,
                    collection: str, hooks: _Hooks) -> _Pending:
         """Starts ``group``'s embedding, then writes the previous group while it runs."""
-        submitted = _Pending(group, embedding.submit(self._embed_dense, group.texts(), hooks))
+        submitted = _Pending(group, embedding.submit(self._embed_dense, group.texts(), hooks, group))
         if pending is not None:
             self._finish(pending.group, pending.dense.result, collection, hooks)
         return submitted
@@ -237,9 +255,10 @@ class IngestPipeline:
             # One document broke the batch: retry one at a time so only it fails. On this thread,
             # beside the next group's embedding: a rare path, kept simple.
             log.warning("ingest.batch_failed", error=str(exc), documents=len(group.items))
+            retry = replace(hooks, on_embedded=_unheard(hooks.on_embedded, group.reported))
             for item in group.items:
                 alone = _Group([item], len(item.chunks))
-                self._finish(alone, partial(self._embed_dense, alone.texts(), hooks), collection, hooks)
+                self._finish(alone, partial(self._embed_dense, alone.texts(), retry, alone), collection, retry)
             return
         for item, item_points in zip(group.items, points, strict=True):
             if hooks.on_stage:
@@ -248,7 +267,7 @@ class IngestPipeline:
             if hooks.on_chunks:
                 hooks.on_chunks(len(item_points))
 
-    def _embed_dense(self, texts: list[str], hooks: _Hooks) -> FloatMatrix:
+    def _embed_dense(self, texts: list[str], hooks: _Hooks, group: _Group) -> FloatMatrix:
         """The dense vectors of ``texts``: what the embedding thread runs (and the one-by-one retry).
 
         In slices big enough to keep the embedder's length-sorted batching, small enough to show
@@ -259,6 +278,7 @@ class IngestPipeline:
             if hooks.cancelled.is_set():
                 raise IngestError("ingest interrupted: embedding abandoned")
             parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
+            group.reported += len(parts[-1])
             if hooks.on_embedded:
                 hooks.on_embedded(len(parts[-1]))
         return np.vstack(parts) if parts else self.embedder.embed_documents(texts)

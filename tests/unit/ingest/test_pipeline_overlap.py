@@ -82,6 +82,8 @@ class FakeSparse:
 
     def encode_document(self, text: str) -> SparseVector:
         self.journal.add(f"sparse {text.split()[-1]}")
+        if text.split()[-1] == "badsparse":
+            raise ValueError("simulated sparse encoder failure")
         return SparseVector([len(text)], [1.0])
 
     def encode_query(self, text: str) -> SparseVector:
@@ -184,6 +186,23 @@ def test_a_failing_group_retries_its_documents_alone_beside_the_next_embedding()
     # The retry of a ran on this thread, alone; the other groups on the embedding thread.
     assert journal.thread("embedded a") == threading.current_thread().name
     assert journal.thread("embedded b+c").startswith("ingest-embed")
+    assert not embedding_threads()
+
+
+def test_progress_counts_each_chunk_once_when_a_group_fails_after_its_embedding() -> None:
+    journal = Journal()
+    index = FakeIndex(journal)
+    settings = Settings(ingest={"parse_isolation": False})
+    pipe = IngestPipeline(FakeEmbedder(journal), FakeSparse(journal), index, settings, flush_chunks=2)  # type: ignore[arg-type]
+    embedded: list[int] = []
+    # badsparse's group is embedded (2 chunks heard of), then fails writing: both documents are
+    # embedded again, alone, and the bar must not count those chunks twice.
+    docs = [source("a"), source("badsparse"), source("b"), source("c"), source("d")]
+    report = pipe.ingest(docs, "docs", on_embedded=embedded.append)
+
+    assert report.counts()["failed"] == 1 and report.failures[0].doc_id == "badsparse"
+    assert sorted({p.chunk.doc_id for p in index.points.values()}) == ["a", "b", "c", "d"]
+    assert sum(embedded) == len(docs)  # one per chunk: the bar's total, not past it
     assert not embedding_threads()
 
 
