@@ -74,6 +74,8 @@ def _load_parts(parts: Components) -> None:
     if threads is not None:
         # The onnx-int8 embedder's sessions (queries and documents), or torch's threads (process-wide).
         parts.embedder.set_threads(threads)
+        if parts.instruction_encoder is not None:
+            parts.instruction_encoder.set_threads(threads)
     _ = parts.index, parts.embedder, parts.sparse, parts.retriever, parts.answerer
     if parts.instruction_vectors is not None:
         parts.instruction_vectors(["warm-up"])  # opens the detector's session now, not in the first request

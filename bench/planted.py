@@ -37,7 +37,7 @@ def by_group(flags: list[bool], keys: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def cached(vectors: Vectors) -> Vectors:
-    """A text-keyed cache in front of ``vectors``, as EvidenceScorer.vectors keeps one."""
+    """A text-keyed cache in front of ``vectors``: every sentence embedded once, for the floor of screening."""
     memo: dict[str, Any] = {}
 
     def embed(texts: Any) -> Any:

@@ -60,14 +60,19 @@ class Components:
         return HybridRetriever(self.index, self.embedder, self.sparse, self.settings.retrieval, self.reranker)
 
     @cached_property
-    def instruction_vectors(self) -> Vectors | None:
+    def instruction_encoder(self) -> OnnxEmbedder | None:
         """The planted-instruction detector's sentence encoder (None when the settings turn it off):
         the first layers of the packaged int8 MiniLM that its weights were fit on, whatever
-        backend embeds the documents."""
+        backend embeds the documents. The API sets its threads as it sets the embedder's."""
         guards = self.settings.guardrails
         if not guards.detect_instructions or guards.context_action == "off":
             return None
-        return OnnxEmbedder.first_layers(InstructionModel.load().layers).embed_documents
+        return OnnxEmbedder.first_layers(InstructionModel.load().layers, threads=self.settings.embedding.threads)
+
+    @cached_property
+    def instruction_vectors(self) -> Vectors | None:
+        encoder = self.instruction_encoder
+        return encoder.embed_documents if encoder is not None else None
 
     @cached_property
     def answerer(self) -> Answerer:

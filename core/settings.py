@@ -340,9 +340,10 @@ class ApiSettings(Section):
         default=1,
         ge=1,
         description="The embedder's intra-op threads in the API process (the name is historical): "
-        "onnx-int8's sessions for queries and documents, or torch's (process-wide) on the "
-        "sentence-transformers backend. 1 keeps one query's embedding fast and steady (measured on 2 "
-        "busy cores with torch: ~10 ms with 1 thread, ~500 ms with 2, as threads wait on each other); "
+        "onnx-int8's sessions for queries and documents (and the planted-instruction detector's "
+        "encoder), or torch's (process-wide) on the sentence-transformers backend. 1 keeps one query's "
+        "embedding fast and steady (measured on 2 busy cores with torch: ~10 ms with 1 thread, ~500 ms "
+        "with 2, as threads wait on each other); "
         "concurrency comes from requests instead. Unset: `embedding.threads` for documents, 1 for queries "
         "(onnx-int8), torch's default (sentence-transformers).",
     )

@@ -5,7 +5,7 @@ Imports only ``core``; receives retrieved chunks through ``core.protocols.Retrie
 model is built).
 
     from generation import Answerer
-    answerer = Answerer.from_settings(settings, retriever)
+    answerer = Answerer.from_settings(settings, retriever)   # bootstrap.Components builds the full one
     answer = answerer.ask("Who built the bridge?", "docs")
 """
 

@@ -21,6 +21,7 @@ import numpy as np
 import structlog
 
 from core.errors import ConfigurationError, LLMTimeout, LLMUnavailable
+from core.guardrail_settings import GuardrailSettings
 from core.protocols import ChatModel, Embedder, GenerationOptions, Retriever, SparseEncoder
 from core.settings import Settings
 from core.types import Answer, ChatMessage, GuardrailEvent, SearchFilters, TokenUsage
@@ -54,6 +55,15 @@ from generation.repetition import RepetitionGuard
 log = structlog.get_logger(__name__)
 
 
+def _detector_vectors(guards: GuardrailSettings, vectors: Vectors | None) -> Vectors | None:
+    """``vectors``, saying so in the log when the settings ask for the learned detector and none came."""
+    if vectors is None and guards.detect_instructions and guards.context_action != "off":
+        log.warning("guardrail.instruction_detector_off",
+                    reason="no instruction_vectors handed to Answerer.from_settings: the context guard runs "
+                           "its patterns alone")  # fmt: skip
+    return vectors
+
+
 def without_sentences(text: str, sentences: frozenset[str] | None) -> str:
     return mark_sentences(text, sorted(sentences), drop=True) if sentences else text
 
@@ -74,7 +84,8 @@ class Answerer(AnswerComposer):
 
     Example::
 
-        answerer = Answerer.from_settings(settings, retriever, embedder=embedder, sparse=sparse)
+        answerer = Answerer.from_settings(settings, retriever, embedder=embedder, sparse=sparse,
+                                          instruction_vectors=encoder.embed_documents)  # bootstrap builds both
         answer = answerer.ask("When was the bridge built?", "docs")
         for event in answerer.ask_stream("And who built it?", "docs", history=turns):
             ...  # AnswerDelta(text) events, then AnswerDone(answer)
@@ -148,7 +159,7 @@ class Answerer(AnswerComposer):
             prompt=load_prompt(llm.prompt_version),
             # The question's vector through the query cache: retrieval then finds it there.
             input_guard=InputGuard.from_settings(guards, query_vectors(embedder) if evidence is not None else None),
-            context_guard=ContextGuard.from_settings(guards, instruction_vectors),
+            context_guard=ContextGuard.from_settings(guards, _detector_vectors(guards, instruction_vectors)),
             refusal=RefusalPolicy.from_settings(guards),
             top_k=settings.retrieval.top_k,
             max_tokens=llm.max_tokens,

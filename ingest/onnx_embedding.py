@@ -101,7 +101,7 @@ class OnnxEmbedder:
         self._threads = threads
         self._query_threads = 1 if one_text_per_run else query_threads
         self._sessions: dict[int | None, InferenceSession] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
         self._sessions_lock = threading.Lock()
         self._cache = QueryCache(query_cache_size)
         self._dimension: int | None = None
@@ -173,8 +173,8 @@ class OnnxEmbedder:
             keep = self._document_session_threads
             self._sessions = {k: v for k, v in self._sessions.items() if k == keep}
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
+        if pool is not None and pool[0] == os.getpid():
+            pool[1].shutdown(wait=False)
         self._session(self._document_session_threads)
 
     def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -217,9 +217,10 @@ class OnnxEmbedder:
         if runs <= 1:
             return None
         with self._sessions_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(runs, thread_name_prefix="onnx-embed")
-            return self._pool
+            # Per process: a pool forked from a parent that used it has no live threads (it would hang).
+            if self._pool is None or self._pool[0] != os.getpid():
+                self._pool = (os.getpid(), ThreadPoolExecutor(runs, thread_name_prefix="onnx-embed"))
+            return self._pool[1]
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
         hit = self._cache.get(text)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from onnx import ModelProto, NodeProto
 
 RECIPE = "smooth0.8-dynamic-qint8-per-channel-constb-v2"
+CUT_VERSION = "v1"  # of first_layers_model's cut: a new one names new files, never reusing old ones
 SMOOTHING_ALPHA = 0.8
 CALIBRATION_FILE = Path(__file__).with_name("onnx_calibration.txt")
 CALIBRATION_MAX_TOKENS = 256
@@ -95,7 +96,7 @@ def first_layers_model(source: Path, layers: int, folder: Path | None = None) ->
     LayerNormalization of the graph (one after the embeddings, two in each layer).
     """
     folder = folder or cache_folder()
-    target = folder / f"{source.stem}-{file_sha256(source)[:16]}-first{layers}.onnx"
+    target = folder / f"{source.stem}-{file_sha256(source)[:16]}-first{layers}-{CUT_VERSION}.onnx"
     if target.is_file():
         return target
     import onnx

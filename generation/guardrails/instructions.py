@@ -138,7 +138,7 @@ class InstructionDetector:
 
     Example::
 
-        detector = InstructionDetector(evidence.vectors)
+        detector = InstructionDetector(OnnxEmbedder.first_layers(InstructionModel.load().layers).embed_documents)
         verdicts = detector.scan_many([c.chunk.text for c in retrieved])
         pending = detector.start(texts)   # or: embed in the background, do other work ...
         verdicts = pending.verdicts()     # ... then wait

@@ -21,7 +21,7 @@ from tests.support.services import free_port
 
 COLLECTION = "docs"
 CORPUS = ("set1/a1.txt", "set1/a7.txt", "set1/a10.txt")  # kangaroo, otter, duck: ~50 chunks
-SHARED_PARTS = ("embedder", "sparse", "index", "reranker", "retriever")
+SHARED_PARTS = ("embedder", "sparse", "index", "reranker", "retriever", "instruction_encoder", "instruction_vectors")
 
 
 def make_settings(tmp: Path, redis_url: str, prefix: str, llm_url: str, **overrides: Any) -> Settings:

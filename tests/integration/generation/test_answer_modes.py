@@ -14,6 +14,7 @@ from core.settings import Settings
 from core.types import Answer
 from generation.answerer import Answerer
 from generation.answers import AnswerDelta, AnswerDone
+from generation.guardrails.instructions import Vectors
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
@@ -29,8 +30,10 @@ LOOP = "RagQA is a QA-based " + "QA-based " * 60
 
 
 class Corpus:
-    def __init__(self, settings: Settings, embedder: Embedder, texts: dict[str, str]) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, instruction_vectors: Vectors,
+                 texts: dict[str, str]) -> None:
         self.settings, self.embedder, self.texts = settings, embedder, texts
+        self.instruction_vectors = instruction_vectors
         self.sparse = Bm25SparseEncoder()
         self.index = open_index(settings.qdrant)
         self.retriever = HybridRetriever(self.index, embedder, self.sparse, settings.retrieval)
@@ -38,16 +41,18 @@ class Corpus:
     def answerer(self, mode: str, chat_model: ChatModel | None = None) -> Answerer:
         settings = self.settings.model_copy(update={"answer": self.settings.answer.model_copy(update={"mode": mode})})
         return Answerer.from_settings(settings, self.retriever, chat_model or UncallableChatModel(),
-                                      embedder=self.embedder, sparse=self.sparse)
+                                      embedder=self.embedder, sparse=self.sparse,
+                                      instruction_vectors=self.instruction_vectors)
 
 
 @pytest.fixture(scope="module")
-def corpus(corpus_dir: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+def corpus(corpus_dir: Path, embedder: Embedder, instruction_vectors: Vectors,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     settings = Settings(qdrant={"path": tmp_path_factory.mktemp("modes") / "qdrant"})
     sources = [SourceDocument(doc_id, Path(doc_id).name, str(corpus_dir / doc_id), path=corpus_dir / doc_id,
                               title=title) for doc_id, title in ARTICLES.items()]
     texts = {doc_id: parse_bytes((corpus_dir / doc_id).read_bytes(), doc_id).text for doc_id in ARTICLES}
-    built = Corpus(settings, embedder, texts)
+    built = Corpus(settings, embedder, instruction_vectors, texts)
     report = IngestPipeline(embedder, built.sparse, built.index, settings).ingest(sources, "cmu")
     assert report.counts()["added"] == len(ARTICLES), report.failures
     yield built
