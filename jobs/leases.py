@@ -122,6 +122,55 @@ class DocumentLeases:
                 self._free(job_id, doc_id)  # for the new delivery's worker; queued, it left the active set
         return taken
 
+    def take_lost(self, empty_queues: set[str], in_broker: set[tuple[str, str]],
+                  suspects: dict[tuple[str, str], float], min_age_s: float) -> list[tuple[DocumentTask, str]]:
+        """Documents whose message is gone from the broker, each taken by this worker alone, sent again.
+
+        Redis as a broker pops a message and records it as unacknowledged in two steps: a worker
+        killed between them takes the message with it, and the broker never delivers it again. Such
+        a document stays queued, unheld, with no message anywhere, and its job never ends. It is
+        looked for only in jobs whose queue is empty (``empty_queues``: a backlog needs no scan),
+        among the open documents no worker holds and ``in_broker`` (the unacknowledged messages'
+        documents) lacks; one is sent again when it has looked lost for ``min_age_s`` (a live worker
+        holds what it pops within milliseconds). ``suspects`` (first seen lost, ``time.monotonic``)
+        is the caller's memory between sweeps; this rewrites it.
+        """
+        now = time.monotonic()
+        lost: dict[tuple[str, str], str] = {}
+        for job_id, (runner, queue) in self.store.open_jobs("runner", "queue"):
+            if runner == "celery" and queue in empty_queues:
+                for doc_id in self._unheld_open(job_id):
+                    if (job_id, doc_id) not in in_broker:
+                        lost[(job_id, doc_id)] = queue
+        previous = dict(suspects)
+        suspects.clear()
+        suspects.update({key: previous.get(key, now) for key in lost})
+        taken = []
+        for (job_id, doc_id), queue in lost.items():
+            if now - suspects[(job_id, doc_id)] < min_age_s or not self._take(job_id, doc_id):
+                continue
+            recorded = self.store.spec(job_id)
+            task = next((t for t in recorded[0].tasks() if t.file.doc_id == doc_id), None) if recorded else None
+            reason = "its message was lost with a worker killed as it took it; sent again"
+            moved = self.store.set_document(job_id, doc_id, "queued", reason=reason)
+            if task is not None and moved != "refused":
+                taken.append((task, queue))
+            suspects.pop((job_id, doc_id), None)
+            self._free(job_id, doc_id)
+        return taken
+
+    def _unheld_open(self, job_id: str) -> list[str]:
+        """The job's documents not yet final that no worker has taken (queued, by their record)."""
+        def read() -> tuple[set[bytes], set[bytes]]:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.smembers(self._keys.job_open(job_id))
+            pipe.smembers(self._keys.job_active(job_id))
+            unfinished, active = pipe.execute()
+            return unfinished, active
+
+        unfinished, active = guarded("read a job", read)
+        return sorted(as_text(d) for d in unfinished - active)
+
     def _forget(self, job_id: str, doc_id: str) -> None:
         key = self._keys.job_active(job_id)
         guarded("forget a document", lambda: self._client.srem(key, doc_id))

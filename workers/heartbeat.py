@@ -25,6 +25,7 @@ from core.errors import RagqaError
 from jobs.leases import DocumentLeases
 from jobs.spec import DocumentTask
 from workers.app import INGEST_DOCUMENT
+from workers.broker_view import broker_view
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +39,7 @@ class WorkerHeartbeat:
         self.queues = queues
         self.interval_s = lease_s / 3
         self._running: dict[tuple[str, str], DocumentTask] = {}
+        self._lost_since: dict[tuple[str, str], float] = {}  # documents that look lost (``take_lost``)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="ragqa-heartbeat", daemon=True)
@@ -87,12 +89,24 @@ class WorkerHeartbeat:
             tasks = list(self._running.values())
         self._call(lambda: self.leases.renew(tasks, self.queues))
         self._call(self._hand_on_stalled)
+        self._call(self._send_lost_again)
 
     def _hand_on_stalled(self) -> None:
         for task, queue in self.leases.take_stalled():
             self.app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=queue or self.queues[0])
             log.warning("worker.document_handed_on", job_id=task.job_id, doc_id=task.file.doc_id, queue=queue,
                         reason="its worker's lease lapsed")
+
+    def _send_lost_again(self) -> None:
+        view = broker_view(self.app, self.queues)
+        if view is None:
+            return
+        empty, in_broker = view
+        # Twice the lease: a document just enqueued, or just popped by a live worker, is never taken for lost.
+        for task, queue in self.leases.take_lost(empty, in_broker, self._lost_since, 6 * self.interval_s):
+            self.app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=queue)
+            log.warning("worker.document_sent_again", job_id=task.job_id, doc_id=task.file.doc_id, queue=queue,
+                        reason="its message was lost with a worker killed as it took it")
 
     def _call(self, action: object) -> None:
         try:

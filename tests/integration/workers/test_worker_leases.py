@@ -3,6 +3,8 @@ broker's visibility timeout; `/readyz`'s worker check counts the live consumers 
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,3 +44,24 @@ def test_a_killed_workers_documents_are_handed_on_within_a_minute(
     if in_flight:  # handed on, not redelivered by the broker: each was run by a second delivery
         deliveries = store.client.hgetall(store.keyspace.job_deliveries(job_id))
         assert all(int(deliveries[d.encode()]) >= 2 for d in in_flight if d.encode() in deliveries), deliveries
+
+
+def test_a_message_the_broker_lost_is_sent_again_and_its_job_ends(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    # Kombu's Redis transport pops a message, then records it as unacknowledged: SIGKILL between the
+    # two loses it for good (no visibility timeout brings it back). Here the pop is done by hand.
+    worker_env.extra.update(RAGQA_WORKERS__DOCUMENT_LEASE_S="2")
+    folder = worker_env.root / "docs"
+    small_documents(corpus_dir, folder, 4)
+    job_id = enqueue(worker_env, folder)
+    store = worker_env.store()
+    [queue_key] = [k for k in store.client.keys(f"{worker_env.prefix}broker:*") if store.client.type(k) == b"list"]
+    lost = json.loads(base64.b64decode(json.loads(store.client.rpop(queue_key))["body"]))[0][0]["file"]["doc_id"]
+
+    worker = workers().wait_ready()
+    job = wait_job(store, job_id, 60, worker=worker)
+    worker.stop()
+
+    assert job.state == "done" and job.counts()["done"] == 4, job.counts()
+    assert [line for line in worker.output().splitlines() if "worker.document_sent_again" in line and lost in line]
