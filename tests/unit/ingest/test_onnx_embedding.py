@@ -21,6 +21,7 @@ from core.protocols import Embedder
 from core.settings import EmbeddingSettings
 from ingest.embedding import SentenceTransformerEmbedder, embedder_from_settings
 from ingest.onnx_embedding import OnnxEmbedder, default_onnx_path
+from tests.support.forking import in_forked_child
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -217,22 +218,6 @@ def _tokenizer_dir() -> Path:
 def test_a_forked_process_embeds_side_by_side_on_threads_of_its_own(texts: list[str]) -> None:
     """The parent's pool has no live threads in a forked child (a prefork server that warmed the
     embedder up): the child must make its own, or every embedding would wait forever."""
-    import signal
-    import time
-
     encoder = OnnxEmbedder.first_layers(4, threads=2)
     expected = encoder.embed_documents(texts[:4])  # the parent's pool now has threads
-    pid = os.fork()
-    if pid == 0:  # the child: exit 0 only if embedding finishes with the parent's vectors
-        try:
-            os._exit(0 if np.array_equal(encoder.embed_documents(texts[:4]), expected) else 1)
-        finally:
-            os._exit(2)
-    deadline = time.monotonic() + 30
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if done[0] == 0:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("embedding hung in the forked child")
-    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert in_forked_child(lambda: np.array_equal(encoder.embed_documents(texts[:4]), expected), 30) == "passed"
