@@ -111,16 +111,23 @@ class DocumentLeases:
             for doc_id in self._stalled_in(job_id):
                 if not self._take(job_id, doc_id):
                     continue  # its worker renewed it meanwhile, or another sweeper took it
-                recorded = self.store.spec(job_id)
-                task = next((t for t in recorded[0].tasks() if t.file.doc_id == doc_id), None) if recorded else None
-                moved = self.store.set_document(job_id, doc_id, "queued",
-                                                reason="its worker stopped mid-document; handed to another")
-                if task is None or moved == "refused":  # gone from the spec, or already final: nothing to do
+                found = self._back_in_queue(job_id, doc_id, "its worker stopped mid-document; handed to another")
+                if found is None:  # gone from the spec, or already final: nothing to do
                     self._forget(job_id, doc_id)
                 else:
-                    taken.append((task, recorded[1] if recorded else None))
-                self._free(job_id, doc_id)  # for the new delivery's worker; queued, it left the active set
+                    taken.append(found)
         return taken
+
+    def _back_in_queue(self, job_id: str, doc_id: str, reason: str) -> tuple[DocumentTask, str | None] | None:
+        """Moves a document this worker has taken back to ``queued`` and lets its lease go (for the new
+        delivery's worker); its task and queue to send it with, or None when there is nothing to send."""
+        recorded = self.store.spec(job_id)
+        task = next((t for t in recorded[0].tasks() if t.file.doc_id == doc_id), None) if recorded else None
+        moved = self.store.set_document(job_id, doc_id, "queued", reason=reason)
+        self._free(job_id, doc_id)
+        if task is None or recorded is None or moved == "refused":
+            return None
+        return task, recorded[1]
 
     def take_lost(self, empty_queues: set[str], in_broker: set[tuple[str, str]],
                   suspects: dict[tuple[str, str], float], min_age_s: float) -> list[tuple[DocumentTask, str]]:
@@ -149,14 +156,11 @@ class DocumentLeases:
         for (job_id, doc_id), queue in lost.items():
             if now - suspects[(job_id, doc_id)] < min_age_s or not self._take(job_id, doc_id):
                 continue
-            recorded = self.store.spec(job_id)
-            task = next((t for t in recorded[0].tasks() if t.file.doc_id == doc_id), None) if recorded else None
-            reason = "its message was lost with a worker killed as it took it; sent again"
-            moved = self.store.set_document(job_id, doc_id, "queued", reason=reason)
-            if task is not None and moved != "refused":
-                taken.append((task, queue))
-            suspects.pop((job_id, doc_id), None)
-            self._free(job_id, doc_id)
+            suspects.pop((job_id, doc_id))
+            found = self._back_in_queue(job_id, doc_id, "its message was lost with a worker killed as it took it; "
+                                                        "sent again")
+            if found is not None:
+                taken.append((found[0], queue))
         return taken
 
     def _unheld_open(self, job_id: str) -> list[str]:
