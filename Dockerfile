@@ -2,7 +2,9 @@
 # (`ragqa worker`). CPU only: the LLM runs in its own vLLM container (docker-compose.yml).
 #
 #   docker build -t ragqa .
-#   docker run -p 8000:8000 ragqa        # embedded store, Redis and SmolLM2: the README's setup
+#   docker run -p 127.0.0.1:8000:8000 -e RAGQA_API__INSECURE=true ragqa   # the README's setup: embedded
+#       store, Redis and SmolLM2; no API keys, so published on loopback only (else set
+#       RAGQA_API__API_KEYS_SHA256: without keys the API refuses to listen beyond loopback)
 #
 # Two stages: compilers for llama-cpp-python stay in the first, the venv moves to a slim one.
 

@@ -29,6 +29,7 @@ from api.deps import PUBLIC_PATHS, SECURITY_SCHEMES
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import AuthGate, BodyLimit, RequestMetrics
+from api.request_guard import RequestGuard
 from api.routes import answers, documents, feedback, health, openai, widget
 from api.services import build_services
 from api.widget_tokens import WIDGET_TOKEN_HEADER, WidgetGate
@@ -78,6 +79,8 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
     app.state.public_paths = set(PUBLIC_PATHS) | widget.WIDGET_PATHS | docs_asset_paths()
     app.state.widget = WidgetGate(settings)  # widget tokens: checked by the AuthGate, origins join CORS
     app.add_middleware(AuthGate, public=app.state.public_paths)  # innermost: CORS preflights pass first
+    # Before any credential is read: one value per parameter, no state change from another site's page.
+    app.add_middleware(RequestGuard, allowed_origins=api.cors_origins)
     app.add_middleware(BodyLimit, limit_for=lambda path: api.max_upload_bytes if path == "/documents"
                        else api.max_body_bytes)  # fmt: skip
     if app.state.widget.cors_origins:  # api.cors_origins and every widget token's origins

@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -16,18 +17,50 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from api.app import create_app
-from core.errors import RagqaError
+from core.api_settings import is_loopback
+from core.errors import ConfigurationError, RagqaError
 from core.settings import Settings
+
+
+def trusted_proxies(settings: Settings) -> list[str]:
+    """The proxies whose ``X-Forwarded-*`` headers are believed: ``api.forwarded_allow_ips``, else
+    uvicorn's ``FORWARDED_ALLOW_IPS``, else none. Uvicorn's own default trusts 127.0.0.1, which let
+    anyone reaching the API on loopback pick a new client address (and rate-limit bucket) per request."""
+    if settings.api.forwarded_allow_ips:
+        return list(settings.api.forwarded_allow_ips)
+    from_env = os.environ.get("FORWARDED_ALLOW_IPS", "")
+    return [part.strip() for part in from_env.split(",") if part.strip()]
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuses to listen beyond loopback with no API keys, unless ``api.insecure`` says to."""
+    if is_loopback(host) or settings.api.api_keys_sha256 or settings.api.insecure:
+        return
+    raise ConfigurationError(
+        f"refusing to serve on {host} with no API keys: anyone who reaches this port could read, replace "
+        "and delete every document. Configure keys (ragqa serve --hash-key KEY prints the digest for "
+        "RAGQA_API__API_KEYS_SHA256), bind 127.0.0.1, or pass --insecure (RAGQA_API__INSECURE=true) if "
+        "the port is reachable only by people you trust")  # fmt: skip
+
+
+def server_config(settings: Settings, host: str | None = None, port: int | None = None, *,
+                  app: ASGIApp | None = None, **extra: Any) -> uvicorn.Config:
+    """The uvicorn configuration ``ragqa serve`` runs with (raises ConfigurationError, see ``check_bind``);
+    ``app`` defaults to ``create_app(settings)``."""
+    bind = host or settings.api.host
+    check_bind(settings, bind)
+    proxies = trusted_proxies(settings)
+    options: dict[str, Any] = {"log_level": settings.log_level.lower(), "timeout_graceful_shutdown": 10, **extra}
+    return uvicorn.Config(app or create_app(settings), host=bind, port=port or settings.api.port, workers=1,
+                          proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, **options)
 
 
 def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Blocks until SIGINT / SIGTERM; the lifespan then stops the job runner and closes the store."""
-    uvicorn.run(
-        create_app(settings), host=host or settings.api.host, port=port or settings.api.port, workers=1,
-        log_level=settings.log_level.lower(), proxy_headers=True, timeout_graceful_shutdown=10,
-    )  # fmt: skip
+    uvicorn.Server(server_config(settings, host, port)).run()
 
 
 def _free_port() -> int:
@@ -43,8 +76,7 @@ def ask_once(settings: Settings, question: str, collection: str | None = None,
 
     Returns ``{"ready": <GET /readyz body>, "answer": <POST /ask body>}``.
     """
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(),
-                            log_level="warning", lifespan="on")  # fmt: skip
+    config = server_config(settings, "127.0.0.1", _free_port(), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="ragqa-serve-once", daemon=True)
     thread.start()

@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
@@ -32,7 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope
 
 from api.services import Services
-from core.errors import Forbidden, PayloadTooLarge, RagqaError, Unauthorized
+from core.errors import Forbidden, InvalidRequest, PayloadTooLarge, RagqaError, Unauthorized
 from core.settings import Settings
 from core.widget_settings import WidgetToken, normalize_origin
 from state.rate_limit import RateLimiter
@@ -167,7 +168,11 @@ class WidgetGate:
         if scope["path"] in _ASKING_ROUTES:
             collection, receive = await _read_collection(receive)
         elif reads_source:  # the source view opens a citation's document: the token's collections only
-            collection = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("collection") or [None])[0]
+            # RequestGuard has refused a repeated parameter: this is the one value the route reads too.
+            values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("collection") or [None]
+            if len(values) > 1:
+                raise InvalidRequest("query parameter 'collection' given more than once")
+            collection = values[0]
         origin = request_origin(Headers(scope=scope))
         try:
             token = self.authorize(presented, origin, own_origin(scope), collection)
@@ -212,12 +217,29 @@ async def _read_collection(receive: Receive) -> tuple[str | None, Receive]:
             break
     body = b"".join(chunks)
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:  # the route would read the last one: refuse rather than guess
+        raise InvalidRequest(f"the request body gives {exc.key!r} more than once") from exc
     except ValueError:
         data = None
     collection = data.get("collection") if isinstance(data, dict) else None
     replayed: Message = {"type": "http.request", "body": body, "more_body": False}
     return (collection if isinstance(collection, str) else None), _replay([replayed], receive)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -156,7 +156,8 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
         sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
         _check_unique(sources)
         assert all(src.path is not None for src in sources)
-        files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source) for s in sources)  # type: ignore[arg-type]
+        files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source, s.root)  # type: ignore[arg-type]
+                      for s in sources)
         with Components(settings) as parts:
             store = parts.job_store()
             job_id = new_job_id()

@@ -33,6 +33,10 @@ def serve(
                      help="Print the SHA-256 digest of an API key for RAGQA_API__API_KEYS_SHA256, and exit."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="With --ask-once: print the raw JSON.")] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="Allow binding beyond loopback with no API keys (api.insecure)."),
+    ] = False,
 ) -> None:
     """Serve the API: /ask, /chat, /v1/chat/completions, /documents, /jobs, /feedback, /readyz, /metrics, /docs."""
     if hash_key is not None:
@@ -41,10 +45,15 @@ def serve(
         typer.echo(digest(hash_key))
         raise typer.Exit(0)
     settings: Settings = ctx.obj
+    if insecure:
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update={"insecure": True})})
     if ask_once is None:
         from api.server import run_server
 
-        run_server(settings, host, port)
+        try:
+            run_server(settings, host, port)
+        except RagqaError as exc:
+            fail(exc, as_json)
         return
     from api.server import ask_once as run_once
 

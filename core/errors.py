@@ -7,6 +7,7 @@ third-party exceptions at the edge (``raise IndexUnavailable(...) from exc``)::
     ├── IngestError                 a document could not be ingested (permanent for that document)
     │   ├── UnsupportedFormat       extension / content type we do not parse
     │   ├── ParseError              corrupt, empty, undecodable or unreadable input
+    │   │   └── NotARegularFile     a FIFO, socket, device, directory or a symlink out of its folder
     │   └── DocumentTooLarge        over the configured size limit
     ├── IndexStoreError             the vector index
     │   ├── IndexUnavailable        cannot reach / open the store (transient)
@@ -59,6 +60,10 @@ class UnsupportedFormat(IngestError):
 
 class ParseError(IngestError):
     code = "parse_error"
+
+
+class NotARegularFile(ParseError):
+    code = "not_a_regular_file"
 
 
 class DocumentTooLarge(IngestError):

@@ -19,6 +19,12 @@ class IngestSettings(Section):
     max_file_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1, description="Files larger than this are rejected."
     )
+    follow_symlinks: bool = Field(
+        default=True,
+        description="Read a symbolic link found in a folder being ingested when it leads to a regular file "
+        "inside that folder; off: no symbolic link is read. A link out of the folder (a cloned repository's "
+        "link to /etc/passwd or /dev/zero) is never read.",
+    )
     default_collection: str = Field(default="docs", description="Collection used when none is given.")
     upsert_batch_points: int = Field(
         default=256, ge=1, description="Points per index write when a document is large."

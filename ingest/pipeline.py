@@ -36,7 +36,8 @@ from core.protocols import Embedder, FloatMatrix, SparseEncoder
 from core.settings import Settings
 from core.types import Chunk, Document
 from ingest.chunking import Chunker
-from ingest.parsing import ParseLimits, parse_bytes
+from ingest.files import FileToRead
+from ingest.parsing import ParsedText, ParseLimits, parse_bytes
 from ingest.report import DocumentResult, IngestReport, Status
 from ingest.sandbox import ParseSandbox
 from ingest.sources import SourceDocument
@@ -200,10 +201,7 @@ class IngestPipeline:
     def _prepare(self, source: SourceDocument, collection: str,
                  record: Callable[[DocumentResult], None]) -> _Prepared | None:
         try:
-            data = source.read(self._settings.ingest.max_file_bytes)
-            parsed = (self._sandbox.parse(data, source.name) if self._sandbox is not None
-                      else parse_bytes(data, source.name, self._limits))
-            del data
+            parsed = self._parse(source)
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, tags=source.tags, pages=parsed.pages,
@@ -235,6 +233,17 @@ class IngestPipeline:
             # A parser library failing in a way we did not foresee is still this document's problem.
             record(DocumentResult.failure(source, IngestError(f"{source.name}: {type(exc).__name__}: {exc}")))
         return None
+
+    def _parse(self, source: SourceDocument) -> ParsedText:
+        """Read and parse one source; a file on disk is read by the sandbox too, under its deadline."""
+        ingest = self._settings.ingest
+        if self._sandbox is not None and source.path is not None and source.data is None and source.error is None:
+            return self._sandbox.parse_file(FileToRead(source.path, source.name, ingest.max_file_bytes,
+                                                       source.root, ingest.follow_symlinks))  # fmt: skip
+        data = source.read(ingest.max_file_bytes, ingest.follow_symlinks)
+        if self._sandbox is not None:
+            return self._sandbox.parse(data, source.name)
+        return parse_bytes(data, source.name, self._limits)
 
     def _hand_over(self, embedding: ThreadPoolExecutor, group: _Group, pending: _Pending | None,
                    collection: str, hooks: _Hooks) -> _Pending:

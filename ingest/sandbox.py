@@ -11,7 +11,12 @@ Example::
 
     sandbox = ParseSandbox(ParseLimits(), timeout_s=20, memory_bytes=2**30)
     parsed = sandbox.parse(data, "report.pdf")    # or raises ParseError / DocumentTooLarge
+    parsed = sandbox.parse_file(FileToRead(Path("docs/a.pdf"), "a.pdf", 50 * 2**20, root=Path("docs")))
     sandbox.close()
+
+A file on disk is best handed over as a ``FileToRead``: the child opens and reads it too, so a file
+that blocks or never ends (a FIFO, a link to a device, a hung mount) costs the child its deadline,
+never the calling process.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import IO, Any
 import structlog
 
 from core.errors import DocumentTooLarge, IngestError, ParseError, RagqaError
+from ingest.files import FileToRead
 from ingest.parsing import ParsedText, ParseLimits, parse_bytes
 
 log = structlog.get_logger(__name__)
@@ -65,6 +71,13 @@ class ParseSandbox:
         self._lock = threading.Lock()
 
     def parse(self, data: bytes, name: str) -> ParsedText:
+        return self._run(data, name)
+
+    def parse_file(self, file: FileToRead) -> ParsedText:
+        """Reads (in the child, within the deadline) and parses a file on disk."""
+        return self._run(file, file.name)
+
+    def _run(self, data: bytes | FileToRead, name: str) -> ParsedText:
         with self._lock:
             process = self._child()
             assert process.stdin is not None and process.stdout is not None
@@ -72,7 +85,7 @@ class ParseSandbox:
                 _write(process.stdin, (data, name))
                 if not _wait_readable(process.stdout, self.timeout_s):
                     self._kill("timeout", name)
-                    raise DocumentTooLarge(f"{name}: parsing took longer than {self.timeout_s:g} s "
+                    raise DocumentTooLarge(f"{name}: reading and parsing took longer than {self.timeout_s:g} s "
                                            "(ingest.parse_timeout_s); the file was not ingested")
                 kind, payload = _read(process.stdout)
             except (EOFError, BrokenPipeError, OSError) as exc:
@@ -172,6 +185,8 @@ def _serve(memory_bytes: int, limits: ParseLimits) -> None:
         except MemoryError:
             os._exit(3)  # the rest of the message is still in the pipe: only a fresh process can go on
         try:
+            if isinstance(data, FileToRead):
+                data = data.read()
             reply: tuple[str, Any] = ("ok", parse_bytes(data, name, limits))
         except RagqaError as exc:
             reply = ("error", exc)

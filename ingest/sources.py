@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import DocumentTooLarge, IngestError, NotFound, ParseError
+from core.errors import DocumentTooLarge, IngestError, NotFound
+from ingest.files import read_file
 
 
 @dataclass(slots=True)
@@ -25,7 +26,8 @@ class SourceDocument:
     """A document to ingest: where its bytes come from and who it is.
 
     ``data`` is given for uploads; files are read lazily by ``read`` so a batch never holds
-    every file in memory.
+    every file in memory. ``root`` is the folder the file was found under: a symlink is read
+    only when it leads inside it (``ingest.files``).
     """
 
     doc_id: str
@@ -36,8 +38,10 @@ class SourceDocument:
     tags: dict[str, str] = field(default_factory=dict)
     title: str | None = None
     error: IngestError | None = None
+    root: Path | None = None
 
-    def read(self, max_bytes: int) -> bytes:
+    def read(self, max_bytes: int, follow_symlinks: bool = True) -> bytes:
+        """The bytes, at most ``max_bytes``; a file must be a regular one (``ingest.files.read_file``)."""
         if self.error is not None:
             raise self.error
         if self.data is not None:
@@ -45,19 +49,7 @@ class SourceDocument:
                 raise DocumentTooLarge(f"{self.name}: {len(self.data)} bytes is over the {max_bytes}-byte limit")
             return self.data
         assert self.path is not None
-        try:
-            size = self.path.stat().st_size
-            if size > max_bytes:
-                raise DocumentTooLarge(f"{self.name}: {size} bytes is over the {max_bytes}-byte limit")
-            return self.path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ParseError(f"{self.name}: file not found (a broken symlink?)") from exc
-        except PermissionError as exc:
-            raise ParseError(f"{self.name}: permission denied") from exc
-        except IsADirectoryError as exc:
-            raise ParseError(f"{self.name}: is a directory") from exc
-        except OSError as exc:
-            raise ParseError(f"{self.name}: cannot read ({exc.strerror or exc})") from exc
+        return read_file(self.path, max_bytes, self.root, follow_symlinks, self.name)
 
 
 def iter_sources(paths: Iterable[Path], glob: str = "*", recursive: bool = True,
@@ -71,9 +63,9 @@ def iter_sources(paths: Iterable[Path], glob: str = "*", recursive: bool = True,
         if root.is_dir():
             for file in _walk(root, recursive):
                 if fnmatch.fnmatch(file.name, glob):
-                    yield _source(file, file.relative_to(root).as_posix(), tags)
+                    yield _source(file, file.relative_to(root).as_posix(), tags, root)
         else:
-            yield _source(root, root.name, tags)
+            yield _source(root, root.name, tags, None)
 
 
 def _walk(root: Path, recursive: bool) -> Iterator[Path]:
@@ -85,7 +77,7 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _source(path: Path, doc_id: str, tags: dict[str, str] | None) -> SourceDocument:
+def _source(path: Path, doc_id: str, tags: dict[str, str] | None, root: Path | None) -> SourceDocument:
     absolute = Path(os.path.abspath(path))
     return SourceDocument(doc_id=doc_id, name=path.name, source=str(absolute), path=absolute,
-                          tags=dict(tags or {}))
+                          tags=dict(tags or {}), root=Path(os.path.abspath(root)) if root is not None else None)

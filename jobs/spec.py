@@ -33,17 +33,20 @@ class JobFile:
     path: Path
     tags: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # what `ragqa delete --source` matches; default: the name
+    root: Path | None = None  # the folder it was found under: a symlink is read only inside it
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path)}
+        return {**asdict(self), "path": str(self.path), "root": str(self.root) if self.root else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobFile:
-        return cls(data["doc_id"], data["name"], Path(data["path"]), dict(data.get("tags") or {}), data.get("source"))
+        root = data.get("root")
+        return cls(data["doc_id"], data["name"], Path(data["path"]), dict(data.get("tags") or {}), data.get("source"),
+                   Path(root) if root else None)
 
     def to_source(self) -> SourceDocument:
         return SourceDocument(doc_id=self.doc_id, name=self.name, source=self.source or self.name, path=self.path,
-                              tags=dict(self.tags))
+                              tags=dict(self.tags), root=self.root)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,10 @@ COMPOSE_VARIABLES: list[tuple[str, str, str]] = [
     ("API_IMAGE_TAG", "latest", "Tag of the ragqa image that `docker compose build` makes and the api and "
      "worker services run."),
     ("API_HTTP_PORT", "8000", "Host port of the API (and of the demo page at /)."),
+    ("API_BIND", "127.0.0.1", "Host address the API's port is published on. Loopback by default: set API "
+     "keys (RAGQA_API__API_KEYS_SHA256) and API_INSECURE=false before publishing it on 0.0.0.0."),
+    ("API_INSECURE", "true", "RAGQA_API__INSECURE in the api container, which binds 0.0.0.0 inside it: lets "
+     "it serve with no API keys, safe only while API_BIND is loopback."),
     ("QDRANT_VERSION", "v1.19.0", "qdrant/qdrant image tag; keep it within one minor version of qdrant-client."),
     ("REDIS_VERSION", "7.4-alpine", "redis image tag, for both the cache and the broker."),
     ("REDIS_CACHE_MAXMEMORY", "1gb", "Memory of the cache Redis; past it the least frequently used keys are "

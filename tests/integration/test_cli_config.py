@@ -60,3 +60,12 @@ def test_help_shows_no_value_type_on_flags_and_keeps_brackets() -> None:
     assert run.returncode == 0, run.stderr
     assert "<bool>" not in run.stdout and "<str>" in run.stdout  # --json is a flag; --collection takes a value
     assert "citing the sources as [n]" in run.stdout
+
+
+def test_serve_refuses_a_public_address_without_keys_and_says_why(tmp_path: Path) -> None:
+    env = {"RAGQA_QDRANT__PATH": str(tmp_path / "qdrant"), "RAGQA_API__API_KEYS_SHA256": "[]"}
+    run = ragqa("serve", "--host", "0.0.0.0", "--port", "1", **env)
+    assert run.returncode == 2, run.stdout + run.stderr
+    said = " ".join(run.stderr.split())
+    assert "configuration_error" in said and "no API keys" in said and "--insecure" in said
+    assert not (tmp_path / "qdrant").exists()  # refused before anything was opened

@@ -7,11 +7,16 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
+from tests.support.api import LiveServer
 from tests.support.environment import require
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -83,3 +88,44 @@ class Tab:
 
     def close(self) -> None:
         self.context.close()
+
+
+class AppServer(LiveServer):
+    """``LiveServer`` on a port chosen beforehand: the settings name the API's own origin."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn-widget", daemon=True)
+
+
+class HostPages:
+    """Another origin: pages that embed the widget the way a customer's site would."""
+
+    def __init__(self, pages: dict[str, str], port: int) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path, "").encode()
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="host-pages", daemon=True)
+
+    def __enter__(self) -> HostPages:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -19,16 +19,13 @@ sentences) without a server.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.security import hash_key
@@ -36,8 +33,8 @@ from bootstrap.components import Components
 from core.settings import Settings
 from ingest.parsing import parse_bytes
 from ingest.sources import iter_sources
-from tests.integration.api.browser import SHADOW, TIMEOUT_MS, Tab, fold_space, launched_chromium
-from tests.support.api import LiveServer, make_settings, sharing
+from tests.integration.api.browser import SHADOW, TIMEOUT_MS, AppServer, HostPages, Tab, fold_space, launched_chromium
+from tests.support.api import make_settings, sharing
 from tests.support.environment import REPO
 from tests.support.services import LLMServer, free_port
 
@@ -49,47 +46,6 @@ OFF_TOPIC = "Who won the 1998 football World Cup?"
 ARTIFACTS = REPO / "artifacts" / "widget"
 
 pytestmark = pytest.mark.slow
-
-
-class AppServer(LiveServer):
-    """``LiveServer`` on a port chosen beforehand: the settings name the API's own origin."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn-widget", daemon=True)
-
-
-class HostPages:
-    """Another origin: pages that embed the widget the way a customer's site would."""
-
-    def __init__(self, pages: dict[str, str], port: int) -> None:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = pages.get(self.path, "").encode()
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="host-pages", daemon=True)
-
-    def __enter__(self) -> HostPages:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def host_page(api: str, token: str, collection: str) -> str:

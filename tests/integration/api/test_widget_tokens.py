@@ -201,3 +201,27 @@ def test_without_tokens_or_keys_the_demo_page_still_works(components: Components
                         widget={"enabled": False})  # fmt: skip
     with TestClient(create_app(off, sharing(components, off))) as client:
         assert client.get("/").status_code == 404 and client.get("/widget.js").status_code == 404
+
+
+def test_a_repeated_collection_parameter_is_refused_before_any_check(widget_client: TestClient) -> None:
+    """The gate and the route must read the same value: a second ``collection`` is a 400, never the
+    last one (the route's) after the gate approved the first."""
+    path = "/documents/set1/a1.txt/text"
+    for query in ("collection=docs&collection=secret", "collection=secret&collection=docs",
+                  "collection=docs&start=0&collection=docs"):  # fmt: skip
+        response = widget_client.get(f"{path}?{query}", headers=widget())
+        assert response.status_code == 400, (query, response.text)
+        assert error_code(response) == "invalid_request" and "collection" in response.json()["error"]["message"]
+        assert "text" not in response.json()
+    # With the API key too: no route reads a repeated scoping parameter.
+    keyed = widget_client.get(f"{path}?collection=docs&collection=secret", headers={"Authorization": f"Bearer {KEY}"})
+    assert keyed.status_code == 400
+    # Lists by design still work.
+    tags = widget_client.get("/documents?tag=a=1&tag=b=2", headers={"Authorization": f"Bearer {KEY}"})
+    assert tags.status_code == 200, tags.text
+
+
+def test_a_repeated_collection_key_in_the_body_is_refused(widget_client: TestClient) -> None:
+    body = f'{{"question": "{OFF_TOPIC}", "collection": "docs", "collection": "secret"}}'
+    response = widget_client.post("/ask", content=body, headers={**widget(), "Content-Type": "application/json"})
+    assert response.status_code == 400 and error_code(response) == "invalid_request", response.text

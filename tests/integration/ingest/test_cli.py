@@ -98,3 +98,28 @@ def test_hostile_files_fail_alone_and_fast_while_the_good_one_is_ingested(tmp_pa
     assert "ingest.max_unzipped_bytes" in failures["bomb.docx"]["reason"]
     assert failures["deep.html"]["error_code"] == "parse_error"
     assert report["seconds"] < 30
+
+
+def test_a_fifo_a_socket_and_hostile_symlinks_fail_alone(tmp_path: Path, corpus_dir: Path) -> None:
+    """A FIFO once blocked the batch forever, a link to /dev/zero read gigabytes: each now fails with
+    its reason, fast, and the good files (and a link that stays in the folder) are ingested."""
+    import resource
+    import time
+
+    from tests.support.hostile_files import hostile_folder
+
+    folder = tmp_path / "cloned-repo"
+    expected = hostile_folder(folder, corpus_dir)
+    started = time.monotonic()
+    run = ragqa(tmp_path / "store", "ingest", str(folder), "--json")
+    took = time.monotonic() - started
+    assert run.returncode == 1, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    failures = {f["doc_id"]: f for f in report["failures"]}
+    bad = {doc_id: word for doc_id, word in expected.items() if word is not None}
+    assert set(failures) == set(bad), failures
+    for doc_id, word in bad.items():
+        assert word in failures[doc_id]["reason"] and doc_id in failures[doc_id]["reason"], failures[doc_id]
+    assert report["added"] == 3
+    assert took < 30, took
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2 * 2**20  # KiB: under 2 GB

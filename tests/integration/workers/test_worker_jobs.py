@@ -190,3 +190,32 @@ def test_jobs_command_lists_and_shows_jobs_kept_in_the_jobs_redis(
     assert [j["job_id"] for j in json.loads(listed.stdout)] == [job_id]
     assert job_id in shown.stdout and "3/3 documents" in shown.stdout
     assert missing.returncode == 2 and "not_found" in missing.stderr
+
+
+def test_a_fifo_a_socket_and_hostile_symlinks_fail_alone_through_a_worker(
+    worker_env: WorkerEnv, workers: Callable[..., WorkerProcess], corpus_dir: Path
+) -> None:
+    import time
+
+    from tests.support.hostile_files import hostile_folder
+
+    folder = worker_env.root / "cloned-repo"
+    expected = hostile_folder(folder, corpus_dir)
+    worker = workers().wait_ready()
+    started = time.monotonic()
+    result = ragqa(worker_env, "ingest", str(folder), "--queue", "--wait")
+    took = time.monotonic() - started
+    worker.stop()
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    job_id = result.stdout.split("queued job ", 1)[1].split(":", 1)[0].strip()
+    job = worker_env.store().get(job_id)
+    states = {d.doc_id: d for d in job.documents}
+    assert set(states) == set(expected)
+    for doc_id, word in expected.items():
+        doc = states[doc_id]
+        if word is None:
+            assert doc.state == "done" and doc.chunks >= 1, doc
+        else:
+            assert doc.state == "failed" and doc.error_code == "not_a_regular_file" and word in (doc.reason or ""), doc
+    assert took < 30, took
