@@ -360,6 +360,7 @@ class Answerer(AnswerComposer):
         prep.chunks = [s.scored for s in screened]
         prep.quoted = {n for n, s in enumerate(screened, start=1) if s.quoted}
         prep.flagged = {n: frozenset(s.flagged) for n, s in enumerate(screened, start=1) if s.flagged}
+        prep.planted = {n: s.planted for n, s in enumerate(screened, start=1) if s.planted}
         if not prep.chunks:
             # Every chunk was dropped (injection): nothing left to answer from.
             prep.early = self._refusal(prep)

@@ -17,7 +17,7 @@ from core.protocols import ChatModel
 from core.types import Answer, ChatMessage, Claim, GuardrailEvent, ScoredChunk, TokenUsage
 from generation.answerability import AnswerabilityModel, answerability_features
 from generation.answers import StageTimer, make_citation, sources_only_text
-from generation.attribution import Attributor, grounded_share
+from generation.attribution import Attributor, grounded_share, without_claims
 from generation.evidence import Evidence, EvidenceScorer
 from generation.extractive import best_quotes, cite_claims, compose_extractive
 from generation.guardrails.citations import CitationCheck, tidy_removed_markers
@@ -46,6 +46,10 @@ class Prepared:
     # what they hold (a link, an address) counts as unsourced in the answer; the rest of the
     # source is used as usual.
     flagged: dict[int, frozenset[str]] = field(default_factory=dict)
+    # Planted text by source number (flagged sentences, or what the patterns found in a quoted
+    # source): never support for a generated sentence; a sentence repeating it is taken out.
+    planted: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    echoed_planted: bool = False  # the generation repeated planted text (``auto`` then answers extractively)
 
     @property
     def best_evidence(self) -> float | None:
@@ -108,7 +112,13 @@ class AnswerComposer:
         refused = not check.cited and looks_like_refusal(text)
         claims: list[Claim] = []
         if self.attributor is not None and not refused:
-            claims = self.attributor.attribute(text, prep.chunks)
+            attribution = self.attributor.attribute_screened(text, prep.chunks, prep.planted)
+            claims = attribution.claims
+            if attribution.echoed:
+                text, claims = self._drop_echoes(prep, text, claims, attribution.echoed)
+                if not text:
+                    prep.timer.record("validate", started)
+                    return self._extractive(prep, degraded="planted_text") if prep.evidence else self._refusal(prep)
         prep.timer.record("validate", started)
         answer = self._answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
         quotes = best_quotes(without_flagged(prep.evidence, prep.flagged))
@@ -117,10 +127,21 @@ class AnswerComposer:
         answer.grounded = grounded_share(claims)
         return answer
 
+    @staticmethod
+    def _drop_echoes(prep: Prepared, text: str, claims: list[Claim], echoed: frozenset[str]
+                     ) -> tuple[str, list[Claim]]:
+        """The answer less its sentences that repeat planted text (what a planted order asked for)."""
+        log.warning("guardrail.output_planted_text", sentences=len(echoed))
+        prep.events.append(GuardrailEvent("output_planted_text", f"{len(echoed)} sentence(s) repeating text "
+                                          "planted in a source taken out of the answer"))  # fmt: skip
+        prep.echoed_planted = True
+        return without_claims(text, echoed).strip(), [c for c in claims if c.text not in echoed]
+
     def _review(self, prep: Prepared, answer: Answer, degenerate: bool) -> Answer:
-        """The ``auto`` self-check: a loop, an ungrounded answer or an unwarranted refusal gives way."""
+        """The ``auto`` self-check: a loop, an ungrounded answer, one that repeated planted text or an
+        unwarranted refusal gives way."""
         reason = self.policy.review(grounded=answer.grounded, refused=answer.refused, degenerate=degenerate,
-                                    best_evidence=prep.best_evidence)
+                                    best_evidence=prep.best_evidence, echoed_planted=prep.echoed_planted)
         if reason is None:
             return answer
         log.info("answer.self_check", reason=reason, grounded=answer.grounded, best_evidence=prep.best_evidence)

@@ -37,12 +37,14 @@ class AnswerPolicy:
                    settings.min_evidence, settings.min_grounded, settings.strong_evidence)
 
     def review(self, *, grounded: float | None, refused: bool, degenerate: bool,
-               best_evidence: float | None) -> str | None:
+               best_evidence: float | None, echoed_planted: bool = False) -> str | None:
         """Why a generated answer should give way to the extractive one (``auto`` mode), or None."""
         if self.mode != "auto" or best_evidence is None:
             return None
         if degenerate:
             return "degenerate_generation"
+        if echoed_planted:  # the model followed a planted order: what else it wrote is suspect too
+            return "planted_text_in_generation"
         if refused:
             return "unwarranted_refusal" if best_evidence >= self.strong_evidence else None
         if grounded is not None and grounded < self.min_grounded:

@@ -29,6 +29,7 @@ from typing import Literal
 import structlog
 
 from core.guardrail_settings import GuardrailSettings
+from core.sentences import split_sentences
 from core.types import GuardrailEvent, ScoredChunk
 from generation.guardrails.detector import InjectionDetector, InjectionVerdict, detector_from_settings
 from generation.guardrails.instructions import InstructionDetector, InstructionVerdict, Vectors
@@ -55,6 +56,9 @@ class ScreenedChunk:
     text: str
     quoted: bool = False  # the whole chunk: the patterns flagged it
     flagged: tuple[str, ...] = ()  # sentences of the chunk the learned detector flagged (chunk not quoted)
+    # What of the chunk is planted, for the answer's checks: the flagged sentences, or for a quoted
+    # chunk the sentences the patterns flag on their own (the whole text when none does alone).
+    planted: tuple[str, ...] = ()
 
     @property
     def marked(self) -> bool:
@@ -160,10 +164,19 @@ class ContextGuard:
                 sentences = planted.sentences or (planted.sentence,)
                 events.append(GuardrailEvent("context_injection", f"sentence {verb}: {planted.reason}", chunk_id))
                 marked = mark_sentences(scored.chunk.text, sentences, drop=self._action == "drop")
-                kept.append(ScreenedChunk(scored, defang_special_tokens(marked), flagged=tuple(sentences)))
+                kept.append(ScreenedChunk(scored, defang_special_tokens(marked), flagged=tuple(sentences),
+                                          planted=tuple(sentences)))  # fmt: skip
                 continue
             reasons = [verdict.reason, *([planted.reason] if by_model and planted is not None else [])]
             events.append(GuardrailEvent("context_injection", f"{verb}: {'; '.join(reasons)}", chunk_id))
             if self._action == "quote":
-                kept.append(ScreenedChunk(scored, quote_text(text), quoted=True))
+                planted_by_model = tuple(planted.sentences or (planted.sentence,)) if by_model and planted else ()
+                kept.append(ScreenedChunk(scored, quote_text(text), quoted=True,
+                                          planted=self.planted_sentences(scored.chunk.text) + planted_by_model))
         return kept, events
+
+    def planted_sentences(self, text: str) -> tuple[str, ...]:
+        """The sentences of a chunk the patterns flag on their own; the whole text when the pattern
+        spans sentences (no one sentence flags alone)."""
+        found = tuple(s.text for s in split_sentences(text) if self._detector.scan(s.text).flagged)
+        return found or (text,)
