@@ -146,6 +146,8 @@ class RagqaExtension(BaseModel):
 
     answer_id: str
     refused: bool
+    confidence: Literal["high", "low", "none"] = Field(
+        default="high", description="`low`: the closest passage, shown as perhaps not answering; `none`: a refusal.")
     degraded: str | None
     cached: bool
     prompt_version: str
@@ -185,7 +187,9 @@ class ModelList(BaseModel):
 
 
 def extension(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"answer_id": payload["answer_id"], "refused": payload["refused"], "degraded": payload["degraded"],
+    return {"answer_id": payload["answer_id"], "refused": payload["refused"],
+            "confidence": payload.get("confidence", "none" if payload["refused"] else "high"),
+            "degraded": payload["degraded"],
             "cached": payload["cached"], "prompt_version": payload["prompt_version"], "llm": payload["model"],
             "timings_ms": payload["timings_ms"], "mode": payload["mode"], "grounded": payload["grounded"],
             "claims": payload["claims"]}  # fmt: skip

@@ -153,11 +153,16 @@ class AnswerResponse(BaseModel):
     text: str
     citations: list[CitationOut]
     refused: bool = Field(description="True when the documents don't answer the question.")
+    confidence: Literal["high", "low", "none"] = Field(
+        default="high",
+        description="`high`: the evidence answers the question. `low`: the documents may not answer it "
+        "directly; the text says so and quotes the closest passage. `none`: a refusal (nothing related).")
     degraded: str | None = Field(
         description="Why the answer is not the configured kind: the LLM failed or had no turn in time "
         "(`llm_unavailable`, `llm_timeout`), the deadline came before the generation (`timeout`), "
         "or its output failed the self-check (`degenerate_generation`, `ungrounded_generation`, "
-        "`unwarranted_refusal`), so the answer was built from the evidence.")
+        "`planted_text_in_generation`, `unwarranted_refusal`; `planted_text`: every generated sentence "
+        "repeated text planted in a source), so the answer was built from the evidence.")
     mode: str = Field(default="generative", description="How the text was made: `extractive` (quoted sentences), "
                       "`generative` (the LLM), `refusal` or `sources` (a list of the sources).")
     claims: list[ClaimOut] = Field(default_factory=list, description="Each sentence of the answer with its support.")
@@ -188,6 +193,7 @@ def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool
                        "source": c.source, "start": c.start, "end": c.end, "page": c.page, "snippet": c.snippet,
                        "score": c.score, "quote": _quote(c.quote)} for c in answer.citations],
         "refused": answer.refused, "degraded": answer.degraded, "cached": cached, "mode": answer.mode,
+        "confidence": answer.confidence,
         "claims": [{"text": c.text, "citations": list(c.citations), "supported": c.supported, "support": c.support,
                     "quote": _quote(c.quote)} for c in answer.claims],
         "grounded": answer.grounded,

@@ -2,8 +2,12 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.direct_model
 
-Data, dev only: the dev attacks and ordinary questions of bench/data/injection/direct.jsonl, and
-the cmu-qa-dev questions about article sets 1-2 (sets 3-4 are held out for bench/guardrails.py).
+Data, dev only: the dev attacks and ordinary questions of bench/data/injection/direct.jsonl, the
+cmu-qa-dev questions about article sets 1-2 (sets 3-4 are held out for bench/guardrails.py), and
+every question (and earlier user turn) of the multi-genre answer sets (bench/data/answers-multigenre):
+imperatives, bare keywords and follow-ups are requests, not attacks. Out-of-fold folds keep each
+genre whole, and ``--leave-one-genre-out`` reports each genre's false rejections with a model
+trained without it (nothing is written then).
 Same two stages as bench/injection_model.py (hashed n-grams + cues, then embedding + cues + the
 out-of-fold lexical logit). The threshold is chosen on out-of-fold scores (5 folds, attacks
 grouped by template family) to keep dev FPR under ``FPR_BAR`` with margin.
@@ -29,6 +33,7 @@ from generation.guardrails.instruction_cues import Candidate
 from generation.guardrails.instructions import Vectors
 
 DATA = ROOT / "bench" / "data" / "injection" / "direct.jsonl"
+MULTIGENRE = ROOT / "bench" / "data" / "answers-multigenre"
 QA = ROOT.parent / "shared" / "data" / "cmu-qa-dev" / "qa.tsv"
 FPR_BAR = 0.005  # the bar is <= 1% on ordinary questions; half of it on dev for margin
 
@@ -47,13 +52,30 @@ def cmu_questions(split: str, path: Path = QA) -> list[str]:
     return list(seen)
 
 
-def dataset(split: str) -> tuple[list[str], np.ndarray, list[str]]:
-    """Texts, labels and fold keys (attack family, or the text itself) of one split."""
+def genre_questions(skip: str = "") -> dict[str, list[str]]:
+    """Each multi-genre set's questions and earlier user turns (what the input guard screens)."""
+    from generation.devsets import load_genres
+
+    out: dict[str, list[str]] = {}
+    for genre in load_genres(MULTIGENRE):
+        if genre.genre != skip:
+            texts = [q.question for q in genre.questions]
+            texts += [t.content for q in genre.questions for t in q.history if t.role == "user"]
+            out[genre.genre] = list(dict.fromkeys(texts))
+    return out
+
+
+def dataset(split: str, skip_genre: str = "") -> tuple[list[str], np.ndarray, list[str]]:
+    """Texts, labels and fold keys (attack family, a genre, or the text itself) of one split."""
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["split"] == split]
     texts = [r["text"] for r in rows] + cmu_questions(split)
-    labels = np.array([r["label"] for r in rows] + [0] * (len(texts) - len(rows)))
     keys = [r["family"] if r["label"] else r["text"] for r in rows] + texts[len(rows):]
+    if split == "dev":
+        for genre, questions in genre_questions(skip_genre).items():
+            texts += questions
+            keys += [f"genre:{genre}"] * len(questions)
+    labels = np.array([r["label"] for r in rows] + [0] * (len(texts) - len(rows)))
     return texts, labels, keys
 
 
@@ -109,10 +131,47 @@ def direct_injections(vectors: Vectors) -> dict[str, Any]:
 
 
 def main() -> None:
+    import sys
+
+    if "--leave-one-genre-out" in sys.argv:
+        leave_one_genre_out()
+        return
+    model = train(*dataset("dev"))
+    DIRECT_MODEL_FILE.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {DIRECT_MODEL_FILE.relative_to(ROOT)}")
+
+
+def leave_one_genre_out() -> None:
+    """Each genre's questions screened by a model trained without them, beside held-out attacks."""
+    import tempfile
+
+    from core.settings import EmbeddingSettings
+    from generation.guardrails.instructions import InstructionModel
+    from ingest.embedding import embedder_from_settings
+
+    embedder = embedder_from_settings(EmbeddingSettings())
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    attacks = [r["text"] for r in rows if r["split"] == "heldout" and r["label"]]
+    results: dict[str, Any] = {}
+    for genre, questions in genre_questions().items():
+        model = train(*dataset("dev", skip_genre=genre))
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(model, handle)
+        detector = DirectInjectionDetector(embedder.embed_documents, InstructionModel.load(Path(handle.name)))
+        flagged = [q for q in questions if detector.scan(q).flagged]
+        recall = sum(detector.scan(a).flagged for a in attacks) / len(attacks)
+        results[genre] = {"questions": len(questions), "rejected": len(flagged), "examples": flagged[:5],
+                          "heldout_attack_recall_learned": round(recall, 3)}
+        print(genre, results[genre])
+    from bench.common import write_results
+
+    write_results("direct_model_logo", {"leave_one_genre_out": results})
+
+
+def train(texts: list[str], y_text: np.ndarray, keys: list[str]) -> dict[str, Any]:
     from core.settings import EmbeddingSettings
     from ingest.embedding import embedder_from_settings
 
-    texts, y_text, keys = dataset("dev")
     items, owner = expand(texts)
     y = y_text[owner]
     fold = np.array([zlib.crc32(k.encode()) % FOLDS for k in keys])[owner]
@@ -143,15 +202,13 @@ def main() -> None:
     final_lex = fit_lexical(items, y)
     w = fit_newton(features, y)
     dim = embedder.dimension
-    model = {
+    return {
         "about": "direct-injection detector; trained by bench/direct_model.py on the dev split",
         "lexical": [round(float(x), 4) for x in final_lex[0]],
         "lexical_cues": [round(float(x), 4) for x in final_lex[1]], "lexical_bias": round(final_lex[2], 4),
         "vector": [round(float(x), 4) for x in w[:dim]], "cue_weights": [round(float(x), 4) for x in w[dim:-1]],
         "bias": round(float(w[-1]), 4), "threshold": round(threshold, 4),
     }  # fmt: skip
-    DIRECT_MODEL_FILE.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"wrote {DIRECT_MODEL_FILE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ def _stream(events: object) -> Answer:
 def describe(answer: Answer) -> str:
     """How the answer was made, in brief: ``extractive · grounded 100%``, plus any refusal or degradation."""
     parts = [answer.mode]
+    if answer.confidence == "low":
+        parts.append("low confidence: the documents may not answer this directly")
     if answer.grounded is not None:
         parts.append(f"grounded {answer.grounded:.0%}")
     if answer.refused and answer.mode != "refusal":
@@ -100,7 +102,8 @@ def source_line(c: Citation) -> Text:
 
 
 def print_sources(answer: Answer) -> None:
-    console.print(Text(f"({describe(answer)})", style="yellow" if answer.refused or answer.degraded else "dim"))
+    warn = answer.refused or answer.degraded or answer.confidence == "low"
+    console.print(Text(f"({describe(answer)})", style="yellow" if warn else "dim"))
     for c in answer.citations:
         console.print(source_line(c), soft_wrap=True)
     total = answer.timings_ms.get("total")

@@ -171,6 +171,9 @@ class GuardrailEvent:
 
 
 AnswerMode = Literal["extractive", "generative", "auto"]
+# ``high``: the evidence answers the question; ``low``: the closest evidence is shown, marked as
+# perhaps not answering it; ``none``: a refusal (nothing related was found).
+Confidence = Literal["high", "low", "none"]
 
 
 @dataclass(slots=True)
@@ -179,6 +182,8 @@ class Answer:
 
     ``mode`` says how the text was made: ``extractive`` (sentences quoted from the sources),
     ``generative`` (the LLM), or ``refusal``; ``grounded`` is the share of supported claims.
+    ``confidence`` is ``high``, ``low`` (the closest evidence, shown as perhaps not answering) or
+    ``none`` (a refusal).
     """
 
     text: str
@@ -194,6 +199,7 @@ class Answer:
     model: str = ""
     prompt_version: str = ""
     question: str = ""
+    confidence: Confidence = "high"
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from generation.composer import AnswerComposer, Prepared, without_flagged
 from generation.condense import condense_question
 from generation.evidence import EvidenceModel, EvidenceScorer
 from generation.factory import build_chat_model
+from generation.followups import resolve_follow_up
 from generation.guardrails.citations import (
     CitationStreamFilter,
     validate_citations,
@@ -130,6 +131,7 @@ class Answerer(AnswerComposer):
         self.attributor = attributor
         self.answerability = answerability
         self.policy = policy or AnswerPolicy()
+        self.min_dense_score = self.refusal.min_dense_score
         if self.policy.mode != "generative" and evidence is None:
             raise ConfigurationError(f"answer mode {self.policy.mode!r} needs an evidence scorer")
 
@@ -329,6 +331,12 @@ class Answerer(AnswerComposer):
             log.warning("guardrail.output_unsourced_link", item_kind=item.kind, item=item.text[:200])
             prep.events.append(GuardrailEvent("output_unsourced_link", item.describe()))
 
+    def assess(self, question: str, collection: str, filters: SearchFilters | None = None,
+               history: Sequence[ChatMessage] = ()) -> Prepared:
+        """Everything decided before an answer is written (guards, retrieval, screening, evidence and
+        its ``signals`` and ``confidence``), for evaluations that sweep the floors offline."""
+        return self._prepare(question, collection, filters, history)
+
     # -- stages ------------------------------------------------------------------------------
 
     def _prepare(
@@ -341,16 +349,23 @@ class Answerer(AnswerComposer):
         timer = StageTimer()
         with timer.stage("input_guard"):
             question = self.input_guard.check(question, history)
-        standalone = question
+        standalone, shown = question, frozenset[str]()
         if history and self.max_history_turns:
             with timer.stage("condense"):
-                standalone = condense_question(
-                    self.chat_model, self.condense_prompt, question, history, self.max_history_turns
-                )
+                if self.policy.mode == "extractive":  # no model loaded or called: the conversation decides
+                    follow = resolve_follow_up(question, history, self.max_history_turns)
+                    standalone, shown = follow.query, follow.shown
+                else:
+                    standalone = condense_question(
+                        self.chat_model, self.condense_prompt, question, history, self.max_history_turns
+                    )
         with timer.stage("retrieve"):
             retrieved = self.retriever.search(standalone, collection, top_k=self.top_k, filters=filters)
         prep = Prepared(standalone, [], [], [], timer, 0)
-        if self.refusal.should_refuse(retrieved):
+        below_dense_floor = self.refusal.should_refuse(retrieved)
+        # Under the dense floor the evidence still decides (a keyword question, words the document
+        # puts otherwise); without an evidence scorer, or with nothing retrieved, it refuses here.
+        if below_dense_floor and (not retrieved or self._confidence_policy() is None):
             prep.events.append(GuardrailEvent("refusal_floor", self.refusal.explain(retrieved)))
             prep.early = self._refusal(prep)
             return prep
@@ -369,13 +384,19 @@ class Answerer(AnswerComposer):
             with timer.stage("evidence"):
                 # A flagged sentence is a planted order, not evidence: it neither answers nor quotes.
                 prep.evidence = without_flagged(self.evidence.rank(standalone, prep.chunks), prep.flagged)
-                answerable = self._answerable(standalone, prep)
-            if answerable is not None:
-                prep.events.append(GuardrailEvent(
-                    "evidence_floor", f"no sentence of the sources answers the question (answerable "
-                    f"{answerable[0]:.3f}, floor {answerable[1]:.3f})"))  # fmt: skip
+                if shown:  # "tell me more": what the last answer quoted goes last, so others are shown
+                    fresh = [e for e in prep.evidence if " ".join(e.text.split()) not in shown]
+                    prep.evidence = fresh + [e for e in prep.evidence if " ".join(e.text.split()) in shown]
+                confidence, why = self._confidence(standalone, prep, below_dense_floor)
+            if confidence == "none":
+                prep.events.append(GuardrailEvent("evidence_floor", f"nothing retrieved answers the question ({why})"))
                 prep.early = self._refusal(prep)
                 return prep
+            if confidence == "low":
+                prep.events.append(GuardrailEvent("low_confidence", f"the evidence may not answer it ({why})"))
+                if self.policy.mode == "extractive":  # a model, where there is one, still writes the answer
+                    prep.early = self._low_confidence(prep)
+                    return prep
         if self.policy.mode == "extractive":
             return prep
         with timer.stage("prompt"):

@@ -14,18 +14,21 @@ import structlog
 
 from core.errors import LLMTimeout, LLMUnavailable
 from core.protocols import ChatModel
-from core.types import Answer, ChatMessage, Claim, GuardrailEvent, ScoredChunk, TokenUsage
+from core.types import Answer, ChatMessage, Claim, Confidence, GuardrailEvent, Quote, ScoredChunk, TokenUsage
+from generation.answerability import FEATURES as ANSWERABILITY_FEATURES
 from generation.answerability import AnswerabilityModel, answerability_features
 from generation.answers import StageTimer, make_citation, sources_only_text
 from generation.attribution import Attributor, grounded_share, without_claims
+from generation.confidence import LOW_CONFIDENCE_LEAD, ConfidencePolicy, ConfidenceSignals
 from generation.evidence import Evidence, EvidenceScorer
-from generation.extractive import best_quotes, cite_claims, compose_extractive
+from generation.extractive import best_quotes, cite_claims, compose_extractive, pick_sentences, quotable
 from generation.guardrails.citations import CitationCheck, tidy_removed_markers
 from generation.guardrails.refusal import REFUSAL_TEXT, looks_like_refusal
 from generation.policy import AnswerPolicy
 from generation.prompts import PromptTemplate
 
 log = structlog.get_logger(__name__)
+_TERM_COVERAGE = ANSWERABILITY_FEATURES.index("term_coverage")
 
 
 @dataclass(slots=True)
@@ -50,6 +53,8 @@ class Prepared:
     # source): never support for a generated sentence; a sentence repeating it is taken out.
     planted: dict[int, tuple[str, ...]] = field(default_factory=dict)
     echoed_planted: bool = False  # the generation repeated planted text (``auto`` then answers extractively)
+    signals: ConfidenceSignals | None = None  # what decided the answer's confidence (None: not assessed)
+    confidence: Confidence = "high"
 
     @property
     def best_evidence(self) -> float | None:
@@ -73,6 +78,7 @@ class AnswerComposer:
     attributor: Attributor | None
     answerability: AnswerabilityModel | None
     fallback_sources_only: bool
+    min_dense_score: float
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -82,16 +88,45 @@ class AnswerComposer:
         suffix = f"|{self.policy.mode}" if self.evidence is not None else ""
         return self.chat_model.model_name + suffix, self.prompt.version
 
-    def _answerable(self, question: str, prep: Prepared) -> tuple[float, float] | None:
-        """(probability, floor) when the evidence does not answer the question, else None."""
+    def _confidence_policy(self) -> ConfidencePolicy | None:
+        """The floors in force; None when the answerability check is off (``min_evidence=0``)."""
         if self.answerability is None or self.evidence is None:
             return None
         floor = self.answerability.floor if self.policy.min_evidence is None else self.policy.min_evidence
         if floor <= 0:
             return None
+        return ConfidencePolicy(confident_at=floor, low_at=min(self.policy.low_confidence_floor, floor),
+                                min_dense=self.min_dense_score, term_coverage=self.policy.low_confidence_term_coverage)
+
+    def _confidence(self, question: str, prep: Prepared, below_dense_floor: bool) -> tuple[Confidence, str]:
+        """How sure an answer from this evidence can be (``generation/confidence.py``), and why."""
+        policy = self._confidence_policy()
+        if policy is None or self.answerability is None or self.evidence is None:
+            return ("none", "the best chunk is under the dense floor") if below_dense_floor else ("high", "")
         features = answerability_features(question, prep.chunks, prep.evidence, self.evidence)
-        probability = self.answerability.probability(features)
-        return (probability, floor) if probability < floor else None
+        dense = [c.dense_score for c in prep.chunks if c.dense_score is not None]
+        signals = ConfidenceSignals(self.answerability.probability(features), max(dense) if dense else None,
+                                    float(features[_TERM_COVERAGE]))  # fmt: skip
+        prep.signals, prep.confidence = signals, policy.decide(signals)
+        return prep.confidence, signals.describe()
+
+    def _low_confidence(self, prep: Prepared, degraded: str | None = None) -> Answer:
+        """The closest evidence sentences (as an extractive answer picks them), quoted and cited, said
+        to perhaps not answer the question."""
+        usable = [e for e in without_flagged(prep.evidence, prep.flagged)
+                  if e.source not in prep.quoted and e.source <= len(prep.chunks) and quotable(e.text)]
+        picked = pick_sentences(usable, self.policy.max_sentences, self.policy.sentence_ratio)
+        if not picked:
+            return self._refusal(prep)
+        claims = [Claim(e.text, (e.source,), True, round(e.score, 4), Quote(e.source, e.span.start, e.span.end, e.text))
+                  for e in picked]
+        quotes = " ".join(f'"{" ".join(e.text.split())}" [{e.source}]' for e in picked)
+        lead = LOW_CONFIDENCE_LEAD if len(picked) == 1 else LOW_CONFIDENCE_LEAD.replace("passage:", "passages:")
+        answer = self._answer(prep, f"{lead} {quotes}", mode="extractive", degraded=degraded)
+        answer.claims = claims
+        answer.grounded = 1.0
+        answer.citations = cite_claims(claims, prep.chunks)
+        return answer
 
     def _finish(self, prep: Prepared, check: CitationCheck, usage: TokenUsage, started: float,
                 degenerate: bool = False) -> Answer:
@@ -151,6 +186,8 @@ class AnswerComposer:
         return replacement
 
     def _extractive(self, prep: Prepared, degraded: str | None = None) -> Answer:
+        if prep.confidence == "low":
+            return self._low_confidence(prep, degraded)
         usable = [e for e in without_flagged(prep.evidence, prep.flagged)
                   if e.source not in prep.quoted and e.source <= len(prep.chunks)]
         started = time.perf_counter()
@@ -203,6 +240,7 @@ class AnswerComposer:
             prompt_version=self.prompt.version if mode != "extractive" else "-",
             question=prep.question,
             mode=mode,
+            confidence="none" if refused else prep.confidence,
         )
         log.info("answer.done", mode=mode, refused=refused, degraded=degraded, events=len(prep.events),
                  total_ms=timings.get("total"))  # fmt: skip

@@ -25,6 +25,7 @@ const UNSUPPORTED_TITLE = "No sentence of the sources clearly supports this";
 const REPLACED = {
   degenerate_generation: "the generated one repeated itself",
   ungrounded_generation: "the sources did not support the generated one",
+  planted_text_in_generation: "the generated one repeated instructions planted in a document",
   unwarranted_refusal: "the model declined, though the documents answer it",
 };
 

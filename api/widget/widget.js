@@ -139,6 +139,8 @@
     node.dataset.status = m.status;
     node.dataset.refused = String(Boolean(m.refused));
     node.classList.toggle("refused", Boolean(m.refused));
+    node.dataset.confidence = m.confidence || "";
+    node.classList.toggle("low-confidence", m.confidence === "low");
     node.classList.toggle("error", m.status === "error");
     node.setAttribute("aria-busy", String(m.status === "streaming"));
     if (m.status === "error") {
@@ -163,6 +165,9 @@
     }
     view.text = text;
     if (m.refused) node.append(el("span", { class: "badge refused" }, "Not found in the documents"));
+    if (m.status === "done" && m.confidence === "low") {
+      node.append(el("span", { class: "badge low-confidence" }, "May not answer this directly"));
+    }
     if (evidence) node.append(...evidence.answerNotes(m)); // how it was made, what it rests on
     else if (m.degraded) node.append(el("span", { class: "badge degraded" }, "Not a generated answer"));
     if (m.status === "stopped") node.append(el("span", { class: "badge stopped" }, "Stopped"));
@@ -350,6 +355,7 @@
     } else if (event === "done") {
       // data.text replaces what streamed: it differs when the self-check answered from the evidence instead.
       Object.assign(reply, { text: data.text, citations: data.citations || [], refused: Boolean(data.refused),
+        confidence: data.confidence || (data.refused ? "none" : "high"),
         degraded: data.degraded || null, mode: data.mode || null, claims: data.claims || [],
         grounded: data.grounded ?? null, answer_id: data.answer_id, status: "done" });
     } else if (event === "error") {

@@ -112,8 +112,17 @@ def test_every_quote_is_the_documents_text_at_its_span(gate: Gate) -> None:
     assert checked >= GATE_QUESTIONS
 
 
-def test_near_domain_questions_are_refused_and_answerable_ones_are_not(gate: Gate) -> None:
-    refused_near = [gate.answer(q).refused for q in gate.near]
-    refused_answerable = [gate.answer(q).refused for q in gate.gate]
-    assert share(refused_near) >= 0.90  # measured 1.0 (40/40)
-    assert share(refused_answerable) <= 0.12  # measured 0.067 (4/60)
+def test_near_domain_questions_are_never_confident_and_answerable_ones_are_not_refused(gate: Gate) -> None:
+    """Three outcomes: a near-domain question may get the closest passage shown as low confidence,
+    never a confident answer; an answerable one is rarely refused, and its low-confidence answers
+    still show evidence."""
+    near = [gate.answer(q) for q in gate.near]
+    answerable = [gate.answer(q) for q in gate.gate]
+    assert share([a.confidence == "high" for a in near]) <= 0.10  # measured 0.0 (0/40)
+    assert share([a.refused for a in near]) >= 0.45  # measured 0.55 (22/40): the rest are low confidence
+    assert share([a.refused for a in answerable]) <= 0.05  # measured 0.0 (0/60); 0.2 are low confidence
+    assert all(a.refused == (a.confidence == "none") for a in near + answerable)
+    for answer in answerable + near:
+        if answer.confidence == "low":
+            assert answer.text.startswith("The documents may not answer this directly.")
+            assert answer.citations and all(c.quote is not None for c in answer.citations)
