@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from generation.answerer import Answerer
 from generation.composer import Prepared, without_flagged
 from generation.confidence import ConfidencePolicy, ConfidenceSignals
 from generation.devsets import DevQuestion, GenreSet, load_genres
-from generation.evaluation import contains_answer
+from generation.devsets import shows_evidence as is_right
 from generation.extractive import pick_sentences, quotable
 from ingest.embedding import embedder_from_settings
 from ingest.pipeline import IngestPipeline
@@ -63,7 +62,6 @@ GRID = {
     "term_coverage": [0.5, 0.6, 0.75, 0.9, 1.01],
     "min_dense": [0.35],  # guardrails.min_dense_score as calibrated (bench/refusal_floor.py): one knob fewer
 }
-_WORDS = re.compile(r"\w+")
 
 
 @dataclass(slots=True)
@@ -79,21 +77,6 @@ class Row:
     rejected: bool = False  # the input guard rejected the question (a refusal, whatever the floors)
     doc_retrieved: bool = False  # diagnostics: the answering document is among the retrieved chunks,
     candidate_right: bool = False  # and some sentence of them is the right evidence (ranking's ceiling)
-
-
-def words(text: str) -> set[str]:
-    return set(_WORDS.findall(text.lower()))
-
-
-def is_right(question: DevQuestion, doc_id: str, sentence: str) -> bool:
-    """The sentence is the gold evidence (or overlaps most of it), or holds a gold answer, in the right
-    document (a comparison's other document counts when the sentence holds a gold answer)."""
-    holds_answer = bool(question.answers) and contains_answer(sentence, question.answers) == 1.0
-    if question.evidence is not None and doc_id == question.doc_id:
-        gold, shown = words(question.evidence), words(sentence)
-        if gold and len(gold & shown) >= 0.6 * min(len(gold), len(shown) or 1):
-            return True
-    return holds_answer and (doc_id == question.doc_id or question.form == "comparison")
 
 
 def judge(question: DevQuestion, prep: Prepared, max_sentences: int, ratio: float) -> tuple[bool, bool, bool, bool]:

@@ -1,4 +1,5 @@
-"""`ragqa eval answers`: answer quality on a QA-TSV set, answer modes and prompt versions side by side."""
+"""`ragqa eval answers`: answer quality on a QA-TSV set (answer modes and prompt versions side by
+side), or on the multi-genre sets (``--genres``: the three outcomes per genre and per question form)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def pick_questions(dataset: EvalDataset, articles: int, sample: int, off_topic: 
 
 def eval_answers(
     ctx: typer.Context,
-    dataset_path: Annotated[Path, typer.Option("--dataset", help="A QA .tsv file (cmu-qa-dev format).")],
+    dataset_path: Annotated[Path | None, typer.Option("--dataset", help="A QA .tsv file (cmu-qa-dev format).")] = None,
+    genres_path: Annotated[Path | None, typer.Option(
+        "--genres", help="A folder of genre sets (bench/data/answers-multigenre): per genre and question form, "
+        "the right evidence shown, refusals, low-confidence and confident-wrong answers.")] = None,
     sample: Annotated[int, typer.Option(help="Answerable questions to ask.")] = 30,
     off_topic: Annotated[int, typer.Option(help="Questions about articles not ingested (should be refused).")] = 10,
     articles: Annotated[int, typer.Option(help="Articles to ingest.")] = 8,
@@ -59,6 +63,14 @@ def eval_answers(
     answers, for each answer mode (and prompt version) side by side."""
     settings: Settings = ctx.obj
     versions = prompt_version or [settings.llm.prompt_version]
+    if (dataset_path is None) == (genres_path is None):
+        fail(InvalidRequest("give --dataset (a QA .tsv file) or --genres (a folder of genre sets)"), as_json)
+    if genres_path is not None:
+        from cli.eval_genres import eval_genres
+
+        eval_genres(settings, genres_path, mode[0] if mode else None, out, as_json)
+        return
+    assert dataset_path is not None
     try:
         if len(versions) > 2:
             raise InvalidRequest("give one or two --prompt-version values")

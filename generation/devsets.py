@@ -13,14 +13,20 @@ shown is the right one, whatever the answer's wording.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, RagqaError
 from core.types import ChatMessage
 
+if TYPE_CHECKING:
+    from generation.answerer import Answerer
+
 FORMS = ("wh", "imperative", "keyword", "howto", "extraction", "yesno", "comparison", "followup")
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +82,80 @@ def load_genres(root: Path, only: Sequence[str] = ()) -> list[GenreSet]:
     """Every genre folder under ``root`` that has questions (or those named in ``only``)."""
     folders = sorted(p.parent for p in root.glob("*/questions.jsonl"))
     return [load_genre(f) for f in folders if not only or f.name in only]
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORDS.findall(text.lower()))
+
+
+def shows_evidence(question: DevQuestion, doc_id: str, sentence: str) -> bool:
+    """Whether a quoted sentence is the question's evidence: it overlaps most of the gold evidence in
+    the answering document, or holds a gold answer there (for a comparison, in either document).
+
+    >>> q = DevQuestion("x", "g", "wh", "Checkout time?", True, "a.txt", ("11:00",), "Check-out: by 11:00")
+    >>> shows_evidence(q, "a.txt", "Check-out: Sunday 12 May 2024, by 11:00"), shows_evidence(q, "b.txt", "by 11:00")
+    (True, False)
+    """
+    from generation.evaluation import contains_answer  # the answer path's scorer; imported late (it is heavy)
+
+    holds_answer = bool(question.answers) and contains_answer(sentence, question.answers) == 1.0
+    if question.evidence is not None and doc_id == question.doc_id:
+        gold, shown = _words(question.evidence), _words(sentence)
+        if gold and len(gold & shown) >= 0.6 * min(len(gold), len(shown) or 1):
+            return True
+    return holds_answer and (doc_id == question.doc_id or question.form == "comparison")
+
+
+@dataclass(slots=True)
+class GenreRecord:
+    """One question's outcome: its ``confidence`` (``high``, ``low``, ``none``) and whether the answer
+    showed the right evidence; ``error`` is a ragqa error code (a rejected question counts as refused)."""
+
+    id: str
+    genre: str
+    form: str
+    question: str
+    answerable: bool
+    confidence: str
+    evidence_shown: bool = False
+    error: str | None = None
+    text: str = ""
+
+
+def score_genre(answerer: Answerer, genre: GenreSet, collection: str) -> list[GenreRecord]:
+    """Asks every question of a genre (with its conversation) over ``collection``, already ingested."""
+    records = []
+    for q in genre.questions:
+        try:
+            answer = answerer.ask(q.question, collection, history=q.history)
+        except RagqaError as exc:
+            records.append(GenreRecord(q.id, genre.genre, q.form, q.question, q.answerable, "none", error=exc.code))
+            continue
+        doc_of = {c.number: c.doc_id for c in answer.citations}
+        quotes = [(doc_of.get(q.number, ""), q.text) for q in
+                  [c.quote for c in answer.claims] + [c.quote for c in answer.citations] if q is not None]
+        shown = q.answerable and not answer.refused and any(shows_evidence(q, d, t) for d, t in quotes)
+        records.append(GenreRecord(q.id, genre.genre, q.form, q.question, q.answerable, answer.confidence, shown,
+                                   text=answer.text))  # fmt: skip
+    return records
+
+
+def outcomes(records: Sequence[GenreRecord]) -> dict[str, float | int]:
+    """The three outcomes over some records: for answerable questions the right evidence shown, refused,
+    low confidence and confident-wrong; for the rest (near-domain), how many got a confident answer."""
+    answerable = [r for r in records if r.answerable]
+    near = [r for r in records if not r.answerable]
+
+    def share(flags: Sequence[bool]) -> float:
+        return round(sum(flags) / len(flags), 3) if flags else 0.0
+
+    return {
+        "answerable": len(answerable), "near_domain": len(near),
+        "evidence_shown": share([r.evidence_shown for r in answerable]),
+        "refused": share([r.confidence == "none" for r in answerable]),
+        "low_confidence": share([r.confidence == "low" for r in answerable]),
+        "confident_wrong": share([r.confidence == "high" and not r.evidence_shown for r in answerable]),
+        "near_confident": share([r.confidence == "high" for r in near]),
+        "near_refused": share([r.confidence == "none" for r in near]),
+        "rejected": sum(r.error == "guardrail_violation" for r in records),
+    }
