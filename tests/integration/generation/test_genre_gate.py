@@ -8,7 +8,6 @@ issue's bars for refusals (<= 0.05) and near-domain confident answers (<= 0.10).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
