@@ -5,7 +5,9 @@ the sources it cites, and of the other sources when none of those supports it. T
 score mixes meaning and wording: the embedder's cosine, and the share of the claim's content
 terms (stemmed, stopwords out) that the source sentence, read with its neighbours, holds. A
 number in the claim that the source sentence does not hold caps the score: "born in 1810" is
-not supported by "born in 1809", however alike the sentences look. ``grounded`` is the share of
+not supported by "born in 1809", however alike the sentences look; so does a name (a capitalized
+word past the claim's first, a place, a person, a product) the source sentence does not hold:
+"born in Springfield, Illinois" is not supported by a sentence about Uppsala. ``grounded`` is the share of
 claims whose score clears the threshold.
 
 Planted text (the sentences the context guard found giving orders, ``planted``) is never evidence:
@@ -38,6 +40,9 @@ Planted = Mapping[int, Sequence[str]]
 
 _MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A capitalized word that does not open the claim or a sentence in it: a name, a place, a product.
+_NAME = re.compile(r"(?<!^)(?<![.!?:]\s)(?<![.!?:])\b[A-Z][A-Za-z\-']+")
+_WORD = re.compile(r"[a-z0-9]+")
 # A claim's number missing from its evidence caps the support under any threshold worth using.
 _NUMBER_MISMATCH_CAP = 0.3
 COSINE_WEIGHT = 0.5
@@ -71,6 +76,15 @@ def without_claims(text: str, claims: frozenset[str]) -> str:
 
 def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _names(text: str) -> set[str]:
+    """Capitalized words past the first of each sentence, lowercased ("Springfield", "Illinois").
+
+    >>> sorted(_names("Celsius was born in Springfield, Illinois. He studied."))
+    ['illinois', 'springfield']
+    """
+    return {w.lower().strip("'") for w in _NAME.findall(text.strip())}
 
 
 def planted_mask(parsed: ChunkSentences, text: str, offset: int, planted: Sequence[str]) -> list[bool]:
@@ -131,7 +145,8 @@ class Attributor:
         spans = [span for p in parsed for span in p.spans]
         usable = [not flag for n, (p, scored) in enumerate(zip(parsed, sources, strict=True), start=1)
                   for flag in planted_mask(p, scored.chunk.text, scored.chunk.start, (planted or {}).get(n, ()))]
-        scores = self.support_matrix([c for c, _ in pieces], parsed, numbers, usable)
+        scores = self.support_matrix([c for c, _ in pieces], parsed, numbers, usable,
+                                     titles=[s.chunk.title for s in sources])
         claims = []
         for row, (claim, cited) in zip(scores, pieces, strict=True):
             pick = _best(row, numbers, cited)
@@ -162,7 +177,8 @@ class Attributor:
                          or _numbers(claim) & planted_numbers)
 
     def support_matrix(self, claims: Sequence[str], parsed: Sequence[ChunkSentences],
-                       sources: Sequence[int], usable: Sequence[bool] | None = None) -> np.ndarray:
+                       sources: Sequence[int], usable: Sequence[bool] | None = None,
+                       titles: Sequence[str] = ()) -> np.ndarray:
         """Support of each claim (rows) by each source sentence (columns), 0..1; -1 for a sentence
         not ``usable`` (planted), which also lends nothing to its neighbours' windows."""
         sentences = [span for p in parsed for span in p.spans]
@@ -177,13 +193,18 @@ class Attributor:
                 for j in range(len(sentences))]
         windows = [frozenset().union(*(sentence_terms[k] for k in ks)) for ks in near]
         window_numbers = [_numbers(" ".join(sentences[k].text for k in ks)) for ks in near]
+        # A name may stand in the document's title only ("He was born in 1809" under "Abraham Lincoln").
+        title_words = [set(_WORD.findall(t.lower())) for t in titles]
+        window_words = [set(_WORD.findall(" ".join(sentences[k].text for k in ks).lower()))
+                        | (title_words[sources[j] - 1] if sources[j] <= len(title_words) else set())
+                        for j, ks in enumerate(near)]
         scores = np.zeros_like(cosines, dtype=np.float64)
         for i, claim in enumerate(claims):
-            terms, numbers = claim_terms[i], _numbers(claim)
+            terms, numbers, names = claim_terms[i], _numbers(claim), _names(claim)
             for j in range(len(sentences)):
                 recall = len(terms & windows[j]) / len(terms) if terms else 0.0
                 score = COSINE_WEIGHT * cosines[i, j] + (1 - COSINE_WEIGHT) * recall
-                if numbers - window_numbers[j]:
+                if numbers - window_numbers[j] or any(set(_WORD.findall(n)) - window_words[j] for n in names):
                     score = min(score, _NUMBER_MISMATCH_CAP)
                 scores[i, j] = score if usable[j] else -1.0
         return scores
