@@ -63,11 +63,10 @@ class AnswerSettings(Section):
         "multi-genre dev sets (BENCHMARKS.md).",
     )
     low_confidence_term_coverage: float = Field(
-        default=1.01, ge=0, le=1.01,
+        default=0.5, ge=0, le=1.01,
         description="Share of the question's content terms (BM25's) that the retrieved text must hold "
-        "for a low-confidence answer where the answerability probability alone would refuse. Over 1 "
-        "(the default, chosen leave-one-genre-out): never; the answerability model already weighs "
-        "the terms found.",
+        "for a low-confidence answer where the answerability probability alone would refuse (chosen "
+        "leave-one-genre-out with the other floors). Over 1: never.",
     )
     support_threshold: float = Field(
         default=0.5, ge=0, le=1,
