@@ -55,11 +55,14 @@ from retrieval.sparse import Bm25SparseEncoder
 MULTIGENRE = ROOT / "bench" / "data" / "answers-multigenre"
 CMU = ROOT / "tests" / "data" / "cmu-qa-dev"
 CMU_LEFT_OUT = ("set3/a2.txt", "set2/a3.txt", "set1/a9.txt")  # as the quality gate: near-domain articles
-MAX_REFUSED, MAX_NEAR_CONFIDENT = 0.05, 0.10
+MAX_REFUSED, MAX_NEAR_CONFIDENT, MAX_OFF_TOPIC_ANSWERED = 0.05, 0.10, 0.10
+OFF_TOPIC = 12  # questions of the next genre asked of each genre's documents
 GRID = {
     "confident_at": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
     "low_at": [0.0, 0.01, 0.02, 0.05, 0.1],
     "term_coverage": [0.5, 0.6, 0.75, 0.9, 1.01],
+    "names_required": [False, True],
+    "unrelated_below": [0.0, 0.1, 0.15, 0.2, 0.25],
     "min_dense": [0.35],  # guardrails.min_dense_score as calibrated (bench/refusal_floor.py): one knob fewer
 }
 
@@ -72,9 +75,11 @@ class Row:
     answerability: float
     best_dense: float | None
     term_coverage: float
+    name_coverage: float
     first_right: bool  # the closest passage (what a low-confidence answer shows) is the right evidence
     answer_right: bool  # a sentence the extractive answer quotes is
     rejected: bool = False  # the input guard rejected the question (a refusal, whatever the floors)
+    off_topic: bool = False  # another genre's question asked of this genre's documents: unrelated
     doc_retrieved: bool = False  # diagnostics: the answering document is among the retrieved chunks,
     candidate_right: bool = False  # and some sentence of them is the right evidence (ranking's ceiling)
 
@@ -115,25 +120,31 @@ def collect(genres: Sequence[tuple[GenreSet, list[DevQuestion]]], store: Path) -
     answerer = Answerer.from_settings(settings, retriever, embedder=embedder, sparse=sparse)
     pipeline = IngestPipeline(embedder, sparse, index, settings)
     rows: list[Row] = []
-    for genre, questions in genres:
+    for number, (genre, questions) in enumerate(genres):
         sources = [SourceDocument(doc_id, path.name, str(path), path=path) for doc_id, path in genre.documents.items()]
         report = pipeline.ingest(sources, genre.genre)
         assert not report.failures, report.failures
-        for q in questions:
+        # The next genre's first answerable questions, asked of this genre's documents: off-topic.
+        other = genres[(number + 1) % len(genres)][1]
+        strangers = [q for q in other if q.answerable and not q.history][:OFF_TOPIC]
+        for q, off_topic in [*((q, False) for q in questions), *((q, True) for q in strangers)]:
             try:
                 prep = answerer.assess(q.question, genre.genre, history=q.history)
             except GuardrailViolation:
-                rows.append(Row(genre.genre, q.form, q.answerable, 0.0, None, 0.0, False, False, rejected=True))
+                rows.append(Row(genre.genre, q.form, q.answerable, 0.0, None, 0.0, 1.0, False, False, rejected=True,
+                                off_topic=off_topic))
                 continue
             signals = prep.signals
             if signals is None:  # nothing retrieved at all
-                rows.append(Row(genre.genre, q.form, q.answerable, 0.0, None, 0.0, False, False))
+                rows.append(Row(genre.genre, q.form, q.answerable, 0.0, None, 0.0, 1.0, False, False,
+                                off_topic=off_topic))
                 continue
             first, answer, retrieved, candidate = judge(q, prep, settings.answer.max_sentences,
                                                         settings.answer.sentence_ratio)  # fmt: skip
             rows.append(Row(genre.genre, q.form, q.answerable, signals.answerability, signals.best_dense,
-                            signals.term_coverage, first, answer, doc_retrieved=retrieved,
-                            candidate_right=candidate))  # fmt: skip
+                            signals.term_coverage, signals.name_coverage, first and not off_topic,
+                            answer and not off_topic, doc_retrieved=retrieved, candidate_right=candidate,
+                            off_topic=off_topic))  # fmt: skip
     index.close()
     return rows
 
@@ -141,7 +152,7 @@ def collect(genres: Sequence[tuple[GenreSet, list[DevQuestion]]], store: Path) -
 def outcome(policy: ConfidencePolicy, row: Row) -> str:
     if row.rejected:
         return "none"
-    return policy.decide(ConfidenceSignals(row.answerability, row.best_dense, row.term_coverage))
+    return policy.decide(ConfidenceSignals(row.answerability, row.best_dense, row.term_coverage, row.name_coverage))
 
 
 def share(flags: Sequence[bool]) -> float:
@@ -149,8 +160,9 @@ def share(flags: Sequence[bool]) -> float:
 
 
 def figures(policy: ConfidencePolicy, rows: Sequence[Row]) -> dict[str, float]:
-    answerable = [r for r in rows if r.answerable]
-    near = [r for r in rows if not r.answerable]
+    answerable = [r for r in rows if r.answerable and not r.off_topic]
+    near = [r for r in rows if not r.answerable and not r.off_topic]
+    off = [r for r in rows if r.off_topic]
     levels = [outcome(policy, r) for r in answerable]
     # A low-confidence answer quotes the sentences an extractive answer would, under its hedge.
     right = [lvl != "none" and r.answer_right for lvl, r in zip(levels, answerable, strict=True)]
@@ -164,6 +176,8 @@ def figures(policy: ConfidencePolicy, rows: Sequence[Row]) -> dict[str, float]:
         "confident_wrong": share([lvl == "high" and not r.answer_right for lvl, r in zip(levels, answerable,
                                                                                           strict=True)]),
         "near_confident": share([lvl == "high" for lvl in near_levels]),
+        "off_topic": len(off),
+        "off_topic_answered": share([outcome(policy, r) != "none" for r in off]),
         "doc_retrieved": share([r.doc_retrieved for r in answerable]),
         "candidate_right": share([r.candidate_right for r in answerable]),
         "first_right": share([r.first_right for r in answerable]),
@@ -180,12 +194,13 @@ def choose(by_genre: dict[str, list[Row]]) -> tuple[ConfidencePolicy, bool]:
         if policy.low_at > policy.confident_at:
             continue
         figs = [figures(policy, rows) for rows in by_genre.values()]
-        ok = all(f["refused"] <= MAX_REFUSED and f["near_confident"] <= MAX_NEAR_CONFIDENT for f in figs)
+        ok = all(f["refused"] <= MAX_REFUSED and f["near_confident"] <= MAX_NEAR_CONFIDENT
+                 and f["off_topic_answered"] <= MAX_OFF_TOPIC_ANSWERED for f in figs)
         key = (min(f["right_evidence_shown"] for f in figs), sum(f["near_refused"] for f in figs),
                sum(f["confident_right"] for f in figs))
         # Without any setting that meets the caps: the least excess over them.
         excess = -sum(max(0.0, f["refused"] - MAX_REFUSED) + max(0.0, f["near_confident"] - MAX_NEAR_CONFIDENT)
-                      for f in figs)
+                      + max(0.0, f["off_topic_answered"] - MAX_OFF_TOPIC_ANSWERED) for f in figs)
         if ok and (best is None or key > best[0]):
             best = (key, policy)
         if fallback is None or (excess, *key) > fallback[0]:
@@ -229,11 +244,12 @@ def main() -> None:
 
     table = Table(title="Three outcomes per genre, leave-one-genre-out (floors chosen without the genre)")
     for column in ("genre", "answerable", "right evidence", "refused", "low", "confident wrong", "near",
-                   "near confident", "near refused"):
+                   "near confident", "near refused", "off-topic answered"):
         table.add_column(column)
     for genre, f in held_out.items():
         table.add_row(genre, str(f["answerable"]), str(f["right_evidence_shown"]), str(f["refused"]), str(f["low"]),
-                      str(f["confident_wrong"]), str(f["near"]), str(f["near_confident"]), str(f["near_refused"]))
+                      str(f["confident_wrong"]), str(f["near"]), str(f["near_confident"]), str(f["near_refused"]),
+                      str(f["off_topic_answered"]))
     console.print(table)
     ftable = Table(title=f"Per question form, with the floors chosen on all genres: {vars_of(final)}")
     for column in ("form", "answerable", "right evidence", "refused", "low", "near", "near confident"):
@@ -264,6 +280,7 @@ def main() -> None:
 
 def vars_of(policy: ConfidencePolicy) -> dict[str, float]:
     return {"confident_at": policy.confident_at, "low_at": policy.low_at, "term_coverage": policy.term_coverage,
+            "names_required": policy.names_required, "unrelated_below": policy.unrelated_below,
             "min_dense": policy.min_dense}
 
 

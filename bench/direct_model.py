@@ -2,7 +2,8 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m bench.direct_model
 
-Data, dev only: the dev attacks and ordinary questions of bench/data/injection/direct.jsonl, the
+Data, dev only: the dev attacks and ordinary questions of bench/data/injection/direct.jsonl and
+direct_more.jsonl, the
 cmu-qa-dev questions about article sets 1-2 (sets 3-4 are held out for bench/guardrails.py), and
 every question (and earlier user turn) of the multi-genre answer sets (bench/data/answers-multigenre):
 imperatives, bare keywords and follow-ups are requests, not attacks. Out-of-fold folds keep each
@@ -34,6 +35,9 @@ from generation.guardrails.instructions import Vectors
 
 DATA = ROOT / "bench" / "data" / "injection" / "direct.jsonl"
 MULTIGENRE = ROOT / "bench" / "data" / "answers-multigenre"
+# More dev rows, written blind for the detector: attacks of every kind (fake system notes, claims of
+# authority, twelve languages, encodings) and ordinary requests that share their words.
+MORE = ROOT / "bench" / "data" / "injection" / "direct_more.jsonl"
 QA = ROOT.parent / "shared" / "data" / "cmu-qa-dev" / "qa.tsv"
 FPR_BAR = 0.005  # the bar is <= 1% on ordinary questions; half of it on dev for margin
 
@@ -67,7 +71,8 @@ def genre_questions(skip: str = "") -> dict[str, list[str]]:
 
 def dataset(split: str, skip_genre: str = "") -> tuple[list[str], np.ndarray, list[str]]:
     """Texts, labels and fold keys (attack family, a genre, or the text itself) of one split."""
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for path in (DATA, MORE) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
     rows = [r for r in rows if r["split"] == split]
     texts = [r["text"] for r in rows] + cmu_questions(split)
     keys = [r["family"] if r["label"] else r["text"] for r in rows] + texts[len(rows):]

@@ -68,6 +68,13 @@ class AnswerSettings(Section):
         "for a low-confidence answer where the answerability probability alone would refuse (chosen "
         "leave-one-genre-out with the other floors). Over 1: never.",
     )
+    unrelated_dense_floor: float = Field(
+        default=0.2, ge=-1, le=1,
+        description="A best passage whose dense cosine to the question is under this is nothing related: "
+        "the answer is a refusal whatever else matched (a football question over articles on marsupials "
+        "shares words like 'won', never the meaning). Chosen leave-one-genre-out, with other genres' "
+        "questions as the off-topic ones.",
+    )
     support_threshold: float = Field(
         default=0.5, ge=0, le=1,
         description="A generated sentence counts as supported when its alignment with a source sentence "

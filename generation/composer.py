@@ -29,6 +29,7 @@ from generation.prompts import PromptTemplate
 
 log = structlog.get_logger(__name__)
 _TERM_COVERAGE = ANSWERABILITY_FEATURES.index("term_coverage")
+_NAME_COVERAGE = ANSWERABILITY_FEATURES.index("name_coverage")
 
 
 @dataclass(slots=True)
@@ -96,7 +97,8 @@ class AnswerComposer:
         if floor <= 0:
             return None
         return ConfidencePolicy(confident_at=floor, low_at=min(self.policy.low_confidence_floor, floor),
-                                min_dense=self.min_dense_score, term_coverage=self.policy.low_confidence_term_coverage)
+                                min_dense=self.min_dense_score, term_coverage=self.policy.low_confidence_term_coverage,
+                                unrelated_below=self.policy.unrelated_dense_floor)
 
     def _confidence(self, question: str, prep: Prepared, below_dense_floor: bool) -> tuple[Confidence, str]:
         """How sure an answer from this evidence can be (``generation/confidence.py``), and why."""
@@ -106,7 +108,7 @@ class AnswerComposer:
         features = answerability_features(question, prep.chunks, prep.evidence, self.evidence)
         dense = [c.dense_score for c in prep.chunks if c.dense_score is not None]
         signals = ConfidenceSignals(self.answerability.probability(features), max(dense) if dense else None,
-                                    float(features[_TERM_COVERAGE]))  # fmt: skip
+                                    float(features[_TERM_COVERAGE]), float(features[_NAME_COVERAGE]))  # fmt: skip
         prep.signals, prep.confidence = signals, policy.decide(signals)
         return prep.confidence, signals.describe()
 

@@ -10,8 +10,11 @@ signals vote in two steps:
   meaning (the dense floor);
 - otherwise **low confidence** when the answerability model clears a lower floor, or the question's
   content terms are found in the retrieved text (BM25's view: the words are there, the meaning may
-  be too);
-- otherwise a **refusal**: nothing related was found.
+  be too) and so is every name it asks about ("When did Calvin Coolidge become president?" over
+  articles that never name him finds "president", not the subject);
+- otherwise a **refusal**: nothing related was found; and always when even the closest passage is
+  far in meaning (``unrelated_below``: a question about football asked of articles on marsupials
+  shares words like "won", never the meaning).
 
 A wrong confident answer and a false "I don't know" are both failures; a hedged answer with the
 right evidence is neither. The floors are ``answer.*`` settings, chosen leave-one-genre-out over
@@ -44,6 +47,7 @@ class ConfidenceSignals:
     answerability: float
     best_dense: float | None
     term_coverage: float
+    name_coverage: float = 1.0  # share of the names the question asks about found in the retrieved text
 
     def describe(self) -> str:
         dense = "n/a" if self.best_dense is None else f"{self.best_dense:.3f}"
@@ -59,11 +63,16 @@ class ConfidencePolicy:
     low_at: float
     min_dense: float
     term_coverage: float
+    names_required: bool = True  # the terms route needs every name the question asks about found
+    unrelated_below: float = 0.0  # a best dense cosine under this is "nothing related": a refusal
 
     def decide(self, signals: ConfidenceSignals) -> Confidence:
+        if signals.best_dense is not None and signals.best_dense < self.unrelated_below:
+            return "none"
         close = signals.best_dense is None or signals.best_dense >= self.min_dense
         if signals.answerability >= self.confident_at and close:
             return "high"
-        if signals.answerability >= self.low_at or signals.term_coverage >= self.term_coverage:
+        named = not self.names_required or signals.name_coverage >= 1.0
+        if signals.answerability >= self.low_at or (signals.term_coverage >= self.term_coverage and named):
             return "low"
         return "none"

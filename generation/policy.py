@@ -30,14 +30,16 @@ class AnswerPolicy:
     min_evidence: float | None = 0.0  # None: the answerability model's calibrated floor
     min_grounded: float = 0.5
     strong_evidence: float = 0.6
-    low_confidence_floor: float = 0.05
-    low_confidence_term_coverage: float = 0.75
+    low_confidence_floor: float = 0.02
+    low_confidence_term_coverage: float = 0.5
+    unrelated_dense_floor: float = 0.2
 
     @classmethod
     def from_settings(cls, settings: AnswerSettings, has_llm_server: bool) -> AnswerPolicy:
         return cls(settings.resolved_mode(has_llm_server), settings.max_sentences, settings.sentence_ratio,
                    settings.min_evidence, settings.min_grounded, settings.strong_evidence,
-                   settings.low_confidence_floor, settings.low_confidence_term_coverage)
+                   settings.low_confidence_floor, settings.low_confidence_term_coverage,
+                   settings.unrelated_dense_floor)
 
     def review(self, *, grounded: float | None, refused: bool, degenerate: bool,
                best_evidence: float | None, echoed_planted: bool = False) -> str | None:

@@ -103,7 +103,6 @@ def test_hostile_files_fail_alone_and_fast_while_the_good_one_is_ingested(tmp_pa
 def test_a_fifo_a_socket_and_hostile_symlinks_fail_alone(tmp_path: Path, corpus_dir: Path) -> None:
     """A FIFO once blocked the batch forever, a link to /dev/zero read gigabytes: each now fails with
     its reason, fast, and the good files (and a link that stays in the folder) are ingested."""
-    import resource
     import time
 
     from tests.support.hostile_files import hostile_folder
@@ -111,9 +110,19 @@ def test_a_fifo_a_socket_and_hostile_symlinks_fail_alone(tmp_path: Path, corpus_
     folder = tmp_path / "cloned-repo"
     expected = hostile_folder(folder, corpus_dir)
     started = time.monotonic()
-    run = ragqa(tmp_path / "store", "ingest", str(folder), "--json")
+    # Through a parent of its own, whose waited-for descendants' peak RSS is the command's alone
+    # (this test process has other children).
+    measure = ("import resource, subprocess, sys; run = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+               "sys.stdout.write(run.stdout); sys.stderr.write(run.stderr);"
+               "sys.stderr.write(f'\\nPEAK_KIB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n');"
+               "sys.exit(run.returncode)")  # fmt: skip
+    env = {**os.environ, "RAGQA_QDRANT__PATH": str(tmp_path / "store"), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "cli.main", "ingest", str(folder),
+                          "--json"], capture_output=True, text=True, env=env, timeout=600,
+                         cwd=Path(__file__).resolve().parents[3])  # fmt: skip
     took = time.monotonic() - started
     assert run.returncode == 1, run.stdout + run.stderr
+    peak_kib = int(run.stderr.rsplit("PEAK_KIB=", 1)[1].split()[0])
     report = json.loads(run.stdout)
     failures = {f["doc_id"]: f for f in report["failures"]}
     bad = {doc_id: word for doc_id, word in expected.items() if word is not None}
@@ -122,4 +131,4 @@ def test_a_fifo_a_socket_and_hostile_symlinks_fail_alone(tmp_path: Path, corpus_
         assert word in failures[doc_id]["reason"] and doc_id in failures[doc_id]["reason"], failures[doc_id]
     assert report["added"] == 3
     assert took < 30, took
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2 * 2**20  # KiB: under 2 GB
+    assert peak_kib < 2 * 2**20, peak_kib  # under 2 GB
