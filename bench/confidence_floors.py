@@ -111,8 +111,9 @@ def cmu_genre() -> tuple[GenreSet, list[DevQuestion]]:
     return genre, questions
 
 
-def collect(genres: Sequence[tuple[GenreSet, list[DevQuestion]]], store: Path) -> list[Row]:
-    settings = Settings(qdrant={"path": store}, answer={"mode": "extractive"})
+def collect(genres: Sequence[tuple[GenreSet, list[DevQuestion]]], store: Path,
+            answer: dict[str, Any] | None = None) -> list[Row]:
+    settings = Settings(qdrant={"path": store}, answer={"mode": "extractive", **(answer or {})})
     embedder = embedder_from_settings(settings.embedding)
     sparse = Bm25SparseEncoder()
     index = open_index(settings.qdrant)
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--genres", default="", help="comma-separated genre folders (default: all)")
     parser.add_argument("--store", type=Path, default=Path("/tmp/ragqa-confidence-store"))
     parser.add_argument("--write", action="store_true", help="save the chosen confident floor as the model's floor")
+    parser.add_argument("--max-embedded", type=int, default=None, help="answer.max_embedded_sentences to run with")
     args = parser.parse_args()
     console = Console()
     only = [g for g in args.genres.split(",") if g]
@@ -226,7 +228,8 @@ def main() -> None:
 
     shutil.rmtree(args.store, ignore_errors=True)
     started = time.perf_counter()
-    rows = collect(genres, args.store)
+    rows = collect(genres, args.store, None if args.max_embedded is None else
+                   {"max_embedded_sentences": args.max_embedded})
     seconds = time.perf_counter() - started
     by_genre: dict[str, list[Row]] = {}
     for row in rows:
