@@ -21,10 +21,11 @@ from fastapi import UploadFile
 
 from api.streaming import run_blocking
 from api.uploads import UploadSpool, sanitize_filename, unique_names
-from core.errors import InvalidRequest, NotFound, StoreUnavailable
+from core.errors import InvalidRequest, NotFound, StoreUnavailable, UnsupportedFormat
 from core.settings import Settings
 from core.types import Chunk, SearchFilters
 from generation.answers import relative_source
+from ingest.parsing import format_of
 from jobs.spec import JobFile, JobRunner, JobSpec, new_job_id
 from jobs.store import JobStore
 from retrieval.index import DocumentInfo, VectorIndex
@@ -63,6 +64,22 @@ class DocumentService:
         names = unique_names([sanitize_filename(f.filename) for f in files])
         ids = checked_labels("doc_ids", doc_ids, len(files), unique=True) or names
         origins = checked_labels("sources", sources, len(files), unique=False) or ids
+        # A type no parser reads is refused now, named in the answer, not failed later in the job;
+        # the other files still go in (one bad file never sinks an upload).
+        rejected: list[dict[str, Any]] = []
+        reasons: list[str] = []
+        keep: list[int] = []
+        for position, (upload, name) in enumerate(zip(files, names, strict=True)):
+            try:
+                format_of(name)
+                keep.append(position)
+            except UnsupportedFormat as exc:
+                rejected.append({"name": upload.filename or name, "error": exc.to_dict()})
+                reasons.append(exc.message)
+        if not keep:
+            raise UnsupportedFormat("; ".join(reasons))
+        files, names = [files[k] for k in keep], [names[k] for k in keep]
+        ids, origins = [ids[k] for k in keep], [origins[k] for k in keep]
         folder = await run_blocking(self.spool.new_folder)
         job_id = new_job_id()
         try:
@@ -74,8 +91,8 @@ class DocumentService:
         except BaseException:
             await run_blocking(self.spool.remove, folder)
             raise
-        log.info("upload.accepted", job_id=job_id, collection=collection, files=len(names))
-        return {"job_id": job_id, "status_url": f"/jobs/{job_id}", "documents": ids}
+        log.info("upload.accepted", job_id=job_id, collection=collection, files=len(names), rejected=len(rejected))
+        return {"job_id": job_id, "status_url": f"/jobs/{job_id}", "documents": ids, "rejected": rejected}
 
     async def job(self, job_id: str) -> dict[str, Any]:
         job = await run_blocking(self.store.get, job_id)

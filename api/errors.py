@@ -37,6 +37,7 @@ from core.errors import (
     RagqaError,
     RateLimited,
     Unauthorized,
+    UnsupportedFormat,
 )
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,7 @@ _STATUS: tuple[tuple[type[RagqaError], int], ...] = (
     (NotFound, 404),
     (InvalidRequest, 400),
     (GuardrailViolation, 400),
+    (UnsupportedFormat, 415),
     (IngestError, 400),
     (CollectionMismatch, 409),
     (ConfigurationError, 500),

@@ -30,7 +30,8 @@ Check = dict[str, str]
 def overall(statuses: dict[str, str], llm_fallback: bool) -> Status:
     if statuses.get("index") == "down" or (statuses.get("llm") == "down" and not llm_fallback):
         return "down"
-    return "ok" if all(s == "ok" for s in statuses.values()) else "degraded"
+    # "unused": the LLM, when no answer mode calls it, is neither ready nor missing.
+    return "ok" if all(s in ("ok", "unused") for s in statuses.values()) else "degraded"
 
 
 class Readiness:
@@ -99,6 +100,8 @@ class Readiness:
 
     async def _llm(self) -> Check:
         llm = self.settings.llm
+        if self.settings.answer.resolved_mode(has_llm_server=bool(llm.base_url)) == "extractive":
+            return {"status": "unused", "detail": "extractive answers call no model (answer.mode)"}
         if not llm.base_url:
             return {"status": "ok", "detail": f"embedded llama.cpp ({llm.model})"}
         url = llm.base_url.rstrip("/") + "/models"

@@ -8,7 +8,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from core.types import Answer
 
@@ -28,6 +37,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # The process itself: memory, CPU time, open files, start time; Python's version and GC.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        r.register(GC_COLLECTOR)
         self.http_latency = Histogram(
             "ragqa_http_request_duration_seconds", "HTTP request latency per route.",
             ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=r,

@@ -54,7 +54,7 @@ def parse_tags(tags: list[str]) -> tuple[tuple[str, str], ...]:
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"question": "When was Abraham Lincoln born?", "collection": "docs"}]},
+        json_schema_extra={"examples": [{"question": "How are documents chunked?", "collection": "docs"}]},
     )
 
     question: str = Field(min_length=1, max_length=20_000, description="The question, in any wording.")
@@ -219,10 +219,18 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class RejectedFile(BaseModel):
+    name: str = Field(description="The file's name as uploaded.")
+    error: ErrorDetail
+
+
 class JobAccepted(BaseModel):
     job_id: str
     status_url: str
     documents: list[str] = Field(description="The doc_ids the files will be indexed as.")
+    rejected: list[RejectedFile] = Field(
+        default_factory=list, description="Files refused at once (an unsupported type), not queued; the rest "
+        "are. When every file is refused, the answer is 415 `unsupported_format` instead.")
 
 
 class DocumentProgressOut(BaseModel):

@@ -107,8 +107,16 @@ def print_sources(answer: Answer) -> None:
     for c in answer.citations:
         console.print(source_line(c), soft_wrap=True)
     total = answer.timings_ms.get("total")
-    console.print(Text(f"{answer.model} · prompt {answer.prompt_version}" + (f" · {total:.0f} ms" if total else ""),
-                       style="dim"))
+    console.print(Text(made_by(answer) + (f" · {total:.0f} ms" if total else ""), style="dim"))
+
+
+def made_by(answer: Answer) -> str:
+    """What wrote the text: the model and prompt, the evidence model, or nothing (a refusal)."""
+    if answer.model in ("", "none"):
+        return "no model called"
+    if answer.prompt_version in ("", "-"):
+        return answer.model
+    return f"{answer.model} · prompt {answer.prompt_version}"
 
 
 def register(app: typer.Typer) -> None:

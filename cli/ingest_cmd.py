@@ -111,18 +111,22 @@ def ingest(
 def upload(server: str, api_key: str | None, paths: list[Path], name: str, glob: str, recursive: bool,
            tags: list[str], wait: bool, as_json: bool) -> None:
     """`--server`: the files go to a running server, keeping the doc_ids a local ingest would give them."""
-    from cli.server_ingest import ingest_through_server
+    from cli.server_ingest import ingest_through_server, local_rejections
 
     try:
         sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
         _check_unique(sources)
+        sources, rejected = local_rejections(sources)
         jobs = ingest_through_server(server, sources, name, parse_tags(tags), api_key, wait)
     except RagqaError as exc:
         fail(exc, as_json)
-    failed = sum(job["counts"]["failed"] for job in jobs)
+    failed = sum(job["counts"]["failed"] for job in jobs) + len(rejected)
     if as_json:
-        print_json(jobs[0] if len(jobs) == 1 else jobs)
+        print_json({"jobs": jobs, "rejected": rejected} if rejected else jobs[0] if len(jobs) == 1 else jobs)
     else:
+        for item in rejected:
+            console.print(f"  [red]✗[/] {escape(item['doc_id'])} ({item['error_code']}): {escape(item['reason'])} "
+                          "(not sent)")
         for job in jobs:
             counts = ", ".join(f"{state} {n}" for state, n in job["counts"].items() if n)
             console.print(f"job [bold]{job['job_id']}[/] on {escape(server)}: [bold]{job['state']}[/] ({counts})")

@@ -15,19 +15,40 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from core.errors import InvalidRequest, NotFound, RagqaError, StoreUnavailable, Unauthorized
+from core.errors import IngestError, InvalidRequest, NotFound, RagqaError, StoreUnavailable, Unauthorized
+from ingest.files import check_file
+from ingest.parsing import format_of
 from ingest.sources import SourceDocument
 
 RATE_LIMIT_WAITS = 10  # a polled job status may meet the server's rate limit: wait as told
 UPLOAD_BATCH = 200  # files per request: bounded by the server's max_upload_bytes anyway
 
 
+def local_rejections(sources: list[SourceDocument]) -> tuple[list[SourceDocument], list[dict[str, str]]]:
+    """The sources worth sending, and the others with why: not a regular file in its folder (a FIFO
+    would block the upload forever), or a type the server does not parse."""
+    keep, rejected = [], []
+    for source in sources:
+        try:
+            assert source.path is not None
+            check_file(source.path, source.name, source.root)
+            format_of(source.name)
+            keep.append(source)
+        except IngestError as exc:
+            rejected.append({"doc_id": source.doc_id, "name": source.name, "error_code": exc.code,
+                             "reason": exc.message})
+    return keep, rejected
+
+
 def ingest_through_server(url: str, sources: list[SourceDocument], collection: str, tags: dict[str, str],
                           api_key: str | None, wait: bool, timeout_s: float = 3600.0) -> list[dict[str, Any]]:
-    """Uploads ``sources`` in batches; returns each batch's job (followed to its end when ``wait``)."""
+    """Uploads ``sources`` in batches; returns each batch's job (followed to its end when ``wait``).
+    Give it the sources ``local_rejections`` keeps."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base = url.rstrip("/")
     with httpx.Client(base_url=base, headers=headers, timeout=60.0) as client:
+        if not sources:
+            return []
         job_ids = [_upload(client, batch, collection, tags)
                    for batch in (sources[i:i + UPLOAD_BATCH] for i in range(0, len(sources), UPLOAD_BATCH))]
         if not wait:

@@ -28,6 +28,7 @@ from generation.policy import AnswerPolicy
 from generation.prompts import PromptTemplate
 
 log = structlog.get_logger(__name__)
+NO_MODEL = "none"  # Answer.model when no model wrote or chose the text (a refusal before generation)
 _TERM_COVERAGE = ANSWERABILITY_FEATURES.index("term_coverage")
 _NAME_COVERAGE = ANSWERABILITY_FEATURES.index("name_coverage")
 
@@ -204,7 +205,8 @@ class AnswerComposer:
         return answer
 
     def _refusal(self, prep: Prepared) -> Answer:
-        return self._answer(prep, REFUSAL_TEXT, refused=True, mode="refusal")
+        """A refusal decided before any generation: it names no model (none ran)."""
+        return self._answer(prep, REFUSAL_TEXT, refused=True, mode="refusal", model=NO_MODEL)
 
     def _fallback(self, prep: Prepared, exc: LLMUnavailable | LLMTimeout) -> Answer:
         if not self.fallback_sources_only:
@@ -228,6 +230,7 @@ class AnswerComposer:
         degraded: str | None = None,
         usage: TokenUsage | None = None,
         mode: str = "generative",
+        model: str | None = None,
     ) -> Answer:
         timings = dict(prep.timer.finish())
         timings.update(prep.extra)
@@ -238,7 +241,7 @@ class AnswerComposer:
             guardrail_events=list(prep.events),
             timings_ms=timings,
             usage=usage or TokenUsage(),
-            model=self.identity[0] if mode == "extractive" else self.chat_model.model_name,
+            model=model or (self.identity[0] if mode == "extractive" else self.chat_model.model_name),
             prompt_version=self.prompt.version if mode != "extractive" else "-",
             question=prep.question,
             mode=mode,

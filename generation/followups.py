@@ -45,6 +45,7 @@ _FUNCTION = frozenset((
 _MORE = re.compile(r"^\s*(?:(?:tell|show|give) me more|more(?: details| info(?:rmation)?)?|go on|continue|"
                    r"why\??|why (?:is|was|does|did|do|are|not)\b.*|how come\??|and\??|anything else\??|"
                    r"what else\??|details\??|explain(?: that| this| more)?)\s*[.!?]*\s*$", re.IGNORECASE)
+_QUOTED = re.compile(r'["\u201c]([^"\u201c\u201d]{8,})["\u201d]')
 OWN_SUBJECT_WORDS = 3  # content words past which a question names its own subject
 
 
@@ -75,6 +76,8 @@ def resolve_follow_up(question: str, history: Sequence[ChatMessage], max_turns: 
     parts = [question, *subject]
     if _MORE.match(question) and answers:
         last = _MARKER.sub("", answers[-1])
-        shown = frozenset(" ".join(s.text.split()) for s in split_sentences(last))
+        # A low-confidence answer quotes its sentences ("The closest passages: "..." [1]"): each quote too.
+        pieces = [s.text for s in split_sentences(last)] + _QUOTED.findall(last)
+        shown = frozenset(" ".join(p.split()) for p in pieces)
         parts.append(last)
     return FollowUp(" ".join(p.strip() for p in parts if p.strip()), shown, resolved=True)

@@ -137,7 +137,7 @@ async def widget_config(request: Request, token: str | None = None, collection: 
     return JSONResponse(body, headers=cors)
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: uptime checks
 async def demo_page(request: Request) -> Response:
     gate = _gate(request)
     if not gate.settings.demo_page:

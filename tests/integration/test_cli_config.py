@@ -69,3 +69,12 @@ def test_serve_refuses_a_public_address_without_keys_and_says_why(tmp_path: Path
     said = " ".join(run.stderr.split())
     assert "configuration_error" in said and "no API keys" in said and "--insecure" in said
     assert not (tmp_path / "qdrant").exists()  # refused before anything was opened
+
+
+def test_a_bad_log_level_is_a_one_line_error_and_any_case_works() -> None:
+    bad = ragqa("config", "show", RAGQA_LOG_LEVEL="LOUD")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "RAGQA_LOG_LEVEL" in bad.stderr and "'LOUD'" in bad.stderr
+    fine = ragqa("config", "show", "--json", RAGQA_LOG_LEVEL="debug")
+    assert fine.returncode == 0, fine.stderr
+    assert json.loads(fine.stdout)["RAGQA_LOG_LEVEL"] == "DEBUG"

@@ -33,7 +33,9 @@ def test_upload_runs_a_job_and_invalidates_cached_answers(client: TestClient, co
     accepted = client.post("/documents", files=files, data={"collection": "uploads", "tags": ["team=zoo"]})
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
-    assert body["documents"] == ["turtle.txt", "turtle-2.txt", "bad.xyz"]  # sanitized, made unique
+    assert body["documents"] == ["turtle.txt", "turtle-2.txt"]  # sanitized, made unique
+    # A type nothing parses is refused at once, named, and the rest still go in.
+    assert [(r["name"], r["error"]["code"]) for r in body["rejected"]] == [("bad.xyz", "unsupported_format")]
     assert body["status_url"] == f"/jobs/{body['job_id']}"
 
     job = wait_for_job(client, body["job_id"])
@@ -41,8 +43,8 @@ def test_upload_runs_a_job_and_invalidates_cached_answers(client: TestClient, co
     docs = {d["doc_id"]: d for d in job["documents"]}
     assert docs["turtle.txt"]["state"] == "done" and docs["turtle.txt"]["status"] == "added"
     assert docs["turtle.txt"]["chunks"] > 0
-    assert docs["bad.xyz"]["state"] == "failed" and docs["bad.xyz"]["error_code"] == "unsupported_format"
-    assert job["counts"]["done"] == 2 and job["counts"]["failed"] == 1 and job["total"] == 3
+    assert "bad.xyz" not in docs
+    assert job["counts"]["done"] == 2 and job["counts"]["failed"] == 0 and job["total"] == 2
 
     # The job's writes moved the collection's index version: the old answer is never served again.
     assert client.post("/ask", json=question).json()["cached"] is False
@@ -91,6 +93,14 @@ def test_unknown_job_is_404(client: TestClient) -> None:
     response = client.get("/jobs/0123456789abcdef")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert client.get("/jobs/not-hex").status_code == 422
+
+
+def test_an_upload_of_only_unsupported_files_is_415(client: TestClient) -> None:
+    response = client.post("/documents", files=[("files", ("photo.png", b"\x89PNG", "image/png")),
+                                                ("files", ("data.bin", b"\x00", "application/octet-stream"))])
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_format" and "photo.png" in error["message"] and "data.bin" in error["message"]
 
 
 def test_upload_needs_files(client: TestClient) -> None:

@@ -72,3 +72,19 @@ def test_confidence_is_on_every_surface(extractive: tuple[TestClient, Components
     completion = client.post("/v1/chat/completions", json={
         "model": "docs", "messages": [{"role": "user", "content": "Who won the 1998 football World Cup?"}]}).json()
     assert completion["ragqa"]["confidence"] == "none" and completion["ragqa"]["refused"]
+
+
+def test_readiness_calls_the_unused_llm_unused_and_the_service_ready(extractive: tuple[TestClient, Components]) -> None:
+    client, _ = extractive
+    ready = client.get("/readyz").json()
+    assert ready["checks"]["llm"]["status"] == "unused", ready
+    assert ready["status"] == "ok", ready
+
+
+def test_head_on_the_demo_page_and_process_metrics(extractive: tuple[TestClient, Components]) -> None:
+    client, _ = extractive
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b""
+    metrics = client.get("/metrics").text
+    for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info"):
+        assert f"\n{name}" in metrics, name

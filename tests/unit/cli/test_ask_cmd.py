@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console, RenderableType
 
-from cli.ask_cmd import describe, source_line
+from cli.ask_cmd import describe, made_by, source_line
 from core.types import Answer, Citation, Quote
 
 
@@ -46,3 +46,15 @@ def test_describe_says_how_the_answer_was_made() -> None:
     assert describe(replaced) == "extractive · grounded 100% · degraded: ungrounded_generation"
     assert describe(Answer("x", mode="refusal", refused=True)) == "refusal"
     assert describe(Answer("x", mode="generative", grounded=0.5)) == "generative · grounded 50%"
+
+
+def test_the_footer_names_only_what_ran() -> None:
+    assert made_by(Answer(text="I don't know", refused=True, mode="refusal", model="none")) == "no model called"
+    assert made_by(Answer(text="x [1]", mode="extractive", model="extractive:evidence-v1", prompt_version="-")) == (
+        "extractive:evidence-v1")
+    assert made_by(Answer(text="x", model="llama", prompt_version="rag-v1")) == "llama · prompt rag-v1"
+
+
+def test_a_low_confidence_answer_says_so() -> None:
+    hedged = Answer(text="The documents may not answer this directly.", mode="extractive", confidence="low")
+    assert "low confidence" in describe(hedged)

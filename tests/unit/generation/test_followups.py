@@ -33,6 +33,13 @@ def test_tell_me_more_lists_what_was_shown_and_searches_with_it() -> None:
     assert not resolve_follow_up("What about Windows?", FORMATS).shown  # a new subject: nothing to skip
 
 
+def test_the_sentences_a_low_confidence_answer_quoted_count_as_shown() -> None:
+    hedged = [FORMATS[0], ChatMessage("assistant", 'The documents may not answer this directly. The closest '
+                                      'passages: "PDF and DOCX files are parsed." [1] "HTML pages are cleaned." [2]')]
+    assert {"PDF and DOCX files are parsed.", "HTML pages are cleaned."} <= resolve_follow_up("Tell me more.",
+                                                                                           hedged).shown
+
+
 def test_a_chain_of_follow_ups_reaches_back_to_the_subject() -> None:
     turns = [*FORMATS, ChatMessage("user", "And elsewhere?"), ChatMessage("assistant", "Markdown too [2].")]
     resolved = resolve_follow_up("Why?", turns)
