@@ -36,7 +36,7 @@ from core.errors import (
 @pytest.mark.parametrize(("error", "status"), [
     (InvalidRequest("x"), 400),
     (GuardrailViolation("x"), 400),
-    (UnsupportedFormat("x"), 400),
+    (UnsupportedFormat("x"), 415),  # a file type nothing parses: Unsupported Media Type
     (ParseError("x"), 400),
     (Unauthorized("x"), 401),
     (NotFound("x"), 404),
