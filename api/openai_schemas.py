@@ -86,7 +86,9 @@ class ChatCompletionRequest(BaseModel):
         "which they cannot override.")  # fmt: skip
     stream: bool = False
     max_tokens: int | None = Field(default=None, description="Most tokens to generate; the server's "
-                                   "`llm.max_tokens` caps it. Extractive answers generate none.")
+                                   "`llm.max_tokens` caps it. An extractive answer keeps the whole sentences "
+                                   "that fit (`finish_reason: length` when cut), counted with the embedder's "
+                                   "tokenizer (`ragqa.usage_estimated`).")
     max_completion_tokens: int | None = Field(default=None, description="As `max_tokens` (the smaller wins).")
     temperature: float | None = Field(default=None, description="0 to 2; unset: the server's `llm.temperature`.")
     top_p: float | None = Field(default=None, description="0 to 1; unset: the model server's default.")
@@ -146,6 +148,8 @@ class RagqaExtension(BaseModel):
 
     answer_id: str
     refused: bool
+    usage_estimated: bool = Field(default=False, description="`usage` counted with the embedder's tokenizer: no "
+                                  "model wrote this answer (extractive, or a refusal).")
     confidence: Literal["high", "low", "none"] = Field(
         default="high", description="`low`: the closest passage, shown as perhaps not answering; `none`: a refusal.")
     degraded: str | None
@@ -189,6 +193,7 @@ class ModelList(BaseModel):
 def extension(payload: dict[str, Any]) -> dict[str, Any]:
     return {"answer_id": payload["answer_id"], "refused": payload["refused"],
             "confidence": payload.get("confidence", "none" if payload["refused"] else "high"),
+            "usage_estimated": bool(payload.get("usage_estimated")),
             "degraded": payload["degraded"],
             "cached": payload["cached"], "prompt_version": payload["prompt_version"], "llm": payload["model"],
             "timings_ms": payload["timings_ms"], "mode": payload["mode"], "grounded": payload["grounded"],

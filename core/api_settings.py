@@ -88,10 +88,11 @@ class ApiSettings(Section):
         "(onnx-int8), torch's default (sentence-transformers).",
     )
     openai_append_references: bool = Field(
-        default=False,
+        default=True,
         description="`/v1/chat/completions` also lists the sources as numbered references at the end of "
-        "the answer's `content`, for chat UIs that show only `content` (Open WebUI, LibreChat). A request "
-        "overrides it with `\"ragqa\": {\"append_references\": ...}`; the `citations` field is always there.",
+        "the answer's `content`, so that chat UIs that show only `content` (Open WebUI, LibreChat) show "
+        "them. A request overrides it with `\"ragqa\": {\"append_references\": false}` (clients that read "
+        "the `citations` extension field, which is always there).",
     )
 
     @property

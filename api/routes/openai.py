@@ -1,10 +1,11 @@
 """The OpenAI-compatible RAG endpoint: `POST /v1/chat/completions` (model = a collection) and `GET /v1/models`.
 
 Official SDKs and chat UIs work unchanged; the citations ride in an extension field
-(``citations`` on the completion, and on the last stream chunk), with ragqa's flags in ``ragqa``;
-``"ragqa": {"append_references": true}`` (or ``api.openai_append_references``) also lists them
-at the end of ``content``. The request's sampling fields and system messages reach the model
-(``api.openai_schemas``); ``finish_reason`` is ``length`` when the token cap cut the answer.
+(``citations`` on the completion, and on the last stream chunk), with ragqa's flags in ``ragqa``,
+and are listed at the end of ``content`` too unless ``"ragqa": {"append_references": false}`` (or
+``api.openai_append_references``) says not. The request's sampling fields and system messages reach
+the model (``api.openai_schemas``); ``finish_reason`` is ``length`` when the token cap cut the
+answer, a model's or, for an extractive answer, the request's ``max_tokens`` (``fit_extractive``).
 
     client = OpenAI(base_url="http://localhost:8000/v1", api_key="<key or anything>")
     completion = client.chat.completions.create(model="docs", messages=[{"role": "user", "content": "..."}])
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
@@ -39,9 +41,12 @@ from api.openai_schemas import (
 from api.routes import errors
 from core.errors import RagqaError
 from core.protocols import GenerationOptions
+from core.sentences import split_sentences
+from generation.composer import NO_MODEL
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+_MARKER = re.compile(r"\[(\d{1,3})\]")
 REPLACED_NOTE = "The answer above was not supported by the documents. From the documents"
 
 
@@ -67,14 +72,46 @@ def references(citations: list[dict[str, Any]]) -> str:
     return "\n\nSources:\n" + "\n".join(lines) if lines else ""
 
 
+def fit_extractive(payload: dict[str, Any], max_tokens: int | None,
+                   count: Callable[[str], int]) -> tuple[dict[str, Any], bool]:
+    """An answer no model wrote (extractive, low confidence, a refusal before generation), held to the
+    request's ``max_tokens``: whole sentences while they fit (or the first words that do), with
+    ``usage`` counted by ``count`` (the embedder's tokenizer: an estimate, stated as such in the
+    ``ragqa`` extension, since no model ran), and whether it was cut. A generated answer is returned
+    as it is: the model already stopped at its cap."""
+    if payload["usage"]["total_tokens"] or (payload["mode"] in GENERATED_MODES and payload["model"] != NO_MODEL):
+        return payload, False  # a model ran (a self-check's replacement keeps the tokens it spent)
+    fitted = dict(payload)
+    text, cut = payload["text"], False
+    if max_tokens is not None and count(text) > max_tokens:
+        kept: list[str] = []
+        for sentence in split_sentences(text):
+            if count(" ".join([*kept, sentence.text])) > max_tokens:
+                break
+            kept.append(sentence.text)
+        if not kept:
+            for word in text.split():
+                if count(" ".join([*kept, word])) > max_tokens:
+                    break
+                kept.append(word)
+        text, cut = " ".join(kept), True
+        numbers = {int(n) for n in _MARKER.findall(text)}
+        fitted["text"] = text
+        fitted["citations"] = [c for c in payload["citations"] if c["number"] in numbers]
+    tokens = count(text)
+    fitted["usage"] = {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens}
+    fitted["usage_estimated"] = True
+    return fitted, cut
+
+
 def completion(payload: dict[str, Any], collection: str, cap: int | None = None,
-               append_references: bool = False) -> dict[str, Any]:
+               append_references: bool = False, cut: bool = False) -> dict[str, Any]:
     content = payload["text"] + (references(payload["citations"]) if append_references else "")
     return {
         "id": f"chatcmpl-{payload['answer_id']}", "object": "chat.completion", "created": int(time.time()),
         "model": collection,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": finish_reason(payload, cap), "logprobs": None}],
+                     "finish_reason": "length" if cut else finish_reason(payload, cap), "logprobs": None}],
         "usage": payload["usage"], "citations": payload["citations"], "ragqa": extension(payload),
     }  # fmt: skip
 
@@ -146,7 +183,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     if body.stream:
         events = await answers.stream(question)
         return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
-    return JSONResponse(completion(await answers.ask(question), body.model, cap, append))
+    wanted_tokens = options.max_tokens if options is not None else None
+    payload, cut = fit_extractive(await answers.ask(question), wanted_tokens, services.components.embedder.count_tokens)
+    return JSONResponse(completion(payload, body.model, cap, append, cut))
 
 
 @router.get("/models", response_model=ModelList, responses=errors(401, 429, 503),

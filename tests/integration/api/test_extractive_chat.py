@@ -88,3 +88,20 @@ def test_head_on_the_demo_page_and_process_metrics(extractive: tuple[TestClient,
     metrics = client.get("/metrics").text
     for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info"):
         assert f"\n{name}" in metrics, name
+
+
+def test_openai_max_tokens_cuts_an_extractive_answer_at_a_sentence(extractive: tuple[TestClient, Components]) -> None:
+    client, parts = extractive
+    ask = {"model": "docs", "messages": [{"role": "system", "content": "Answer briefly."},
+                                         {"role": "user", "content": "What do otters eat?"}]}
+    whole = client.post("/v1/chat/completions", json=ask).json()
+    cut = client.post("/v1/chat/completions", json={**ask, "max_tokens": 20}).json()
+    assert whole["ragqa"]["mode"] == "extractive" and whole["ragqa"]["usage_estimated"]
+    assert whole["usage"]["completion_tokens"] > 20  # so there is something to cut
+    assert cut["usage"]["completion_tokens"] <= 20 and cut["choices"][0]["finish_reason"] == "length"
+    text = cut["choices"][0]["message"]["content"].split("\n\nSources:")[0]
+    assert parts.embedder.count_tokens(text) <= 20
+    assert whole["choices"][0]["message"]["content"].startswith(text.rsplit(" ", 1)[0])
+    assert "\n\nSources:\n[" in whole["choices"][0]["message"]["content"]  # references in content by default
+    bare = client.post("/v1/chat/completions", json={**ask, "ragqa": {"append_references": False}}).json()
+    assert "Sources:" not in bare["choices"][0]["message"]["content"] and bare["citations"]

@@ -190,12 +190,16 @@ def extractive(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_pre
         yield server
 
 
-def test_extractive_answers_stop_and_report_no_tokens(extractive: LiveServer, proxy: RecordingProxy) -> None:
+def test_extractive_answers_keep_to_max_tokens_and_estimate_their_tokens(extractive: LiveServer,
+                                                                         proxy: RecordingProxy) -> None:
+    """No model writes an extractive answer: `max_tokens` keeps what fits (`length` when cut), and its
+    tokens are counted with the embedder's tokenizer, said to be an estimate."""
     client = OpenAI(base_url=f"{extractive.url}/v1", api_key="unused", timeout=120, max_retries=0)
     before = len(proxy.requests)
     completion = ask(client, max_tokens=5, temperature=0)
     assert len(proxy.requests) == before  # no model was called
-    assert (completion.model_extra or {})["ragqa"]["mode"] == "extractive"
-    assert completion.choices[0].finish_reason == "stop"
-    assert completion.usage is not None
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (0, 0)
+    extension = (completion.model_extra or {})["ragqa"]
+    assert extension["mode"] == "extractive" and extension["usage_estimated"] is True
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.usage is not None and completion.usage.prompt_tokens == 0
+    assert 0 < completion.usage.completion_tokens <= 5
