@@ -73,7 +73,9 @@ def serve(
     console.print(Text.assemble(("Q", "bold"), f": {ask_once}\n", ("A", "bold"), f": {answer['text']}"),
                   soft_wrap=True)
     grounded = answer.get("grounded")
-    notes = [answer.get("mode", ""), f"grounded {grounded:.0%}" if grounded is not None else "",
+    notes = [answer.get("mode", ""),
+             "low confidence: the documents may not answer this directly" if answer.get("confidence") == "low" else "",
+             f"grounded {grounded:.0%}" if grounded is not None else "",
              f"degraded: {answer['degraded']}" if answer.get("degraded") else "",
              f"answered in {answer['timings_ms'].get('total', 0):.0f} ms"]
     console.print(Text("(" + " · ".join(n for n in notes if n) + ")", style="dim"))
