@@ -14,6 +14,8 @@ the brackets, but it doubles a trailing backslash unless a tag follows it.)
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 from typing import Annotated
 
 import typer
@@ -45,7 +47,14 @@ def ask(
         with Components(settings) as parts:
             parts.index.stats(name)  # a missing collection is a clear error before any model loads
             answerer = parts.answerer
-            if stream and not as_json:
+            if stream and as_json:  # NDJSON: a line per delta, then the answer
+                for event in answerer.ask_stream(question, name, filters):
+                    line = ({"event": "delta", "text": event.text} if isinstance(event, AnswerDelta) else
+                            {"event": "done", "answer": dataclasses.asdict(event.answer)})
+                    sys.stdout.write(json.dumps(line, default=str) + "\n")
+                    sys.stdout.flush()
+                return
+            if stream:
                 answer = _stream(answerer.ask_stream(question, name, filters))
             else:
                 answer = answerer.ask(question, name, filters)

@@ -68,6 +68,12 @@ def test_ask_answers_with_sources_and_refuses_off_topic(tmp_path: Path) -> None:
     assert off_topic["citations"] == []
     assert "generate" not in off_topic["timings_ms"]  # refused on weak evidence, before the LLM
 
+    streamed = ragqa(store, "ask", "How does ingestion chunk documents?", "--stream", "--json")
+    assert streamed.returncode == 0, streamed.stderr
+    lines = [json.loads(line) for line in streamed.stdout.splitlines()]  # NDJSON: one event a line
+    assert [e["event"] for e in lines][-1] == "done" and lines[0]["event"] == "delta"
+    assert "".join(e["text"] for e in lines if e["event"] == "delta").strip() == lines[-1]["answer"]["text"].strip()
+
     missing = ragqa(store, "ask", "anything", "--collection", "nope", "--json")
     assert missing.returncode == 2
     assert json.loads(missing.stdout)["error"]["code"] == "not_found"
