@@ -9,10 +9,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,9 +61,38 @@ def server_config(settings: Settings, host: str | None = None, port: int | None 
                           proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, **options)
 
 
+def serving_file(settings: Settings) -> Path:
+    """Where ``ragqa serve`` notes the address it serves an embedded store on (beside the store), so a
+    local ``ragqa ingest`` that finds the store locked can name the right ``--server`` URL."""
+    store = settings.qdrant.path.resolve()
+    return store.with_name(store.name + ".serving.json")
+
+
+def served_url(settings: Settings) -> str:
+    """The URL a running ``ragqa serve`` of this store listens on, else the configured one."""
+    try:
+        noted = json.loads(serving_file(settings).read_text())
+        host, port, pid = str(noted["host"]), int(noted["port"]), int(noted["pid"])
+        os.kill(pid, 0)  # still running (a crashed server leaves its note behind)
+    except (OSError, ValueError, KeyError, TypeError):
+        host, port = settings.api.host, settings.api.port
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{host}:{port}"
+
+
 def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Blocks until SIGINT / SIGTERM; the lifespan then stops the job runner and closes the store."""
-    uvicorn.Server(server_config(settings, host, port)).run()
+    config = server_config(settings, host, port)
+    note = serving_file(settings) if not settings.qdrant.url else None
+    if note is not None:
+        with contextlib.suppress(OSError):
+            note.write_text(json.dumps({"host": config.host, "port": config.port, "pid": os.getpid()}))
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if note is not None:
+            with contextlib.suppress(OSError):
+                note.unlink()
 
 
 def _free_port() -> int:

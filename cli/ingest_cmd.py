@@ -96,8 +96,10 @@ def ingest(
         with Components(settings) as parts:
             report = _run(parts, sources, name, show_progress=not as_json)
     except IndexLocked as exc:
+        from api.server import served_url
+
         fail(IndexLocked(f"{exc.message}. If `ragqa serve` holds it, ingest through the server instead: "
-                         f"ragqa ingest --server http://{settings.api.host}:{settings.api.port} "
+                         f"ragqa ingest --server {served_url(settings)} "
                          f"{' '.join(str(p) for p in paths)}"), as_json)
     except RagqaError as exc:
         fail(exc, as_json)

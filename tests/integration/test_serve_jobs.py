@@ -54,7 +54,8 @@ def test_ingest_goes_through_the_server_that_holds_the_store_and_a_killed_job_re
 
     local = ragqa(env, "ingest", str(docs), "--json")
     assert local.returncode == 2, local.stdout + local.stderr
-    assert "index_locked" in local.stdout and "ragqa ingest --server http://127.0.0.1:" in local.stdout, local.stdout
+    # The hint names the port being served (`--port`), not the configured one.
+    assert "index_locked" in local.stdout and f"ragqa ingest --server {base} " in local.stdout, local.stdout
 
     first = ragqa(env, "ingest", str(docs), "--server", base, "--wait", "--json")
     assert first.returncode == 0, first.stdout + first.stderr
