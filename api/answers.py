@@ -172,14 +172,16 @@ class AnswerService:
                                     timeout_s=max(0.1, self._left(q) + FALLBACK_RESERVE_S / 2))
         return replace(answer, degraded="timeout")
 
-    async def stream(self, q: Question) -> AsyncIterator[StreamEvent]:
-        """Errors before the first token (guardrails, a missing collection) raise here, not mid-stream."""
+    async def stream(self, q: Question) -> AnswerStream:
+        """Errors before the first token (guardrails, a missing collection) raise here, not mid-stream.
+        The stream's ``answer_id`` is known from the start (the done frame's, cached or new)."""
         key = self._key(q)
         raw, cached = await self._lookup(q, key)
         if raw is not None:
             cached = json.loads(raw)
         if cached is not None:
-            return _replay(cached)
+            return AnswerStream(str(cached["answer_id"]), _replay(cached))
+        answer_id = uuid.uuid4().hex
         filters = q.filters.to_domain() if q.filters else None
         set_deadline(self._left(q) - FALLBACK_RESERVE_S)  # this request's task: the relay's steps run under it
         events = iterate_blocking(self._answerer_for(q.top_k).ask_stream(q.text, q.collection, filters, q.history),
@@ -189,32 +191,32 @@ class AnswerService:
         except AnswerTimeout:
             await events.aclose()
             answer = await self._evidence_only(q, filters)
-            return _replay(await self._finish(q, key, answer))
+            return AnswerStream(answer_id, _replay(await self._finish(q, key, answer, answer_id)))
         except BaseException as exc:
             await events.aclose()
             if isinstance(exc, GuardrailViolation):
                 self.metrics.guardrail_blocks.inc()
             raise
-        return self._relay(q, key, first, events)
+        return AnswerStream(answer_id, self._relay(q, key, first, events, answer_id))
 
     def _left(self, q: Question) -> float:
         return self.timeout_s - (time.monotonic() - q.arrived)
 
     async def _relay(self, q: Question, key: _Key, first: AnswerEvent | None,
-                     events: AsyncGenerator[AnswerEvent, None]) -> AsyncIterator[StreamEvent]:
+                     events: AsyncGenerator[AnswerEvent, None], answer_id: str) -> AsyncIterator[StreamEvent]:
         try:
             event = first
             while event is not None:
                 if isinstance(event, AnswerDelta):
                     yield Delta(event.text)
                 elif isinstance(event, AnswerDone):
-                    yield Done(await self._finish(q, key, event.answer))
+                    yield Done(await self._finish(q, key, event.answer, answer_id))
                 event = await anext(events, None)
         finally:
             await events.aclose()
 
-    async def _finish(self, q: Question, key: _Key, answer: Answer) -> dict[str, Any]:
-        payload = answer_payload(answer, uuid.uuid4().hex, q.collection)
+    async def _finish(self, q: Question, key: _Key, answer: Answer, answer_id: str | None = None) -> dict[str, Any]:
+        payload = answer_payload(answer, answer_id or uuid.uuid4().hex, q.collection)
         self.metrics.observe_answer(answer)
         # An answer made around an outage reflects the outage, not the documents: never cache it.
         # A self-check's replacement is the documents' answer, as good tomorrow as today.
@@ -226,6 +228,18 @@ class AnswerService:
                 vector = await run_blocking(self.embedder.embed_query, q.text.strip())
             await self.semantic.add(key.scope, version, key.fp, vector)
         return payload
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerStream:
+    """An answer's stream events, and the ``answer_id`` its done frame will carry (known up front, so
+    an OpenAI stream's chunks can bear it as their ``id``)."""
+
+    answer_id: str
+    events: AsyncIterator[StreamEvent]
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self.events
 
 
 def _as_cached(payload: dict[str, Any] | None, started: float) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ error body) if it fails after the stream began.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import structlog
@@ -41,7 +41,7 @@ def wants_stream(request: Request, flag: bool) -> bool:
     return flag or "text/event-stream" in request.headers.get("accept", "")
 
 
-async def sse_frames(events: AsyncIterator[StreamEvent]) -> AsyncIterator[ServerSentEvent]:
+async def sse_frames(events: AsyncIterable[StreamEvent]) -> AsyncIterator[ServerSentEvent]:
     try:
         async for event in events:
             if isinstance(event, Delta):

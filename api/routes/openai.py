@@ -18,7 +18,6 @@ import copy
 import json
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -27,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.answers import AnswerService, Delta, Done, Question, StreamEvent, split_chat
+from api.answers import AnswerService, AnswerStream, Delta, Done, Question, split_chat
 from api.deps import services_of
 from api.errors import error_body
 from api.openai_schemas import (
@@ -126,9 +125,10 @@ def answers_for(service: AnswerService, options: GenerationOptions | None) -> An
     return view
 
 
-async def chunks(events: AsyncIterator[StreamEvent], collection: str, cap: int | None = None,
+async def chunks(events: AnswerStream, collection: str, cap: int | None = None,
                  append_references: bool = False) -> AsyncIterator[ServerSentEvent]:
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
+    # The same id as the non-streamed completion's: the answer's own, to send feedback on.
+    base = {"id": f"chatcmpl-{events.answer_id}", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": collection}  # fmt: skip
     first = True
     streamed: list[str] = []

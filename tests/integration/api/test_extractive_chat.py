@@ -105,3 +105,14 @@ def test_openai_max_tokens_cuts_an_extractive_answer_at_a_sentence(extractive: t
     assert "\n\nSources:\n[" in whole["choices"][0]["message"]["content"]  # references in content by default
     bare = client.post("/v1/chat/completions", json={**ask, "ragqa": {"append_references": False}}).json()
     assert "Sources:" not in bare["choices"][0]["message"]["content"] and bare["citations"]
+
+
+def test_an_openai_stream_bears_the_answer_id_of_its_done_chunk(extractive: tuple[TestClient, Components]) -> None:
+    client, _ = extractive
+    for _ in range(2):  # a fresh answer, then the cached one
+        response = client.post("/v1/chat/completions", json={
+            "model": "docs", "stream": True, "messages": [{"role": "user", "content": "What do otters eat?"}]})
+        frames = [json.loads(line[len("data: "):]) for line in response.text.splitlines()
+                  if line.startswith("data: {")]
+        answer_id = frames[-1]["ragqa"]["answer_id"]
+        assert {f["id"] for f in frames} == {f"chatcmpl-{answer_id}"}

@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from api.answers import Delta, Done, StreamEvent
+from api.answers import AnswerStream, Delta, Done, StreamEvent
 from api.routes.openai import REPLACED_NOTE, chunks
 
 
@@ -18,20 +18,23 @@ def payload(text: str, degraded: str | None) -> dict[str, Any]:
             "claims": [], "citations": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
 
-def contents(events: list[StreamEvent]) -> list[str]:
+def frames(events: list[StreamEvent]) -> list[dict[str, Any]]:
     async def source() -> AsyncIterator[StreamEvent]:
         for event in events:
             yield event
 
-    async def collect() -> list[str]:
+    async def collect() -> list[dict[str, Any]]:
         out = []
-        async for sse in chunks(source(), "docs"):
+        async for sse in chunks(AnswerStream("a", source()), "docs"):
             if sse.data != "[DONE]":
-                choice = json.loads(str(sse.data))["choices"][0]
-                out.append(choice["delta"].get("content", ""))
+                out.append(json.loads(str(sse.data)))
         return out
 
     return asyncio.run(collect())
+
+
+def contents(events: list[StreamEvent]) -> list[str]:
+    return [frame["choices"][0]["delta"].get("content", "") for frame in frames(events)]
 
 
 def test_a_replaced_generation_is_followed_by_the_announced_replacement() -> None:
@@ -45,3 +48,9 @@ def test_a_replaced_generation_is_followed_by_the_announced_replacement() -> Non
 def test_a_kept_generation_streams_as_it_was() -> None:
     assert contents([Delta("Otters eat "), Delta("fish. [1]"), Done(payload("Otters eat fish. [1]", None))]) == [
         "Otters eat ", "fish. [1]", ""]
+
+
+def test_every_chunk_bears_the_answers_id() -> None:
+    chunks_seen = frames([Delta("Otters eat "), Delta("fish. [1]"), Done(payload("Otters eat fish. [1]", None))])
+    assert {frame["id"] for frame in chunks_seen} == {"chatcmpl-a"}
+    assert chunks_seen[-1]["ragqa"]["answer_id"] == "a"
