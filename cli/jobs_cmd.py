@@ -21,6 +21,9 @@ from jobs.store import JobStore
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 JobArg = Annotated[str, typer.Argument(help="The job's id.")]
+NO_JOBS_HINT = ("No ingestion jobs. Jobs come from uploads (POST /documents, the widget's server), "
+                "`ragqa ingest --queue` and `ragqa ingest --server`; a local `ragqa ingest` runs in this "
+                "process and reports as it goes, so it leaves no job (see `ragqa stats` and `ragqa ls`).")
 jobs_app = typer.Typer(help="Ingestion jobs: list, show, follow, cancel.", no_args_is_help=False)
 
 
@@ -71,6 +74,9 @@ def list_jobs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How m
     jobs = on_store(ctx.obj, as_json, lambda store: store.recent(limit))
     if as_json:
         print_json([{k: v for k, v in j.to_dict().items() if k != "documents"} for j in jobs])
+        return
+    if not jobs:
+        console.print(NO_JOBS_HINT)
         return
     table = Table(title="ingestion jobs")
     for column in ("job", "collection", "state", "documents", "failed", "chunks", "created"):

@@ -83,3 +83,16 @@ def test_a_terminated_server_stops_its_redis(env: dict[str, str], home: Path) ->
     assert server.terminate() in (0, 128 + signal.SIGTERM), server.output()
     assert "Traceback" not in server.output(), server.output()
     assert_none_left(home / "redis")
+
+
+def test_jobs_after_a_local_ingest_says_why_there_is_none(tmp_path: Path) -> None:
+    from cli.jobs_cmd import NO_JOBS_HINT
+
+    env = cli_env(tmp_path / "home")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text("Kettles are descaled every two months with citric acid.")
+    assert ragqa(env, "ingest", str(docs), "--json").returncode == 0
+    listed = ragqa(env, "jobs")
+    assert listed.returncode == 0, listed.stderr
+    assert " ".join(listed.stdout.split()) == " ".join(NO_JOBS_HINT.split())
