@@ -56,7 +56,10 @@ def server_config(settings: Settings, host: str | None = None, port: int | None 
     bind = host or settings.api.host
     check_bind(settings, bind)
     proxies = trusted_proxies(settings)
-    options: dict[str, Any] = {"log_level": settings.log_level.lower(), "timeout_graceful_shutdown": 10, **extra}
+    # log_config=None: uvicorn's loggers (its access log included) go through ours (core/logging.py),
+    # as JSON lines too when log_json is on.
+    options: dict[str, Any] = {"log_level": settings.log_level.lower(), "timeout_graceful_shutdown": 10,
+                               "log_config": None, **extra}
     return uvicorn.Config(app or create_app(settings), host=bind, port=port or settings.api.port, workers=1,
                           proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, **options)
 

@@ -10,6 +10,8 @@ from typing import TextIO
 
 import structlog
 
+_HANDLER = "ragqa"
+
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Key-value logs on stderr; JSON lines when ``json`` (for log shippers)."""
@@ -27,7 +29,22 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # The standard library's loggers (uvicorn and its access log, Celery, the HTTP client) go through
+    # one handler of ours, in the same shape: JSON lines too when ``json``.
+    handler = logging.StreamHandler(sys.stderr)
+    if json:
+        handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(),
+            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+                               structlog.processors.TimeStamper(fmt="iso", utc=True)]))  # fmt: skip
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.set_name(_HANDLER)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     # Third-party chatter (HTTP requests, model loading) is noise at INFO.
     for noisy in ("httpx", "sentence_transformers", "transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -96,3 +96,21 @@ def test_jobs_after_a_local_ingest_says_why_there_is_none(tmp_path: Path) -> Non
     listed = ragqa(env, "jobs")
     assert listed.returncode == 0, listed.stderr
     assert " ".join(listed.stdout.split()) == " ".join(NO_JOBS_HINT.split())
+
+
+def test_with_json_logs_every_line_of_serve_is_json_access_log_included(home: Path) -> None:
+    import urllib.request
+
+    env = {**cli_env(home), "RAGQA_LOG_JSON": "true", "RAGQA_LOG_LEVEL": "info"}
+    port = free_port()
+    server = Running(env, home / "serve-json.log", "serve", "--port", str(port))
+    try:
+        wait_healthy(server, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        assert server.terminate() in (0, 128 + signal.SIGTERM), server.output()
+    lines = [line for line in server.log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line: a JSON object, uvicorn's included
+    assert any(r.get("logger", "").startswith("uvicorn") for r in records), lines
+    assert any("GET /readyz" in str(r.get("event")) for r in records), lines  # the access log
