@@ -146,9 +146,11 @@ def _table(results: dict[str, Any]) -> None:
     table = Table(title=f"answers on {results['dataset']}: {results['answerable']} answerable, "
                         f"{results['off_topic']} off-topic questions")
     metrics = ("first_sentence_contains_gold", "contains_gold", "f1", "exact_match", "citation_validity",
-               "invalid_quotes", "grounded", "correct_refusals", "false_refusals", "degraded_rate", "errors")
+               "invalid_quotes", "grounded", "correct_refusals", "false_refusals", "low_confidence",
+               "confident_wrong", "near_domain_confident", "degraded_rate", "errors")
     names = ("1st sent. holds gold", "holds gold", "F1", "EM", "citation validity", "bad quotes", "grounded",
-             "correct refusals", "false refusals", "degraded", "errors")
+             "correct refusals", "false refusals", "low conf.", "confident wrong", "near-domain confident",
+             "degraded", "errors")
     table.add_column("mode/prompt")
     for name in (*names, "yes/no F1", "p50 / p95 ms"):
         table.add_column(name, justify="right")

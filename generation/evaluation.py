@@ -100,6 +100,7 @@ class EvalRecord:
     contains_gold: float = 0.0
     first_sentence_contains_gold: float = 0.0
     refused: bool = False
+    confidence: str = "high"  # high, low (the closest passages, hedged) or none (a refusal)
     degraded: str | None = None
     mode: str = ""
     grounded: float | None = None
@@ -177,6 +178,12 @@ class EvalReport:
             "cited_expected_doc": _mean([float(x) for x in with_doc]),
             "correct_refusals": _mean([float(r.refused) for r in expected]),
             "false_refusals": _mean([float(r.refused) for r in answerable]),
+            # The three outcomes: a hedged answer is no refusal; a confident one to a question the
+            # documents do not answer, or without the gold answer, is the failure to watch.
+            "low_confidence": _mean([float(r.confidence == "low") for r in answerable]),
+            "confident_wrong": _mean([float(r.confidence == "high" and not r.contains_gold)
+                                      for r in informative]),
+            "near_domain_confident": _mean([float(r.confidence == "high") for r in expected]),
             "context_injections": sum(r.context_injections for r in ok),
             "latency_p50_ms": {s: _percentile_ms(ms, 50) for s, ms in latency.items()},
             "latency_p95_ms": {s: _percentile_ms(ms, 95) for s, ms in latency.items()},
@@ -208,6 +215,7 @@ def score_answer(item: EvalQuestion, answer: Answer, documents: Mapping[str, str
         contains_gold=contains_answer(answer.text, item.answers) if scorable else 0.0,
         first_sentence_contains_gold=contains_answer(first, item.answers) if scorable else 0.0,
         refused=answer.refused,
+        confidence=answer.confidence,
         degraded=answer.degraded,
         mode=answer.mode,
         grounded=answer.grounded,

@@ -63,6 +63,10 @@ def test_evaluate_aggregates_quality_refusals_citations_and_latency(make_answere
     assert summary["latency_p50_ms"]["generate"] is not None
     assert {"retrieve", "total"} <= set(summary["latency_p50_ms"])
     assert report.to_dict()["records"][0]["prediction"] == "Paris [1]."
+    # The three outcomes: every record carries its confidence; the generated refusal is "none".
+    assert [r["confidence"] for r in report.to_dict()["records"]][:3] == ["high", "none", "high"]
+    assert summary["near_domain_confident"] == 0.0 and summary["low_confidence"] == 0.0
+    assert summary["confident_wrong"] == 0.5  # "Europe" for "Western Europe": confident, without the gold
 
 
 def test_compare_prompts_runs_both_versions(make_answerer: Build) -> None:
