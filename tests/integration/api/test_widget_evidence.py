@@ -212,3 +212,21 @@ def test_an_answer_never_loads_a_remote_image(tab: Tab, fake_api: FakeApi) -> No
     tab.page.wait_for_timeout(300)  # time for an image request to go out, were there one
     assert not [url for url in requested if "tracker.example" in url], requested
     assert tab.page.evaluate(f"() => {SHADOW}.querySelectorAll('img').length + document.images.length") == 0
+
+
+def test_a_low_confidence_answer_is_shown_as_such_with_its_quotes(tab: Tab, fake_api: FakeApi) -> None:
+    sentence = "The zorblax gadget is calibrated with a brass key."
+    hedge = f'The documents may not answer this directly. The closest passage: "{sentence}" [1]'
+    final = done(hedge, [citation(1, f"Intro. {sentence} Outro.", sentence)], [claim(sentence, [1], True)],
+                 confidence="low")  # fmt: skip
+    answer = answer_of(tab, fake_api, ("delta", {"text": hedge}), ("done", final))
+    assert answer.get_attribute("data-confidence") == "low"
+    badge = answer.locator(".badge.low-confidence")
+    assert badge.is_visible() and "may not answer" in (badge.text_content() or "").lower()
+    assert answer.locator(".chip").count() == 1 and answer.locator(".badge.refused").count() == 0
+    confident = done(f"{sentence} [1]", [citation(1, sentence, sentence)], [claim(sentence, [1], True)],
+                     confidence="high")  # fmt: skip
+    fake_api.frames = [("delta", {"text": f"{sentence} [1]"}), ("done", confident)]
+    tab.ask("And the key?")
+    again = tab.wait_answered()
+    assert again.get_attribute("data-confidence") == "high" and again.locator(".badge.low-confidence").count() == 0
