@@ -3,7 +3,8 @@
 - ``GET /widget.js``, ``GET /widget.css``: the widget (plain JS and CSS, no build step), cached
   by browsers for five minutes and revalidated by ETag, loadable from any site.
 - ``GET /widget/evidence.js``: the ES module ``widget.js`` imports to show a source's passage with
-  the quoted sentence marked; ``GET /widget/source.js``, the one that shows the cited span in its
+  the quoted sentence marked (and ``GET /widget/markdown.js``, which it imports to draw markdown as
+  elements); ``GET /widget/source.js``, the one that shows the cited span in its
   document's text (from ``GET /documents/{id}/text``). A module is fetched in CORS mode, so the files carry
   ``Access-Control-Allow-Origin: *`` (they are public, and no credentials go with them).
 - ``GET /widget/config?token=&collection=``: what the widget checks when its panel first opens.
@@ -37,8 +38,8 @@ from core.errors import NotFound, RagqaError
 
 router = APIRouter(tags=["widget"])
 
-WIDGET_PATHS = frozenset({"/", "/widget.js", "/widget.css", "/widget/evidence.js", "/widget/source.js",
-                          "/widget/config", "/widget/demo.js", "/widget/demo.css"})
+WIDGET_PATHS = frozenset({"/", "/widget.js", "/widget.css", "/widget/evidence.js", "/widget/markdown.js",
+                          "/widget/source.js", "/widget/config", "/widget/demo.js", "/widget/demo.css"})
 _TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 _DEMO_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
@@ -89,6 +90,11 @@ async def widget_css(request: Request) -> Response:
 @router.get("/widget/evidence.js", include_in_schema=False)
 async def evidence_js(request: Request) -> Response:
     return _serve(request, "evidence.js")
+
+
+@router.get("/widget/markdown.js", include_in_schema=False)
+async def markdown_js(request: Request) -> Response:
+    return _serve(request, "markdown.js")
 
 
 @router.get("/widget/source.js", include_in_schema=False)

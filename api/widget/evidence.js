@@ -13,8 +13,12 @@
  *   source n on the sentence *its* claim quotes (quoteAt), and the sentences no source supports
  *   carry a subtle marker (unsupportedRanges, markUnsupported).
  *
+ * - renderMarkdown (from markdown.js): **bold**, *emphasis*, `code` and list bullets drawn as
+ *   elements in text already placed, never parsed as HTML.
+ *
  * Document text is untrusted: it goes into text nodes only, never through innerHTML.
  */
+export { renderMarkdown } from "./markdown.js";
 
 // Python's str.split() whitespace: the server folds a snippet with " ".join(text.split()).
 const SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;

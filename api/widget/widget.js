@@ -193,6 +193,7 @@
       }
       offset += part.length;
     }
+    if (evidence) evidence.renderMarkdown(target); // **bold**, `code`, bullets: as elements, never as HTML
   }
   function renderSources(m) {
     const box = el("div", { class: "sources-box" });
@@ -223,6 +224,7 @@
     if (!open) return;
     chip.setAttribute("aria-expanded", "true");
     view.detail.replaceChildren(...(evidence ? evidence.sourcePreview(c, m, quote) : plainPreview(c)));
+    if (evidence) evidence.renderMarkdown(view.detail);
     if (sourceView) sourceView.showDocument(view.detail, c, quote, { api, collection, headers: headers() });
     view.detail.scrollIntoView({ block: "nearest" });
   }

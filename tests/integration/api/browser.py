@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,13 @@ def launched_chromium() -> Iterator[Any]:
 def fold_space(text: str) -> str:
     """Runs of whitespace as one space, as the server folds a snippet (and the widget a quote)."""
     return " ".join(text.split())
+
+
+def drawn(text: str) -> str:
+    """``text`` as the widget shows it: whitespace folded, **bold** and `code` drawn as elements (their
+    markers gone from the DOM text), a list item's "- " as a bullet."""
+    text = re.sub(r"(^|\n)[ \t]*[-*+][ \t]+", "\\1• ", text)
+    return fold_space(re.sub(r"\*\*|__|`", "", text))
 
 
 class Tab:

