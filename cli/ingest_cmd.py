@@ -203,20 +203,24 @@ def _run(parts: Components, sources: list[SourceDocument], name: str, show_progr
             logs_to(sys.stderr):
         files = progress.add_task("files", total=len(sources))
         # Its total is the chunks of the files parsed so far: exact once the last file is parsed.
-        chunks = progress.add_task("chunks embedded", total=0)
-        parsed = 0
+        chunks = progress.add_task("chunks embedded (as files are parsed)", total=0)
+        parsed: set[str] = set()  # parsed, or failed before: either way no longer waiting to be parsed
+
+        def mark_parsed(doc_id: str, name: str) -> None:
+            parsed.add(doc_id)
+            progress.update(files, description=f"files (parsed {escape(name)})"
+                            if len(parsed) < len(sources) else "files (all parsed)")
 
         def on_parsed(source: SourceDocument, n: int) -> None:
-            nonlocal parsed
-            parsed += 1
-            progress.update(chunks, total=(progress.tasks[chunks].total or 0) + n)
-            progress.update(files, description=f"files (parsed {escape(source.name)})"
-                            if parsed < len(sources) else "files (all parsed)")
+            progress.update(chunks, total=(progress.tasks[chunks].total or 0) + n, description="chunks embedded")
+            mark_parsed(source.doc_id, source.name)
 
         def on_result(result: DocumentResult) -> None:
             progress.advance(files)
             if result.status == "failed":
                 progress.console.print(f"[red]failed[/] {escape(result.doc_id)}: {escape(str(result.reason))}")
+                if result.doc_id not in parsed:
+                    mark_parsed(result.doc_id, result.doc_id)
 
         return pipeline.ingest(sources, name, on_result=on_result, on_parsed=on_parsed,
                                on_embedded=lambda n: progress.advance(chunks, n))

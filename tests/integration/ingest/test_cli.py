@@ -132,3 +132,13 @@ def test_a_fifo_a_socket_and_hostile_symlinks_fail_alone(tmp_path: Path, corpus_
     assert report["added"] == 3
     assert took < 30, took
     assert peak_kib < 2 * 2**20, peak_kib  # under 2 GB
+
+
+def test_progress_says_all_parsed_when_a_file_fails(tmp_path: Path, corpus_dir: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "kangaroo.txt").write_bytes((corpus_dir / "set1" / "a1.txt").read_bytes())
+    (folder / "empty.txt").write_text("   \n")  # fails at parsing: never "parsed"
+    run = ragqa(tmp_path / "store", "ingest", str(folder))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "files (all parsed)" in run.stdout and "2/2" in run.stdout, run.stdout
