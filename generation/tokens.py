@@ -67,7 +67,8 @@ def _gguf_counter(path: Path) -> TokenCounter:
         import llama_cpp
     except ImportError as exc:
         raise ConfigurationError(
-            "counting tokens with a .gguf vocabulary needs llama-cpp-python (pip install 'llama-cpp-python[server]')"
+            "counting tokens with a .gguf vocabulary needs the in-process LLM: pip install 'ragqa[llm]' "
+            "(./scripts/install.sh --dev)"
         ) from exc
     try:
         # vocab_only loads the tokenizer without the weights: milliseconds, a few MB.

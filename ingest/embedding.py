@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+MISSING_FP32 = ("the sentence-transformers backend (torch, fp32) is not installed: pip install 'ragqa[fp32]' "
+                "(./scripts/install.sh --dev), or use the default RAGQA_EMBEDDING__BACKEND=onnx-int8")
 BACKEND = "sentence-transformers"
 
 
@@ -96,7 +98,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         if not model_path.is_dir():
             raise ConfigurationError(f"embedding model folder not found: {model_path}")
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigurationError(MISSING_FP32) from exc
 
         self._model: SentenceTransformer = SentenceTransformer(
             str(model_path), device=device, local_files_only=True

@@ -31,7 +31,11 @@ class CrossEncoderReranker:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         if not model_path.is_dir():
             raise ConfigurationError(f"reranker model folder not found: {model_path}")
-        from sentence_transformers import CrossEncoder
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:
+            raise ConfigurationError("the cross-encoder reranker needs sentence-transformers (torch): pip install "
+                                     "'ragqa[fp32]' (./scripts/install.sh --dev), or turn reranking off") from exc
 
         self._model = CrossEncoder(str(model_path), num_labels=1, device=device, local_files_only=True)
         self._max_candidates = max_candidates

