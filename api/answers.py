@@ -180,7 +180,7 @@ class AnswerService:
         if raw is not None:
             cached = json.loads(raw)
         if cached is not None:
-            return AnswerStream(str(cached["answer_id"]), _replay(cached))
+            return AnswerStream(str(cached["answer_id"]), replay(cached))
         answer_id = uuid.uuid4().hex
         filters = q.filters.to_domain() if q.filters else None
         set_deadline(self._left(q) - FALLBACK_RESERVE_S)  # this request's task: the relay's steps run under it
@@ -191,7 +191,7 @@ class AnswerService:
         except AnswerTimeout:
             await events.aclose()
             answer = await self._evidence_only(q, filters)
-            return AnswerStream(answer_id, _replay(await self._finish(q, key, answer, answer_id)))
+            return AnswerStream(answer_id, replay(await self._finish(q, key, answer, answer_id)))
         except BaseException as exc:
             await events.aclose()
             if isinstance(exc, GuardrailViolation):
@@ -258,7 +258,8 @@ async def run_first(events: AsyncIterator[AnswerEvent], timeout_s: float) -> Ans
         raise AnswerTimeout(f"no answer within {timeout_s:g} s") from exc
 
 
-async def _replay(payload: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+async def replay(payload: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    """A finished answer as stream events: its whole text as one delta, then done."""
     yield Delta(payload["text"])
     yield Done(payload)
 

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.answers import AnswerService, AnswerStream, Delta, Done, Question, split_chat
+from api.answers import AnswerService, AnswerStream, Delta, Done, Question, replay, split_chat
 from api.deps import services_of
 from api.errors import error_body
 from api.openai_schemas import (
@@ -126,7 +126,7 @@ def answers_for(service: AnswerService, options: GenerationOptions | None) -> An
 
 
 async def chunks(events: AnswerStream, collection: str, cap: int | None = None,
-                 append_references: bool = False) -> AsyncIterator[ServerSentEvent]:
+                 append_references: bool = False, cut: bool = False) -> AsyncIterator[ServerSentEvent]:
     # The same id as the non-streamed completion's: the answer's own, to send feedback on.
     base = {"id": f"chatcmpl-{events.answer_id}", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": collection}  # fmt: skip
@@ -152,7 +152,8 @@ async def chunks(events: AnswerStream, collection: str, cap: int | None = None,
                 if refs:
                     choice = {"index": 0, "delta": {"content": refs}, "finish_reason": None, "logprobs": None}
                     yield ServerSentEvent(json.dumps({**base, "choices": [choice]}))
-                choice = {"index": 0, "delta": {}, "finish_reason": finish_reason(p, cap), "logprobs": None}
+                reason = "length" if cut else finish_reason(p, cap)
+                choice = {"index": 0, "delta": {}, "finish_reason": reason, "logprobs": None}
                 yield ServerSentEvent(json.dumps({**base, "choices": [choice], "usage": p["usage"],
                                                   "citations": p["citations"], "ragqa": extension(p)}))
     except RagqaError as exc:
@@ -180,11 +181,15 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     cap = answers.answerer.max_tokens
     wanted = body.ragqa.append_references if body.ragqa is not None else None
     append = services.settings.api.openai_append_references if wanted is None else wanted
-    if body.stream:
+    wanted_tokens = options.max_tokens if options is not None else None
+    count = services.components.embedder.count_tokens
+    if body.stream and not (wanted_tokens is not None and answers.answerer.policy.mode == "extractive"):
         events = await answers.stream(question)
         return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
-    wanted_tokens = options.max_tokens if options is not None else None
-    payload, cut = fit_extractive(await answers.ask(question), wanted_tokens, services.components.embedder.count_tokens)
+    payload, cut = fit_extractive(await answers.ask(question), wanted_tokens, count)
+    if body.stream:  # an extractive answer comes whole anyway: streamed as one delta, held to max_tokens
+        replayed = AnswerStream(str(payload["answer_id"]), replay(payload))
+        return EventSourceResponse(chunks(replayed, body.model, cap, append, cut), ping=15)
     return JSONResponse(completion(payload, body.model, cap, append, cut))
 
 

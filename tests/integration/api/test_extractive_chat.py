@@ -116,3 +116,16 @@ def test_an_openai_stream_bears_the_answer_id_of_its_done_chunk(extractive: tupl
                   if line.startswith("data: {")]
         answer_id = frames[-1]["ragqa"]["answer_id"]
         assert {f["id"] for f in frames} == {f"chatcmpl-{answer_id}"}
+
+
+def test_an_openai_stream_of_an_extractive_answer_keeps_to_max_tokens(
+        extractive: tuple[TestClient, Components]) -> None:
+    client, parts = extractive
+    response = client.post("/v1/chat/completions", json={
+        "model": "docs", "stream": True, "max_tokens": 20,
+        "messages": [{"role": "user", "content": "What do otters eat?"}], "ragqa": {"append_references": False}})
+    frames = [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: {")]
+    text = "".join(f["choices"][0]["delta"].get("content", "") for f in frames)
+    assert frames[-1]["choices"][0]["finish_reason"] == "length" and frames[-1]["usage"]["completion_tokens"] <= 20
+    assert text and parts.embedder.count_tokens(text) <= 20
+    assert {f["id"] for f in frames} == {f"chatcmpl-{frames[-1]['ragqa']['answer_id']}"}
