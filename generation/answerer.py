@@ -44,10 +44,10 @@ from generation.guardrails.citations import (
     CitationStreamFilter,
     validate_citations,
 )
-from generation.guardrails.context import ContextGuard, mark_sentences
+from generation.guardrails.context import ContextGuard
 from generation.guardrails.input import InputGuard
 from generation.guardrails.instructions import Vectors
-from generation.guardrails.output import OutputStreamFilter, RemovedItem, SourceText, screen_output
+from generation.guardrails.output import OutputStreamFilter, screen_output
 from generation.guardrails.refusal import RefusalPolicy
 from generation.policy import AnswerPolicy
 from generation.prompts import PromptSource, PromptTemplate, defang_special_tokens, load_prompt
@@ -63,10 +63,6 @@ def _detector_vectors(guards: GuardrailSettings, vectors: Vectors | None) -> Vec
                     reason="no instruction_vectors handed to Answerer.from_settings: the context guard runs "
                            "its patterns alone")  # fmt: skip
     return vectors
-
-
-def without_sentences(text: str, sentences: frozenset[str] | None) -> str:
-    return mark_sentences(text, sorted(sentences), drop=True) if sentences else text
 
 
 def query_vectors(embedder: Embedder | None) -> Callable[[Sequence[str]], np.ndarray] | None:
@@ -131,7 +127,6 @@ class Answerer(AnswerComposer):
         self.attributor = attributor
         self.answerability = answerability
         self.policy = policy or AnswerPolicy()
-        self.min_dense_score = self.refusal.min_dense_score
         if self.policy.mode != "generative" and evidence is None:
             raise ConfigurationError(f"answer mode {self.policy.mode!r} needs an evidence scorer")
 
@@ -316,21 +311,6 @@ class Answerer(AnswerComposer):
         answer = self._finish(prep, check, usage, started, degenerate)
         yield AnswerDone(self._review(prep, answer, degenerate))
 
-    @staticmethod
-    def _sources_of(prep: Prepared) -> SourceText:
-        """The text of the sources shown to the model, less those flagged as carrying injected
-        instructions (whole chunks, or the flagged sentences of one): a link planted there is the
-        attack, not evidence."""
-        return SourceText(text for n, c in enumerate(prep.chunks, start=1) if n not in prep.quoted
-                          for text in (c.chunk.title, without_sentences(c.chunk.text, prep.flagged.get(n))))
-
-    @staticmethod
-    def _note_unsourced(prep: Prepared, removed: Sequence[RemovedItem]) -> None:
-        """One event per removed item, so the count of this kind is the number of items."""
-        for item in removed:
-            log.warning("guardrail.output_unsourced_link", item_kind=item.kind, item=item.text[:200])
-            prep.events.append(GuardrailEvent("output_unsourced_link", item.describe()))
-
     def assess(self, question: str, collection: str, filters: SearchFilters | None = None,
                history: Sequence[ChatMessage] = ()) -> Prepared:
         """Everything decided before an answer is written (guards, retrieval, screening, evidence and
@@ -384,9 +364,8 @@ class Answerer(AnswerComposer):
             with timer.stage("evidence"):
                 # A flagged sentence is a planted order, not evidence: it neither answers nor quotes.
                 prep.evidence = without_flagged(self.evidence.rank(standalone, prep.chunks), prep.flagged)
-                if shown:  # "tell me more": what the last answer quoted goes last, so others are shown
-                    fresh = [e for e in prep.evidence if " ".join(e.text.split()) not in shown]
-                    prep.evidence = fresh + [e for e in prep.evidence if " ".join(e.text.split()) in shown]
+                if shown:  # "tell me more": what the last answer quoted goes last (a stable sort), so others show
+                    prep.evidence.sort(key=lambda e: " ".join(e.text.split()) in shown)
                 confidence, why = self._confidence(standalone, prep, below_dense_floor)
             if confidence == "none":
                 prep.events.append(GuardrailEvent("evidence_floor", f"nothing retrieved answers the question ({why})"))

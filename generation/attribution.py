@@ -135,7 +135,11 @@ class Attributor:
     def attribute_screened(self, text: str, sources: Sequence[ScoredChunk], planted: Planted | None = None
                            ) -> Attribution:
         """As ``attribute``, with ``planted`` text never counted as support, and echoes of it named."""
-        pieces = [(claim, cited) for claim, cited in claim_sentences(text) if self.sparse.encode_query(claim).indices]
+        # Each claim's BM25 terms, once: they pick the claims, score their support and find echoes.
+        encoded = [(claim, cited, set(self.sparse.encode_query(claim).indices))
+                   for claim, cited in claim_sentences(text)]
+        pieces = [(claim, cited) for claim, cited, terms in encoded if terms]
+        claim_terms = [terms for _, _, terms in encoded if terms]
         if not pieces:
             return Attribution([])
         parsed = [self.evidence.sentences(scored) for scored in sources]
@@ -146,7 +150,7 @@ class Attributor:
         usable = [not flag for n, (p, scored) in enumerate(zip(parsed, sources, strict=True), start=1)
                   for flag in planted_mask(p, scored.chunk.text, scored.chunk.start, (planted or {}).get(n, ()))]
         scores = self.support_matrix([c for c, _ in pieces], parsed, numbers, usable,
-                                     titles=[s.chunk.title for s in sources])
+                                     titles=[s.chunk.title for s in sources], claim_terms=claim_terms)
         claims = []
         for row, (claim, cited) in zip(scores, pieces, strict=True):
             pick = _best(row, numbers, cited)
@@ -158,10 +162,11 @@ class Attributor:
             attributed = tuple(dict.fromkeys((*cited, number))) if supported else cited
             claims.append(Claim(claim, attributed, supported, round(support, 4),
                                 quote if supported or cited else None))
-        return Attribution(claims, self._echoes([c for c, _ in pieces], parsed, usable))
+        return Attribution(claims, self._echoes([c for c, _ in pieces], claim_terms, parsed, usable))
 
-    def _echoes(self, claims: Sequence[str], parsed: Sequence[ChunkSentences], usable: Sequence[bool]
-                ) -> frozenset[str]:
+    @staticmethod
+    def _echoes(claims: Sequence[str], claim_terms: Sequence[set[int]], parsed: Sequence[ChunkSentences],
+                usable: Sequence[bool]) -> frozenset[str]:
         """Claims holding a content term (or a number) that only planted sentences hold."""
         if all(usable):
             return frozenset()
@@ -172,13 +177,12 @@ class Attributor:
         clean_numbers = _numbers(" ".join(s for s, ok in zip(sentences, usable, strict=True) if ok))
         planted_numbers = _numbers(" ".join(s for s, ok in zip(sentences, usable, strict=True) if not ok))
         planted_numbers -= clean_numbers
-        return frozenset(claim for claim in claims
-                         if set(self.sparse.encode_query(claim).indices) & planted_terms
-                         or _numbers(claim) & planted_numbers)
+        return frozenset(claim for claim, terms in zip(claims, claim_terms, strict=True)
+                         if terms & planted_terms or _numbers(claim) & planted_numbers)
 
     def support_matrix(self, claims: Sequence[str], parsed: Sequence[ChunkSentences],
                        sources: Sequence[int], usable: Sequence[bool] | None = None,
-                       titles: Sequence[str] = ()) -> np.ndarray:
+                       titles: Sequence[str] = (), claim_terms: Sequence[set[int]] | None = None) -> np.ndarray:
         """Support of each claim (rows) by each source sentence (columns), 0..1; -1 for a sentence
         not ``usable`` (planted), which also lends nothing to its neighbours' windows."""
         sentences = [span for p in parsed for span in p.spans]
@@ -186,7 +190,8 @@ class Attributor:
         claim_vectors = self.embedder.embed_documents(list(claims))
         sentence_vectors = self.evidence.vectors([s.text for s in sentences])
         cosines = np.clip(claim_vectors @ sentence_vectors.T, 0.0, 1.0)
-        claim_terms = [set(self.sparse.encode_query(c).indices) for c in claims]
+        if claim_terms is None:
+            claim_terms = [set(self.sparse.encode_query(c).indices) for c in claims]
         sentence_terms = [t for p in parsed for t in p.terms]
         # A claim may merge two adjacent sentences of one source: read each with its neighbours.
         near = [[k for k in (j - 1, j, j + 1) if 0 <= k < len(sentences) and sources[k] == sources[j] and usable[k]]

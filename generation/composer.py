@@ -1,5 +1,7 @@
-"""Building answers once the evidence is in: the extractive answer, a generated answer's
-claims and citations, the ``auto`` self-check, refusals and the LLM-failure fallback.
+"""Building answers once the evidence is in: the answer's confidence, the extractive and the
+low-confidence answer, a generated answer's claims and citations (the sources its links must come
+from, the planted text it may not repeat), the ``auto`` self-check, refusals and the LLM-failure
+fallback.
 
 ``Answerer`` (in ``generation/answerer.py``) runs the stages and inherits these; they are kept
 here so each file holds one concern: running the pipeline there, composing its result here.
@@ -8,22 +10,25 @@ here so each file holds one concern: running the pipeline there, composing its r
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from core.errors import LLMTimeout, LLMUnavailable
 from core.protocols import ChatModel
-from core.types import Answer, ChatMessage, Claim, Confidence, GuardrailEvent, Quote, ScoredChunk, TokenUsage
+from core.types import Answer, ChatMessage, Claim, Confidence, GuardrailEvent, ScoredChunk, TokenUsage
 from generation.answerability import FEATURES as ANSWERABILITY_FEATURES
 from generation.answerability import AnswerabilityModel, answerability_features
 from generation.answers import StageTimer, make_citation, sources_only_text
 from generation.attribution import Attributor, grounded_share, without_claims
 from generation.confidence import LOW_CONFIDENCE_LEAD, ConfidencePolicy, ConfidenceSignals
 from generation.evidence import Evidence, EvidenceScorer
-from generation.extractive import best_quotes, cite_claims, compose_extractive, pick_sentences, quotable
+from generation.extractive import best_quotes, cite_claims, compose_extractive, quotable
 from generation.guardrails.citations import CitationCheck, tidy_removed_markers
-from generation.guardrails.refusal import REFUSAL_TEXT, looks_like_refusal
+from generation.guardrails.context import mark_sentences
+from generation.guardrails.output import RemovedItem, SourceText
+from generation.guardrails.refusal import REFUSAL_TEXT, RefusalPolicy, looks_like_refusal
 from generation.policy import AnswerPolicy
 from generation.prompts import PromptTemplate
 
@@ -63,6 +68,10 @@ class Prepared:
         return self.evidence[0].score if self.evidence else None
 
 
+def without_sentences(text: str, sentences: frozenset[str] | None) -> str:
+    return mark_sentences(text, sorted(sentences), drop=True) if sentences else text
+
+
 def without_flagged(evidence: list[Evidence], flagged: dict[int, frozenset[str]]) -> list[Evidence]:
     """``evidence`` less the sentences flagged as planted instructions in their source."""
     if not flagged:
@@ -80,7 +89,7 @@ class AnswerComposer:
     attributor: Attributor | None
     answerability: AnswerabilityModel | None
     fallback_sources_only: bool
-    min_dense_score: float
+    refusal: RefusalPolicy
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -98,7 +107,8 @@ class AnswerComposer:
         if floor <= 0:
             return None
         return ConfidencePolicy(confident_at=floor, low_at=min(self.policy.low_confidence_floor, floor),
-                                min_dense=self.min_dense_score, term_coverage=self.policy.low_confidence_term_coverage,
+                                min_dense=self.refusal.min_dense_score,
+                                term_coverage=self.policy.low_confidence_term_coverage,
                                 unrelated_below=self.policy.unrelated_dense_floor)
 
     def _confidence(self, question: str, prep: Prepared, below_dense_floor: bool) -> tuple[Confidence, str]:
@@ -113,23 +123,42 @@ class AnswerComposer:
         prep.signals, prep.confidence = signals, policy.decide(signals)
         return prep.confidence, signals.describe()
 
+    @staticmethod
+    def _usable(prep: Prepared) -> list[Evidence]:
+        """The evidence an extractive answer may quote: no planted sentence, no quoted (pattern-flagged)
+        source, only sources the prompt kept."""
+        return [e for e in without_flagged(prep.evidence, prep.flagged)
+                if e.source not in prep.quoted and e.source <= len(prep.chunks)]
+
     def _low_confidence(self, prep: Prepared, degraded: str | None = None) -> Answer:
         """The closest evidence sentences (as an extractive answer picks them), quoted and cited, said
         to perhaps not answer the question."""
-        usable = [e for e in without_flagged(prep.evidence, prep.flagged)
-                  if e.source not in prep.quoted and e.source <= len(prep.chunks) and quotable(e.text)]
-        picked = pick_sentences(usable, self.policy.max_sentences, self.policy.sentence_ratio)
-        if not picked:
+        closest = [e for e in self._usable(prep) if quotable(e.text)]  # the ratio counts from a quotable one
+        _, claims = compose_extractive(closest, self.policy.max_sentences, self.policy.sentence_ratio)
+        if not claims:
             return self._refusal(prep)
-        claims = [Claim(e.text, (e.source,), True, round(e.score, 4), Quote(e.source, e.span.start, e.span.end, e.text))
-                  for e in picked]
-        quotes = " ".join(f'"{" ".join(e.text.split())}" [{e.source}]' for e in picked)
-        lead = LOW_CONFIDENCE_LEAD if len(picked) == 1 else LOW_CONFIDENCE_LEAD.replace("passage:", "passages:")
+        quotes = " ".join(f'"{" ".join(c.text.split())}" [{c.citations[0]}]' for c in claims)
+        lead = LOW_CONFIDENCE_LEAD if len(claims) == 1 else LOW_CONFIDENCE_LEAD.replace("passage:", "passages:")
         answer = self._answer(prep, f"{lead} {quotes}", mode="extractive", degraded=degraded)
         answer.claims = claims
         answer.grounded = 1.0
         answer.citations = cite_claims(claims, prep.chunks)
         return answer
+
+    @staticmethod
+    def _sources_of(prep: Prepared) -> SourceText:
+        """The text of the sources shown to the model, less those flagged as carrying injected
+        instructions (whole chunks, or the flagged sentences of one): a link planted there is the
+        attack, not evidence."""
+        return SourceText(text for n, c in enumerate(prep.chunks, start=1) if n not in prep.quoted
+                          for text in (c.chunk.title, without_sentences(c.chunk.text, prep.flagged.get(n))))
+
+    @staticmethod
+    def _note_unsourced(prep: Prepared, removed: Sequence[RemovedItem]) -> None:
+        """One event per removed item, so the count of this kind is the number of items."""
+        for item in removed:
+            log.warning("guardrail.output_unsourced_link", item_kind=item.kind, item=item.text[:200])
+            prep.events.append(GuardrailEvent("output_unsourced_link", item.describe()))
 
     def _finish(self, prep: Prepared, check: CitationCheck, usage: TokenUsage, started: float,
                 degenerate: bool = False) -> Answer:
@@ -191,10 +220,8 @@ class AnswerComposer:
     def _extractive(self, prep: Prepared, degraded: str | None = None) -> Answer:
         if prep.confidence == "low":
             return self._low_confidence(prep, degraded)
-        usable = [e for e in without_flagged(prep.evidence, prep.flagged)
-                  if e.source not in prep.quoted and e.source <= len(prep.chunks)]
         started = time.perf_counter()
-        text, claims = compose_extractive(usable, self.policy.max_sentences, self.policy.sentence_ratio)
+        text, claims = compose_extractive(self._usable(prep), self.policy.max_sentences, self.policy.sentence_ratio)
         if not claims:
             return self._refusal(prep)
         prep.timer.record("compose", started)
