@@ -246,7 +246,7 @@ class DocumentProgressOut(BaseModel):
 class JobResponse(BaseModel):
     job_id: str
     collection: str
-    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    state: Literal["queued", "running", "done", "partial", "failed", "cancelled"]
     created_at: float
     updated_at: float
     cancel_requested: bool

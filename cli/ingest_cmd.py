@@ -202,8 +202,9 @@ def _run(parts: Components, sources: list[SourceDocument], name: str, show_progr
     with Progress(*columns, console=console, transient=False, redirect_stderr=True) as progress, \
             logs_to(sys.stderr):
         files = progress.add_task("files", total=len(sources))
-        # Its total is the chunks of the files parsed so far: exact once the last file is parsed.
-        chunks = progress.add_task("chunks embedded (as files are parsed)", total=0)
+        # Its total is the chunks of the files parsed so far: unknown ("0/?") until the first file is
+        # parsed (the parsing sandbox takes a few seconds to start), exact once the last one is.
+        chunks = progress.add_task("chunks embedded (parsing the first files...)", total=None)
         parsed: set[str] = set()  # parsed, or failed before: either way no longer waiting to be parsed
 
         def mark_parsed(doc_id: str, name: str) -> None:

@@ -74,6 +74,22 @@ class Chunk:
     tags: dict[str, str] = field(default_factory=dict)
     ingested_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Pages (PDF) that begin inside the chunk after its first one, as (offset in the document, page):
+    # a sentence's own page, not the chunk's first, is what a citation names.
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding the document offset ``offset`` (within this chunk); None when unpaginated."""
+        page = self.page
+        for start, number in self.page_starts:
+            if start > offset:
+                break
+            page = number
+        return page
+
+    @property
+    def last_page(self) -> int | None:
+        return self.page_starts[-1][1] if self.page_starts else self.page
 
     @property
     def encoded_text(self) -> str:

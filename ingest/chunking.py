@@ -61,6 +61,7 @@ class Chunker:
                 ordinal=ordinal, text=text, start=start, end=end, page=document.page_at(start),
                 title=document.title, source=document.source, content_hash=document.content_hash,
                 tags=dict(document.tags), ingested_at=ingested_at,
+                page_starts=tuple((p.start, p.page) for p in document.pages if start < p.start < end),
             ))
         return chunks
 

@@ -1,8 +1,9 @@
 """What a job is, as stored: its state, and each document's progress.
 
-A job moves ``queued -> running -> done | cancelled`` (``failed`` only when it could not run at
-all); each of its documents moves ``queued -> parsing -> embedding -> indexing -> done | failed |
-cancelled``, and a final document never moves again (``jobs.scripts`` makes that atomic).
+A job moves ``queued -> running -> done | partial | failed | cancelled``: ``partial`` when some
+of its documents failed, ``failed`` when every one did or the job could not run at all. Each of
+its documents moves ``queued -> parsing -> embedding -> indexing -> done | failed | cancelled``,
+and a final document never moves again (``jobs.scripts`` makes that atomic).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+JobState = Literal["queued", "running", "done", "partial", "failed", "cancelled"]
 Move = Literal["refused", "moved", "closed"]
 DocState = Literal["queued", "parsing", "embedding", "indexing", "done", "failed", "cancelled"]
 RunnerKind = Literal["inprocess", "celery"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 # ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final, job id.
 # Returns 0: refused (the document is already final, or the job expired); 1: moved; 2: moved and
-# it closed the job.
+# it closed the job: ``done``, ``partial`` (some documents failed), ``failed`` (all of them did) or
+# ``cancelled``.
 MOVE_DOCUMENT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -57,6 +58,21 @@ if redis.call('SREM', KEYS[3], ARGV[1]) == 1 and redis.call('SCARD', KEYS[3]) ==
     local final = 'done'
     if redis.call('HGET', KEYS[1], 'cancel') == '1' then
       final = 'cancelled'
+    else
+      local failed, total = 0, 0
+      for _, raw_doc in ipairs(redis.call('HVALS', KEYS[2])) do
+        total = total + 1
+        if cjson.decode(raw_doc).state == 'failed' then
+          failed = failed + 1
+        end
+      end
+      if failed > 0 and failed == total then
+        final = 'failed'
+        redis.call('HSET', KEYS[1], 'error_code', 'every_document_failed',
+                   'error', 'every document of the job failed; each one says why')
+      elseif failed > 0 then
+        final = 'partial'
+      end
     end
     redis.call('HSET', KEYS[1], 'state', final)
   end

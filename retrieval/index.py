@@ -107,7 +107,7 @@ class DocumentInfo:
     def from_chunks(cls, chunks: Sequence[Chunk]) -> DocumentInfo:
         """Read from all of a document's chunks (ordinal order): the first one's facts, the pages of all."""
         first = chunks[0]
-        pages = [c.page for c in chunks if c.page is not None]
+        pages = [c.last_page for c in chunks if c.last_page is not None]
         return cls(first.doc_id, first.title, first.source, dict(first.tags), len(chunks), first.content_hash,
                    first.ingested_at, max(pages) if pages else None)
 
@@ -265,6 +265,7 @@ def chunk_payload(point: IndexPoint) -> dict[str, Any]:
         "doc_id": chunk.doc_id, "ordinal": chunk.ordinal, "text": chunk.text, "title": chunk.title,
         "source": chunk.source, "start": chunk.start, "end": chunk.end, "page": chunk.page,
         "content_hash": chunk.content_hash, **tag_payload(chunk.tags),
+        **({"page_starts": [list(p) for p in chunk.page_starts]} if chunk.page_starts else {}),
         "ingested_at": ingested.isoformat(), "ingested_ts": ingested.timestamp(),
         "chunk_count": point.chunk_count, "pipeline": point.pipeline,
     }
@@ -278,6 +279,7 @@ def chunk_from_payload(point_id: str, payload: dict[str, Any]) -> Chunk:
         page=payload.get("page"), title=payload.get("title", ""), source=payload.get("source", ""),
         content_hash=payload.get("content_hash", ""), tags=dict(payload.get("tags") or {}),
         ingested_at=datetime.fromisoformat(ingested) if ingested else None,
+        page_starts=tuple((int(start), int(page)) for start, page in payload.get("page_starts") or ()),
     )
 
 

@@ -93,3 +93,14 @@ def test_pdf_chunks_carry_their_page(tokenize) -> None:  # type: ignore[no-untyp
     assert {c.page for c in chunks} == {1, 2}
     for chunk in chunks:
         assert chunk.page == (1 if chunk.start < doc.pages[1].start else 2)
+
+
+def test_a_chunk_spanning_pages_knows_each_offsets_page(tokenize) -> None:  # type: ignore[no-untyped-def]
+    pages = ["Kangaroos hop.", "Koalas sleep.", "Wombats dig."]
+    text = "\n\n".join(pages)
+    starts = [text.index(p) for p in pages]
+    doc = Document("p.pdf", "P", "p.pdf", text, format="pdf", pages=[PageSpan(i + 1, s) for i, s in enumerate(starts)])
+    [chunk] = Chunker(tokenize, MAX_SEQ, ChunkingSettings()).chunk(doc, datetime.now(UTC))
+    assert chunk.page == 1 and chunk.last_page == 3
+    assert [chunk.page_at(s) for s in starts] == [1, 2, 3]
+    assert chunk.page_at(starts[1] - 1) == 1 and chunk.page_at(starts[2] + 3) == 3

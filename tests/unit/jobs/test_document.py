@@ -66,8 +66,20 @@ def test_a_permanent_failure_fails_the_document_and_the_job_goes_on(
     states = [run_document(t, store, pipeline, DeliveryPolicy()).state for t in spec.tasks()]  # type: ignore[arg-type]
     assert states == ["failed", "done"]
     job = store.get(spec.job_id)
-    assert job.state == "done" and job.counts()["failed"] == 1
+    assert job.state == "partial" and job.counts()["failed"] == 1 and job.error_code is None
     assert job.documents[0].error_code == "parse_error" and "not a document" in (job.documents[0].reason or "")
+
+
+def test_a_job_whose_every_document_failed_ends_failed_and_says_so(
+        tmp_path: Path, store: JobStore, pipeline: ScriptedPipeline) -> None:
+    spec = make_spec(tmp_path, "bad.txt", "bad2.txt")
+    store.create(spec, runner="celery")
+    for task in spec.tasks():
+        run_document(task, store, pipeline, DeliveryPolicy())  # type: ignore[arg-type]
+    job = store.get(spec.job_id)
+    assert job.state == "failed" and job.counts()["failed"] == 2
+    assert job.to_dict()["error"] == {"code": "every_document_failed",
+                                      "message": "every document of the job failed; each one says why"}
 
 
 @pytest.mark.parametrize(("error", "state"), [

@@ -1,0 +1,61 @@
+"""Page numbers of a PDF, as a user reads them: a short three-page PDF fits in one chunk, and a
+sentence from its second page is cited as p. 2 (not the chunk's first page) on `/ask` and in the
+references an OpenAI client sees; the document's detail says it has 3 pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from bootstrap.components import Components
+from core.settings import Settings
+from ingest.sources import iter_sources
+from tests.fixtures.documents import write_pdf
+from tests.support.api import make_settings
+from tests.support.services import free_port
+
+PAGES = ["The Harbor Authority of Tollvik was founded in 1921 and manages the northern docks.",
+         "The lighthouse keeper's cottage at Tollvik was rebuilt in 1987 after a winter storm.",
+         "Ferry tickets for Tollvik are sold at the kiosk beside the main gate."]
+QUESTION = "When was the lighthouse keeper's cottage at Tollvik rebuilt?"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_prefix: str) -> Settings:
+    dead_llm = f"http://127.0.0.1:{free_port()}/v1"  # never asked: answers are extractive
+    return make_settings(tmp_path_factory.mktemp("pdf-pages"), redis_url, key_prefix + "pdfpages:", dead_llm,
+                         answer={"mode": "extractive"})
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    folder = tmp_path_factory.mktemp("pdfs")
+    write_pdf(folder / "harbor.pdf", PAGES)
+    parts = Components(settings)
+    parts.__dict__["embedder"] = embedder
+    report = parts.pipeline.ingest(list(iter_sources([folder])), "docs")
+    assert report.counts()["added"] == 1, report.to_dict()
+    with TestClient(create_app(settings, parts)) as test_client:
+        yield test_client
+    parts.close()
+
+
+def test_a_short_pdf_is_one_chunk_with_three_pages(client: TestClient) -> None:
+    detail = client.get("/documents/harbor.pdf", params={"collection": "docs"})
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["chunks"] == 1 and detail.json()["pages"] == 3, detail.json()
+
+
+def test_a_sentence_from_page_two_is_cited_as_page_two(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": QUESTION, "collection": "docs"}).json()
+    assert not body["refused"], body
+    first = body["citations"][0]
+    assert "1987" in first["quote"]["text"] and first["page"] == 2, first
+    completion = client.post("/v1/chat/completions", json={
+        "model": "docs", "messages": [{"role": "user", "content": QUESTION}]}).json()
+    content = completion["choices"][0]["message"]["content"]
+    assert "p. 2" in content.split("Sources:", 1)[1] and "p. 1" not in content, content
