@@ -8,7 +8,10 @@ chunk's start. Rules, chosen for text we ingest (prose, Wikipedia, manuals, extr
   capital letter, digit, quote or bracket follow, unless the word before is a known
   abbreviation or an initial ("John F. Kennedy", "U.S. Army");
 - a blank line always ends one; a single line break ends one after terminal punctuation,
-  after a short line (a heading), or before a list item, and is a wrapped line otherwise;
+  after a short line (a heading), before a list item, and around the lines of structured text
+  (a table row ``| a | b |``, a field ``Tracking number: PP4471``, a setting ``port = 5690``, a
+  code fence), so each row, field or setting is a sentence of its own; it is a wrapped line
+  otherwise;
 - an over-long run (a table row, a list without punctuation) is cut at ``;`` or at a space so
   no sentence exceeds ``max_chars``.
 
@@ -37,6 +40,13 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
 _SHORT_LINE = 60
 _LIST_ITEM = re.compile(r"([-*•]|\d{1,3}[.)])\s")
+# A line of structured text: a table row, a code fence, a field ("Carrier: ParcelPoint Ground",
+# "**Port** — 5690") or a setting ("max_connections = 10000", "orchard.job.timeout=45m").
+_TABLE_ROW = re.compile(r"\|")
+_FENCE = re.compile(r"(```|~~~)")
+_FIELD = re.compile(r"[*_`]*[A-Z][\w .()/#&'+-]{0,40}?[*_`]*\s?(:|—|–)\s+\S")
+# One token, then "=" (or ":" when the token reads as a key: "max_conn: 10", "broker.port: 5690").
+_SETTING = re.compile(r"[`\"]?([A-Za-z_][\w.\-\[\]]*[`\"]?\s*=|[\w-]*[_.][\w.-]*[`\"]?:)\s*\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +99,23 @@ def _wrapped(line: str, rest: str) -> bool:
     """True when the line break inside ``line`` + ``rest`` only wraps a running sentence."""
     if not line or not rest or line.endswith((".", "!", "?", ":", "…")) or _LIST_ITEM.match(rest):
         return False
+    if structured_line(line) or structured_line(rest):
+        return False
     return rest[0].islower() or len(line) >= _SHORT_LINE
+
+
+def structured_line(line: str) -> bool:
+    """A line of a table, a code block, or a list of fields or settings: never a wrapped line.
+
+        >>> structured_line("Tracking number: PP4471-9938-02"), structured_line("max_connections = 10000")
+        (True, True)
+        >>> structured_line("| London | GBP | 72 |"), structured_line("The port is set below.")
+        (True, False)
+    """
+    if _TABLE_ROW.match(line) or _FENCE.match(line) or _SETTING.match(line):
+        return True
+    field = _FIELD.match(line)
+    return field is not None and len(line[: field.start(1)].split()) <= 5  # a key is a few words
 
 
 def _sentence_ends(text: str, start: int, end: int) -> list[int]:

@@ -32,7 +32,7 @@ import numpy as np
 
 from core.errors import ConfigurationError
 from core.protocols import Embedder, SparseEncoder
-from core.sentences import SentenceSpan, split_sentences
+from core.sentences import SentenceSpan, split_sentences, structured_line
 from core.types import ScoredChunk
 
 MODEL_FILE = Path(__file__).with_name("evidence_model.json")
@@ -245,7 +245,8 @@ class EvidenceScorer:
                 1.0 / source,
                 chunk.dense_score if chunk.dense_score is not None else 0.0,
                 math.log1p(len(text)) / 6.0,
-                float(len(text) < 60 and not text.rstrip().endswith((".", "!", "?"))),
+                float(len(text) < 60 and not text.rstrip().endswith((".", "!", "?")) and not structured_line(text)),
                 best_cosine - cosines[k],
             )
         return rows
+

@@ -12,19 +12,28 @@ least ``ratio`` of it, and never twice (chunks overlap, so one sentence can come
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from core.sentences import structured_line
 from core.types import Citation, Claim, Quote, ScoredChunk
 from generation.answers import make_citation
 from generation.evidence import Evidence
 
-# Headings and fragments ("History", "See also") inform the ranking, not the reader.
+# Headings and fragments ("History", "See also") inform the ranking, not the reader; a field or a
+# setting ("Carrier: ParcelPoint Ground", "idle_timeout = 90s") is short and whole.
 MIN_QUOTE_WORDS = 4
+MIN_FIELD_TOKENS = 2
+_TOKEN = re.compile(r"\w+")
 
 
 def quotable(sentence: str) -> bool:
     """A sentence worth quoting as an answer: not a heading, not a fragment of a few words."""
-    return not sentence.lstrip().startswith("#") and len(sentence.split()) >= MIN_QUOTE_WORDS
+    if sentence.lstrip().startswith("#"):
+        return False
+    if len(sentence.split()) >= MIN_QUOTE_WORDS:
+        return True
+    return structured_line(sentence.strip()) and len(_TOKEN.findall(sentence)) >= MIN_FIELD_TOKENS
 
 
 def pick_sentences(evidence: Sequence[Evidence], max_sentences: int, ratio: float) -> list[Evidence]:

@@ -63,3 +63,24 @@ def test_over_long_runs_are_cut_at_a_separator_within_the_limit() -> None:
 def test_empty_and_blank_text_has_no_sentences() -> None:
     assert split_sentences("") == []
     assert split_sentences(" \n\n \t ") == []
+
+
+def test_each_row_field_and_setting_of_structured_text_is_its_own_sentence() -> None:
+    mail = ("From: Tidewater Outfitters <orders@tidewater-outfitters.example>\n"
+            "Subject: Your order #TW-20931 has shipped!\n\n"
+            "Carrier: ParcelPoint Ground\nTracking number: PP4471-9938-02\n\n"
+            "| Coffee | Origin | 1-9 bags |\n|---|---|---|\n| Harbor Blend | Brazil / Colombia | 21.50 |\n"
+            "| Yirgacheffe Kochere | Ethiopia | 32.75 |\n\n"
+            "```\nhttp_port = 80\nidle_timeout = \"60s\"\nbroker.port: 5690\n```")
+    assert texts(mail) == [
+        "From: Tidewater Outfitters <orders@tidewater-outfitters.example>",
+        "Subject: Your order #TW-20931 has shipped!", "Carrier: ParcelPoint Ground",
+        "Tracking number: PP4471-9938-02", "| Coffee | Origin | 1-9 bags |", "|---|---|---|",
+        "| Harbor Blend | Brazil / Colombia | 21.50 |", "| Yirgacheffe Kochere | Ethiopia | 32.75 |",
+        "```", "http_port = 80", 'idle_timeout = "60s"', "broker.port: 5690", "```"]
+
+
+def test_a_wrapped_line_of_prose_stays_one_sentence_even_with_a_colon_in_it() -> None:
+    prose = ("The committee listed the three reasons for the delay in its long report, which\n"
+             "were: cost, speed and the weather over the mountains in that season.")
+    assert texts(prose) == [prose]

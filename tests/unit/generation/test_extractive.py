@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.sentences import SentenceSpan
 from core.types import Claim, Quote
 from generation.evidence import Evidence, answer_type
-from generation.extractive import best_quotes, cite_claims, compose_extractive, pick_sentences
+from generation.extractive import best_quotes, cite_claims, compose_extractive, pick_sentences, quotable
 from generation.policy import AnswerPolicy
 from tests.support.fakes import make_chunk
 
@@ -73,3 +73,9 @@ def test_answer_types_follow_the_question_word() -> None:
     assert answer_type("How many legs does a beetle have?") == "number"
     assert answer_type("Who succeeded Monroe?") == "name"
     assert answer_type("What do kangaroos eat?") == "other"
+
+
+def test_a_short_field_or_setting_is_quotable_but_a_heading_or_fragment_is_not() -> None:
+    assert quotable("Carrier: ParcelPoint Ground") and quotable("idle_timeout = 90s")
+    assert quotable("orchard.job.default_timeout=45m")
+    assert not quotable("## Exit codes") and not quotable("See also") and not quotable("|---|---|")
