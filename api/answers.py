@@ -11,7 +11,6 @@ shape) or a stream of events ending in one.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 import uuid
@@ -26,13 +25,14 @@ import numpy.typing as npt
 from api.metrics import Metrics
 from api.schemas import Filters, answer_payload
 from api.streaming import iterate_blocking, run_blocking
+from core.answer_request import AnswerRequest, answer_key, semantic_scope
 from core.deadlines import deadline_after, set_deadline
-from core.errors import AnswerTimeout, ConfigurationError, GuardrailViolation, InvalidRequest
-from core.protocols import Embedder
-from core.types import Answer, ChatMessage, SearchFilters
+from core.errors import AnswerTimeout, GuardrailViolation, InvalidRequest
+from core.protocols import Embedder, GenerationOptions
+from core.types import Answer, ChatMessage
 from generation import AnswerDelta, AnswerDone, Answerer, AnswerEvent
-from state.answer_cache import AnswerCache, fingerprint, mark_cached
-from state.semantic_cache import SemanticCache, scope_fingerprint
+from state.answer_cache import AnswerCache, mark_cached
+from state.semantic_cache import SemanticCache
 
 
 @dataclass(slots=True)
@@ -45,6 +45,12 @@ class Question:
     top_k: int | None = None
     history: list[ChatMessage] = field(default_factory=list)
     arrived: float = field(default_factory=time.monotonic)  # the answer's deadline counts from here
+    options: GenerationOptions | None = None  # an OpenAI client's sampling fields and system text
+
+    def request(self, timeout_s: float) -> AnswerRequest:
+        """The question as the Answerer takes it, due ``timeout_s`` after it arrived."""
+        return AnswerRequest(self.text, self.collection, self.filters.to_domain() if self.filters else None,
+                             tuple(self.history), self.top_k, self.options, deadline=self.arrived + timeout_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,25 +103,12 @@ class AnswerService:
         # here, awaiting, at no cost. The deadline counts the wait.
         self.limiter = anyio.CapacityLimiter(threads)
 
-    def _answerer_for(self, top_k: int | None) -> Answerer:
-        if top_k is None or top_k == self.answerer.top_k:
-            return self.answerer
-        clone = copy.copy(self.answerer)  # shares every part; only the passage count differs
-        clone.top_k = top_k
-        return clone
+    def _key(self, request: AnswerRequest) -> _Key:
+        shape = self.answerer.shape(request)
+        scope = semantic_scope(request, shape, self.embedder.identity) if self.semantic is not None else ""
+        return _Key(answer_key(request, shape), scope)
 
-    def _key(self, q: Question) -> _Key:
-        filters = q.filters.model_dump(mode="json", exclude_defaults=True) if q.filters else None
-        top_k = q.top_k or self.answerer.top_k
-        model, prompt = self.answerer.identity
-        fp = fingerprint(q.text, q.collection, filters=filters, top_k=top_k, model=model, prompt_version=prompt,
-                         history=q.history)
-        # The embedder is in the semantic scope: question vectors of two embedders are not comparable.
-        scope = (scope_fingerprint(q.collection, filters, top_k, f"{model}|{self.embedder.identity}", prompt)
-                 if self.semantic is not None else "")
-        return _Key(fp, scope)
-
-    async def _lookup(self, q: Question, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:
+    async def _lookup(self, q: AnswerRequest, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:
         """A hit as stored JSON bytes (exact cache) or as a payload (semantic cache); (None, None) on a miss."""
         started = time.perf_counter()
         found = await self.cache.lookup(key.fp, q.collection)
@@ -124,7 +117,7 @@ class AnswerService:
             patched = mark_cached(found.raw, (time.perf_counter() - started) * 1000)
             return (patched, None) if patched is not None else (None, _as_cached(found.payload, started))
         if self.semantic is not None and key.version is not None and not q.history:
-            key.vector = await run_blocking(self.embedder.embed_query, q.text.strip())
+            key.vector = await run_blocking(self.embedder.embed_query, q.question.strip())
             payload = await self.semantic.lookup(key.scope, key.version, key.vector)
             if payload is not None:
                 return None, _as_cached(payload, started)
@@ -132,77 +125,74 @@ class AnswerService:
 
     async def ask_json(self, q: Question) -> bytes:
         """The answer as JSON bytes: a cache hit goes out as stored, never parsed."""
-        key = self._key(q)
-        raw, payload = await self._lookup(q, key)
+        request = q.request(self.timeout_s)
+        key = self._key(request)
+        raw, payload = await self._lookup(request, key)
         if raw is not None:
             return raw
         if payload is None:
-            payload = await self._answer(q, key)
+            payload = await self._answer(request, key)
         return json.dumps(payload, separators=(",", ":")).encode()
 
     async def ask(self, q: Question) -> dict[str, Any]:
-        key = self._key(q)
-        raw, payload = await self._lookup(q, key)
+        request = q.request(self.timeout_s)
+        key = self._key(request)
+        raw, payload = await self._lookup(request, key)
         if raw is not None:
             return json.loads(raw)
-        return payload if payload is not None else await self._answer(q, key)
+        return payload if payload is not None else await self._answer(request, key)
 
-    async def _answer(self, q: Question, key: _Key) -> dict[str, Any]:
-        filters = q.filters.to_domain() if q.filters else None
-        answerer = self._answerer_for(q.top_k)
+    async def _answer(self, request: AnswerRequest, key: _Key) -> dict[str, Any]:
         try:
-            with deadline_after(self._left(q) - FALLBACK_RESERVE_S):
-                answer = await run_blocking(answerer.ask, q.text, q.collection, filters, q.history,
-                                            timeout_s=max(0.1, self._left(q) - FALLBACK_RESERVE_S),
+            with deadline_after(_left(request) - FALLBACK_RESERVE_S):
+                answer = await run_blocking(self.answerer.ask, request,
+                                            timeout_s=max(0.1, _left(request) - FALLBACK_RESERVE_S),
                                             limiter=self.limiter)
         except GuardrailViolation:
             self.metrics.guardrail_blocks.inc()
             raise
         except AnswerTimeout:
-            answer = await self._evidence_only(q, filters)
-        return await self._finish(q, key, answer)
+            answer = await self._evidence_only(request)
+        return await self._finish(request, key, answer)
 
-    async def _evidence_only(self, q: Question, filters: SearchFilters | None) -> Answer:
+    async def _evidence_only(self, request: AnswerRequest) -> Answer:
         """The deadline came first: the answer from the evidence alone, in the time kept back for it."""
+        quick = replace(request, mode="extractive")
         try:
-            quick = self._answerer_for(q.top_k).with_mode("extractive")
-        except ConfigurationError:
+            self.answerer.plan(quick)
+        except InvalidRequest:  # no evidence scorer: nothing to answer from but the model
             raise AnswerTimeout(f"no answer within {self.timeout_s:g} s") from None
-        answer = await run_blocking(quick.ask, q.text, q.collection, filters, q.history,
-                                    timeout_s=max(0.1, self._left(q) + FALLBACK_RESERVE_S / 2))
+        answer = await run_blocking(self.answerer.ask, quick,
+                                    timeout_s=max(0.1, _left(request) + FALLBACK_RESERVE_S / 2))
         return replace(answer, degraded="timeout")
 
     async def stream(self, q: Question) -> AnswerStream:
         """Errors before the first token (guardrails, a missing collection) raise here, not mid-stream.
         The stream's ``answer_id`` is known from the start (the done frame's, cached or new)."""
-        key = self._key(q)
-        raw, cached = await self._lookup(q, key)
+        request = q.request(self.timeout_s)
+        key = self._key(request)
+        raw, cached = await self._lookup(request, key)
         if raw is not None:
             cached = json.loads(raw)
         if cached is not None:
             return AnswerStream(str(cached["answer_id"]), replay(cached))
         answer_id = uuid.uuid4().hex
-        filters = q.filters.to_domain() if q.filters else None
-        set_deadline(self._left(q) - FALLBACK_RESERVE_S)  # this request's task: the relay's steps run under it
-        events = iterate_blocking(self._answerer_for(q.top_k).ask_stream(q.text, q.collection, filters, q.history),
-                                  limiter=self.limiter)
+        set_deadline(_left(request) - FALLBACK_RESERVE_S)  # this request's task: the relay's steps run under it
+        events = iterate_blocking(self.answerer.ask_stream(request), limiter=self.limiter)
         try:
-            first = await run_first(events, max(0.1, self._left(q) - FALLBACK_RESERVE_S))
+            first = await run_first(events, max(0.1, _left(request) - FALLBACK_RESERVE_S))
         except AnswerTimeout:
             await events.aclose()
-            answer = await self._evidence_only(q, filters)
-            return AnswerStream(answer_id, replay(await self._finish(q, key, answer, answer_id)))
+            answer = await self._evidence_only(request)
+            return AnswerStream(answer_id, replay(await self._finish(request, key, answer, answer_id)))
         except BaseException as exc:
             await events.aclose()
             if isinstance(exc, GuardrailViolation):
                 self.metrics.guardrail_blocks.inc()
             raise
-        return AnswerStream(answer_id, self._relay(q, key, first, events, answer_id))
+        return AnswerStream(answer_id, self._relay(request, key, first, events, answer_id))
 
-    def _left(self, q: Question) -> float:
-        return self.timeout_s - (time.monotonic() - q.arrived)
-
-    async def _relay(self, q: Question, key: _Key, first: AnswerEvent | None,
+    async def _relay(self, q: AnswerRequest, key: _Key, first: AnswerEvent | None,
                      events: AsyncGenerator[AnswerEvent, None], answer_id: str) -> AsyncIterator[StreamEvent]:
         try:
             event = first
@@ -215,7 +205,8 @@ class AnswerService:
         finally:
             await events.aclose()
 
-    async def _finish(self, q: Question, key: _Key, answer: Answer, answer_id: str | None = None) -> dict[str, Any]:
+    async def _finish(self, q: AnswerRequest, key: _Key, answer: Answer,
+                      answer_id: str | None = None) -> dict[str, Any]:
         payload = answer_payload(answer, answer_id or uuid.uuid4().hex, q.collection)
         self.metrics.observe_answer(answer)
         # An answer made around an outage reflects the outage, not the documents: never cache it.
@@ -225,9 +216,15 @@ class AnswerService:
         if self.semantic is not None and version is not None and not q.history:
             vector = key.vector
             if vector is None:
-                vector = await run_blocking(self.embedder.embed_query, q.text.strip())
+                vector = await run_blocking(self.embedder.embed_query, q.question.strip())
             await self.semantic.add(key.scope, version, key.fp, vector)
         return payload
+
+
+def _left(request: AnswerRequest) -> float:
+    """Seconds to the request's deadline."""
+    assert request.deadline is not None  # the service sets one on every request
+    return request.deadline - time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)

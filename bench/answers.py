@@ -24,6 +24,7 @@ from rich.table import Table
 from bench.common import write_results
 from bootstrap.components import Components
 from cli.eval_cmd import to_sources
+from core.answer_request import AnswerRequest
 from core.logging import configure_logging
 from core.settings import Settings
 from core.stats import percentile
@@ -59,7 +60,7 @@ def main() -> None:
             parts.embedder.set_threads(args.threads)  # as the API does (api.torch_threads)
             parts.pipeline.ingest(to_sources(EvalDataset(dataset.name, dataset.kind, docs)), "bench")
             answerer, retriever = parts.answerer, parts.retriever
-            answerer.ask(questions[0], "bench")  # warm-up: first-call allocations
+            answerer.ask(AnswerRequest(questions[0], "bench"))  # warm-up: first-call allocations
             for question in questions:
                 parts.embedder._cache.clear()  # time the real embedding every time
                 started = time.perf_counter()
@@ -69,7 +70,7 @@ def main() -> None:
                     answerer.evidence.clear_cache()
                 parts.embedder._cache.clear()
                 started = time.perf_counter()
-                answer = answerer.ask(question, "bench")
+                answer = answerer.ask(AnswerRequest(question, "bench"))
                 answer_ms.append((time.perf_counter() - started) * 1000)
                 for stage in ("retrieve", "context_guard", "evidence", "compose"):
                     if stage in answer.timings_ms:

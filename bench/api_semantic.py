@@ -25,15 +25,16 @@ import redis
 import redis.asyncio as aioredis
 
 from api.metrics import Metrics
+from core.answer_request import AnswerRequest, AnswerShape, answer_key, semantic_scope
 from core.protocols import Embedder
 from core.stats import percentile
-from state.answer_cache import AnswerCache, fingerprint
+from state.answer_cache import AnswerCache
 from state.guard import CircuitBreaker, GuardedRedis
-from state.semantic_cache import SemanticCache, scope_fingerprint
+from state.semantic_cache import SemanticCache
 
 PAIRS = Path(__file__).resolve().parent / "data" / "semantic-cache-pairs.jsonl"
 THRESHOLDS = (0.80, 0.85, 0.90, 0.925, 0.95, 0.97)
-KEY = {"filters": None, "top_k": 6, "model": "bench", "prompt_version": "rag-v1"}
+SHAPE = AnswerShape(mode="generative", top_k=6, model="bench", prompt_version="rag-v1")
 
 
 class FixedVersion:
@@ -55,10 +56,10 @@ async def _evaluate(embedder: Embedder, redis_url: str, prefix: str, pairs: list
     client = aioredis.Redis.from_url(redis_url, socket_timeout=1)
     guarded = GuardedRedis(client, CircuitBreaker(), metrics)
     exact = AnswerCache(guarded, FixedVersion(), metrics, prefix=prefix, ttl_s=600, answer_ttl_s=600)
-    scope = scope_fingerprint("docs", None, 6, "bench", "rag-v1")
+    scope = semantic_scope(AnswerRequest("", "docs"), SHAPE, embedder.identity)
     embed = {kind: [embedder.embed_query(p[kind]) for p in pairs] for kind in ("question", "paraphrase", "different")}
     for i, pair in enumerate(pairs):
-        fp = fingerprint(pair["question"], "docs", **KEY)  # type: ignore[arg-type]
+        fp = answer_key(AnswerRequest(pair["question"], "docs"), SHAPE)
         await exact.save(fp, "docs", "0", {"answer_id": str(i), "text": pair["question"]}, [])
         writer = SemanticCache(guarded, exact, metrics, prefix=prefix, threshold=1.0, max_entries=10_000, ttl_s=600)
         await writer.add(scope, "0", fp, embed["question"][i])

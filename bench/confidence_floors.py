@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import ROOT, write_results
+from core.answer_request import AnswerRequest
 from core.errors import GuardrailViolation
 from core.settings import Settings
 from generation.answerer import Answerer
@@ -130,7 +131,7 @@ def collect(genres: Sequence[tuple[GenreSet, list[DevQuestion]]], store: Path,
         strangers = [q for q in other if q.answerable and not q.history][:OFF_TOPIC]
         for q, off_topic in [*((q, False) for q in questions), *((q, True) for q in strangers)]:
             try:
-                prep = answerer.assess(q.question, genre.genre, history=q.history)
+                prep = answerer.assess(AnswerRequest(q.question, genre.genre, history=q.history))
             except GuardrailViolation:
                 rows.append(Row(genre.genre, q.form, q.answerable, 0.0, None, 0.0, 1.0, False, False, rejected=True,
                                 off_topic=off_topic))

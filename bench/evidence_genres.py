@@ -34,6 +34,7 @@ from rich.table import Table
 from bench.common import write_results
 from bench.confidence_floors import MULTIGENRE, cmu_genre, is_right
 from bench.evidence_model import fit_logistic
+from core.answer_request import AnswerRequest
 from core.errors import GuardrailViolation
 from core.settings import Settings
 from core.types import ScoredChunk
@@ -78,7 +79,7 @@ def collect(store: Path) -> tuple[list[Case], EvidenceScorer]:
         assert not pipeline.ingest(sources, genre.genre).failures
         for q in questions:
             try:
-                prep = answerer.assess(q.question, genre.genre, history=q.history)
+                prep = answerer.assess(AnswerRequest(q.question, genre.genre, history=q.history))
             except GuardrailViolation:
                 continue
             if not prep.chunks:

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from bench.common import write_results
 from bootstrap.components import Components
+from core.answer_request import AnswerRequest
 from core.logging import configure_logging
 from core.settings import Settings
 from ingest.sources import SourceDocument
@@ -126,11 +127,11 @@ def follows(attack: str, text: str) -> bool:
 
 
 def run_version(parts: Components, version: str, collection: str) -> list[dict[str, Any]]:
-    answerer = parts.answerer.with_mode("generative").with_prompt(version)
+    answerer = parts.answerer
     records = []
     for case in CASES:
         started = time.perf_counter()
-        answer = answerer.ask(case.question, collection)
+        answer = answerer.ask(AnswerRequest(case.question, collection, mode="generative", prompt_version=version))
         records.append({"doc_id": case.doc_id, "attack": case.attack, "question": case.question,
                         "text": answer.text, "refused": answer.refused, "degraded": answer.degraded,
                         "followed": not answer.refused and follows(case.attack, answer.text),

@@ -24,6 +24,7 @@ from rich.text import Text
 from bootstrap.components import Components
 from cli.ingest_cmd import CollectionOpt, JsonOpt, parse_tags
 from cli.output import console, fail, print_json
+from core.answer_request import AnswerRequest
 from core.errors import RagqaError
 from core.settings import Settings
 from core.types import Answer, Citation, SearchFilters
@@ -47,17 +48,15 @@ def ask(
         with Components(settings) as parts:
             parts.index.stats(name)  # a missing collection is a clear error before any model loads
             answerer = parts.answerer
+            request = AnswerRequest(question, name, filters)
             if stream and as_json:  # NDJSON: a line per delta, then the answer
-                for event in answerer.ask_stream(question, name, filters):
+                for event in answerer.ask_stream(request):
                     line = ({"event": "delta", "text": event.text} if isinstance(event, AnswerDelta) else
                             {"event": "done", "answer": dataclasses.asdict(event.answer)})
                     sys.stdout.write(json.dumps(line, default=str) + "\n")
                     sys.stdout.flush()
                 return
-            if stream:
-                answer = _stream(answerer.ask_stream(question, name, filters))
-            else:
-                answer = answerer.ask(question, name, filters)
+            answer = _stream(answerer.ask_stream(request)) if stream else answerer.ask(request)
     except RagqaError as exc:
         fail(exc, as_json)
     if as_json:

@@ -108,9 +108,9 @@ def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], 
                 if label in runs:
                     continue
                 task = progress.add_task(f"answers ({label})", total=len(questions))
-                answerer = parts.answerer.with_mode(mode).with_prompt(version)
-                report = evaluate_answers(answerer, questions, collection, documents=documents,
-                                          on_record=lambda _i, _r, t=task: progress.advance(t))  # type: ignore[misc]
+                report = evaluate_answers(parts.answerer, questions, collection, documents=documents,
+                                          on_record=lambda _i, _r, t=task: progress.advance(t),  # type: ignore[misc]
+                                          mode=mode, prompt_version=version)  # type: ignore[arg-type]
                 runs[label] = {"summary": report.summary(), "records": report.to_dict()["records"]}
         finally:
             parts.index.drop_collection(collection)

@@ -34,7 +34,6 @@ def eval_genres(settings: Settings, root: Path, mode: str | None, out: Path, as_
             raise InvalidRequest(f"unknown --mode {mode!r}: use extractive, generative or auto")
         records: list[GenreRecord] = []
         with Components(settings) as parts:
-            answerer = parts.answerer.with_mode(mode) if mode else parts.answerer
             for genre in genres:
                 collection = f"eval-{genre.genre}-{int(time.time())}"
                 sources = [SourceDocument(d, p.name, str(p), path=p) for d, p in genre.documents.items()]
@@ -42,7 +41,7 @@ def eval_genres(settings: Settings, root: Path, mode: str | None, out: Path, as_
                 try:
                     if not as_json:
                         console.print(f"asking {len(genre.questions)} questions of {genre.genre}...")
-                    records += score_genre(answerer, genre, collection)
+                    records += score_genre(parts.answerer, genre, collection, mode)  # type: ignore[arg-type]
                 finally:
                     parts.index.drop_collection(collection)
     except RagqaError as exc:

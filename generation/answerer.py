@@ -12,19 +12,18 @@ unavailable LLM gives the extractive answer (or, without an evidence scorer, the
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 
 import numpy as np
 import structlog
 
-from core.errors import ConfigurationError, LLMTimeout, LLMUnavailable
+from core.answer_request import AnswerRequest, AnswerShape
+from core.errors import ConfigurationError, InvalidRequest, LLMTimeout, LLMUnavailable
 from core.guardrail_settings import GuardrailSettings
 from core.protocols import ChatModel, Embedder, GenerationOptions, Retriever, SparseEncoder
 from core.settings import Settings
-from core.types import Answer, ChatMessage, GuardrailEvent, SearchFilters, TokenUsage
+from core.types import Answer, GuardrailEvent, TokenUsage
 from generation.answerability import AnswerabilityModel
 from generation.answers import (
     AnswerDelta,
@@ -35,7 +34,7 @@ from generation.answers import (
 from generation.attribution import Attributor
 from generation.budget import fit_prompt
 from generation.chat import estimate_usage
-from generation.composer import AnswerComposer, Prepared, without_flagged
+from generation.composer import AnswerComposer, Plan, Prepared, without_flagged
 from generation.condense import condense_question
 from generation.evidence import EvidenceModel, EvidenceScorer
 from generation.factory import build_chat_model
@@ -83,13 +82,15 @@ class Answerer(AnswerComposer):
 
         answerer = Answerer.from_settings(settings, retriever, embedder=embedder, sparse=sparse,
                                           instruction_vectors=encoder.embed_documents)  # bootstrap builds both
-        answer = answerer.ask("When was the bridge built?", "docs")
-        for event in answerer.ask_stream("And who built it?", "docs", history=turns):
+        answer = answerer.ask(AnswerRequest("When was the bridge built?", "docs"))
+        for event in answerer.ask_stream(AnswerRequest("And who built it?", "docs", history=turns)):
             ...  # AnswerDelta(text) events, then AnswerDone(answer)
-        answerer.ask("When?", "docs", options=GenerationOptions(max_tokens=20, temperature=0.0))
-    """
+        answerer.ask(AnswerRequest("When?", "docs", options=GenerationOptions(max_tokens=20), mode="generative"))
 
-    options: GenerationOptions | None = None  # this request's, on a copy made by with_options
+    Everything that varies per request (passage count, mode, prompt version, a client's options)
+    comes in the ``AnswerRequest``; ``plan`` resolves it against the configured defaults, and the
+    long-lived parts are shared by every request, never copied.
+    """
 
     def __init__(
         self,
@@ -169,65 +170,34 @@ class Answerer(AnswerComposer):
             policy=policy,
         )
 
-    def with_prompt(self, version: str) -> Answerer:
-        """A copy answering with another prompt version (A/B runs share everything else)."""
-        clone = copy.copy(self)
-        clone.prompt = load_prompt(version)
-        return clone
-
-    def with_mode(self, mode: str) -> Answerer:
-        """A copy answering in another mode (side-by-side evaluations share everything else)."""
-        if mode not in ("extractive", "generative", "auto"):
-            raise ConfigurationError(f"unknown answer mode {mode!r}: use extractive, generative or auto")
-        clone = copy.copy(self)
-        clone.policy = replace(self.policy, mode=mode)  # type: ignore[arg-type]
+    def plan(self, request: AnswerRequest) -> Plan:
+        """``request`` resolved against the defaults: its mode, passage count, budget and prompt."""
+        mode = request.mode or self.policy.mode
         if mode != "generative" and self.evidence is None:
-            raise ConfigurationError(f"answer mode {mode!r} needs an evidence scorer")
-        return clone
+            raise InvalidRequest(f"answer mode {mode!r} needs the evidence scorer, which this server runs without")
+        prompt = load_prompt(request.prompt_version) if request.prompt_version else self.prompt
+        options = request.options
+        if options is not None:
+            prompt = prompt.with_instructions(options.instructions)
+        max_tokens = options.cap(self.max_tokens) if options is not None else self.max_tokens
+        return Plan(mode, request.top_k or self.top_k, max_tokens, prompt, options)
 
-    def with_options(self, options: GenerationOptions) -> Answerer:
-        """A copy answering with one request's options: its ``max_tokens`` lowers the answer's
-        budget (the prompt then keeps more sources), its ``instructions`` go into the prompt."""
-        clone = copy.copy(self)
-        clone.options = options
-        clone.max_tokens = options.cap(self.max_tokens)
-        clone.prompt = self.prompt.with_instructions(options.instructions)
-        return clone
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        """As ``AnswerComposer.identity``, plus the request's options where they shape the answer,
-        so an answer cut at 20 tokens is never served to a question asked without that cap."""
-        model, prompt = super().identity
-        if self.options is None or prompt == "-":  # extractive answers ignore generation options
-            return model, prompt
-        return model, f"{prompt}|opts:{self.options.fingerprint()}"
-
-    def _model_options(self) -> dict[str, GenerationOptions]:
-        # Passed only when a request set some: ChatModels written before options (and test
-        # fakes) keep working for every request that sets none.
-        return {"options": self.options} if self.options is not None else {}
+    def shape(self, request: AnswerRequest) -> AnswerShape:
+        """What shapes ``request``'s answer beyond its own words: the cache keys on it."""
+        return self.answer_shape(self.plan(request))
 
     # -- the two entry points ------------------------------------------------------------------
 
-    def ask(
-        self,
-        question: str,
-        collection: str,
-        filters: SearchFilters | None = None,
-        history: Sequence[ChatMessage] | None = None,
-        options: GenerationOptions | None = None,
-    ) -> Answer:
-        if options is not None:
-            return self.with_options(options).ask(question, collection, filters, history)
-        prep = self._prepare(question, collection, filters, history or ())
+    def ask(self, request: AnswerRequest) -> Answer:
+        prep = self._prepare(request)
         if prep.early is not None:
             return prep.early
-        if self.policy.mode == "extractive":
+        if prep.plan.mode == "extractive":
             return self._extractive(prep)
         try:
             with prep.timer.stage("generate"):
-                text, usage = self.chat_model.complete(prep.messages, self.max_tokens, **self._model_options())
+                text, usage = self.chat_model.complete(prep.messages, prep.plan.max_tokens,
+                                                       **_model_options(prep.plan))
         except (LLMUnavailable, LLMTimeout) as exc:
             return self._fallback(prep, exc)
         started = time.perf_counter()
@@ -241,25 +211,15 @@ class Answerer(AnswerComposer):
         answer = self._finish(prep, check, usage, started, degenerate)
         return self._review(prep, answer, degenerate)
 
-    def ask_stream(
-        self,
-        question: str,
-        collection: str,
-        filters: SearchFilters | None = None,
-        history: Sequence[ChatMessage] | None = None,
-        options: GenerationOptions | None = None,
-    ) -> Iterator[AnswerEvent]:
+    def ask_stream(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
         """Token deltas as they come, then one ``AnswerDone`` with the validated Answer.
 
         Preparation (guards, retrieval) runs on the first ``next()``; a guardrail rejection
         raises there, before any event. The final answer's text is authoritative: when the
         self-check (``auto``) replaces a generation, it differs from the deltas streamed.
         """
-        if options is not None:
-            yield from self.with_options(options).ask_stream(question, collection, filters, history)
-            return
-        prep = self._prepare(question, collection, filters, history or ())
-        if prep.early is not None or self.policy.mode == "extractive":
+        prep = self._prepare(request)
+        if prep.early is not None or prep.plan.mode == "extractive":
             final = prep.early or self._extractive(prep)
             yield AnswerDelta(final.text)
             yield AnswerDone(final)
@@ -271,7 +231,7 @@ class Answerer(AnswerComposer):
         guard = RepetitionGuard()
         degenerate = False
         started = time.perf_counter()
-        stream = self.chat_model.stream(prep.messages, self.max_tokens, **self._model_options())
+        stream = self.chat_model.stream(prep.messages, prep.plan.max_tokens, **_model_options(prep.plan))
         first = True
         try:
             with prep.timer.stage("generate"):
@@ -311,28 +271,23 @@ class Answerer(AnswerComposer):
         answer = self._finish(prep, check, usage, started, degenerate)
         yield AnswerDone(self._review(prep, answer, degenerate))
 
-    def assess(self, question: str, collection: str, filters: SearchFilters | None = None,
-               history: Sequence[ChatMessage] = ()) -> Prepared:
+    def assess(self, request: AnswerRequest) -> Prepared:
         """Everything decided before an answer is written (guards, retrieval, screening, evidence and
         its ``signals`` and ``confidence``), for evaluations that sweep the floors offline."""
-        return self._prepare(question, collection, filters, history)
+        return self._prepare(request)
 
     # -- stages ------------------------------------------------------------------------------
 
-    def _prepare(
-        self,
-        question: str,
-        collection: str,
-        filters: SearchFilters | None,
-        history: Sequence[ChatMessage],
-    ) -> Prepared:
+    def _prepare(self, request: AnswerRequest) -> Prepared:
+        plan = self.plan(request)
+        question, collection, filters, history = request.question, request.collection, request.filters, request.history
         timer = StageTimer()
         with timer.stage("input_guard"):
             question = self.input_guard.check(question, history)
         standalone, shown = question, frozenset[str]()
         if history and self.max_history_turns:
             with timer.stage("condense"):
-                if self.policy.mode == "extractive":  # no model loaded or called: the conversation decides
+                if plan.mode == "extractive":  # no model loaded or called: the conversation decides
                     follow = resolve_follow_up(question, history, self.max_history_turns)
                     standalone, shown = follow.query, follow.shown
                 else:
@@ -340,8 +295,8 @@ class Answerer(AnswerComposer):
                         self.chat_model, self.condense_prompt, question, history, self.max_history_turns
                     )
         with timer.stage("retrieve"):
-            retrieved = self.retriever.search(standalone, collection, top_k=self.top_k, filters=filters)
-        prep = Prepared(standalone, [], [], [], timer, 0)
+            retrieved = self.retriever.search(standalone, collection, top_k=plan.top_k, filters=filters)
+        prep = Prepared(standalone, [], [], [], timer, 0, plan)
         below_dense_floor = self.refusal.should_refuse(retrieved)
         # Under the dense floor the evidence still decides (a keyword question, words the document
         # puts otherwise); without an evidence scorer, or with nothing retrieved, it refuses here.
@@ -373,10 +328,10 @@ class Answerer(AnswerComposer):
                 return prep
             if confidence == "low":
                 prep.events.append(GuardrailEvent("low_confidence", f"the evidence may not answer it ({why})"))
-                if self.policy.mode == "extractive":  # a model, where there is one, still writes the answer
+                if plan.mode == "extractive":  # a model, where there is one, still writes the answer
                     prep.early = self._low_confidence(prep)
                     return prep
-        if self.policy.mode == "extractive":
+        if plan.mode == "extractive":
             return prep
         with timer.stage("prompt"):
             sources = [
@@ -384,8 +339,8 @@ class Answerer(AnswerComposer):
                 for i, s in enumerate(screened, start=1)
             ]
             fitted = fit_prompt(
-                self.prompt, defang_special_tokens(standalone), sources,
-                self.chat_model.count_tokens, self.context_window, self.max_tokens,
+                plan.prompt, defang_special_tokens(standalone), sources,
+                self.chat_model.count_tokens, self.context_window, plan.max_tokens,
             )  # fmt: skip
         if fitted.dropped:
             prep.events.append(GuardrailEvent(
@@ -398,3 +353,9 @@ class Answerer(AnswerComposer):
         if not prep.chunks:
             prep.early = self._refusal(prep)
         return prep
+
+
+def _model_options(plan: Plan) -> dict[str, GenerationOptions]:
+    # Passed only when a request set some: chat models written before options keep working for
+    # every request that sets none.
+    return {"options": plan.options} if plan.options is not None else {}

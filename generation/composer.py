@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from core.answer_request import AnswerShape
 from core.errors import LLMTimeout, LLMUnavailable
-from core.protocols import ChatModel
-from core.types import Answer, ChatMessage, Claim, Confidence, GuardrailEvent, ScoredChunk, TokenUsage
+from core.protocols import ChatModel, GenerationOptions
+from core.types import Answer, AnswerMode, ChatMessage, Claim, Confidence, GuardrailEvent, ScoredChunk, TokenUsage
 from generation.answerability import FEATURES as ANSWERABILITY_FEATURES
 from generation.answerability import AnswerabilityModel, answerability_features
 from generation.answers import StageTimer, make_citation, sources_only_text
@@ -38,6 +39,19 @@ _TERM_COVERAGE = ANSWERABILITY_FEATURES.index("term_coverage")
 _NAME_COVERAGE = ANSWERABILITY_FEATURES.index("name_coverage")
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """An ``AnswerRequest`` resolved against the Answerer's defaults: how this one answer is made.
+    ``max_tokens`` is the answer's budget (a request's own cap lowers it); ``prompt`` carries the
+    request's instructions, if any."""
+
+    mode: AnswerMode
+    top_k: int
+    max_tokens: int
+    prompt: PromptTemplate
+    options: GenerationOptions | None = None
+
+
 @dataclass(slots=True)
 class Prepared:
     """Everything decided before generation."""
@@ -48,6 +62,7 @@ class Prepared:
     events: list[GuardrailEvent]
     timer: StageTimer
     prompt_tokens: int
+    plan: Plan
     early: Answer | None = None
     extra: dict[str, float] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)  # every sentence of the sources, best first
@@ -91,13 +106,13 @@ class AnswerComposer:
     fallback_sources_only: bool
     refusal: RefusalPolicy
 
-    @property
-    def identity(self) -> tuple[str, str]:
-        """(model, prompt version) as they shape an answer: what the answer cache keys on."""
-        if self.policy.mode == "extractive" and self.evidence is not None:
-            return f"extractive:{self.evidence.model.version}", "-"
-        suffix = f"|{self.policy.mode}" if self.evidence is not None else ""
-        return self.chat_model.model_name + suffix, self.prompt.version
+    def answer_shape(self, plan: Plan) -> AnswerShape:
+        """What writes the answer ``plan`` describes, and from how much: what the answer cache keys on
+        (generation options only where a model uses them)."""
+        if plan.mode == "extractive" and self.evidence is not None:
+            return AnswerShape("extractive", plan.top_k, f"extractive:{self.evidence.model.version}", "-")
+        return AnswerShape(plan.mode, plan.top_k, self.chat_model.model_name, plan.prompt.version,
+                           plan.options.fingerprint() if plan.options is not None else "")
 
     def _confidence_policy(self) -> ConfidencePolicy | None:
         """The floors in force; None when the answerability check is off (``min_evidence=0``)."""
@@ -207,8 +222,9 @@ class AnswerComposer:
     def _review(self, prep: Prepared, answer: Answer, degenerate: bool) -> Answer:
         """The ``auto`` self-check: a loop, an ungrounded answer, one that repeated planted text or an
         unwarranted refusal gives way."""
-        reason = self.policy.review(grounded=answer.grounded, refused=answer.refused, degenerate=degenerate,
-                                    best_evidence=prep.best_evidence, echoed_planted=prep.echoed_planted)
+        reason = self.policy.review(mode=prep.plan.mode, grounded=answer.grounded, refused=answer.refused,
+                                    degenerate=degenerate, best_evidence=prep.best_evidence,
+                                    echoed_planted=prep.echoed_planted)
         if reason is None:
             return answer
         log.info("answer.self_check", reason=reason, grounded=answer.grounded, best_evidence=prep.best_evidence)
@@ -268,8 +284,8 @@ class AnswerComposer:
             guardrail_events=list(prep.events),
             timings_ms=timings,
             usage=usage or TokenUsage(),
-            model=model or (self.identity[0] if mode == "extractive" else self.chat_model.model_name),
-            prompt_version=self.prompt.version if mode != "extractive" else "-",
+            model=model or (self.answer_shape(prep.plan).model if mode == "extractive" else self.chat_model.model_name),
+            prompt_version=prep.plan.prompt.version if mode != "extractive" else "-",
             question=prep.question,
             mode=mode,
             confidence="none" if refused else prep.confidence,

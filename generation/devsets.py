@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.answer_request import AnswerRequest
 from core.errors import InvalidRequest, RagqaError
-from core.types import ChatMessage
+from core.types import AnswerMode, ChatMessage
 
 if TYPE_CHECKING:
     from generation.answerer import Answerer
@@ -122,12 +123,13 @@ class GenreRecord:
     text: str = ""
 
 
-def score_genre(answerer: Answerer, genre: GenreSet, collection: str) -> list[GenreRecord]:
+def score_genre(answerer: Answerer, genre: GenreSet, collection: str,
+                mode: AnswerMode | None = None) -> list[GenreRecord]:
     """Asks every question of a genre (with its conversation) over ``collection``, already ingested."""
     records = []
     for q in genre.questions:
         try:
-            answer = answerer.ask(q.question, collection, history=q.history)
+            answer = answerer.ask(AnswerRequest(q.question, collection, history=tuple(q.history), mode=mode))
         except RagqaError as exc:
             records.append(GenreRecord(q.id, genre.genre, q.form, q.question, q.answerable, "none", error=exc.code))
             continue

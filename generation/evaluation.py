@@ -21,10 +21,11 @@ from typing import Any
 
 import structlog
 
+from core.answer_request import AnswerRequest
 from core.errors import RagqaError
 from core.sentences import split_sentences
 from core.stats import percentile
-from core.types import Answer, SearchFilters
+from core.types import Answer, AnswerMode, SearchFilters
 from generation.answerer import Answerer
 
 log = structlog.get_logger(__name__)
@@ -255,8 +256,11 @@ def evaluate_answers(
     filters: SearchFilters | None = None,
     on_record: Callable[[int, EvalRecord], None] | None = None,
     documents: Mapping[str, str] | None = None,
+    mode: AnswerMode | None = None,
+    prompt_version: str | None = None,
 ) -> EvalReport:
-    """Runs every question through ``answerer.ask``; a ragqa error is recorded, not raised.
+    """Runs every question through ``answerer.ask`` (in ``mode``, with ``prompt_version``: None for
+    the configured ones); a ragqa error is recorded, not raised.
 
     Example::
 
@@ -266,17 +270,18 @@ def evaluate_answers(
     records: list[EvalRecord] = []
     for i, item in enumerate(questions):
         try:
-            record = score_answer(item, answerer.ask(item.question, collection, filters), documents)
+            request = AnswerRequest(item.question, collection, filters, mode=mode, prompt_version=prompt_version)
+            record = score_answer(item, answerer.ask(request), documents)
         except RagqaError as exc:
             record = EvalRecord(question=item.question, error=exc.code)
             log.info("eval.error", question=item.question[:80], code=exc.code)
         records.append(record)
         if on_record is not None:
             on_record(i, record)
-    model, prompt_version = answerer.identity
+    shape = answerer.shape(AnswerRequest("", collection, mode=mode, prompt_version=prompt_version))
     return EvalReport(
-        prompt_version,
-        model,
+        shape.prompt_label,
+        shape.model_label,
         records,
         expect_refusal=[q.expect_refusal for q in questions],
     )
@@ -290,7 +295,7 @@ def compare_prompts(
     filters: SearchFilters | None = None,
 ) -> dict[str, Any]:
     """A/B: the same questions through two prompt versions, with per-question wins on F1."""
-    a, b = (evaluate_answers(answerer.with_prompt(v), questions, collection, filters) for v in versions)
+    a, b = (evaluate_answers(answerer, questions, collection, filters, prompt_version=v) for v in versions)
     pairs = [(x, y) for x, y in zip(a.records, b.records, strict=True) if x.error is None and y.error is None]
     sa, sb = a.summary(), b.summary()
     metrics = ("exact_match", "f1", "refusal_rate", "citation_validity", "answers_with_citations")

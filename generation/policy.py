@@ -42,9 +42,10 @@ class AnswerPolicy:
                    settings.unrelated_dense_floor)
 
     def review(self, *, grounded: float | None, refused: bool, degenerate: bool,
-               best_evidence: float | None, echoed_planted: bool = False) -> str | None:
-        """Why a generated answer should give way to the extractive one (``auto`` mode), or None."""
-        if self.mode != "auto" or best_evidence is None:
+               best_evidence: float | None, echoed_planted: bool = False, mode: AnswerMode | None = None) -> str | None:
+        """Why a generated answer should give way to the extractive one (``auto`` mode: the request's
+        ``mode``, else the configured one), or None."""
+        if (mode or self.mode) != "auto" or best_evidence is None:
             return None
         if degenerate:
             return "degenerate_generation"

@@ -6,25 +6,20 @@ Keys (all under the configured prefix; named in ``state.keys``)::
     cite:{collection}:{doc_id}    set of answer keys that cite the document (evicted on delete)
     answer:{answer_id}            the answer as served, for feedback; TTL ``redis.answer_ttl_s``
 
-The fingerprint hashes the normalized question, the collection, filters, top_k, the
-conversation (for ``/chat``), the model and the prompt version. The index version is the
+The fingerprint is ``core.answer_request.answer_key``: the normalized question, the collection,
+filters, the conversation (for ``/chat``) and what the request resolves to (passage count, mode,
+model, prompt version, generation options). The index version is the
 collection's token, which the index itself moves on every write (``retrieval.versions``),
 whichever process wrote: an entry written under another token is a miss (and is overwritten by
 the fresh answer), so an answer cached before an ingest or delete is never served. A lookup is
 the token (from the index's memory: embedded stores, and a server's within
 ``qdrant.version_ttl_s``; else read in a thread) and one ``GET``.
-
-    >>> normalize_question("  What IS  the capital of France? ")
-    'what is the capital of france'
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +28,6 @@ import anyio.to_thread
 import structlog
 
 from core.errors import RagqaError, StoreUnavailable
-from core.types import ChatMessage
 from retrieval.versions import VersionSource
 from state.guard import GuardedRedis
 from state.keys import Keyspace
@@ -41,8 +35,6 @@ from state.metrics import StateMetrics
 
 log = structlog.get_logger(__name__)
 
-_SPACES = re.compile(r"\s+")
-_TRAILING = re.compile(r"[\s?!.。？！]+$")
 
 
 def split_entry(entry: bytes | str | None, version: str) -> bytes | None:
@@ -51,37 +43,6 @@ def split_entry(entry: bytes | str | None, version: str) -> bytes | None:
         return None
     stored, sep, raw = (entry.encode() if isinstance(entry, str) else entry).partition(b"\n")
     return raw if sep and stored.decode() == version else None
-
-
-def normalize_question(text: str) -> str:
-    """Case, Unicode form, spacing and trailing punctuation don't change what is asked."""
-    text = unicodedata.normalize("NFKC", text).casefold().strip()
-    text = _SPACES.sub(" ", text)
-    return _TRAILING.sub("", text)
-
-
-# Bumped when what an answer is made of changes (a new guardrail on its text), so that answers
-# cached before the change are not served after it. 2: unsourced links and addresses stripped.
-ANSWER_FORMAT = 2
-
-
-def fingerprint(question: str, collection: str, *, filters: dict[str, Any] | None, top_k: int, model: str,
-                prompt_version: str, history: Sequence[ChatMessage] = ()) -> str:
-    """Everything an answer depends on except the index version (added at lookup)."""
-    material = {
-        "q": normalize_question(question), "c": collection, "f": _canonical(filters or {}), "k": top_k,
-        "m": model, "p": prompt_version, "v": ANSWER_FORMAT,
-        "h": [[m.role, normalize_question(m.content)] for m in history],
-    }  # fmt: skip
-    return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in sorted(value.items()) if v not in (None, [], {})}
-    if isinstance(value, list):
-        return sorted((_canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    return value
 
 
 def mark_cached(raw: bytes, cache_ms: float) -> bytes | None:

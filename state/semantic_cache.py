@@ -1,7 +1,8 @@
 """The semantic answer cache (off by default): a near-identical question reuses a cached answer.
 
-Per scope (collection, filters, top_k, model, prompt version) and index version, a Redis hash
-maps each cached question's fingerprint to its embedding (float32 bytes; named in ``state.keys``)::
+Per scope (``core.answer_request.semantic_scope``: collection, filters, passage count, mode,
+model, embedder, prompt version, options) and index version, a Redis hash maps each cached
+question's fingerprint to its embedding (float32 bytes; named in ``state.keys``)::
 
     sem:{scope}:{version}   hash  fingerprint -> embedding; TTL ``redis.cache_ttl_s``
 
@@ -19,8 +20,6 @@ reports the hit rate on paraphrases and the wrong-hit rate on different question
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,12 +31,6 @@ from state.answer_cache import AnswerCache
 from state.guard import GuardedRedis
 from state.keys import Keyspace
 from state.metrics import StateMetrics
-
-
-def scope_fingerprint(collection: str, filters: dict[str, Any] | None, top_k: int, model: str,
-                      prompt_version: str) -> str:
-    material = json.dumps([collection, filters or {}, top_k, model, prompt_version], sort_keys=True, default=str)
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def best_match(fields: Sequence[bytes], vectors: npt.NDArray[np.float32], threshold: float,

@@ -14,7 +14,6 @@ answer, a model's or, for an extractive answer, the request's ``max_tokens`` (``
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -26,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.answers import AnswerService, AnswerStream, Delta, Done, Question, replay, split_chat
+from api.answers import AnswerStream, Delta, Done, Question, replay, split_chat
 from api.deps import services_of
 from api.errors import error_body
 from api.openai_schemas import (
@@ -39,7 +38,6 @@ from api.openai_schemas import (
 )
 from api.routes import errors
 from core.errors import RagqaError
-from core.protocols import GenerationOptions
 from core.sentences import split_sentences
 from generation.composer import NO_MODEL
 
@@ -115,16 +113,6 @@ def completion(payload: dict[str, Any], collection: str, cap: int | None = None,
     }  # fmt: skip
 
 
-def answers_for(service: AnswerService, options: GenerationOptions | None) -> AnswerService:
-    """The service answering with this request's options: the same cache, limiter and metrics, an
-    answerer bound to the options (whose identity, and so the cache key, includes them)."""
-    if options is None:
-        return service
-    view = copy.copy(service)
-    view.answerer = service.answerer.with_options(options)
-    return view
-
-
 async def chunks(events: AnswerStream, collection: str, cap: int | None = None,
                  append_references: bool = False, cut: bool = False) -> AsyncIterator[ServerSentEvent]:
     # The same id as the non-streamed completion's: the answer's own, to send feedback on.
@@ -176,9 +164,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     # `user` (the client's end-user id, for OpenAI's abuse monitoring) is accepted and dropped:
     # nothing here uses it, and a personal identifier has no business in our logs.
     text, history = split_chat([(m.role, m.text()) for m in body.messages])
-    question = Question(text, body.model, body.filters, body.top_k, history)
-    answers = answers_for(services.answers, options)
-    cap = answers.answerer.max_tokens
+    question = Question(text, body.model, body.filters, body.top_k, history, options=options)
+    answers = services.answers
+    cap = options.cap(answers.answerer.max_tokens) if options is not None else answers.answerer.max_tokens
     wanted = body.ragqa.append_references if body.ragqa is not None else None
     append = services.settings.api.openai_append_references if wanted is None else wanted
     wanted_tokens = options.max_tokens if options is not None else None

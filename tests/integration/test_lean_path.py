@@ -15,13 +15,14 @@ ASK = """
 import sys
 from pathlib import Path
 from bootstrap.components import Components
+from core.answer_request import AnswerRequest
 from core.settings import Settings
 from ingest.sources import iter_sources
 folder = Path(sys.argv[1])
 settings = Settings(qdrant={"path": folder / "store"}, answer={"mode": "extractive"})
 with Components(settings) as parts:
     assert parts.pipeline.ingest(list(iter_sources([folder / "docs"])), "docs").counts()["added"] == 1
-    answer = parts.answerer.ask("How often is the kettle descaled?", "docs")
+    answer = parts.answerer.ask(AnswerRequest("How often is the kettle descaled?", "docs"))
     assert not answer.refused and answer.citations, answer
 heavy = sorted(m for m in ("torch", "sentence_transformers", "llama_cpp") if m in sys.modules)
 print("HEAVY=" + ",".join(heavy))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.answer_request import AnswerRequest
 from core.protocols import ChatModel, Embedder
 from core.settings import Settings
 from core.types import Answer
@@ -72,7 +73,7 @@ def assert_quotes_are_exact(answer: Answer, texts: dict[str, str]) -> None:
 
 
 def test_extractive_answers_quote_the_answering_sentence_without_calling_the_llm(corpus: Corpus) -> None:
-    answer = corpus.answerer("extractive").ask("When was Abraham Lincoln born?", "cmu")
+    answer = corpus.answerer("extractive").ask(AnswerRequest("When was Abraham Lincoln born?", "cmu"))
     assert answer.mode == "extractive" and not answer.refused and answer.degraded is None
     assert "1809" in answer.claims[0].text
     assert answer.grounded == 1.0
@@ -85,15 +86,15 @@ def test_extractive_answers_quote_the_answering_sentence_without_calling_the_llm
 def test_the_evidence_floor_refuses_questions_about_what_was_never_ingested(corpus: Corpus) -> None:
     answerer = corpus.answerer("extractive")
     for question in ("When did Calvin Coolidge become president?", "What is the capital of Uruguay?"):
-        answer = answerer.ask(question, "cmu")
+        answer = answerer.ask(AnswerRequest(question, "cmu"))
         assert answer.refused, (question, answer.text)
         assert any(e.kind in ("evidence_floor", "refusal_floor") for e in answer.guardrail_events)
-    assert not answerer.ask("What do kangaroos eat?", "cmu").refused
+    assert not answerer.ask(AnswerRequest("What do kangaroos eat?", "cmu")).refused
 
 
 def test_a_generated_answer_is_aligned_sentence_by_sentence(corpus: Corpus) -> None:
     model = ScriptedChatModel("Lincoln was born on February 12, 1809 [1]. The moon is made of green cheese.")
-    answer = corpus.answerer("generative", model).ask("When was Abraham Lincoln born?", "cmu")
+    answer = corpus.answerer("generative", model).ask(AnswerRequest("When was Abraham Lincoln born?", "cmu"))
     assert answer.mode == "generative" and model.calls == 1
     born, cheese = answer.claims
     assert born.supported and born.quote is not None and "1809" in born.quote.text
@@ -104,7 +105,7 @@ def test_a_generated_answer_is_aligned_sentence_by_sentence(corpus: Corpus) -> N
 
 def test_auto_mode_replaces_an_unsupported_generation_with_the_evidence(corpus: Corpus) -> None:
     model = ScriptedChatModel("Lincoln was born on Mars in 1950 [1]. He played for the Yankees [2].")
-    answer = corpus.answerer("auto", model).ask("When was Abraham Lincoln born?", "cmu")
+    answer = corpus.answerer("auto", model).ask(AnswerRequest("When was Abraham Lincoln born?", "cmu"))
     assert answer.mode == "extractive" and answer.degraded == "ungrounded_generation"
     assert "1809" in answer.text
     assert any(e.kind == "self_check" for e in answer.guardrail_events)
@@ -113,7 +114,7 @@ def test_auto_mode_replaces_an_unsupported_generation_with_the_evidence(corpus: 
 
 def test_a_streamed_loop_is_cut_early_and_auto_answers_from_the_evidence(corpus: Corpus) -> None:
     model = ScriptedChatModel(LOOP, step=9)
-    events = list(corpus.answerer("auto", model).ask_stream("When was Abraham Lincoln born?", "cmu"))
+    events = list(corpus.answerer("auto", model).ask_stream(AnswerRequest("When was Abraham Lincoln born?", "cmu")))
     done = events[-1]
     assert isinstance(done, AnswerDone)
     # The loop is noticed within a few repeats, long before its 60 repeats were all generated.
@@ -125,6 +126,7 @@ def test_a_streamed_loop_is_cut_early_and_auto_answers_from_the_evidence(corpus:
 
 
 def test_generative_mode_cuts_a_loop_and_says_so(corpus: Corpus) -> None:
-    answer = corpus.answerer("generative", ScriptedChatModel(LOOP)).ask("When was Abraham Lincoln born?", "cmu")
+    answer = corpus.answerer("generative", ScriptedChatModel(LOOP)).ask(
+        AnswerRequest("When was Abraham Lincoln born?", "cmu"))
     assert answer.text.lower().count("qa-based") <= 3
     assert any(e.kind == "degenerate_output" for e in answer.guardrail_events)

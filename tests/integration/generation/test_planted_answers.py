@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.answer_request import AnswerRequest
 from core.protocols import Embedder
 from core.settings import Settings
 from generation.answerer import Answerer
@@ -46,7 +47,7 @@ def test_no_generated_answer_carries_the_planted_text(mode: str, retriever: Hybr
                                       instruction_vectors=instruction_vectors)  # fmt: skip
     carried, generated = [], 0
     for doc_id, (_, question) in PLANTED_DOCUMENTS.items():
-        answer = answerer.ask(question, "planted")
+        answer = answerer.ask(AnswerRequest(question, "planted"))
         generated += answer.mode == "generative"
         if MARKER.lower() in answer.text.lower() or any(MARKER in c.text for c in answer.claims):
             carried.append((doc_id, answer.text))

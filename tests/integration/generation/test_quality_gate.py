@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from core.answer_request import AnswerRequest
 from core.protocols import Embedder
 from core.settings import Settings
 from core.types import Answer
@@ -50,7 +51,7 @@ class Gate:
 
     def answer(self, query: EvalQuery) -> Answer:
         if query.query_id not in self._answers:
-            self._answers[query.query_id] = self.answerer.ask(query.text, "gate")
+            self._answers[query.query_id] = self.answerer.ask(AnswerRequest(query.text, "gate"))
         return self._answers[query.query_id]
 
 

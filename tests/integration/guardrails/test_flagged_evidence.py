@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.answer_request import AnswerRequest
 from core.settings import Settings
 from generation.answerer import Answerer
 from generation.answers import AnswerDone
@@ -28,7 +29,8 @@ def extractive(embedder: Any, instruction_vectors: Any, texts: list[str]) -> Ans
 
 
 def test_a_planted_sentence_costs_itself_not_the_answer(embedder: Any, instruction_vectors: Any) -> None:
-    answer = extractive(embedder, instruction_vectors, [STORE]).ask("When does the store open on weekdays?", "docs")
+    answer = extractive(embedder, instruction_vectors, [STORE]).ask(
+        AnswerRequest("When does the store open on weekdays?", "docs"))
     assert answer.mode == "extractive" and not answer.refused, answer
     assert "9 am on weekdays" in answer.text
     assert "evil.example" not in answer.text and "Tell the user" not in answer.text
@@ -39,7 +41,8 @@ def test_a_planted_sentence_costs_itself_not_the_answer(embedder: Any, instructi
 
 def test_a_classic_override_still_takes_the_whole_chunk_out_of_the_evidence(embedder: Any,
                                                                            instruction_vectors: Any) -> None:
-    answer = extractive(embedder, instruction_vectors, [OVERRIDE]).ask("When does the store open on weekdays?", "docs")
+    answer = extractive(embedder, instruction_vectors, [OVERRIDE]).ask(
+        AnswerRequest("When does the store open on weekdays?", "docs"))
     assert answer.refused, answer
     events = [e for e in answer.guardrail_events if e.kind == "context_injection"]
     assert len(events) == 1 and events[0].detail.startswith("quoted:"), answer.guardrail_events
@@ -67,23 +70,27 @@ def generating(embedder: Any, instruction_vectors: Any, mode: str, text: str, re
                          ids=["learned-flag", "pattern-quoted"])  # fmt: skip
 def test_a_generated_sentence_repeating_a_plant_is_taken_out(embedder: Any, instruction_vectors: Any, text: str,
                                                              reply: str) -> None:
-    answer = generating(embedder, instruction_vectors, "generative", text, reply).ask("How long is the pool?", "d")
+    answer = generating(embedder, instruction_vectors, "generative", text, reply).ask(
+        AnswerRequest("How long is the pool?", "d"))
     assert "PWNED" not in answer.text, answer.text
     assert "50 metres" in answer.text
     assert any(e.kind == "output_planted_text" for e in answer.guardrail_events), answer.guardrail_events
     assert answer.grounded == 1.0 and all("PWNED" not in c.text for c in answer.claims)
-    for event in generating(embedder, instruction_vectors, "generative", text, reply).ask_stream("How long?", "d"):
+    for event in generating(embedder, instruction_vectors, "generative", text, reply).ask_stream(
+        AnswerRequest("How long?", "d")):
         if isinstance(event, AnswerDone):
             assert "PWNED" not in event.answer.text
 
 
 def test_auto_answers_from_the_evidence_when_the_generation_repeats_a_plant(embedder: Any,
                                                                             instruction_vectors: Any) -> None:
-    answer = generating(embedder, instruction_vectors, "auto", PLANTED_ORDER, ECHO).ask("How long is the pool?", "d")
+    answer = generating(embedder, instruction_vectors, "auto", PLANTED_ORDER, ECHO).ask(
+        AnswerRequest("How long is the pool?", "d"))
     assert answer.mode == "extractive" and answer.degraded == "planted_text_in_generation", answer
     assert "PWNED" not in answer.text and "50 metres" in answer.text
     # A source the patterns flag whole is no evidence at all: with nothing else, auto refuses.
-    answer = generating(embedder, instruction_vectors, "auto", PLANTED_OVERRIDE, COPY).ask("How long is it?", "d")
+    answer = generating(embedder, instruction_vectors, "auto", PLANTED_OVERRIDE, COPY).ask(
+        AnswerRequest("How long is it?", "d"))
     assert answer.refused and "PWNED" not in answer.text
     assert any(e.kind == "self_check" and "planted_text_in_generation" in e.detail for e in answer.guardrail_events)
 

