@@ -13,10 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import InvalidRequest
+from core.names import COLLECTION_PATTERN, parse_tag_pairs
 from core.types import Answer, Quote, SearchFilters
-
-COLLECTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
 class Filters(BaseModel):
@@ -34,21 +32,10 @@ class Filters(BaseModel):
     def to_domain(self) -> SearchFilters | None:
         filters = SearchFilters(
             doc_ids=tuple(self.doc_ids), source_prefix=self.source_prefix or None,
-            tags_any=parse_tags(self.tags_any), tags_all=parse_tags(self.tags_all),
+            tags_any=parse_tag_pairs(self.tags_any), tags_all=parse_tag_pairs(self.tags_all),
             ingested_after=self.ingested_after, ingested_before=self.ingested_before,
         )  # fmt: skip
         return None if filters.is_empty() else filters
-
-
-def parse_tags(tags: list[str]) -> tuple[tuple[str, str], ...]:
-    """``["team=legal"]`` -> ``(("team", "legal"),)``; anything else is an ``InvalidRequest``."""
-    pairs = []
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key.strip():
-            raise InvalidRequest(f"tag {tag!r} is not of the form key=value")
-        pairs.append((key.strip(), value.strip()))
-    return tuple(pairs)
 
 
 class AskRequest(BaseModel):

@@ -23,11 +23,11 @@ from rich.table import Table
 
 from bench.common import write_results
 from bootstrap.components import Components
-from cli.eval_cmd import to_sources
 from core.answer_request import AnswerRequest
 from core.logging import configure_logging
 from core.settings import Settings
 from core.stats import percentile
+from ingest.sources import dataset_sources
 from retrieval.evaluation import EvalDataset, load_qa_tsv
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu-qa-dev" / "qa.tsv"
@@ -58,7 +58,7 @@ def main() -> None:
                                                              else {"max_embedded_sentences": args.max_embedded}))
         with Components(settings) as parts:
             parts.embedder.set_threads(args.threads)  # as the API does (api.torch_threads)
-            parts.pipeline.ingest(to_sources(EvalDataset(dataset.name, dataset.kind, docs)), "bench")
+            parts.pipeline.ingest(dataset_sources(EvalDataset(dataset.name, dataset.kind, docs)), "bench")
             answerer, retriever = parts.answerer, parts.retriever
             answerer.ask(AnswerRequest(questions[0], "bench"))  # warm-up: first-call allocations
             for question in questions:

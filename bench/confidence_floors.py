@@ -45,7 +45,7 @@ from generation.confidence import ConfidencePolicy, ConfidenceSignals
 from generation.devsets import DevQuestion, GenreSet, load_genres
 from generation.devsets import shows_evidence as is_right
 from generation.extractive import pick_sentences, quotable
-from ingest.embedding import embedder_from_settings
+from ingest.embedders import embedder_from_settings
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
 from retrieval.backends import open_index

@@ -152,7 +152,7 @@ def leave_one_genre_out() -> None:
 
     from core.settings import EmbeddingSettings
     from generation.guardrails.instructions import InstructionModel
-    from ingest.embedding import embedder_from_settings
+    from ingest.embedders import embedder_from_settings
 
     embedder = embedder_from_settings(EmbeddingSettings())
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -175,7 +175,7 @@ def leave_one_genre_out() -> None:
 
 def train(texts: list[str], y_text: np.ndarray, keys: list[str]) -> dict[str, Any]:
     from core.settings import EmbeddingSettings
-    from ingest.embedding import embedder_from_settings
+    from ingest.embedders import embedder_from_settings
 
     items, owner = expand(texts)
     y = y_text[owner]

@@ -44,7 +44,7 @@ from generation.answerer import Answerer
 from generation.devsets import DevQuestion, load_genres
 from generation.evidence import FEATURES, MODEL_FILE, Evidence, EvidenceModel, EvidenceScorer
 from generation.extractive import quotable
-from ingest.embedding import embedder_from_settings
+from ingest.embedders import embedder_from_settings
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
 from retrieval.backends import open_index

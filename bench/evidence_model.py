@@ -40,7 +40,6 @@ import numpy as np
 
 from bench.common import write_results
 from bootstrap.components import Components
-from cli.eval_cmd import to_sources
 from core.answer_settings import AnswerSettings
 from core.settings import Settings
 from core.types import ScoredChunk, SearchFilters
@@ -50,6 +49,7 @@ from generation.attribution import Attributor
 from generation.evaluation import normalize_answer
 from generation.evidence import FEATURES, MODEL_FILE, Evidence, EvidenceModel, EvidenceScorer
 from generation.extractive import pick_sentences
+from ingest.sources import dataset_sources
 from retrieval.evaluation import EvalQuery, informative_answers, load_qa_tsv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ class Retrieval:
 
 def retrieve(qa: Path, parts: Components, top_k: int) -> list[Retrieval]:
     dataset = load_qa_tsv(qa)
-    parts.pipeline.ingest(to_sources(dataset), "evidence")
+    parts.pipeline.ingest(dataset_sources(dataset), "evidence")
     ids = sorted(d.doc_id for d in dataset.documents)
     rng = random.Random(20261202)
     out = []

@@ -53,8 +53,8 @@ def held_out(dataset: EvalDataset, query: EvalQuery) -> bool:
 
 def dump(paths: Sequence[Path]) -> None:
     from bootstrap.components import Components
-    from cli.eval_cmd import to_sources
     from core.settings import Settings
+    from ingest.sources import dataset_sources
 
     settings = Settings()
     settings.qdrant.path = STUDY / "store"
@@ -62,7 +62,7 @@ def dump(paths: Sequence[Path]) -> None:
         for path in paths:
             dataset = load_dataset(path)
             collection = f"study-{dataset.name}"
-            report = parts.pipeline.ingest(to_sources(dataset), collection)
+            report = parts.pipeline.ingest(dataset_sources(dataset), collection)
             if report.failures:
                 first = report.failures[0].reason
                 raise SystemExit(f"{dataset.name}: {len(report.failures)} documents failed: {first}")

@@ -43,7 +43,8 @@ from core.protocols import Embedder
 from core.settings import Settings
 from core.types import Document, embedding_text
 from ingest.chunking import Chunker
-from ingest.embedding import default_model_path, embedder_from_settings
+from ingest.embedders import embedder_from_settings
+from ingest.embedding_model import default_model_path
 from ingest.parsing import parse_bytes
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument, iter_sources

@@ -127,7 +127,7 @@ def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
     """Our planted-instruction set (held-out split), cmu FPR of the learned detector, gate loss, latency."""
     from bench.injection_model import labelled_candidates, load
     from core.settings import EmbeddingSettings
-    from ingest.embedding import embedder_from_settings
+    from ingest.embedders import embedder_from_settings
     from ingest.onnx_embedding import OnnxEmbedder
 
     embedder = embedder_from_settings(EmbeddingSettings())

@@ -34,7 +34,7 @@ from core.logging import configure_logging
 from core.settings import Settings
 from core.stats import percentile
 from core.types import Chunk
-from ingest.embedding import embedder_from_settings
+from ingest.embedders import embedder_from_settings
 from retrieval.edge_index import EdgeIndex
 from retrieval.evaluation import load_qa_tsv
 from retrieval.index import IndexPoint, VectorIndex

@@ -8,7 +8,7 @@ from types import TracebackType
 from core.settings import Settings
 from generation.answerer import Answerer
 from generation.guardrails.instructions import InstructionModel, Vectors
-from ingest.embedding import LocalEmbedder, embedder_from_settings
+from ingest.embedders import LocalEmbedder, embedder_from_settings
 from ingest.onnx_embedding import OnnxEmbedder
 from ingest.pipeline import IngestPipeline
 from jobs.store import JobStore

@@ -22,10 +22,11 @@ import typer
 from rich.text import Text
 
 from bootstrap.components import Components
-from cli.ingest_cmd import CollectionOpt, JsonOpt, parse_tags
+from cli.ingest_cmd import CollectionOpt, JsonOpt
 from cli.output import console, fail, print_json
 from core.answer_request import AnswerRequest
 from core.errors import RagqaError
+from core.names import parse_tags
 from core.settings import Settings
 from core.types import Answer, Citation, SearchFilters
 from generation.answers import AnswerDelta, AnswerDone

@@ -15,12 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bootstrap.components import Components
-from cli.eval_cmd import eval_app, to_sources
+from cli.eval_cmd import eval_app
 from cli.output import console, fail, print_json
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
 from generation.evaluation import EvalQuestion, evaluate_answers
 from ingest.parsing import parse_bytes
+from ingest.sources import dataset_sources
 from retrieval.evaluation import EvalDataset, informative_answers, load_qa_tsv
 
 
@@ -101,7 +102,7 @@ def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], 
     documents = _document_texts(subset)
     with Progress(*columns, console=console, disable=quiet) as progress:
         task = progress.add_task("ingest", total=len(subset.documents))
-        parts.pipeline.ingest(to_sources(subset), collection, on_result=lambda _: progress.advance(task))
+        parts.pipeline.ingest(dataset_sources(subset), collection, on_result=lambda _: progress.advance(task))
         try:
             for mode, version in variants:
                 label = mode if mode == "extractive" else f"{mode}/{version}"
@@ -130,7 +131,7 @@ def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], 
 def _document_texts(subset: EvalDataset) -> dict[str, str]:
     """Each article's text as ingestion normalizes it: what quotes' offsets index."""
     texts: dict[str, str] = {}
-    for source in to_sources(subset):
+    for source in dataset_sources(subset):
         try:
             texts[source.doc_id] = parse_bytes(source.read(1 << 30), source.name).text
         except RagqaError:

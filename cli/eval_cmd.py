@@ -18,7 +18,7 @@ from cli.output import console, fail, print_json
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
 from core.types import FusionSpec
-from ingest.sources import SourceDocument
+from ingest.sources import dataset_sources
 from retrieval.evaluation import EvalDataset, limit_queries, load_dataset, score_queries
 
 eval_app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
@@ -66,14 +66,6 @@ def parse_mode(text: str, base: FusionSpec) -> FusionSpec:
         except ValueError as exc:
             raise InvalidRequest(f"bad mode option {option!r} in {text!r}") from exc
     return spec
-
-
-def to_sources(dataset: EvalDataset) -> list[SourceDocument]:
-    return [
-        SourceDocument(d.doc_id, d.path.name if d.path else f"{d.doc_id}.txt", str(d.path or f"eval:{d.doc_id}"),
-                       path=d.path, data=d.text.encode() if d.text is not None else None, title=d.title or None)
-        for d in dataset.documents
-    ]
 
 
 @eval_app.command("retrieval")
@@ -127,7 +119,7 @@ def _run(parts: Components, dataset: EvalDataset, specs: list[FusionSpec], reran
     runs: dict[str, dict[str, float]] = {}
     with reporter() if not quiet else nullcontext(Reporter(None, silent=True)) as report_to:
         step = report_to.step("ingest", len(dataset.documents))
-        report = parts.pipeline.ingest(to_sources(dataset), collection, on_result=lambda _: step.advance())
+        report = parts.pipeline.ingest(dataset_sources(dataset), collection, on_result=lambda _: step.advance())
         try:
             if report.failures:
                 raise InvalidRequest(f"{len(report.failures)} documents failed to ingest: {report.failures[0].reason}")

@@ -5,7 +5,6 @@ Parses arguments, builds the parts and shows progress; the logic lives in ``inge
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -30,34 +29,22 @@ from bootstrap.components import Components
 from cli.output import console, fail, print_json
 from core.errors import IndexLocked, InvalidRequest, RagqaError
 from core.logging import logs_to
+from core.names import COLLECTION_RULE, is_collection_name, parse_tags
 from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
 
-# The API's rule for collection names, checked as the command line is read: before any model loads.
-_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
-
-def check_collection(name: str | None) -> str | None:
-    if name is not None and not _COLLECTION_NAME.fullmatch(name):
-        raise typer.BadParameter(f"{name!r} is not a collection name: use letters, digits, '.', '_' and '-', "
-                                 "starting with a letter or digit (at most 128 characters)")
+def check_collection_option(name: str | None) -> str | None:
+    """The shared rule for collection names, checked as the command line is read: before any model loads."""
+    if name is not None and not is_collection_name(name):
+        raise typer.BadParameter(f"{name!r} is not a collection name: {COLLECTION_RULE}")
     return name
 
 
 CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name (default: docs).",
-                                                   callback=check_collection)]
+                                                   callback=check_collection_option)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def parse_tags(tags: list[str]) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key.strip():
-            raise InvalidRequest(f"tag {tag!r} is not of the form key=value")
-        parsed[key.strip()] = value.strip()
-    return parsed
 
 
 def ingest(

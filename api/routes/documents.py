@@ -23,8 +23,8 @@ from api.schemas import (
     DocumentTextResponse,
     JobAccepted,
     JobResponse,
-    parse_tags,
 )
+from core.names import parse_tag_pairs
 from core.types import SearchFilters
 
 router = APIRouter(tags=["documents"])
@@ -49,7 +49,7 @@ async def upload_documents(
         "matches; default: its file name).",
     )] = None,
 ) -> Any:
-    tag_pairs = dict(parse_tags([t for t in tags or [] if t]))
+    tag_pairs = dict(parse_tag_pairs([t for t in tags or [] if t]))
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
     return await services.documents.upload(files, name, tag_pairs, doc_ids=doc_ids, sources=sources)
@@ -99,7 +99,7 @@ async def list_documents(
 ) -> Any:
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    filters = SearchFilters(tags_all=parse_tags(tag or []), ingested_after=ingested_after)
+    filters = SearchFilters(tags_all=parse_tag_pairs(tag or []), ingested_after=ingested_after)
     return await services.documents.inventory(name, None if filters.is_empty() else filters, source_prefix,
                                               offset, limit)
 

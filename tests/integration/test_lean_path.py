@@ -40,7 +40,7 @@ from pathlib import Path
 from core.errors import ConfigurationError
 from core.settings import EmbeddingSettings, LLMSettings
 from generation.factory import build_chat_model
-from ingest.embedding import embedder_from_settings
+from ingest.embedders import embedder_from_settings
 for build in (lambda: build_chat_model(LLMSettings()).complete([], 1),
               lambda: embedder_from_settings(EmbeddingSettings(backend="sentence-transformers"))):
     try:

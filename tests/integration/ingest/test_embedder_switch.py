@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import CollectionMismatch
 from core.settings import EmbeddingSettings, Settings
-from ingest.embedding import embedder_from_settings
+from ingest.embedders import embedder_from_settings
 from ingest.pipeline import IngestPipeline
 from ingest.sources import SourceDocument
 from retrieval.backends import open_index

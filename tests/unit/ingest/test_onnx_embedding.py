@@ -19,7 +19,8 @@ import pytest
 from core.errors import ConfigurationError
 from core.protocols import Embedder
 from core.settings import EmbeddingSettings
-from ingest.embedding import SentenceTransformerEmbedder, embedder_from_settings
+from ingest.embedders import embedder_from_settings
+from ingest.embedding import SentenceTransformerEmbedder
 from ingest.onnx_embedding import OnnxEmbedder, default_onnx_path
 from tests.support.forking import in_forked_child
 
@@ -210,7 +211,7 @@ def test_the_onnx_backend_never_imports_torch() -> None:
 
 
 def _tokenizer_dir() -> Path:
-    from ingest.embedding import default_model_path
+    from ingest.embedding_model import default_model_path
 
     return default_model_path()
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.errors import ConfigurationError
 from ingest import onnx_quantize
-from ingest.embedding import default_model_path
+from ingest.embedding_model import default_model_path
 from ingest.onnx_embedding import default_onnx_path
 
 
