@@ -66,8 +66,8 @@ def main() -> None:
                 started = time.perf_counter()
                 retriever.search(question, "bench", top_k=answerer.top_k)
                 retrieve_ms.append((time.perf_counter() - started) * 1000)
-                if answerer.evidence is not None:
-                    answerer.evidence.clear_cache()
+                if answerer.preparation.evidence is not None:
+                    answerer.preparation.evidence.clear_cache()
                 parts.embedder._cache.clear()
                 started = time.perf_counter()
                 answer = answerer.ask(AnswerRequest(question, "bench"))

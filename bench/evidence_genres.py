@@ -71,7 +71,7 @@ def collect(store: Path) -> tuple[list[Case], EvidenceScorer]:
     index = open_index(settings.qdrant)
     retriever = HybridRetriever(index, embedder, sparse, settings.retrieval)
     answerer = Answerer.from_settings(settings, retriever, embedder=embedder, sparse=sparse)
-    assert answerer.evidence is not None
+    assert answerer.preparation.evidence is not None
     pipeline = IngestPipeline(embedder, sparse, index, settings)
     cases: list[Case] = []
     for genre, questions in [*[(g, g.questions) for g in load_genres(MULTIGENRE)], cmu_genre()]:
@@ -84,13 +84,13 @@ def collect(store: Path) -> tuple[list[Case], EvidenceScorer]:
                 continue
             if not prep.chunks:
                 continue
-            ranked = answerer.evidence.rank(prep.question, prep.chunks)  # all sentences, before any filter
+            ranked = answerer.preparation.evidence.rank(prep.question, prep.chunks)  # all sentences, before any filter
             doc = {n: c.chunk.doc_id for n, c in enumerate(prep.chunks, start=1)}
             labels = np.array([q.answerable and quotable(e.text) and is_right(q, doc[e.source], e.text)
                                for e in ranked], dtype=np.float64)  # fmt: skip
             cases.append(Case(genre.genre, q, prep.question, list(prep.chunks), ranked, labels))
     index.close()
-    return cases, answerer.evidence
+    return cases, answerer.preparation.evidence
 
 
 def rescored(case: Case, model: EvidenceModel) -> list[Evidence]:

@@ -80,7 +80,7 @@ def eval_answers(
                 raise InvalidRequest(f"unknown --mode {name!r}: use extractive, generative or auto")
         subset, questions = pick_questions(load_qa_tsv(dataset_path), articles, sample, off_topic, seed)
         with Components(settings) as parts:
-            modes = mode or [parts.answerer.policy.mode]
+            modes = mode or [parts.answerer.mode]
             results = _run(parts, subset, questions, [(m, v) for m in modes for v in versions], quiet=as_json)
     except RagqaError as exc:
         fail(exc, as_json)

@@ -6,7 +6,7 @@ model is built).
 
     from generation import Answerer
     answerer = Answerer.from_settings(settings, retriever)   # bootstrap.Components builds the full one
-    answer = answerer.ask("Who built the bridge?", "docs")
+    answer = answerer.ask(AnswerRequest("Who built the bridge?", "docs"))   # core.answer_request
 """
 
 from generation.answerer import Answerer

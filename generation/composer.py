@@ -1,10 +1,11 @@
-"""Building answers once the evidence is in: the answer's confidence, the extractive and the
-low-confidence answer, a generated answer's claims and citations (the sources its links must come
-from, the planted text it may not repeat), the ``auto`` self-check, refusals and the LLM-failure
-fallback.
+"""Composition, the answer path's last stage: the extractive and the low-confidence answer, a
+generated answer's claims and citations (the sources its links must come from, the planted text
+it may not repeat), the ``auto`` self-check, refusals and the LLM-failure fallback.
 
-``Answerer`` (in ``generation/answerer.py``) runs the stages and inherits these; they are kept
-here so each file holds one concern: running the pipeline there, composing its result here.
+Also the values the three stages hand each other: a request resolved against the defaults
+(``Plan``, from ``AnswerDefaults``) and everything decided before generation (``Prepared``).
+``Answerer`` (``generation/answerer.py``) wires the stages: ``Preparation``
+(``generation/preparation.py``), ``Generator`` (``generation/generate.py``) and this one.
 """
 
 from __future__ import annotations
@@ -15,28 +16,25 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from core.answer_request import AnswerShape
-from core.errors import LLMTimeout, LLMUnavailable
+from core.answer_request import AnswerRequest, AnswerShape
+from core.errors import ConfigurationError, InvalidRequest, LLMTimeout, LLMUnavailable
 from core.protocols import ChatModel, GenerationOptions
+from core.settings import Settings
 from core.types import Answer, AnswerMode, ChatMessage, Claim, Confidence, GuardrailEvent, ScoredChunk, TokenUsage
-from generation.answerability import FEATURES as ANSWERABILITY_FEATURES
-from generation.answerability import AnswerabilityModel, answerability_features
 from generation.answers import StageTimer, make_citation, sources_only_text
 from generation.attribution import Attributor, grounded_share, without_claims
-from generation.confidence import LOW_CONFIDENCE_LEAD, ConfidencePolicy, ConfidenceSignals
+from generation.confidence import LOW_CONFIDENCE_LEAD, ConfidenceSignals
 from generation.evidence import Evidence, EvidenceScorer
 from generation.extractive import best_quotes, cite_claims, compose_extractive, quotable
 from generation.guardrails.citations import CitationCheck, tidy_removed_markers
 from generation.guardrails.context import mark_sentences
 from generation.guardrails.output import RemovedItem, SourceText
-from generation.guardrails.refusal import REFUSAL_TEXT, RefusalPolicy, looks_like_refusal
+from generation.guardrails.refusal import REFUSAL_TEXT, looks_like_refusal
 from generation.policy import AnswerPolicy
-from generation.prompts import PromptTemplate
+from generation.prompts import PromptTemplate, load_prompt
 
 log = structlog.get_logger(__name__)
 NO_MODEL = "none"  # Answer.model when no model wrote or chose the text (a refusal before generation)
-_TERM_COVERAGE = ANSWERABILITY_FEATURES.index("term_coverage")
-_NAME_COVERAGE = ANSWERABILITY_FEATURES.index("name_coverage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +50,36 @@ class Plan:
     options: GenerationOptions | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerDefaults:
+    """What a request that says nothing gets: the configured mode, passage count, budget and prompt."""
+
+    mode: AnswerMode = "generative"
+    top_k: int = 6
+    max_tokens: int = 256
+    prompt: PromptTemplate = field(default_factory=lambda: load_prompt("rag-v1"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, mode: AnswerMode) -> AnswerDefaults:
+        return cls(mode, settings.retrieval.top_k, settings.llm.max_tokens, load_prompt(settings.llm.prompt_version))
+
+    def check(self, has_evidence: bool) -> None:
+        if self.mode != "generative" and not has_evidence:
+            raise ConfigurationError(f"answer mode {self.mode!r} needs an evidence scorer")
+
+    def plan(self, request: AnswerRequest, has_evidence: bool) -> Plan:
+        """``request`` resolved against these defaults: its mode, passage count, budget and prompt."""
+        mode = request.mode or self.mode
+        if mode != "generative" and not has_evidence:
+            raise InvalidRequest(f"answer mode {mode!r} needs the evidence scorer, which this server runs without")
+        prompt = load_prompt(request.prompt_version) if request.prompt_version else self.prompt
+        options = request.options
+        if options is not None:
+            prompt = prompt.with_instructions(options.instructions)
+        max_tokens = options.cap(self.max_tokens) if options is not None else self.max_tokens
+        return Plan(mode, request.top_k or self.top_k, max_tokens, prompt, options)
+
+
 @dataclass(slots=True)
 class Prepared:
     """Everything decided before generation."""
@@ -63,7 +91,9 @@ class Prepared:
     timer: StageTimer
     prompt_tokens: int
     plan: Plan
-    early: Answer | None = None
+    # Preparation's verdict when no generation is needed: a refusal, or the closest evidence shown
+    # with low confidence (the composer writes either).
+    stop: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)  # every sentence of the sources, best first
     quoted: set[int] = field(default_factory=set)  # sources flagged as carrying injected instructions
@@ -95,16 +125,27 @@ def without_flagged(evidence: list[Evidence], flagged: dict[int, frozenset[str]]
 
 
 class AnswerComposer:
-    """The composing half of ``Answerer``: every method takes the ``Prepared`` state of one question."""
+    """Writes the answer from a ``Prepared`` state: every method takes one question's.
 
-    chat_model: ChatModel
-    prompt: PromptTemplate
-    policy: AnswerPolicy
-    evidence: EvidenceScorer | None
-    attributor: Attributor | None
-    answerability: AnswerabilityModel | None
-    fallback_sources_only: bool
-    refusal: RefusalPolicy
+    Example::
+
+        composer = AnswerComposer(chat_model, policy, evidence, attributor)
+        answer = composer.extractive(prepared)   # or .refusal(prepared), .finish(...) after generation
+    """
+
+    def __init__(self, chat_model: ChatModel, policy: AnswerPolicy, evidence: EvidenceScorer | None = None,
+                 attributor: Attributor | None = None, fallback_sources_only: bool = True) -> None:
+        self.chat_model = chat_model
+        self.policy = policy
+        self.evidence = evidence
+        self.attributor = attributor
+        self.fallback_sources_only = fallback_sources_only
+
+    @classmethod
+    def from_settings(cls, settings: Settings, chat_model: ChatModel, policy: AnswerPolicy,
+                      evidence: EvidenceScorer | None) -> AnswerComposer:
+        attributor = Attributor(evidence, settings.answer.support_threshold) if evidence is not None else None
+        return cls(chat_model, policy, evidence, attributor, settings.guardrails.fallback_sources_only)
 
     def answer_shape(self, plan: Plan) -> AnswerShape:
         """What writes the answer ``plan`` describes, and from how much: what the answer cache keys on
@@ -114,54 +155,30 @@ class AnswerComposer:
         return AnswerShape(plan.mode, plan.top_k, self.chat_model.model_name, plan.prompt.version,
                            plan.options.fingerprint() if plan.options is not None else "")
 
-    def _confidence_policy(self) -> ConfidencePolicy | None:
-        """The floors in force; None when the answerability check is off (``min_evidence=0``)."""
-        if self.answerability is None or self.evidence is None:
-            return None
-        floor = self.answerability.floor if self.policy.min_evidence is None else self.policy.min_evidence
-        if floor <= 0:
-            return None
-        return ConfidencePolicy(confident_at=floor, low_at=min(self.policy.low_confidence_floor, floor),
-                                min_dense=self.refusal.min_dense_score,
-                                term_coverage=self.policy.low_confidence_term_coverage,
-                                unrelated_below=self.policy.unrelated_dense_floor)
-
-    def _confidence(self, question: str, prep: Prepared, below_dense_floor: bool) -> tuple[Confidence, str]:
-        """How sure an answer from this evidence can be (``generation/confidence.py``), and why."""
-        policy = self._confidence_policy()
-        if policy is None or self.answerability is None or self.evidence is None:
-            return ("none", "the best chunk is under the dense floor") if below_dense_floor else ("high", "")
-        features = answerability_features(question, prep.chunks, prep.evidence, self.evidence)
-        dense = [c.dense_score for c in prep.chunks if c.dense_score is not None]
-        signals = ConfidenceSignals(self.answerability.probability(features), max(dense) if dense else None,
-                                    float(features[_TERM_COVERAGE]), float(features[_NAME_COVERAGE]))  # fmt: skip
-        prep.signals, prep.confidence = signals, policy.decide(signals)
-        return prep.confidence, signals.describe()
-
     @staticmethod
-    def _usable(prep: Prepared) -> list[Evidence]:
+    def usable(prep: Prepared) -> list[Evidence]:
         """The evidence an extractive answer may quote: no planted sentence, no quoted (pattern-flagged)
         source, only sources the prompt kept."""
         return [e for e in without_flagged(prep.evidence, prep.flagged)
                 if e.source not in prep.quoted and e.source <= len(prep.chunks)]
 
-    def _low_confidence(self, prep: Prepared, degraded: str | None = None) -> Answer:
+    def low_confidence(self, prep: Prepared, degraded: str | None = None) -> Answer:
         """The closest evidence sentences (as an extractive answer picks them), quoted and cited, said
         to perhaps not answer the question."""
-        closest = [e for e in self._usable(prep) if quotable(e.text)]  # the ratio counts from a quotable one
+        closest = [e for e in self.usable(prep) if quotable(e.text)]  # the ratio counts from a quotable one
         _, claims = compose_extractive(closest, self.policy.max_sentences, self.policy.sentence_ratio)
         if not claims:
-            return self._refusal(prep)
+            return self.refusal(prep)
         quotes = " ".join(f'"{" ".join(c.text.split())}" [{c.citations[0]}]' for c in claims)
         lead = LOW_CONFIDENCE_LEAD if len(claims) == 1 else LOW_CONFIDENCE_LEAD.replace("passage:", "passages:")
-        answer = self._answer(prep, f"{lead} {quotes}", mode="extractive", degraded=degraded)
+        answer = self.answer(prep, f"{lead} {quotes}", mode="extractive", degraded=degraded)
         answer.claims = claims
         answer.grounded = 1.0
         answer.citations = cite_claims(claims, prep.chunks)
         return answer
 
     @staticmethod
-    def _sources_of(prep: Prepared) -> SourceText:
+    def sources_of(prep: Prepared) -> SourceText:
         """The text of the sources shown to the model, less those flagged as carrying injected
         instructions (whole chunks, or the flagged sentences of one): a link planted there is the
         attack, not evidence."""
@@ -169,13 +186,13 @@ class AnswerComposer:
                           for text in (c.chunk.title, without_sentences(c.chunk.text, prep.flagged.get(n))))
 
     @staticmethod
-    def _note_unsourced(prep: Prepared, removed: Sequence[RemovedItem]) -> None:
+    def note_unsourced(prep: Prepared, removed: Sequence[RemovedItem]) -> None:
         """One event per removed item, so the count of this kind is the number of items."""
         for item in removed:
             log.warning("guardrail.output_unsourced_link", item_kind=item.kind, item=item.text[:200])
             prep.events.append(GuardrailEvent("output_unsourced_link", item.describe()))
 
-    def _finish(self, prep: Prepared, check: CitationCheck, usage: TokenUsage, started: float,
+    def finish(self, prep: Prepared, check: CitationCheck, usage: TokenUsage, started: float,
                 degenerate: bool = False) -> Answer:
         """The validate stage: citation events, the refusal flag, claims aligned to source sentences."""
         # A stream could not take back the space before a marker it dropped; the final text can.
@@ -190,19 +207,19 @@ class AnswerComposer:
         if not text:
             prep.events.append(GuardrailEvent("empty_output", "the model returned no text"))
             prep.timer.record("validate", started)
-            return self._answer(prep, REFUSAL_TEXT, refused=True, usage=usage, mode="refusal")
+            return self.answer(prep, REFUSAL_TEXT, refused=True, usage=usage, mode="refusal")
         refused = not check.cited and looks_like_refusal(text)
         claims: list[Claim] = []
         if self.attributor is not None and not refused:
             attribution = self.attributor.attribute_screened(text, prep.chunks, prep.planted)
             claims = attribution.claims
             if attribution.echoed:
-                text, claims = self._drop_echoes(prep, text, claims, attribution.echoed)
+                text, claims = self.drop_echoes(prep, text, claims, attribution.echoed)
                 if not text:
                     prep.timer.record("validate", started)
-                    return self._extractive(prep, degraded="planted_text") if prep.evidence else self._refusal(prep)
+                    return self.extractive(prep, degraded="planted_text") if prep.evidence else self.refusal(prep)
         prep.timer.record("validate", started)
-        answer = self._answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
+        answer = self.answer(prep, text, refused=refused, usage=usage, mode="refusal" if refused else "generative")
         quotes = best_quotes(without_flagged(prep.evidence, prep.flagged))
         answer.citations = cite_claims(claims, prep.chunks, quotes, also=check.cited)
         answer.claims = claims
@@ -210,7 +227,7 @@ class AnswerComposer:
         return answer
 
     @staticmethod
-    def _drop_echoes(prep: Prepared, text: str, claims: list[Claim], echoed: frozenset[str]
+    def drop_echoes(prep: Prepared, text: str, claims: list[Claim], echoed: frozenset[str]
                      ) -> tuple[str, list[Claim]]:
         """The answer less its sentences that repeat planted text (what a planted order asked for)."""
         log.warning("guardrail.output_planted_text", sentences=len(echoed))
@@ -219,7 +236,7 @@ class AnswerComposer:
         prep.echoed_planted = True
         return without_claims(text, echoed).strip(), [c for c in claims if c.text not in echoed]
 
-    def _review(self, prep: Prepared, answer: Answer, degenerate: bool) -> Answer:
+    def review(self, prep: Prepared, answer: Answer, degenerate: bool) -> Answer:
         """The ``auto`` self-check: a loop, an ungrounded answer, one that repeated planted text or an
         unwarranted refusal gives way."""
         reason = self.policy.review(mode=prep.plan.mode, grounded=answer.grounded, refused=answer.refused,
@@ -229,42 +246,42 @@ class AnswerComposer:
             return answer
         log.info("answer.self_check", reason=reason, grounded=answer.grounded, best_evidence=prep.best_evidence)
         prep.events.append(GuardrailEvent("self_check", f"{reason}: answered from the evidence instead"))
-        replacement = self._extractive(prep, degraded=reason)
+        replacement = self.extractive(prep, degraded=reason)
         replacement.usage = answer.usage
         return replacement
 
-    def _extractive(self, prep: Prepared, degraded: str | None = None) -> Answer:
+    def extractive(self, prep: Prepared, degraded: str | None = None) -> Answer:
         if prep.confidence == "low":
-            return self._low_confidence(prep, degraded)
+            return self.low_confidence(prep, degraded)
         started = time.perf_counter()
-        text, claims = compose_extractive(self._usable(prep), self.policy.max_sentences, self.policy.sentence_ratio)
+        text, claims = compose_extractive(self.usable(prep), self.policy.max_sentences, self.policy.sentence_ratio)
         if not claims:
-            return self._refusal(prep)
+            return self.refusal(prep)
         prep.timer.record("compose", started)
-        answer = self._answer(prep, text, degraded=degraded, mode="extractive")
+        answer = self.answer(prep, text, degraded=degraded, mode="extractive")
         answer.claims = claims
         answer.grounded = 1.0
         answer.citations = cite_claims(claims, prep.chunks)
         return answer
 
-    def _refusal(self, prep: Prepared) -> Answer:
+    def refusal(self, prep: Prepared) -> Answer:
         """A refusal decided before any generation: it names no model (none ran)."""
-        return self._answer(prep, REFUSAL_TEXT, refused=True, mode="refusal", model=NO_MODEL)
+        return self.answer(prep, REFUSAL_TEXT, refused=True, mode="refusal", model=NO_MODEL)
 
-    def _fallback(self, prep: Prepared, exc: LLMUnavailable | LLMTimeout) -> Answer:
+    def fallback(self, prep: Prepared, exc: LLMUnavailable | LLMTimeout) -> Answer:
         if not self.fallback_sources_only:
             raise exc
         degraded = "llm_timeout" if isinstance(exc, LLMTimeout) else "llm_unavailable"
         log.warning("answer.degraded", reason=degraded, detail=exc.message)
         prep.events.append(GuardrailEvent("llm_fallback", exc.message))
         if prep.evidence:
-            return self._extractive(prep, degraded=degraded)
+            return self.extractive(prep, degraded=degraded)
         reason = "the language model timed out" if degraded == "llm_timeout" else "the language model is unavailable"
-        answer = self._answer(prep, sources_only_text(prep.chunks, reason), degraded=degraded, mode="sources")
+        answer = self.answer(prep, sources_only_text(prep.chunks, reason), degraded=degraded, mode="sources")
         answer.citations = [make_citation(n, c) for n, c in enumerate(prep.chunks, start=1)]
         return answer
 
-    def _answer(
+    def answer(
         self,
         prep: Prepared,
         text: str,

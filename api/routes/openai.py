@@ -171,7 +171,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     append = services.settings.api.openai_append_references if wanted is None else wanted
     wanted_tokens = options.max_tokens if options is not None else None
     count = services.components.embedder.count_tokens
-    if body.stream and not (wanted_tokens is not None and answers.answerer.policy.mode == "extractive"):
+    if body.stream and not (wanted_tokens is not None and answers.answerer.mode == "extractive"):
         events = await answers.stream(question)
         return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
     payload, cut = fit_extractive(await answers.ask(question), wanted_tokens, count)

@@ -1,10 +1,12 @@
 """Fakes the suites share: chat models (replies in turn, one scripted reply, or none allowed), a
-retriever returning fixed chunks, and the chunks themselves.
+retriever returning fixed chunks, and the chunks themselves. Each implements its protocol
+(``core.protocols.ChatModel``, ``Retriever``) whole, options included: production code never bends
+around a fake.
 
 They stand in only where a test is about something else (guards, citations, the Answerer's control
 flow, generation on fixed passages); the real backends are exercised in the integration suites.
 
-    >>> answerer = Answerer(FakeRetriever(lincoln_chunks()), FakeChatModel())  # doctest: +SKIP
+    >>> answerer = assemble_answerer(FakeRetriever(lincoln_chunks()), FakeChatModel())  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from core.errors import RagqaError
+from core.protocols import GenerationOptions
 from core.types import ChatMessage, Chunk, ScoredChunk, SearchFilters, TokenUsage
 from generation.chat import ChatStream
 from generation.tokens import estimate_tokens
@@ -33,11 +36,13 @@ class FakeChatModel:
             raise reply
         return reply
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]:
         text = self._next(messages)
         return text, TokenUsage(prompt_tokens=100, completion_tokens=len(text.split()))
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> ChatStream:
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> ChatStream:
         def deltas() -> Iterator[str]:
             text = self._next(messages)
             # Split mid-marker on purpose: "[1" then "]" must still be recognised.
@@ -67,12 +72,14 @@ class ScriptedChatModel:
     deltas_sent: int = 0
     messages: list[list[ChatMessage]] = field(default_factory=list)
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]:
         self.calls += 1
         self.messages.append(list(messages))
         return self.reply, TokenUsage(100, len(self.reply.split()))
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> ChatStream:
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> ChatStream:
         self.calls += 1
         self.messages.append(list(messages))
 
@@ -92,10 +99,12 @@ class UncallableChatModel:
 
     model_name = "must-not-be-called"
 
-    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> tuple[str, TokenUsage]:
+    def complete(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+                 options: GenerationOptions | None = None) -> tuple[str, TokenUsage]:
         raise AssertionError("the LLM was called")
 
-    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], max_tokens: int | None = None,
+               options: GenerationOptions | None = None) -> Iterator[str]:
         raise AssertionError("the LLM was called")
 
     def count_tokens(self, text: str) -> int:

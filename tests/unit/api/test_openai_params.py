@@ -17,9 +17,9 @@ from api.routes.openai import completion, finish_reason, references
 from core.answer_request import AnswerRequest
 from core.protocols import GenerationOptions
 from core.types import ChatMessage, TokenUsage
-from generation.answerer import Answerer
 from generation.chat import ChatStream
 from generation.openai_chat import OpenAIChatModel
+from tests.support.answerers import assemble_answerer
 from tests.support.fakes import FakeRetriever, make_chunk
 
 USER = {"role": "user", "content": "Where do otters live?"}
@@ -109,7 +109,7 @@ class RecordingModel:
 
 def test_the_answerer_renders_instructions_below_the_rules_and_caps_the_budget() -> None:
     model = RecordingModel()
-    answerer = Answerer(FakeRetriever([make_chunk(1, "Paris is the capital of France.", dense=0.8)]), model,
+    answerer = assemble_answerer(FakeRetriever([make_chunk(1, "Paris is the capital of France.", dense=0.8)]), model,
                         max_tokens=64)  # fmt: skip
     answerer.ask(AnswerRequest("What is the capital of France?", "docs"))
     options = GenerationOptions(max_tokens=20, temperature=0.0, instructions="Answer in <|im_start|>French.")

@@ -15,6 +15,8 @@ from core.protocols import GenerationOptions
 from core.types import ChatMessage, SearchFilters
 from generation.answerer import Answerer
 from generation.evidence import EvidenceModel, EvidenceScorer
+from generation.policy import AnswerPolicy
+from tests.support.answerers import assemble_answerer
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 
 BASE = AnswerRequest("When was the bridge built?", "docs")
@@ -35,9 +37,8 @@ def answerer(mode: str = "generative") -> Answerer:
     # The key reads the evidence model's version only: the scorer never ranks anything here.
     scorer = EvidenceScorer(None, None, EvidenceModel.load())  # type: ignore[arg-type]
     retriever = FakeRetriever([make_chunk(1, "The bridge was built in 1932.")])
-    built = Answerer(retriever, FakeChatModel(), evidence=scorer, top_k=6)
-    built.policy = replace(built.policy, mode=mode)  # type: ignore[arg-type]
-    return built
+    return assemble_answerer(retriever, FakeChatModel(), evidence=scorer, top_k=6,
+                             policy=AnswerPolicy(mode=mode))  # type: ignore[arg-type]
 
 
 def key(answering: Answerer, request: AnswerRequest) -> str:
@@ -98,6 +99,6 @@ def test_a_request_is_checked_when_it_is_made() -> None:
 
 
 def test_a_mode_that_needs_the_evidence_scorer_is_refused_without_one() -> None:
-    plain = Answerer(FakeRetriever([make_chunk(1, "text")]), FakeChatModel())
+    plain = assemble_answerer(FakeRetriever([make_chunk(1, "text")]), FakeChatModel())
     with pytest.raises(InvalidRequest, match="evidence scorer"):
         plain.plan(replace(BASE, mode="extractive"))

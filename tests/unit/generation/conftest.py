@@ -9,6 +9,7 @@ import pytest
 from core.errors import RagqaError
 from core.types import ScoredChunk
 from generation.answerer import Answerer
+from tests.support.answerers import assemble_answerer
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 
 
@@ -30,6 +31,6 @@ def make_answerer(chunks: list[ScoredChunk]) -> Callable[..., tuple[Answerer, Fa
     ) -> tuple[Answerer, FakeChatModel, FakeRetriever]:
         model = FakeChatModel(replies=replies) if replies is not None else FakeChatModel()
         retriever = FakeRetriever(retrieved if retrieved is not None else chunks)
-        return Answerer(retriever, model, **kwargs), model, retriever  # type: ignore[arg-type]
+        return assemble_answerer(retriever, model, **kwargs), model, retriever  # type: ignore[arg-type]
 
     return build

@@ -181,7 +181,7 @@ def test_a_request_may_name_another_prompt_version_without_changing_the_answerer
     request = AnswerRequest("What is the capital of France?", "docs", prompt_version="rag-v2")
     assert answerer.plan(request).prompt.version == "rag-v2"
     assert answerer.ask(request).prompt_version == "rag-v2"
-    assert answerer.prompt.version == "rag-v1"  # the default is untouched
+    assert answerer.defaults.prompt.version == "rag-v1"  # the default is untouched
     assert answerer.ask(AnswerRequest("What is the capital of France?", "docs")).prompt_version == "rag-v1"
 
 
@@ -193,6 +193,6 @@ def test_from_settings_wires_guardrail_settings() -> None:
     )
     retriever = FakeRetriever([make_chunk(1, "text", dense=0.5)])
     answerer = Answerer.from_settings(settings, retriever, chat_model=FakeChatModel())
-    assert answerer.prompt.version == "rag-v2"
-    assert (answerer.top_k, answerer.max_tokens, answerer.fallback_sources_only) == (2, 64, False)
+    assert answerer.defaults.prompt.version == "rag-v2"
+    assert (answerer.top_k, answerer.max_tokens, answerer.composer.fallback_sources_only) == (2, 64, False)
     assert answerer.ask(AnswerRequest("Q?", "docs")).refused  # 0.5 is under the 0.9 floor

@@ -20,6 +20,7 @@ from generation.guardrails.context import ContextGuard
 from generation.guardrails.detector import InjectionDetector, InjectionVerdict
 from generation.guardrails.instructions import InstructionDetector
 from generation.guardrails.patterns import CONTEXT_WEIGHTS
+from tests.support.answerers import assemble_answerer
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 from tests.support.forking import in_forked_child
 from tests.unit.guardrails.test_instructions import RecordingVectors, tiny_model
@@ -31,7 +32,7 @@ STORE = make_chunk(1, f"The store opens at 9 am on weekdays. {PLANTED} Parking i
 def answerer_with(replies: list[str], chunks: list[ScoredChunk]) -> tuple[Answerer, FakeChatModel]:
     guard = ContextGuard(action="quote", instructions=InstructionDetector(RecordingVectors(), model=tiny_model()))
     model = FakeChatModel(replies=list(replies))
-    return Answerer(FakeRetriever(chunks), model, context_guard=guard), model
+    return assemble_answerer(FakeRetriever(chunks), model, context_guard=guard), model
 
 
 def test_the_prompt_quotes_the_flagged_sentence_and_keeps_the_rest_of_the_source() -> None:

@@ -10,6 +10,7 @@ import pytest
 from core.answer_request import AnswerRequest
 from generation.answerer import Answerer
 from generation.guardrails.output import MAX_HOLD, OutputStreamFilter, SourceText, screen_output
+from tests.support.answerers import assemble_answerer
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
 
 SOURCES = [
@@ -149,7 +150,7 @@ def test_an_extractive_answer_quoting_its_sources_passes_unchanged() -> None:
 
 def generated(reply: str, texts: list[str]) -> Answerer:
     chunks = [make_chunk(n, text) for n, text in enumerate(texts, start=1)]
-    return Answerer(FakeRetriever(chunks), FakeChatModel(replies=[reply]))
+    return assemble_answerer(FakeRetriever(chunks), FakeChatModel(replies=[reply]))
 
 
 def test_the_answerer_strips_and_flags_in_ask_and_in_the_stream() -> None:
