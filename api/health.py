@@ -19,7 +19,7 @@ import httpx
 
 from core.errors import RagqaError, StoreUnavailable
 from core.settings import Settings
-from retrieval.index import VectorIndex
+from retrieval.index import IndexInventory
 from state.guard import GuardedRedis
 from state.keys import Keyspace
 
@@ -42,7 +42,7 @@ class Readiness:
         status, checks = await readiness.check()   # ("degraded", {"redis": {"status": "down", ...}, ...})
     """
 
-    def __init__(self, index: VectorIndex, guarded: GuardedRedis, http: httpx.AsyncClient, settings: Settings,
+    def __init__(self, index: IndexInventory, guarded: GuardedRedis, http: httpx.AsyncClient, settings: Settings,
                  upload_queue: str | None = None) -> None:
         self.index = index
         self.guarded = guarded

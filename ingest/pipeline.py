@@ -41,7 +41,7 @@ from ingest.parsing import ParsedText, ParseLimits, parse_bytes
 from ingest.report import DocumentResult, IngestReport, Status
 from ingest.sandbox import ParseSandbox
 from ingest.sources import SourceDocument
-from retrieval.index import IndexPoint, VectorIndex
+from retrieval.index import IndexPoint, IndexWriter
 
 log = structlog.get_logger(__name__)
 CHUNKER_VERSION = "1"
@@ -106,7 +106,7 @@ def _unheard(on_embedded: Callable[[int], object] | None, heard: int) -> Callabl
 class IngestPipeline:
     """Turns source documents into indexed chunks. Reusable across calls and collections."""
 
-    def __init__(self, embedder: Embedder, sparse: SparseEncoder, index: VectorIndex,
+    def __init__(self, embedder: Embedder, sparse: SparseEncoder, index: IndexWriter,
                  settings: Settings, flush_chunks: int | None = None) -> None:
         self.embedder = embedder
         self.sparse = sparse

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from core.errors import CollectionMismatch
 from core.protocols import Embedder
-from retrieval.index import VectorIndex
+from retrieval.index import IndexReader
 
 
 def check_embedder(collection: str, recorded: str | None, current: str | None) -> None:
@@ -25,7 +25,7 @@ def check_embedder(collection: str, recorded: str | None, current: str | None) -
         raise embedder_mismatch(collection, recorded, current)
 
 
-def check_query_embedder(index: VectorIndex, collection: str, embedder: Embedder) -> None:
+def check_query_embedder(index: IndexReader, collection: str, embedder: Embedder) -> None:
     """Raise ``CollectionMismatch`` when ``collection`` was written by another embedder than ``embedder``.
 
     Cheap enough for every query: the index caches the record after the first read. A collection

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from core.errors import InvalidRequest
 from core.types import Chunk, FusionMode, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from retrieval.versions import VersionSource
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -135,18 +136,9 @@ class CollectionStats:
     dense_size: int
 
 
-class VectorIndex(Protocol):
-    """What ingestion and retrieval need from a Qdrant backend.
-
-    Every write (``upsert``, ``delete_stale``, ``delete_document``, ``ensure_collection`` creating,
-    ``drop_collection``) moves the collection's version token; ``version`` reads it.
-    """
-
-    def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
-        """Create the collection, recording ``embedder`` (an ``Embedder.identity``) when given; or check
-        an existing one: ``CollectionMismatch`` on another vector size, or on another recorded embedder
-        (a collection without a record, made before records existed, accepts any and gets none)."""
-        ...
+class IndexReader(Protocol):
+    """The search role (``retrieval.search.HybridRetriever``): queries, the chunks they name, and the
+    record of the embedder a query must match."""
 
     def collection_embedder(self, name: str) -> str | None:
         """The identity of the embedder that wrote the collection; None without a record or collection.
@@ -155,32 +147,6 @@ class VectorIndex(Protocol):
         collection dropped and re-created by another process is seen by a restarted process.
         """
         ...
-
-    def collection_exists(self, name: str) -> bool: ...
-
-    def list_collections(self) -> list[str]: ...
-
-    def drop_collection(self, name: str) -> None: ...
-
-    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None: ...
-
-    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState: ...
-
-    def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
-        """Delete the document's points whose ids are not in ``keep_ids``; returns how many."""
-        ...
-
-    def delete_document(self, collection: str, doc_id: str) -> int: ...
-
-    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
-        """Replace the tags on every point of the document, vectors untouched; returns how many."""
-        ...
-
-    def doc_ids_for_source(self, collection: str, source: str) -> list[str]: ...
-
-    def count(self, collection: str, filters: SearchFilters | None = None) -> int: ...
-
-    def stats(self, collection: str) -> CollectionStats: ...
 
     def query(
         self,
@@ -211,6 +177,48 @@ class VectorIndex(Protocol):
 
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]: ...
 
+
+class IndexWriter(Protocol):
+    """The write role (``ingest.pipeline.IngestPipeline``, deletes). Every write (``upsert``,
+    ``delete_stale``, ``delete_document``, ``ensure_collection`` creating, ``drop_collection``) moves
+    the collection's version token."""
+
+    def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
+        """Create the collection, recording ``embedder`` (an ``Embedder.identity``) when given; or check
+        an existing one: ``CollectionMismatch`` on another vector size, or on another recorded embedder
+        (a collection without a record, made before records existed, accepts any and gets none)."""
+        ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None: ...
+
+    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState: ...
+
+    def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
+        """Delete the document's points whose ids are not in ``keep_ids``; returns how many."""
+        ...
+
+    def delete_document(self, collection: str, doc_id: str) -> int: ...
+
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+        """Replace the tags on every point of the document, vectors untouched; returns how many."""
+        ...
+
+    def doc_ids_for_source(self, collection: str, source: str) -> list[str]: ...
+
+
+class IndexInventory(Protocol):
+    """The catalogue role (the document routes, ``ragqa stats``, readiness, the embedder check)."""
+
+    def collection_exists(self, name: str) -> bool: ...
+
+    def list_collections(self) -> list[str]: ...
+
+    def count(self, collection: str, filters: SearchFilters | None = None) -> int: ...
+
+    def stats(self, collection: str) -> CollectionStats: ...
+
     def list_documents(self, collection: str, filters: SearchFilters | None = None, offset: int = 0,
                        limit: int = 50) -> DocumentPage:
         """Documents with a chunk matching ``filters``, sorted by doc_id, ``limit`` from ``offset``."""
@@ -220,15 +228,12 @@ class VectorIndex(Protocol):
         """Every chunk of the document in ordinal order ([] when it is not in the collection)."""
         ...
 
-    def version(self, collection: str) -> str:
-        """The collection's version token (``retrieval.versions.ABSENT`` when it does not exist)."""
-        ...
-
-    def cached_version(self, collection: str) -> str | None:
-        """The token when this index knows it without I/O (fresh), else None."""
-        ...
-
     def storage_bytes(self) -> int | None: ...
+
+
+class VectorIndex(IndexReader, IndexWriter, IndexInventory, VersionSource, Protocol):
+    """A Qdrant backend: every role, and its version tokens (``VersionSource``: what the answer cache
+    reads). Each consumer is typed by the role it uses."""
 
     def close(self) -> None: ...
 

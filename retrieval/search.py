@@ -27,7 +27,7 @@ from core.protocols import Embedder, Reranker, SparseEncoder
 from core.settings import RetrievalSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.embedder_guard import check_query_embedder
-from retrieval.index import Ranked, VectorIndex
+from retrieval.index import IndexReader, Ranked
 
 log = structlog.get_logger(__name__)
 _WORD = re.compile(r"\w+")
@@ -45,7 +45,7 @@ class Scored(Protocol):
 class HybridRetriever:
     """The ``core.protocols.Retriever`` over a Qdrant index; the query embedder is handed in."""
 
-    def __init__(self, index: VectorIndex, embedder: Embedder, sparse: SparseEncoder,
+    def __init__(self, index: IndexReader, embedder: Embedder, sparse: SparseEncoder,
                  settings: RetrievalSettings, reranker: Reranker | None = None) -> None:
         self.index = index
         self.embedder = embedder

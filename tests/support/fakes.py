@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from core.errors import RagqaError
-from core.protocols import GenerationOptions
+from core.protocols import ChatModel, Embedder, GenerationOptions, Retriever
 from core.types import ChatMessage, Chunk, ScoredChunk, SearchFilters, TokenUsage
 from generation.chat import ChatStream
 from generation.tokens import estimate_tokens
@@ -165,3 +168,37 @@ def lincoln_chunks(dense: float = 0.62) -> list[ScoredChunk]:
         )
         for i, text in enumerate(texts)
     ]
+
+
+def _implements_the_protocols() -> tuple[ChatModel, ChatModel, ChatModel, Retriever]:
+    """Never called: mypy checks tests/support, so each fake here is a whole ``core.protocols``
+    implementation (a fake missing a method or an argument fails the type check)."""
+    return FakeChatModel(), ScriptedChatModel("x"), UncallableChatModel(), FakeRetriever([])
+
+
+class FakeEmbedder:
+    """A whole ``core.protocols.Embedder`` for unit tests of what embeds (no model): one word is one
+    token, and a text's vector is its length in the first component (so a test can match rows to
+    texts)."""
+
+    model_name = "fake"
+    identity = "fake/test"
+    dimension = 4
+    max_seq_length = 256
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return np.array([[len(t), 0, 0, 0] for t in texts], dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        return self.embed_documents([text])[0]
+
+
+def _an_embedder() -> Embedder:
+    """Never called: mypy checks that ``FakeEmbedder`` is a whole ``Embedder``."""
+    return FakeEmbedder()

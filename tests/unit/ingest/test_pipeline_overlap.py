@@ -16,10 +16,10 @@ from core.settings import Settings
 from core.types import SparseVector
 from ingest.pipeline import EMBED_SLICE, IngestPipeline
 from ingest.sources import SourceDocument
-from retrieval.index import DocumentState, IndexPoint
+from tests.support.fakes import FakeEmbedder
+from tests.support.memory_index import MemoryIndex
 
 WAIT_S = 10.0
-DIM = 4
 
 
 class Journal:
@@ -40,25 +40,13 @@ class Journal:
         return dict(self.events)[event]
 
 
-class FakeEmbedder:
-    """One word = one token; a text's vector is its length, so rows can be checked against texts.
-
-    ``gate(doc_id)`` is waited on before embedding a batch that holds that document's text."""
-
-    model_name = "fake"
-    identity = "fake/test"
-    dimension = DIM
-    max_seq_length = 256
+class GatedEmbedder(FakeEmbedder):
+    """The shared fake embedder, journaling each batch; ``gate(doc_id)`` is waited on before
+    embedding a batch that holds that document's text."""
 
     def __init__(self, journal: Journal, gates: dict[str, threading.Event] | None = None) -> None:
         self.journal = journal
         self.gates = gates or {}
-
-    def tokenize(self, text: str) -> list[int]:
-        return list(range(len(text.split())))
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
 
     def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         docs = sorted({t.split()[-1] for t in texts})  # each fake document ends with its own id
@@ -68,10 +56,7 @@ class FakeEmbedder:
             if doc == "poison":
                 raise RuntimeError("simulated embedder crash")
         self.journal.add(f"embedded {'+'.join(docs)}")
-        return np.array([[len(t), 0, 0, 0] for t in texts], dtype=np.float32)
-
-    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        return self.embed_documents([text])[0]
+        return super().embed_documents(texts)
 
 
 class FakeSparse:
@@ -90,30 +75,15 @@ class FakeSparse:
         return SparseVector([len(text)], [1.0])
 
 
-class FakeIndex:
-    """Keeps the points written; every document is new to it."""
+def journaled_index(journal: Journal, on_upsert: Callable[[str], None] | None = None) -> MemoryIndex:
+    """The shared in-memory index, journaling ``prepare x`` and ``write x`` as they happen."""
 
-    def __init__(self, journal: Journal, on_upsert: Callable[[str], None] | None = None) -> None:
-        self.journal = journal
-        self.points: dict[str, IndexPoint] = {}
-        self.on_upsert = on_upsert
+    def heard(event: str, doc_id: str) -> None:
+        journal.add(f"{event} {doc_id}")
+        if event == "write" and on_upsert is not None:
+            on_upsert(doc_id)
 
-    def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
-        assert dense_size == DIM
-
-    def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
-        self.journal.add(f"prepare {doc_id}")
-        return DocumentState(0, None, None, 0, 0)
-
-    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
-        doc_id = points[0].chunk.doc_id
-        self.journal.add(f"write {doc_id}")
-        self.points.update({p.chunk.chunk_id: p for p in points})
-        if self.on_upsert:
-            self.on_upsert(doc_id)
-
-    def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
-        return 0
+    return MemoryIndex(on_write=heard)
 
 
 def source(doc_id: str, words: int = 12) -> SourceDocument:
@@ -121,10 +91,10 @@ def source(doc_id: str, words: int = 12) -> SourceDocument:
     return SourceDocument(doc_id, f"{doc_id}.txt", f"mem://{doc_id}", data=text.encode())
 
 
-def pipeline(embedder: FakeEmbedder, index: FakeIndex, journal: Journal) -> IngestPipeline:
+def pipeline(embedder: GatedEmbedder, index: MemoryIndex, journal: Journal) -> IngestPipeline:
     settings = Settings(ingest={"parse_isolation": False})
     # flush_chunks=1: every document (one chunk each) is a group of its own.
-    return IngestPipeline(embedder, FakeSparse(journal), index, settings, flush_chunks=1)  # type: ignore[arg-type]
+    return IngestPipeline(embedder, FakeSparse(journal), index, settings, flush_chunks=1)
 
 
 def embedding_threads() -> list[threading.Thread]:
@@ -136,8 +106,8 @@ def test_embedding_overlaps_preparing_the_next_group_and_writing_the_last() -> N
     b_prepared, a_written = threading.Event(), threading.Event()
     # a's embedding waits until b is prepared, b's until a is written: only an overlapping
     # pipeline gets through (a serial one would wait out the timeout and fail).
-    embedder = FakeEmbedder(journal, gates={"a": b_prepared, "b": a_written})
-    index = FakeIndex(journal, on_upsert=lambda doc: a_written.set() if doc == "a" else None)
+    embedder = GatedEmbedder(journal, gates={"a": b_prepared, "b": a_written})
+    index = journaled_index(journal, on_upsert=lambda doc: a_written.set() if doc == "a" else None)
     stages: list[tuple[str, str]] = []
     embedded: list[str] = []
 
@@ -164,25 +134,25 @@ def test_embedding_overlaps_preparing_the_next_group_and_writing_the_last() -> N
     # The overlap itself: b was prepared before a's vectors were done, and a written before b's.
     assert journal.index("prepare b") < journal.index("embedded a")
     assert journal.index("write a") < journal.index("embedded b")
-    for point in index.points.values():  # every row went to its own chunk
+    for point in index.points("docs").values():  # every row went to its own chunk
         assert point.dense[0] == len(point.chunk.encoded_text)
     assert not embedding_threads()
 
 
 def test_a_failing_group_retries_its_documents_alone_beside_the_next_embedding() -> None:
     journal = Journal()
-    embedder = FakeEmbedder(journal)
-    index = FakeIndex(journal)
+    embedder = GatedEmbedder(journal)
+    index = journaled_index(journal)
     settings = Settings(ingest={"parse_isolation": False})
     # Two one-chunk documents per group: poison shares its group with a.
-    pipe = IngestPipeline(embedder, FakeSparse(journal), index, settings, flush_chunks=2)  # type: ignore[arg-type]
+    pipe = IngestPipeline(embedder, FakeSparse(journal), index, settings, flush_chunks=2)
     docs = [source("a"), source("poison"), source("b"), source("c"), source("d")]
     report = pipe.ingest(docs, "docs")
 
     assert report.counts() == {"added": 4, "updated": 0, "unchanged": 0, "failed": 1}
     [failure] = report.failures
     assert failure.doc_id == "poison" and "simulated embedder crash" in (failure.reason or "")
-    assert sorted({p.chunk.doc_id for p in index.points.values()}) == ["a", "b", "c", "d"]
+    assert sorted({p.chunk.doc_id for p in index.points("docs").values()}) == ["a", "b", "c", "d"]
     # The retry of a ran on this thread, alone; the other groups on the embedding thread.
     assert journal.thread("embedded a") == threading.current_thread().name
     assert journal.thread("embedded b+c").startswith("ingest-embed")
@@ -191,9 +161,9 @@ def test_a_failing_group_retries_its_documents_alone_beside_the_next_embedding()
 
 def test_progress_counts_each_chunk_once_when_a_group_fails_after_its_embedding() -> None:
     journal = Journal()
-    index = FakeIndex(journal)
+    index = journaled_index(journal)
     settings = Settings(ingest={"parse_isolation": False})
-    pipe = IngestPipeline(FakeEmbedder(journal), FakeSparse(journal), index, settings, flush_chunks=2)  # type: ignore[arg-type]
+    pipe = IngestPipeline(GatedEmbedder(journal), FakeSparse(journal), index, settings, flush_chunks=2)
     embedded: list[int] = []
     # badsparse's group is embedded (2 chunks heard of), then fails writing: both documents are
     # embedded again, alone, and the bar must not count those chunks twice.
@@ -201,20 +171,20 @@ def test_progress_counts_each_chunk_once_when_a_group_fails_after_its_embedding(
     report = pipe.ingest(docs, "docs", on_embedded=embedded.append)
 
     assert report.counts()["failed"] == 1 and report.failures[0].doc_id == "badsparse"
-    assert sorted({p.chunk.doc_id for p in index.points.values()}) == ["a", "b", "c", "d"]
+    assert sorted({p.chunk.doc_id for p in index.points("docs").values()}) == ["a", "b", "c", "d"]
     assert sum(embedded) == len(docs)  # one per chunk: the bar's total, not past it
     assert not embedding_threads()
 
 
 def test_an_error_on_the_calling_thread_leaves_no_embedding_thread_behind() -> None:
     journal = Journal()
-    index = FakeIndex(journal)
+    index = journaled_index(journal)
 
     def on_result(result: Any) -> None:
         raise KeyError("a hook that breaks")
 
     with pytest.raises(KeyError):
-        pipeline(FakeEmbedder(journal), index, journal).ingest(
+        pipeline(GatedEmbedder(journal), index, journal).ingest(
             [source("a"), source("b"), source("c")], "docs", on_result=on_result)
     assert not embedding_threads()
 
@@ -226,7 +196,7 @@ def test_an_interrupt_stops_the_running_embedding_at_its_next_slice() -> None:
     first_slice = threading.Event()
     slices: list[int] = []
 
-    class SlowEmbedder(FakeEmbedder):
+    class SlowEmbedder(GatedEmbedder):
         def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
             slices.append(len(texts))
             first_slice.set()
@@ -238,11 +208,10 @@ def test_an_interrupt_stops_the_running_embedding_at_its_next_slice() -> None:
         assert first_slice.wait(WAIT_S)
         raise KeyboardInterrupt
 
-    index = FakeIndex(journal)
+    index = journaled_index(journal)
     settings = Settings(ingest={"parse_isolation": False}, chunking={"chunk_size": 16, "chunk_overlap": 0})
-    pipe = IngestPipeline(SlowEmbedder(journal), FakeSparse(journal), index, settings,  # type: ignore[arg-type]
-                          flush_chunks=1)
+    pipe = IngestPipeline(SlowEmbedder(journal), FakeSparse(journal), index, settings, flush_chunks=1)
     with pytest.raises(KeyboardInterrupt):
         pipe.ingest(sources(), "docs")
     assert len(slices) == 1  # of about four
-    assert index.points == {} and not embedding_threads()
+    assert index.points("docs") == {} and not embedding_threads()
