@@ -4,7 +4,6 @@ side), or on the multi-genre sets (``--genres``: the three outcomes per genre an
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,26 +21,17 @@ from core.settings import Settings
 from generation.evaluation import EvalQuestion, evaluate_answers
 from ingest.parsing import parse_bytes
 from ingest.sources import dataset_sources
-from retrieval.evaluation import EvalDataset, informative_answers, load_qa_tsv
+from retrieval.evaluation import EvalDataset, informative_answers, load_qa_tsv, split_for_answers
 
 
 def pick_questions(dataset: EvalDataset, articles: int, sample: int, off_topic: int,
                    seed: int) -> tuple[EvalDataset, list[EvalQuestion]]:
-    """Ingest ``articles`` articles; ask ``sample`` of their questions and ``off_topic`` about others."""
-    rng = random.Random(seed)
-    docs = sorted(dataset.documents, key=lambda d: d.doc_id)
-    if articles >= len(docs):
-        raise InvalidRequest(f"--articles must leave some of the {len(docs)} articles out for off-topic questions")
-    chosen = rng.sample(docs, articles)
-    ids = {d.doc_id for d in chosen}
-    answerable = [q for q in dataset.queries if set(q.relevant) & ids and q.answers]
-    others = [q for q in dataset.queries if not set(q.relevant) & ids]
-    picked = rng.sample(answerable, min(sample, len(answerable)))
-    refusals = rng.sample(others, min(off_topic, len(others)))
+    """The articles to ingest, and the questions to ask as ``evaluate_answers`` takes them."""
+    subset, picked, refusals = split_for_answers(dataset, articles, sample, off_topic, seed)
     questions = [EvalQuestion(q.text, q.answers, doc_id=next(iter(q.relevant)), yes_no=not informative_answers(q))
                  for q in picked]
     questions += [EvalQuestion(q.text, (), doc_id=None, expect_refusal=True) for q in refusals]
-    return EvalDataset(dataset.name, dataset.kind, chosen, dataset.queries), questions
+    return subset, questions
 
 
 def eval_answers(

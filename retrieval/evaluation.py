@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -176,6 +177,23 @@ def limit_queries(dataset: EvalDataset, limit: int) -> EvalDataset:
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip(" .!?")
+
+
+def split_for_answers(dataset: EvalDataset, articles: int, sample: int, off_topic: int,
+                      seed: int) -> tuple[EvalDataset, list[EvalQuery], list[EvalQuery]]:
+    """For an answer evaluation: ``articles`` articles to ingest (the returned subset), ``sample`` of
+    the questions they answer, and ``off_topic`` questions about articles left out (to be refused)."""
+    rng = random.Random(seed)
+    docs = sorted(dataset.documents, key=lambda d: d.doc_id)
+    if articles >= len(docs):
+        raise InvalidRequest(f"--articles must leave some of the {len(docs)} articles out for off-topic questions")
+    chosen = rng.sample(docs, articles)
+    ids = {d.doc_id for d in chosen}
+    answerable = [q for q in dataset.queries if set(q.relevant) & ids and q.answers]
+    others = [q for q in dataset.queries if not set(q.relevant) & ids]
+    picked = rng.sample(answerable, min(sample, len(answerable)))
+    refusals = rng.sample(others, min(off_topic, len(others)))
+    return EvalDataset(dataset.name, dataset.kind, chosen, dataset.queries), picked, refusals
 
 
 def informative_answers(query: EvalQuery) -> list[str]:
