@@ -55,7 +55,7 @@ class DocumentService:
         self.cache = cache
         self.settings = settings
 
-    async def upload(self, files: list[UploadFile], collection: str, tags: dict[str, str],
+    async def upload(self, files: list[UploadFile], collection: str, tags: dict[str, str] | None,
                      doc_ids: list[str] | None = None, sources: list[str] | None = None) -> dict[str, Any]:
         if not files:
             raise InvalidRequest("no files: send one or more `files` parts")
@@ -85,7 +85,7 @@ class DocumentService:
         try:
             paths = [await run_blocking(self.spool.save, folder, name, f.file, self.settings.ingest.max_file_bytes)
                      for f, name in zip(files, names, strict=True)]
-            queued = tuple(JobFile(doc_id, n, p, dict(tags), origin)
+            queued = tuple(JobFile(doc_id, n, p, dict(tags) if tags is not None else None, origin)
                            for doc_id, n, p, origin in zip(ids, names, paths, origins, strict=True))
             await run_blocking(self.runner.submit, JobSpec(job_id, collection, queued))
         except BaseException:

@@ -53,7 +53,10 @@ def ingest(
     collection: CollectionOpt = None,
     glob: Annotated[str, typer.Option(help="Only files whose name matches this pattern.")] = "*",
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Metadata key=value, repeatable.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", help="Metadata key=value, repeatable: replaces a document's tags. Without it, documents "
+        "already indexed keep theirs.")] = None,
+    clear_tags: Annotated[bool, typer.Option("--clear-tags", help="Remove the documents' tags.")] = False,
     batch_size: Annotated[int | None, typer.Option(help="Chunks per embedding batch.")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Enqueue a job for `ragqa worker` instead.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="With --queue or --server: follow the job to its end.")] = False,
@@ -72,14 +75,20 @@ def ingest(
     name = collection or settings.ingest.default_collection
     if queue and server:
         fail(InvalidRequest("give --queue or --server, not both"), as_json)
+    if clear_tags and tag:
+        fail(InvalidRequest("give --tag or --clear-tags, not both"), as_json)
+    try:
+        tags = {} if clear_tags else parse_tags(tag) if tag else None
+    except RagqaError as exc:
+        fail(exc, as_json)
     if queue:
-        enqueue(settings, paths, name, glob, recursive, tag or [], wait, as_json)
+        enqueue(settings, paths, name, glob, recursive, tags, wait, as_json)
         return
     if server:
-        upload(server, api_key, paths, name, glob, recursive, tag or [], wait, as_json)
+        upload(server, api_key, paths, name, glob, recursive, tags, wait, as_json)
         return
     try:
-        sources = list(iter_sources(paths, glob, recursive, parse_tags(tag or [])))
+        sources = list(iter_sources(paths, glob, recursive, tags))
         with Components(settings) as parts:
             report = _run(parts, sources, name, show_progress=not as_json)
     except IndexLocked as exc:
@@ -98,15 +107,15 @@ def ingest(
 
 
 def upload(server: str, api_key: str | None, paths: list[Path], name: str, glob: str, recursive: bool,
-           tags: list[str], wait: bool, as_json: bool) -> None:
+           tags: dict[str, str] | None, wait: bool, as_json: bool) -> None:
     """`--server`: the files go to a running server, keeping the doc_ids a local ingest would give them."""
     from cli.server_ingest import ingest_through_server, local_rejections
 
     try:
-        sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
+        sources = list(iter_sources(paths, glob, recursive, tags))
         _check_unique(sources)
         sources, rejected = local_rejections(sources)
-        jobs = ingest_through_server(server, sources, name, parse_tags(tags), api_key, wait)
+        jobs = ingest_through_server(server, sources, name, tags, api_key, wait)
     except RagqaError as exc:
         fail(exc, as_json)
     failed = sum(job["counts"]["failed"] for job in jobs) + len(rejected)
@@ -137,8 +146,8 @@ def _check_unique(sources: list[SourceDocument]) -> None:
         seen[src.doc_id] = src.source
 
 
-def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursive: bool, tags: list[str],
-            wait: bool, as_json: bool) -> None:
+def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursive: bool,
+            tags: dict[str, str] | None, wait: bool, as_json: bool) -> None:
     """`--queue`: one job, one task per file on the bulk queue; the workers read the files where they are."""
     from cli.jobs_cmd import follow, print_job
     from jobs.spec import JobFile, JobSpec, new_job_id
@@ -146,7 +155,7 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
     from workers.runner import CeleryJobRunner
 
     try:
-        sources = list(iter_sources(paths, glob, recursive, parse_tags(tags)))
+        sources = list(iter_sources(paths, glob, recursive, tags))
         _check_unique(sources)
         assert all(src.path is not None for src in sources)
         files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source, s.root)  # type: ignore[arg-type]

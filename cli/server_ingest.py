@@ -40,7 +40,7 @@ def local_rejections(sources: list[SourceDocument]) -> tuple[list[SourceDocument
     return keep, rejected
 
 
-def ingest_through_server(url: str, sources: list[SourceDocument], collection: str, tags: dict[str, str],
+def ingest_through_server(url: str, sources: list[SourceDocument], collection: str, tags: dict[str, str] | None,
                           api_key: str | None, wait: bool, timeout_s: float = 3600.0) -> list[dict[str, Any]]:
     """Uploads ``sources`` in batches; returns each batch's job (followed to its end when ``wait``).
     Give it the sources ``local_rejections`` keeps."""
@@ -64,9 +64,12 @@ def ingest_through_server(url: str, sources: list[SourceDocument], collection: s
         return jobs
 
 
-def _upload(client: httpx.Client, batch: list[SourceDocument], collection: str, tags: dict[str, str]) -> str:
+def _upload(client: httpx.Client, batch: list[SourceDocument], collection: str,
+            tags: dict[str, str] | None) -> str:
     data: dict[str, Any] = {"collection": collection, "doc_ids": [s.doc_id for s in batch],
-                            "sources": [s.source for s in batch], "tags": [f"{k}={v}" for k, v in tags.items()]}
+                            "sources": [s.source for s in batch]}
+    if tags is not None:  # absent: the server keeps the tags it holds; [""]: none
+        data["tags"] = [f"{k}={v}" for k, v in tags.items()] or [""]
     with _opened(batch) as files:
         accepted = _call(client, "POST", "/documents", data=data, files=files)
     return str(accepted["job_id"])

@@ -204,11 +204,12 @@ class IngestPipeline:
             parsed = self._parse(source)
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
-                source=source.source, text=parsed.text, tags=source.tags, pages=parsed.pages,
-                format=parsed.format,
+                source=source.source, text=parsed.text, pages=parsed.pages, format=parsed.format,
             )
             state = self.index.document_state(collection, document.doc_id, document.content_hash,
                                               self.pipeline_id)
+            # Tags not given are kept: re-running an ingest without its --tag must not strip them.
+            document.tags = dict(source.tags) if source.tags is not None else dict(state.tags or {})
             if state.complete:
                 if state.tags == document.tags:
                     record(DocumentResult(source.doc_id, source.source, "unchanged", chunks=state.points))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DocumentTooLarge, IngestError, NotFound
@@ -36,7 +36,7 @@ class SourceDocument:
     source: str
     path: Path | None = None
     data: bytes | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] | None = None  # None: keep the tags the index holds (a new document: none)
     title: str | None = None
     error: IngestError | None = None
     root: Path | None = None
@@ -55,7 +55,8 @@ class SourceDocument:
 
 def iter_sources(paths: Iterable[Path], glob: str = "*", recursive: bool = True,
                  tags: dict[str, str] | None = None) -> Iterator[SourceDocument]:
-    """Files under each path (a file is its own root). Missing paths raise NotFound up front."""
+    """Files under each path (a file is its own root). Missing paths raise NotFound up front.
+    ``tags`` None: each document keeps the tags the index holds; a dict (even empty) replaces them."""
     roots = [Path(p) for p in paths]
     for root in roots:
         if not root.exists() and not root.is_symlink():
@@ -81,7 +82,8 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
 def _source(path: Path, doc_id: str, tags: dict[str, str] | None, root: Path | None) -> SourceDocument:
     absolute = Path(os.path.abspath(path))
     return SourceDocument(doc_id=doc_id, name=path.name, source=str(absolute), path=absolute,
-                          tags=dict(tags or {}), root=Path(os.path.abspath(root)) if root is not None else None)
+                          tags=dict(tags) if tags is not None else None,
+                          root=Path(os.path.abspath(root)) if root is not None else None)
 
 
 def dataset_sources(dataset: EvalDataset) -> list[SourceDocument]:

@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ class JobFile:
     doc_id: str
     name: str
     path: Path
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] | None = None  # None: keep the tags the index holds
     source: str | None = None  # what `ragqa delete --source` matches; default: the name
     root: Path | None = None  # the folder it was found under: a symlink is read only inside it
 
@@ -41,12 +41,13 @@ class JobFile:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobFile:
         root = data.get("root")
-        return cls(data["doc_id"], data["name"], Path(data["path"]), dict(data.get("tags") or {}), data.get("source"),
-                   Path(root) if root else None)
+        tags = data.get("tags")
+        return cls(data["doc_id"], data["name"], Path(data["path"]), dict(tags) if tags is not None else None,
+                   data.get("source"), Path(root) if root else None)
 
     def to_source(self) -> SourceDocument:
         return SourceDocument(doc_id=self.doc_id, name=self.name, source=self.source or self.name, path=self.path,
-                              tags=dict(self.tags), root=self.root)
+                              tags=dict(self.tags) if self.tags is not None else None, root=self.root)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,9 @@ async def upload_documents(
     request: Request,
     files: Annotated[list[UploadFile], File(description="The files (.txt .md .html .pdf .docx).")],
     collection: Annotated[str | None, Form(pattern=COLLECTION_PATTERN, description="Default: `docs`.")] = None,
-    tags: Annotated[list[str] | None, Form(description="`key=value` metadata, repeatable.")] = None,
+    tags: Annotated[list[str] | None, Form(
+        description="`key=value` metadata, repeatable: replaces a document's tags (one empty `tags` field "
+        "removes them). Absent: a document already indexed keeps its tags.")] = None,
     doc_ids: Annotated[list[str] | None, Form(
         description="The id to index each file as, in the order of `files` (default: its safe file name). "
         "`ragqa ingest --server` sends the ids a local ingest would use, so both update the same documents.",
@@ -49,7 +51,7 @@ async def upload_documents(
         "matches; default: its file name).",
     )] = None,
 ) -> Any:
-    tag_pairs = dict(parse_tag_pairs([t for t in tags or [] if t]))
+    tag_pairs = dict(parse_tag_pairs([t for t in tags if t])) if tags is not None else None
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
     return await services.documents.upload(files, name, tag_pairs, doc_ids=doc_ids, sources=sources)

@@ -118,3 +118,18 @@ def test_cancel_a_job(client: TestClient, corpus_dir: Path) -> None:
         assert job["state"] == "cancelled"
         assert job["counts"]["cancelled"] >= 1
         assert job["counts"]["done"] + job["counts"]["cancelled"] == 4
+
+
+def test_a_re_upload_without_tags_keeps_them_and_an_empty_tags_field_clears_them(
+        client: TestClient, corpus_dir: Path) -> None:
+    def upload(data: dict[str, object]) -> dict[str, object]:
+        accepted = client.post("/documents", files=[("files", ("koala.txt", article(corpus_dir, "a10.txt")))],
+                               data={"collection": "tagged", **data})  # fmt: skip
+        assert accepted.status_code == 202, accepted.text
+        assert wait_for_job(client, accepted.json()["job_id"])["state"] == "done"
+        return client.get("/documents/koala.txt", params={"collection": "tagged"}).json()["tags"]  # type: ignore[no-any-return]
+
+    assert upload({"tags": ["team=zoo"]}) == {"team": "zoo"}
+    assert upload({}) == {"team": "zoo"}  # no tags field: the document keeps its tags
+    assert upload({"tags": ["team=marsupials"]}) == {"team": "marsupials"}
+    assert upload({"tags": [""]}) == {}

@@ -147,3 +147,30 @@ def test_progress_says_all_parsed_when_a_file_fails(tmp_path: Path, corpus_dir: 
     assert "files (all parsed)" in frames and "2/2" in frames, frames
     # Before the first file is parsed the chunk count is unknown, and says so (not a bar stuck at 0/0).
     assert "0/0" not in frames and "parsing the first files" in frames, frames
+
+
+def test_re_ingesting_without_tags_keeps_them_and_only_tag_or_clear_tags_changes_them(
+        tmp_path: Path, corpus_dir: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "kangaroo.txt").write_bytes((corpus_dir / "set1" / "a1.txt").read_bytes())
+    store = tmp_path / "store"
+
+    def tags_and_outcome(*args: str) -> tuple[dict[str, str], dict[str, int]]:
+        run = ragqa(store, "ingest", str(folder), "--json", *args)
+        assert run.returncode == 0, run.stdout + run.stderr
+        report = json.loads(run.stdout)
+        listed = json.loads(ragqa(store, "ls", "--json").stdout)
+        [doc] = listed["documents"]
+        return doc["tags"], {k: report[k] for k in ("added", "updated", "unchanged")}
+
+    assert tags_and_outcome("--tag", "team=zoo") == ({"team": "zoo"}, {"added": 1, "updated": 0, "unchanged": 0})
+    # The same files again, without --tag: nothing changes (the tags were once silently stripped here).
+    assert tags_and_outcome() == ({"team": "zoo"}, {"added": 0, "updated": 0, "unchanged": 1})
+    # A changed file keeps its tags too.
+    (folder / "kangaroo.txt").write_text((folder / "kangaroo.txt").read_text() + "\nA new closing line.\n")
+    assert tags_and_outcome() == ({"team": "zoo"}, {"added": 0, "updated": 1, "unchanged": 0})
+    assert tags_and_outcome("--tag", "team=marsupials")[0] == {"team": "marsupials"}
+    assert tags_and_outcome("--clear-tags") == ({}, {"added": 0, "updated": 1, "unchanged": 0})
+    both = ragqa(store, "ingest", str(folder), "--tag", "a=b", "--clear-tags", "--json")
+    assert both.returncode == 2 and "not both" in json.loads(both.stdout)["error"]["message"]
