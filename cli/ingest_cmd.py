@@ -33,6 +33,7 @@ from core.names import COLLECTION_RULE, is_collection_name, parse_tags
 from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
+from ingest.sync import remove_vanished
 
 
 def check_collection_option(name: str | None) -> str | None:
@@ -57,6 +58,9 @@ def ingest(
         "--tag", help="Metadata key=value, repeatable: replaces a document's tags. Without it, documents "
         "already indexed keep theirs.")] = None,
     clear_tags: Annotated[bool, typer.Option("--clear-tags", help="Remove the documents' tags.")] = False,
+    sync: Annotated[bool, typer.Option(
+        "--sync", help="Also delete the documents ingested from under these folders whose file is gone, so "
+        "the collection equals the folders.")] = False,
     batch_size: Annotated[int | None, typer.Option(help="Chunks per embedding batch.")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Enqueue a job for `ragqa worker` instead.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="With --queue or --server: follow the job to its end.")] = False,
@@ -77,6 +81,9 @@ def ingest(
         fail(InvalidRequest("give --queue or --server, not both"), as_json)
     if clear_tags and tag:
         fail(InvalidRequest("give --tag or --clear-tags, not both"), as_json)
+    if sync and (queue or server):
+        fail(InvalidRequest("--sync works on a local ingest (it deletes from the store it opens); for a "
+                            "server, delete with DELETE /documents/{doc_id}"), as_json)
     try:
         tags = {} if clear_tags else parse_tags(tag) if tag else None
     except RagqaError as exc:
@@ -91,6 +98,8 @@ def ingest(
         sources = list(iter_sources(paths, glob, recursive, tags))
         with Components(settings) as parts:
             report = _run(parts, sources, name, show_progress=not as_json)
+            if sync:
+                report.removed = remove_vanished(parts.index, parts.index, name, paths)
     except IndexLocked as exc:
         from api.server import served_url
 
@@ -242,6 +251,8 @@ def _print_report(report: IngestReport) -> None:
     console.print(table)
     for failure in report.failures:
         console.print(f"[red]✗[/] {escape(failure.doc_id)}: {escape(str(failure.reason))}")
+    for doc_id, chunks in report.removed.items():
+        console.print(f"[yellow]−[/] {escape(doc_id)}: its file is gone; deleted ({chunks} chunks)")
 
 
 def delete(

@@ -33,6 +33,7 @@ class IngestReport:
     collection: str
     results: list[DocumentResult] = field(default_factory=list)
     seconds: float = 0.0
+    removed: dict[str, int] = field(default_factory=dict)  # --sync: doc_id -> chunks, files gone
 
     def add(self, result: DocumentResult) -> None:
         self.results.append(result)
@@ -60,4 +61,5 @@ class IngestReport:
             "collection": self.collection, **self.counts(), "chunks_written": self.chunks_written,
             "seconds": round(self.seconds, 3), "chunks_per_second": round(self.chunks_per_second, 2),
             "failures": [{k: v for k, v in asdict(r).items() if k != "transient"} for r in self.failures],
+            "removed": dict(self.removed),
         }

@@ -174,3 +174,31 @@ def test_re_ingesting_without_tags_keeps_them_and_only_tag_or_clear_tags_changes
     assert tags_and_outcome("--clear-tags") == ({}, {"added": 0, "updated": 1, "unchanged": 0})
     both = ragqa(store, "ingest", str(folder), "--tag", "a=b", "--clear-tags", "--json")
     assert both.returncode == 2 and "not both" in json.loads(both.stdout)["error"]["message"]
+
+
+def test_sync_deletes_the_documents_whose_files_are_gone_and_nothing_else(tmp_path: Path, corpus_dir: Path) -> None:
+    folder, other = tmp_path / "notes", tmp_path / "elsewhere"
+    folder.mkdir()
+    other.mkdir()
+    for name in ("a1.txt", "a2.txt", "a3.txt"):
+        (folder / name).write_bytes((corpus_dir / "set1" / name).read_bytes())
+    (other / "a7.txt").write_bytes((corpus_dir / "set1" / "a7.txt").read_bytes())
+    store = tmp_path / "store"
+    assert ragqa(store, "ingest", str(folder), str(other), "--json").returncode == 0
+
+    (folder / "a2.txt").unlink()  # deleted from the folder
+    (folder / "a3.txt").write_text("   \n")  # now fails to parse: still there, so it stays indexed
+    run = ragqa(store, "ingest", str(folder), "--sync", "--json")
+    report = json.loads(run.stdout)
+    assert list(report["removed"]) == ["a2.txt"] and report["removed"]["a2.txt"] > 0, report
+    listed = {d["doc_id"] for d in json.loads(ragqa(store, "ls", "--json").stdout)["documents"]}
+    assert listed == {"a1.txt", "a3.txt", "a7.txt"}  # a7 came from another folder: untouched
+
+    again = json.loads(ragqa(store, "ingest", str(folder), "--glob", "*.md", "--sync", "--json").stdout)
+    assert again["removed"] == {}  # files another --glob leaves out still exist: nothing is removed
+    (folder / "a1.txt").unlink()
+    plain = json.loads(ragqa(store, "ingest", str(folder), "--json").stdout)
+    assert plain["removed"] == {}  # without --sync nothing is ever deleted
+    assert "a1.txt" in {d["doc_id"] for d in json.loads(ragqa(store, "ls", "--json").stdout)["documents"]}
+    refused = ragqa(store, "ingest", str(folder), "--sync", "--queue", "--json")
+    assert refused.returncode == 2 and "--sync" in json.loads(refused.stdout)["error"]["message"]
