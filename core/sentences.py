@@ -43,6 +43,7 @@ _LIST_ITEM = re.compile(r"([-*•]|\d{1,3}[.)])\s")
 # A line of structured text: a table row, a code fence, a field ("Carrier: ParcelPoint Ground",
 # "**Port** — 5690") or a setting ("max_connections = 10000", "orchard.job.timeout=45m").
 _TABLE_ROW = re.compile(r"\|")
+_HEADED_ROW = re.compile(r"[^·\n]{1,60}?: [^·\n]+( · [^·\n]+)+$")  # a table row with its header (ingest.tables)
 _FENCE = re.compile(r"(```|~~~)")
 _FIELD = re.compile(r"[*_`]*[A-Z][\w .()/#&'+-]{0,40}?[*_`]*\s?(:|—|–)\s+\S")
 # One token, then "=" (or ":" when the token reads as a key: "max_conn: 10", "broker.port: 5690").
@@ -112,7 +113,7 @@ def structured_line(line: str) -> bool:
         >>> structured_line("| London | GBP | 72 |"), structured_line("The port is set below.")
         (True, False)
     """
-    if _TABLE_ROW.match(line) or _FENCE.match(line) or _SETTING.match(line):
+    if _TABLE_ROW.match(line) or _FENCE.match(line) or _SETTING.match(line) or _HEADED_ROW.match(line):
         return True
     field = _FIELD.match(line)
     return field is not None and len(line[: field.start(1)].split()) <= 5  # a key is a few words

@@ -17,6 +17,7 @@ from typing import Any
 from core.errors import DocumentTooLarge, ParseError, UnsupportedFormat
 from core.ingest_settings import IngestSettings
 from core.types import PageSpan
+from ingest.tables import markdown_tables_as_rows, rows_with_header
 from ingest.text import clean_document_text, decode_bytes
 
 SUPPORTED_SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
@@ -70,7 +71,7 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
     limits = limits or ParseLimits()
     fmt = format_of(name)
     if fmt in ("txt", "md"):
-        parsed = ParsedText(clean_document_text(decode_bytes(data, name)), fmt)
+        parsed = ParsedText(clean_document_text(markdown_tables_as_rows(decode_bytes(data, name))), fmt)
         if fmt == "md":
             parsed.title = _markdown_title(parsed.text)
     elif fmt == "html":
@@ -144,6 +145,7 @@ def _parse_html(markup: str) -> ParsedText:
             element.drop_tree()  # keeps the text that follows it
     title = title or _element_text(root.find(".//h1"))
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    _tables_as_rows(root)
     pieces: list[str] = []
     for event, element in etree.iterwalk(root, events=("start", "end")):
         block = element.tag in _BLOCK_TAGS
@@ -160,6 +162,25 @@ def _parse_html(markup: str) -> ParsedText:
     # Inline whitespace in HTML is insignificant: collapse runs within each line.
     lines = (re.sub(r"[ \t]+", " ", line).strip() for line in "".join(pieces).splitlines())
     return ParsedText(clean_document_text("\n".join(lines)), "html", title=title)
+
+
+def _tables_as_rows(root: Any) -> None:
+    """Each outermost <table> becomes a block of lines, one per row, each carrying the header."""
+    from lxml import etree
+
+    for table in [t for t in root.iter("table") if not any(a.tag == "table" for a in t.iterancestors())]:
+        trs = list(table.iter("tr"))
+        rows = [[_element_text(cell) for cell in tr if cell.tag in ("td", "th")] for tr in trs]
+        header_row = bool(trs) and any(cell.tag == "th" for cell in trs[0])
+        block = etree.Element("div")
+        caption = table.find("caption")
+        lines = ([_element_text(caption)] if caption is not None else []) + rows_with_header(
+            [r for r in rows if r], header_row)
+        block.text = "\n".join(line for line in lines if line)
+        block.tail = table.tail
+        parent = table.getparent()
+        if parent is not None:
+            parent.replace(table, block)
 
 
 def _element_text(element: Any) -> str:
@@ -204,6 +225,17 @@ def _parse_pdf(data: bytes, name: str, limits: ParseLimits) -> ParsedText:
     return ParsedText("\n\n".join(pieces), "pdf", title=title, pages=pages)
 
 
+def _row_cells(row: Any) -> list[str]:
+    """A row's cell texts; python-docx repeats a merged cell in every column it spans: kept once."""
+    seen: set[int] = set()
+    cells = []
+    for cell in row.cells:
+        element = id(cell._tc)
+        cells.append("" if element in seen else cell.text)
+        seen.add(element)
+    return cells
+
+
 def _parse_docx(data: bytes, name: str) -> ParsedText:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
@@ -214,9 +246,17 @@ def _parse_docx(data: bytes, name: str) -> ParsedText:
         raise ParseError(f"{name}: corrupt or unreadable DOCX ({exc})") from exc
     except Exception as exc:  # zipfile.BadZipFile and lxml errors vary by version
         raise ParseError(f"{name}: corrupt or unreadable DOCX ({type(exc).__name__}: {exc})") from exc
-    blocks = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(" | ".join(cell.text for cell in row.cells))
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    # The body in document order: a table stays where it is, as rows that carry its header.
+    blocks: list[str] = []
+    for child in document.element.body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            blocks.append(Paragraph(child, document).text)
+        elif tag == "tbl":
+            rows = [_row_cells(row) for row in Table(child, document).rows]
+            blocks.append("\n".join(rows_with_header(rows)))
     title = document.core_properties.title or ""
     return ParsedText(clean_document_text("\n\n".join(blocks)), "docx", title=title)

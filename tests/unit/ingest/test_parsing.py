@@ -44,7 +44,38 @@ def test_docx_paragraphs_and_tables(tmp_path: Path) -> None:
     parsed = parse_bytes(write_docx(tmp_path / "echidna.docx").read_bytes(), "echidna.docx")
     assert parsed.title == "Echidna notes"
     assert "spiny anteaters" in parsed.text
-    assert "Lifespan | 50 years" in parsed.text
+    assert "Lifespan: 50 years" in parsed.text  # a two-column table: labels and values
+
+
+def test_a_docx_table_keeps_its_place_and_each_row_carries_the_header(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Per-diem rates for staff travel.")
+    table = document.add_table(rows=3, cols=3)
+    for r, row in enumerate([("City", "Per diem", "Lodging"), ("Boston", "$79", "$258"), ("Denver", "$74", "$199")]):
+        for c, text in enumerate(row):
+            table.rows[r].cells[c].text = text
+    document.add_paragraph("Rates are reviewed every January.")
+    document.save(str(tmp_path / "rates.docx"))
+    text = parse_bytes((tmp_path / "rates.docx").read_bytes(), "rates.docx").text
+    rows = "City: Boston · Per diem: $79 · Lodging: $258\nCity: Denver · Per diem: $74 · Lodging: $199"
+    assert text.split("\n\n") == ["Per-diem rates for staff travel.", rows, "Rates are reviewed every January."]
+
+
+def test_html_and_markdown_tables_become_rows_with_their_header() -> None:
+    html = (b"<html><body><p>Rates below.</p><table><caption>Per diem 2024</caption>"
+            b"<tr><th>City</th><th>Per diem</th></tr><tr><td>Boston</td><td>$79</td></tr>"
+            b"<tr><td>Denver</td><td>$74</td></tr></table><p>After the table.</p></body></html>")
+    lines = parse_bytes(html, "rates.html").text.splitlines()
+    assert "Per diem 2024" in lines and "City: Boston · Per diem: $79" in lines
+    assert "City: Denver · Per diem: $74" in lines
+    assert lines.index("City: Boston · Per diem: $79") < lines.index("After the table.")
+    markdown = (b"# Rates\n\n| City | Per diem | Lodging |\n|:--|--:|--:|\n"
+                b"| Boston | $79 | $258 |\n| Denver | | $199 |\n")
+    text = parse_bytes(markdown, "rates.md").text
+    assert "City: Boston · Per diem: $79 · Lodging: $258\nCity: Denver · Lodging: $199" in text
+    assert "|" not in text
 
 
 @pytest.mark.parametrize(
