@@ -17,11 +17,13 @@ from typing import Any
 from core.errors import DocumentTooLarge, ParseError, UnsupportedFormat
 from core.ingest_settings import IngestSettings
 from core.types import PageSpan
+from ingest.records import parse_csv, parse_email, parse_xlsx
 from ingest.tables import markdown_tables_as_rows, rows_with_header
 from ingest.text import clean_document_text, decode_bytes
 
 SUPPORTED_SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
-                      ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+                      ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
+                      ".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".eml": "eml", ".mbox": "mbox"}
 
 # Elements that are page furniture rather than content.
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "header",
@@ -78,6 +80,15 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
         parsed = _parse_html(decode_bytes(data, name))
     elif fmt == "pdf":
         parsed = _parse_pdf(data, name, limits)
+    elif fmt == "csv":
+        parsed = ParsedText(clean_document_text(parse_csv(data, name)[0]), fmt)
+    elif fmt == "xlsx":
+        _check_zip(data, name, limits)
+        text, title = parse_xlsx(data, name, max_cells=limits.max_chars // 2)
+        parsed = ParsedText(clean_document_text(text), fmt, title=title)
+    elif fmt in ("eml", "mbox"):
+        text, title = parse_email(data, name, lambda markup: _parse_html(markup).text, mbox=fmt == "mbox")
+        parsed = ParsedText(clean_document_text(text), fmt, title=title)
     else:
         _check_zip(data, name, limits)
         parsed = _parse_docx(data, name)
@@ -102,7 +113,8 @@ def _check_zip(data: bytes, name: str, limits: ParseLimits) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ParseError(f"{name}: corrupt or unreadable DOCX ({exc})") from exc
+        kind = Path(name).suffix.lstrip(".").upper() or "file"
+        raise ParseError(f"{name}: corrupt or unreadable {kind} ({exc})") from exc
     if len(entries) > limits.max_zip_entries:
         raise DocumentTooLarge(f"{name}: {len(entries):,} entries in the archive, over the limit of "
                                f"{limits.max_zip_entries:,} (ingest.max_zip_entries)")

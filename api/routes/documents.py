@@ -37,7 +37,8 @@ DocIdPath = Annotated[str, Path(min_length=1, max_length=1000, description="The 
              summary="Upload one or more files to ingest; returns a job to follow")
 async def upload_documents(
     request: Request,
-    files: Annotated[list[UploadFile], File(description="The files (.txt .md .html .pdf .docx).")],
+    files: Annotated[list[UploadFile], File(
+        description="The files (.txt .md .html .pdf .docx .csv .tsv .xlsx .eml .mbox).")],
     collection: Annotated[str | None, Form(pattern=COLLECTION_PATTERN, description="Default: `docs`.")] = None,
     tags: Annotated[list[str] | None, Form(
         description="`key=value` metadata, repeatable: replaces a document's tags (one empty `tags` field "

@@ -93,3 +93,52 @@ def test_bad_input_names_what_was_wrong(name: str, data: bytes, error: type[Exce
     with pytest.raises(error, match=reason) as info:
         parse_bytes(data, name)
     assert name in str(info.value)
+
+
+def test_csv_and_tsv_rows_carry_their_header() -> None:
+    csv_text = b"City,Per diem,Lodging\nBoston,$79,$258\n\nDenver,\"$74\",$199\n"
+    assert parse_bytes(csv_text, "rates.csv").text == ("City: Boston · Per diem: $79 · Lodging: $258\n"
+                                                       "City: Denver · Per diem: $74 · Lodging: $199")
+    assert parse_bytes(b"sku\tqty\nBW-3075\t58\n", "stock.tsv").text == "sku: BW-3075 · qty: 58"
+
+
+def test_xlsx_sheets_become_named_blocks_of_rows(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Per diem"
+    for row in (("City", "Per diem"), ("Boston", 79), ("Denver", 74.5)):
+        sheet.append(row)
+    book.create_sheet("Empty")
+    book.save(tmp_path / "rates.xlsx")
+    parsed = parse_bytes((tmp_path / "rates.xlsx").read_bytes(), "rates.xlsx")
+    assert parsed.format == "xlsx"
+    assert parsed.text == "Sheet: Per diem\nCity: Boston · Per diem: 79\nCity: Denver · Per diem: 74.5"
+    with pytest.raises(ParseError, match="XLSX"):
+        parse_bytes(b"PK\x03\x04 not a workbook", "broken.xlsx")
+
+
+MAIL = (b"From: Tidewater Outfitters <orders@tidewater.example>\nTo: Marcus Bell <marcus@mailbox.example>\n"
+        b"Date: Mon, 15 Apr 2024 13:27:02 -0400\nSubject: Your order #TW-20931 has shipped!\n"
+        b"MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=XX\n\n"
+        b"--XX\nContent-Type: text/html; charset=utf-8\n\n<p>Carrier: <b>ParcelPoint</b> Ground</p>\n"
+        b"--XX\nContent-Type: text/plain; charset=utf-8\n\nCarrier: ParcelPoint Ground\nTracking: PP4471\n--XX--\n")
+
+
+def test_an_email_is_its_header_fields_then_its_plain_text() -> None:
+    parsed = parse_bytes(MAIL, "order.eml")
+    assert parsed.title == "Your order #TW-20931 has shipped!"
+    assert parsed.text.startswith("From: Tidewater Outfitters <orders@tidewater.example>\nTo: Marcus Bell")
+    assert "Subject: Your order #TW-20931 has shipped!\n\nCarrier: ParcelPoint Ground\nTracking: PP4471" in parsed.text
+    assert "<p>" not in parsed.text
+
+
+def test_an_mbox_holds_every_message_and_an_html_only_one_is_read_as_text() -> None:
+    html_only = (b"From: a@example.com\nSubject: Refund processed\nContent-Type: text/html\n\n"
+                 b"<html><body><p>Refund amount: CAD 642.18</p><script>x()</script></body></html>\n")
+    mbox = (b"From a@example.com Mon Apr 15 13:27:02 2024\n" + MAIL
+            + b"\nFrom b@example.com Tue Apr 16 10:00:00 2024\n" + html_only)
+    text = parse_bytes(mbox, "inbox.mbox").text
+    assert "Carrier: ParcelPoint Ground" in text and "Refund amount: CAD 642.18" in text
+    assert "Subject: Refund processed" in text and "x()" not in text

@@ -1,0 +1,129 @@
+"""Spreadsheets and mail: CSV and XLSX as rows that carry their header, e-mail (.eml, .mbox) as its
+header fields and its text. Each returns the document's text and title; ``ingest.parsing`` calls
+them (in the parsing sandbox, under its limits).
+
+    >>> parse_csv(b"City,Per diem\\nBoston,$79\\n", "rates.csv")
+    ('City: Boston · Per diem: $79', '')
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+from collections.abc import Callable
+from email.message import EmailMessage, Message
+from typing import Any
+
+from core.errors import ParseError
+from ingest.tables import rows_with_header
+from ingest.text import decode_bytes
+
+MAIL_FIELDS = ("From", "To", "Cc", "Date", "Subject")
+
+
+def parse_csv(data: bytes, name: str) -> tuple[str, str]:
+    text = decode_bytes(data, name)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise ParseError(f"{name}: unreadable CSV ({exc})") from exc
+    return "\n".join(rows_with_header(rows, header_row=True)), ""
+
+
+def parse_xlsx(data: bytes, name: str, max_cells: int) -> tuple[str, str]:
+    """Each sheet: its name as a line, then its rows (the first non-empty row is the header)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors alike
+        raise ParseError(f"{name}: corrupt or unreadable XLSX ({type(exc).__name__}: {exc})") from exc
+    blocks: list[str] = []
+    cells = 0
+    try:
+        for sheet in book.worksheets:
+            rows: list[list[str]] = []
+            for values in sheet.iter_rows(values_only=True):
+                cells += len(values)
+                if cells > max_cells:
+                    raise ParseError(f"{name}: over {max_cells:,} cells (ingest.max_document_chars bounds them)")
+                row = [_cell(v) for v in values]
+                if any(row):
+                    rows.append(row)
+            if rows:
+                blocks.append("\n".join([f"Sheet: {sheet.title}", *rows_with_header(rows, header_row=True)]))
+        title = str(book.properties.title or "") if book.properties else ""
+    finally:
+        book.close()
+    return "\n\n".join(blocks), title
+
+
+def parse_email(data: bytes, name: str, html_text: Callable[[str], str], mbox: bool = False) -> tuple[str, str]:
+    """A message (or every message of an mbox): its header fields, then its text (the plain part,
+    else the HTML part's visible text, by ``html_text``); attachments are named, not read."""
+    messages: list[Message] = (_mbox_messages(data) if mbox
+                               else [email.message_from_bytes(data, policy=email.policy.default)])
+    blocks = [_message_text(m, html_text) for m in messages]
+    first = messages[0] if messages else None
+    return "\n\n".join(b for b in blocks if b), str(first.get("Subject") or "") if first is not None else ""
+
+
+def _message_text(message: Message, html_text: Callable[[str], str]) -> str:
+    fields = [f"{field}: {' '.join(str(message[field]).split())}" for field in MAIL_FIELDS if message[field]]
+    body = ""
+    attachments: list[str] = []
+    if isinstance(message, EmailMessage):
+        part = message.get_body(preferencelist=("plain", "html"))
+        if part is not None:
+            body = _part_text(part, html_text)
+        attachments = [a.get_filename() or "unnamed" for a in message.iter_attachments()]
+    elif not message.is_multipart():
+        body = _part_text(message, html_text)
+    lines = ["\n".join(fields), body.strip()]
+    if attachments:
+        lines.append("Attachments: " + ", ".join(attachments))
+    return "\n\n".join(line for line in lines if line)
+
+
+def _part_text(part: Message, html_text: Callable[[str], str]) -> str:
+    payload: Any = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = payload.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name
+        text = payload.decode("utf-8", errors="replace")
+    if part.get_content_type() == "text/html":
+        return html_text(text)
+    return str(text)
+
+
+def _mbox_messages(data: bytes) -> list[Message]:
+    # The standard mailbox module reads from a path only: split on the "From " lines here.
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    for line in data.splitlines(keepends=True):
+        if line.startswith(b"From ") and current:
+            chunks.append(b"".join(current))
+            current = []
+        current.append(line)
+    if current:
+        chunks.append(b"".join(current))
+    messages: list[Message] = []
+    for chunk in chunks:
+        body = chunk.split(b"\n", 1)[1] if chunk.startswith(b"From ") else chunk
+        messages.append(email.message_from_bytes(body, policy=email.policy.default))
+    return messages
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
