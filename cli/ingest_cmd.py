@@ -55,8 +55,8 @@ def ingest(
     glob: Annotated[str, typer.Option(help="Only files whose name matches this pattern.")] = "*",
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
     tag: Annotated[list[str] | None, typer.Option(
-        "--tag", help="Metadata key=value, repeatable: replaces a document's tags. Without it, documents "
-        "already indexed keep theirs.")] = None,
+        "--tag", help="Metadata key=value, repeatable, merged onto a document's tags (key= removes one). "
+        "Without it, documents already indexed keep theirs.")] = None,
     clear_tags: Annotated[bool, typer.Option("--clear-tags", help="Remove the documents' tags.")] = False,
     sync: Annotated[bool, typer.Option(
         "--sync", help="Also delete the documents ingested from under these folders whose file is gone, so "
@@ -88,6 +88,9 @@ def ingest(
         tags = {} if clear_tags else parse_tags(tag) if tag else None
     except RagqaError as exc:
         fail(exc, as_json)
+    if clear_tags and (queue or server):
+        fail(InvalidRequest("--clear-tags works on a local ingest; through a server, remove each tag with "
+                            "--tag key="), as_json)
     if queue:
         enqueue(settings, paths, name, glob, recursive, tags, wait, as_json)
         return
@@ -95,7 +98,7 @@ def ingest(
         upload(server, api_key, paths, name, glob, recursive, tags, wait, as_json)
         return
     try:
-        sources = list(iter_sources(paths, glob, recursive, tags))
+        sources = list(iter_sources(paths, glob, recursive, tags, replace_tags=clear_tags))
         with Components(settings) as parts:
             report = _run(parts, sources, name, show_progress=not as_json)
             if sync:

@@ -68,8 +68,8 @@ def _upload(client: httpx.Client, batch: list[SourceDocument], collection: str,
             tags: dict[str, str] | None) -> str:
     data: dict[str, Any] = {"collection": collection, "doc_ids": [s.doc_id for s in batch],
                             "sources": [s.source for s in batch]}
-    if tags is not None:  # absent: the server keeps the tags it holds; [""]: none
-        data["tags"] = [f"{k}={v}" for k, v in tags.items()] or [""]
+    if tags:  # absent: the server keeps the tags it holds
+        data["tags"] = [f"{k}={v}" for k, v in tags.items()]
     with _opened(batch) as files:
         accepted = _call(client, "POST", "/documents", data=data, files=files)
     return str(accepted["job_id"])

@@ -208,8 +208,7 @@ class IngestPipeline:
             )
             state = self.index.document_state(collection, document.doc_id, document.content_hash,
                                               self.pipeline_id)
-            # Tags not given are kept: re-running an ingest without its --tag must not strip them.
-            document.tags = dict(source.tags) if source.tags is not None else dict(state.tags or {})
+            document.tags = merged_tags(state.tags, source.tags, source.replace_tags)
             if state.complete:
                 if state.tags == document.tags:
                     record(DocumentResult(source.doc_id, source.source, "unchanged", chunks=state.points))
@@ -332,3 +331,14 @@ class IngestPipeline:
     def delete_document(self, collection: str, doc_id: str) -> int:
         """Remove every chunk of a document; returns how many points went."""
         return self.index.delete_document(collection, doc_id)
+
+
+def merged_tags(held: dict[str, str] | None, changes: dict[str, str] | None, replace: bool = False) -> dict[str, str]:
+    """A document's tags after an ingest: ``changes`` merged onto what the index ``held`` (an ingest
+    without tags keeps them all; ``k=`` removes k), or exactly ``changes`` with ``replace``.
+
+        >>> merged_tags({"team": "zoo", "year": "2023"}, {"year": "2024", "team": ""})
+        {'year': '2024'}
+    """
+    base = {} if replace else dict(held or {})
+    return {k: v for k, v in {**base, **(changes or {})}.items() if v != ""}

@@ -36,7 +36,10 @@ class SourceDocument:
     source: str
     path: Path | None = None
     data: bytes | None = None
-    tags: dict[str, str] | None = None  # None: keep the tags the index holds (a new document: none)
+    # Tag changes, merged onto what the index holds: ``k=v`` sets k, ``k=`` (empty) removes it; None
+    # changes nothing. ``replace_tags``: the document's tags become exactly ``tags`` instead.
+    tags: dict[str, str] | None = None
+    replace_tags: bool = False
     title: str | None = None
     error: IngestError | None = None
     root: Path | None = None
@@ -54,9 +57,9 @@ class SourceDocument:
 
 
 def iter_sources(paths: Iterable[Path], glob: str = "*", recursive: bool = True,
-                 tags: dict[str, str] | None = None) -> Iterator[SourceDocument]:
+                 tags: dict[str, str] | None = None, replace_tags: bool = False) -> Iterator[SourceDocument]:
     """Files under each path (a file is its own root). Missing paths raise NotFound up front.
-    ``tags`` None: each document keeps the tags the index holds; a dict (even empty) replaces them."""
+    ``tags`` are merged onto each document's (``SourceDocument.tags``)."""
     roots = [Path(p) for p in paths]
     for root in roots:
         if not root.exists() and not root.is_symlink():
@@ -65,9 +68,9 @@ def iter_sources(paths: Iterable[Path], glob: str = "*", recursive: bool = True,
         if root.is_dir():
             for file in _walk(root, recursive):
                 if fnmatch.fnmatch(file.name, glob):
-                    yield _source(file, file.relative_to(root).as_posix(), tags, root)
+                    yield _source(file, file.relative_to(root).as_posix(), tags, root, replace_tags)
         else:
-            yield _source(root, root.name, tags, None)
+            yield _source(root, root.name, tags, None, replace_tags)
 
 
 def _walk(root: Path, recursive: bool) -> Iterator[Path]:
@@ -79,10 +82,11 @@ def _walk(root: Path, recursive: bool) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _source(path: Path, doc_id: str, tags: dict[str, str] | None, root: Path | None) -> SourceDocument:
+def _source(path: Path, doc_id: str, tags: dict[str, str] | None, root: Path | None,
+            replace_tags: bool = False) -> SourceDocument:
     absolute = Path(os.path.abspath(path))
     return SourceDocument(doc_id=doc_id, name=path.name, source=str(absolute), path=absolute,
-                          tags=dict(tags) if tags is not None else None,
+                          tags=dict(tags) if tags is not None else None, replace_tags=replace_tags,
                           root=Path(os.path.abspath(root)) if root is not None else None)
 
 

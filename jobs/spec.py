@@ -31,9 +31,10 @@ class JobFile:
     doc_id: str
     name: str
     path: Path
-    tags: dict[str, str] | None = None  # None: keep the tags the index holds
+    tags: dict[str, str] | None = None  # merged onto the document's (``SourceDocument.tags``)
     source: str | None = None  # what `ragqa delete --source` matches; default: the name
     root: Path | None = None  # the folder it was found under: a symlink is read only inside it
+    replace_tags: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path), "root": str(self.root) if self.root else None}
@@ -43,11 +44,12 @@ class JobFile:
         root = data.get("root")
         tags = data.get("tags")
         return cls(data["doc_id"], data["name"], Path(data["path"]), dict(tags) if tags is not None else None,
-                   data.get("source"), Path(root) if root else None)
+                   data.get("source"), Path(root) if root else None, bool(data.get("replace_tags", False)))
 
     def to_source(self) -> SourceDocument:
         return SourceDocument(doc_id=self.doc_id, name=self.name, source=self.source or self.name, path=self.path,
-                              tags=dict(self.tags) if self.tags is not None else None, root=self.root)
+                              tags=dict(self.tags) if self.tags is not None else None, root=self.root,
+                              replace_tags=self.replace_tags)
 
 
 @dataclass(frozen=True, slots=True)

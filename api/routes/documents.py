@@ -41,8 +41,8 @@ async def upload_documents(
         description="The files (.txt .md .html .pdf .docx .csv .tsv .xlsx .eml .mbox).")],
     collection: Annotated[str | None, Form(pattern=COLLECTION_PATTERN, description="Default: `docs`.")] = None,
     tags: Annotated[list[str] | None, Form(
-        description="`key=value` metadata, repeatable: replaces a document's tags (one empty `tags` field "
-        "removes them). Absent: a document already indexed keeps its tags.")] = None,
+        description="`key=value` metadata, repeatable, merged onto a document's tags (`key=` removes "
+        "one). Absent: a document already indexed keeps its tags.")] = None,
     doc_ids: Annotated[list[str] | None, Form(
         description="The id to index each file as, in the order of `files` (default: its safe file name). "
         "`ragqa ingest --server` sends the ids a local ingest would use, so both update the same documents.",
@@ -52,7 +52,7 @@ async def upload_documents(
         "matches; default: its file name).",
     )] = None,
 ) -> Any:
-    tag_pairs = dict(parse_tag_pairs([t for t in tags if t])) if tags is not None else None
+    tag_pairs = dict(parse_tag_pairs([t for t in tags if t])) if tags else None
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
     return await services.documents.upload(files, name, tag_pairs, doc_ids=doc_ids, sources=sources)

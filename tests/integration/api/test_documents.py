@@ -120,7 +120,7 @@ def test_cancel_a_job(client: TestClient, corpus_dir: Path) -> None:
         assert job["counts"]["done"] + job["counts"]["cancelled"] == 4
 
 
-def test_a_re_upload_without_tags_keeps_them_and_an_empty_tags_field_clears_them(
+def test_a_re_upload_merges_tags_and_keeps_them_without_a_tags_field(
         client: TestClient, corpus_dir: Path) -> None:
     def upload(data: dict[str, object]) -> dict[str, object]:
         accepted = client.post("/documents", files=[("files", ("koala.txt", article(corpus_dir, "a10.txt")))],
@@ -131,5 +131,5 @@ def test_a_re_upload_without_tags_keeps_them_and_an_empty_tags_field_clears_them
 
     assert upload({"tags": ["team=zoo"]}) == {"team": "zoo"}
     assert upload({}) == {"team": "zoo"}  # no tags field: the document keeps its tags
-    assert upload({"tags": ["team=marsupials"]}) == {"team": "marsupials"}
-    assert upload({"tags": [""]}) == {}
+    assert upload({"tags": ["year=2024"]}) == {"team": "zoo", "year": "2024"}
+    assert upload({"tags": ["team=marsupials", "year="]}) == {"team": "marsupials"}  # `year=` removes it

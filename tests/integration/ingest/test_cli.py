@@ -149,7 +149,7 @@ def test_progress_says_all_parsed_when_a_file_fails(tmp_path: Path, corpus_dir: 
     assert "0/0" not in frames and "parsing the first files" in frames, frames
 
 
-def test_re_ingesting_without_tags_keeps_them_and_only_tag_or_clear_tags_changes_them(
+def test_tags_merge_rather_than_vanish(
         tmp_path: Path, corpus_dir: Path) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -170,7 +170,8 @@ def test_re_ingesting_without_tags_keeps_them_and_only_tag_or_clear_tags_changes
     # A changed file keeps its tags too.
     (folder / "kangaroo.txt").write_text((folder / "kangaroo.txt").read_text() + "\nA new closing line.\n")
     assert tags_and_outcome() == ({"team": "zoo"}, {"added": 0, "updated": 1, "unchanged": 0})
-    assert tags_and_outcome("--tag", "team=marsupials")[0] == {"team": "marsupials"}
+    assert tags_and_outcome("--tag", "year=2024")[0] == {"team": "zoo", "year": "2024"}  # merged
+    assert tags_and_outcome("--tag", "team=marsupials", "--tag", "year=")[0] == {"team": "marsupials"}  # k= removes
     assert tags_and_outcome("--clear-tags") == ({}, {"added": 0, "updated": 1, "unchanged": 0})
     both = ragqa(store, "ingest", str(folder), "--tag", "a=b", "--clear-tags", "--json")
     assert both.returncode == 2 and "not both" in json.loads(both.stdout)["error"]["message"]
