@@ -23,6 +23,7 @@ from cli import (
     inventory_cmd,
     jobs_cmd,
     serve_cmd,
+    sync_cmd,
     worker_cmd,
 )
 from core.logging import configure_logging
@@ -85,6 +86,7 @@ def main(ctx: typer.Context, version: Annotated[bool, typer.Option(
 
 
 ingest_cmd.register(app)
+sync_cmd.register(app)
 ask_cmd.register(app)
 eval_cmd.register(app)
 eval_answers_cmd.register(app)

@@ -203,3 +203,26 @@ def test_sync_deletes_the_documents_whose_files_are_gone_and_nothing_else(tmp_pa
     assert "a1.txt" in {d["doc_id"] for d in json.loads(ragqa(store, "ls", "--json").stdout)["documents"]}
     refused = ragqa(store, "ingest", str(folder), "--sync", "--queue", "--json")
     assert refused.returncode == 2 and "--sync" in json.loads(refused.stdout)["error"]["message"]
+
+
+def test_sync_makes_the_collection_equal_the_folder_and_a_dry_run_changes_nothing(
+        tmp_path: Path, corpus_dir: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name in ("a1.txt", "a2.txt"):
+        (folder / name).write_bytes((corpus_dir / "set1" / name).read_bytes())
+    store = tmp_path / "store"
+    assert ragqa(store, "sync", str(folder), "--json").returncode == 0
+
+    (folder / "a2.txt").unlink()  # deleted
+    (folder / "a1.txt").write_text((folder / "a1.txt").read_text() + "\nOne more line.\n")  # changed
+    (folder / "a3.txt").write_bytes((corpus_dir / "set1" / "a3.txt").read_bytes())  # added
+    plan = json.loads(ragqa(store, "sync", str(folder), "--dry-run", "--json").stdout)
+    assert (plan["add"], plan["check"], plan["remove"]) == (["a3.txt"], ["a1.txt"], ["a2.txt"])
+    listed = {d["doc_id"] for d in json.loads(ragqa(store, "ls", "--json").stdout)["documents"]}
+    assert listed == {"a1.txt", "a2.txt"}  # the dry run changed nothing
+
+    report = json.loads(ragqa(store, "sync", str(folder), "--json").stdout)
+    assert (report["added"], report["updated"], list(report["removed"])) == (1, 1, ["a2.txt"])
+    listed = {d["doc_id"] for d in json.loads(ragqa(store, "ls", "--json").stdout)["documents"]}
+    assert listed == {"a1.txt", "a3.txt"}  # equal to the folder
