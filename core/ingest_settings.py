@@ -46,6 +46,17 @@ class IngestSettings(Section):
     )
     max_zip_entries: int = Field(default=10_000, ge=1, description="Entries a DOCX (a zip) may hold.")
     max_pdf_pages: int = Field(default=3000, ge=1, description="Pages a PDF may have.")
+    ocr: bool = Field(
+        default=True,
+        description="Read images (.png .jpg .tiff) and PDF pages with no text layer (scans) with Tesseract "
+        "(`tesseract-ocr` and the `ocr` extra; ./scripts/install.sh --dev installs both). Off: such files "
+        "fail, and scanned pages are skipped.",
+    )
+    ocr_language: str = Field(default="eng", description="Tesseract's language(s), e.g. `eng+deu`.")
+    max_ocr_pages: int = Field(
+        default=15, ge=1, description="Scanned pages (or images) one document may have read by OCR (~1 s each "
+        "here: 15 fit the default `parse_timeout_s`; raise both for longer scans).",
+    )
     parse_isolation: bool = Field(
         default=True,
         description="Parse each document in a separate process held to `parse_timeout_s` and "

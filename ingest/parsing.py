@@ -8,22 +8,25 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import DocumentTooLarge, ParseError, UnsupportedFormat
 from core.ingest_settings import IngestSettings
 from core.types import PageSpan
+from ingest.ocr import OcrBudget, OcrSettings, ocr_available, ocr_image
 from ingest.records import parse_csv, parse_email, parse_xlsx
 from ingest.tables import markdown_tables_as_rows, rows_with_header
 from ingest.text import clean_document_text, decode_bytes
 
 SUPPORTED_SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
-                      ".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".eml": "eml", ".mbox": "mbox"}
+                      ".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".eml": "eml", ".mbox": "mbox",
+                      ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
 
 # Elements that are page furniture rather than content.
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "header",
@@ -45,10 +48,21 @@ class ParseLimits:
     max_unzipped_bytes: int = 256 * 1024 * 1024
     max_zip_entries: int = 10_000
     max_pdf_pages: int = 3000
+    ocr: OcrSettings = field(default_factory=OcrSettings)
 
     @classmethod
     def from_settings(cls, ingest: IngestSettings) -> ParseLimits:
-        return cls(ingest.max_document_chars, ingest.max_unzipped_bytes, ingest.max_zip_entries, ingest.max_pdf_pages)
+        return cls(ingest.max_document_chars, ingest.max_unzipped_bytes, ingest.max_zip_entries, ingest.max_pdf_pages,
+                   OcrSettings(ingest.ocr, ingest.ocr_language, ingest.max_ocr_pages))
+
+    def to_json(self) -> str:
+        """What the parsing sandbox's child process is started with."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ParseLimits:
+        data = json.loads(text)
+        return cls(**{**data, "ocr": OcrSettings(**data["ocr"])})
 
 
 @dataclass(slots=True)
@@ -86,6 +100,8 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
         _check_zip(data, name, limits)
         text, title = parse_xlsx(data, name, max_cells=limits.max_chars // 2)
         parsed = ParsedText(clean_document_text(text), fmt, title=title)
+    elif fmt == "image":
+        parsed = ParsedText(clean_document_text(ocr_image(data, name, limits.ocr)), fmt, pages=[PageSpan(1, 0)])
     elif fmt in ("eml", "mbox"):
         text, title = parse_email(data, name, lambda markup: _parse_html(markup).text, mbox=fmt == "mbox")
         parsed = ParsedText(clean_document_text(text), fmt, title=title)
@@ -214,8 +230,12 @@ def _parse_pdf(data: bytes, name: str, limits: ParseLimits) -> ParsedText:
                                    f"{limits.max_pdf_pages:,} (ingest.max_pdf_pages)")
         page_texts: list[str] = []
         chars = 0
+        scans = OcrBudget(limits.ocr, name) if limits.ocr.enabled and ocr_available() else None
         for page in reader.pages:  # stops at the character limit, not after extracting everything
-            page_texts.append(clean_document_text(page.extract_text() or ""))
+            text = page.extract_text() or ""
+            if not text.strip() and scans is not None:  # no text layer: a scanned page
+                text = _ocr_page(page, name, scans)
+            page_texts.append(clean_document_text(text))
             chars += len(page_texts[-1])
             _check_chars(chars, name, limits)
         title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
@@ -246,6 +266,18 @@ def _row_cells(row: Any) -> list[str]:
         cells.append("" if element in seen else cell.text)
         seen.add(element)
     return cells
+
+
+def _ocr_page(page: Any, name: str, scans: OcrBudget) -> str:
+    """The text of a page's images (a scan is one image a page), read by OCR."""
+    texts = []
+    for image in page.images:
+        scans.take()
+        try:
+            texts.append(ocr_image(image.data, f"{name} ({image.name})", scans.settings))
+        except ParseError:
+            continue  # an image OCR cannot read (a logo, a chart): the rest of the page still counts
+    return "\n\n".join(t for t in texts if t)
 
 
 def _parse_docx(data: bytes, name: str) -> ParsedText:

@@ -108,7 +108,7 @@ class ParseSandbox:
         if self._process is not None and self._process.poll() is None:
             return self._process
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ingest.sandbox", str(self.memory_bytes), repr(self.limits)],
+            [sys.executable, "-m", "ingest.sandbox", str(self.memory_bytes), self.limits.to_json()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, close_fds=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
@@ -199,10 +199,5 @@ def _serve(memory_bytes: int, limits: ParseLimits) -> None:
         _write(stdout, reply)
 
 
-def _limits_from_repr(text: str) -> ParseLimits:
-    fields = dict(part.split("=") for part in text[text.index("(") + 1:-1].split(", "))
-    return ParseLimits(**{key: int(value) for key, value in fields.items()})
-
-
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), _limits_from_repr(sys.argv[2]))
+    _serve(int(sys.argv[1]), ParseLimits.from_json(sys.argv[2]))

@@ -6,7 +6,8 @@
 #   ./scripts/install.sh --dev    everything the tests and benchmarks need besides: the in-process LLM
 #                                 (llama-cpp-python, compiled once per machine, and the SmolLM2 GGUF),
 #                                 torch and sentence-transformers (the fp32 embedder), the dev tools,
-#                                 and Debian's Chromium for the widget's browser tests
+#                                 Debian's Chromium for the widget's browser tests and Debian's
+#                                 tesseract-ocr for reading scans
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -57,14 +58,15 @@ HF_HUB_OFFLINE=1 .venv/bin/python -c "from ingest.onnx_embedding import default_
 from ingest.embedding import default_model_path; from ingest.onnx_quantize import int8_compute_model; \
 int8_compute_model(default_onnx_path(), default_model_path())"
 
-# Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download).
-if [ "$DEV" = 1 ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+# Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download) and
+# Debian's Tesseract for reading scans (the ocr extra's engine).
+if [ "$DEV" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/tesseract ]; } && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "installing Debian's chromium (for the browser tests)..."
-  { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-      >/dev/null 2>&1 \
-    || echo "warning: chromium could not be installed: the browser tests will skip (and fail in CI)" >&2
+  echo "installing Debian's chromium and tesseract-ocr (for the browser and OCR tests)..."
+  { $SUDO apt-get update -qq \
+      && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tesseract-ocr; } >/dev/null 2>&1 \
+    || echo "warning: chromium or tesseract-ocr could not be installed: their tests will skip (and fail in CI)" >&2
 fi
 if [ "$DEV" = 1 ]; then
   echo "ragqa installed in .venv, with the dev tools, the in-process LLM and the fp32 embedder"

@@ -1,6 +1,7 @@
 """Page numbers of a PDF, as a user reads them: a short three-page PDF fits in one chunk, and a
 sentence from its second page is cited as p. 2 (not the chunk's first page) on `/ask` and in the
-references an OpenAI client sees; the document's detail says it has 3 pages."""
+references an OpenAI client sees; the document's detail says it has 3 pages. A scanned page (an
+image, no text layer) is read by OCR and its sentence cited with its page too."""
 
 from __future__ import annotations
 
@@ -13,15 +14,23 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from bootstrap.components import Components
 from core.settings import Settings
+from ingest.ocr import ocr_available
 from ingest.sources import iter_sources
-from tests.fixtures.documents import write_pdf
+from tests.fixtures.documents import write_pdf, write_scanned_pdf
 from tests.support.api import make_settings
+from tests.support.environment import require
 from tests.support.services import free_port
 
 PAGES = ["The Harbor Authority of Tollvik was founded in 1921 and manages the northern docks.",
          "The lighthouse keeper's cottage at Tollvik was rebuilt in 1987 after a winter storm.",
          "Ferry tickets for Tollvik are sold at the kiosk beside the main gate."]
 QUESTION = "When was the lighthouse keeper's cottage at Tollvik rebuilt?"
+SCANNED = ["The lease of Greyfield Unit 4 ends on 30 June 2027.", "Rent is 2,450 GBP per month."]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tesseract() -> None:
+    require(ocr_available(), "Tesseract (apt-get install tesseract-ocr) and pytesseract (the ocr extra)")
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +44,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_prefi
 def client(settings: Settings, embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("pdfs")
     write_pdf(folder / "harbor.pdf", PAGES)
+    write_scanned_pdf(folder / "lease.pdf", "Greyfield lease: the summary page.", SCANNED)
     parts = Components(settings)
     parts.__dict__["embedder"] = embedder
     report = parts.pipeline.ingest(list(iter_sources([folder])), "docs")
-    assert report.counts()["added"] == 1, report.to_dict()
+    assert report.counts()["added"] == 2, report.to_dict()
     with TestClient(create_app(settings, parts)) as test_client:
         yield test_client
     parts.close()
@@ -59,3 +69,11 @@ def test_a_sentence_from_page_two_is_cited_as_page_two(client: TestClient) -> No
         "model": "docs", "messages": [{"role": "user", "content": QUESTION}]}).json()
     content = completion["choices"][0]["message"]["content"]
     assert "p. 2" in content.split("Sources:", 1)[1] and "p. 1" not in content, content
+
+
+def test_a_sentence_read_from_a_scanned_page_is_answered_with_its_page(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "When does the lease of Greyfield Unit 4 end?",
+                                     "collection": "docs"}).json()
+    assert not body["refused"], body
+    first = body["citations"][0]
+    assert first["doc_id"] == "lease.pdf" and "30 June 2027" in first["quote"]["text"] and first["page"] == 2, first

@@ -1,0 +1,75 @@
+"""OCR for scans: images, and PDF pages with no text layer, read by Tesseract (through pytesseract).
+
+Runs inside the parsing sandbox with the rest of parsing, so a hostile image is bounded by its
+deadline and memory cap; Pillow refuses decompression bombs before decoding. Tesseract reads a
+scanned page in ~1 s here (bench/ocr.py); ``ingest.max_ocr_pages`` caps how many pages one document may
+have read.
+
+    text = ocr_image(png_bytes, "scan.png", OcrSettings())   # "The lease of Unit 4 ends on ..."
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import dataclass
+
+from core.errors import DocumentTooLarge, ParseError
+
+MISSING = ("reading scans needs Tesseract: apt-get install tesseract-ocr and pip install 'ragqa[ocr]' "
+           "(./scripts/install.sh --dev installs both), or set RAGQA_INGEST__OCR=false")
+
+
+@dataclass(frozen=True, slots=True)
+class OcrSettings:
+    enabled: bool = True
+    language: str = "eng"
+    max_pages: int = 15
+
+
+class OcrBudget:
+    """Counts the pages one document has had read, against ``max_pages``."""
+
+    def __init__(self, settings: OcrSettings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self.pages = 0
+
+    def take(self) -> None:
+        self.pages += 1
+        if self.pages > self.settings.max_pages:
+            raise DocumentTooLarge(f"{self.name}: over {self.settings.max_pages} scanned pages to read "
+                                   "(ingest.max_ocr_pages)")
+
+
+def ocr_available() -> bool:
+    try:
+        import pytesseract  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("tesseract") is not None
+
+
+def ocr_image(data: bytes, name: str, settings: OcrSettings) -> str:
+    """The text of an image; ``ParseError`` when it is not one, or OCR is off or not installed."""
+    if not settings.enabled:
+        raise ParseError(f"{name}: an image, and OCR is off (RAGQA_INGEST__OCR=false)")
+    if not ocr_available():
+        raise ParseError(f"{name}: {MISSING}")
+    import pytesseract
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            frames = getattr(image, "n_frames", 1)
+            if frames > settings.max_pages:
+                raise DocumentTooLarge(f"{name}: {frames} pages, over {settings.max_pages} (ingest.max_ocr_pages)")
+            texts = []
+            for frame in range(frames):  # a multi-page TIFF: each page in turn
+                image.seek(frame)
+                texts.append(pytesseract.image_to_string(image.convert("L"), lang=settings.language))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise ParseError(f"{name}: unreadable image ({type(exc).__name__}: {exc})") from exc
+    except pytesseract.TesseractError as exc:
+        raise ParseError(f"{name}: OCR failed ({exc})") from exc
+    return "\n\n".join(t.strip() for t in texts if t.strip())
