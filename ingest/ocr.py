@@ -68,7 +68,11 @@ def ocr_image(data: bytes, name: str, settings: OcrSettings) -> str:
             for frame in range(frames):  # a multi-page TIFF: each page in turn
                 image.seek(frame)
                 texts.append(pytesseract.image_to_string(image.convert("L"), lang=settings.language))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        raise ParseError(f"{name}: unreadable image (corrupt, or not the format its name says)") from exc
+    except Image.DecompressionBombError as exc:
+        raise DocumentTooLarge(f"{name}: image too large to read ({exc})") from exc
+    except (OSError, ValueError) as exc:
         raise ParseError(f"{name}: unreadable image ({type(exc).__name__}: {exc})") from exc
     except pytesseract.TesseractError as exc:
         raise ParseError(f"{name}: OCR failed ({exc})") from exc

@@ -96,11 +96,11 @@ def test_unknown_job_is_404(client: TestClient) -> None:
 
 
 def test_an_upload_of_only_unsupported_files_is_415(client: TestClient) -> None:
-    response = client.post("/documents", files=[("files", ("photo.png", b"\x89PNG", "image/png")),
+    response = client.post("/documents", files=[("files", ("design.psd", b"8BPS", "image/vnd.adobe.photoshop")),
                                                 ("files", ("data.bin", b"\x00", "application/octet-stream"))])
     assert response.status_code == 415, response.text
     error = response.json()["error"]
-    assert error["code"] == "unsupported_format" and "photo.png" in error["message"] and "data.bin" in error["message"]
+    assert error["code"] == "unsupported_format" and "design.psd" in error["message"] and "data.bin" in error["message"]
 
 
 def test_upload_needs_files(client: TestClient) -> None:

@@ -40,7 +40,7 @@ def test_a_batch_with_ten_bad_files_reports_each_and_indexes_the_rest(tmp_path: 
     assert set(reasons) == {p.name for p in bad}
     for failure in reasons.values():
         assert failure["reason"] and failure["error_code"] in {"parse_error", "unsupported_format"}
-    assert "unsupported file type '.png'" in reasons["image.png"]["reason"]
+    assert "unsupported file type '.psd'" in reasons["design.psd"]["reason"]
     assert "broken symlink" in reasons["broken-link.txt"]["reason"]
 
     stats = json.loads(ragqa(store, "stats", "--json").stdout)
@@ -67,7 +67,7 @@ def test_names_that_look_like_markup_are_printed_as_they_are(tmp_path: Path) -> 
     folder = tmp_path / "odd"
     files = {"[/b].txt": b"Wombats produce cube-shaped droppings.\n",  # the file b].txt in the folder [
              "[red]notes[/red].md": b"# Notes\n\nEchidnas lay eggs.\n",
-             "[/i]scan.png": b"\x89PNG\r\n\x1a\n"}
+             "[/i]scan.psd": b"8BPS\x00\x01"}
     for doc_id, data in files.items():
         (folder / doc_id).parent.mkdir(parents=True, exist_ok=True)
         (folder / doc_id).write_bytes(data)
@@ -75,9 +75,9 @@ def test_names_that_look_like_markup_are_printed_as_they_are(tmp_path: Path) -> 
 
     run = ragqa(store, "ingest", str(folder))
 
-    assert run.returncode == 1, run.stdout + run.stderr  # the .png alone fails
+    assert run.returncode == 1, run.stdout + run.stderr  # the .psd alone fails
     assert "Traceback" not in run.stderr, run.stderr
-    assert "[/i]scan.png" in run.stdout and "unsupported file type" in run.stdout
+    assert "[/i]scan.psd" in run.stdout and "unsupported file type" in run.stdout
     assert json.loads(ragqa(store, "stats", "--json").stdout)["documents"] == 2
     deleted = ragqa(store, "delete", "[/b].txt")
     assert deleted.returncode == 0 and "deleted [/b].txt" in deleted.stdout, deleted.stdout + deleted.stderr

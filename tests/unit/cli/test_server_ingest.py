@@ -14,12 +14,12 @@ def test_only_regular_files_of_a_parsed_type_are_sent(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "a.txt").write_text("Plain text.")
-    (folder / "photo.png").write_bytes(b"\x89PNG")
+    (folder / "design.psd").write_bytes(b"8BPS")
     os.mkfifo(folder / "pipe.txt")
     (folder / "zero.txt").symlink_to("/dev/zero")
     keep, rejected = local_rejections(list(iter_sources([folder])))
     assert [s.doc_id for s in keep] == ["a.txt"]
     reasons = {r["doc_id"]: (r["error_code"], r["reason"]) for r in rejected}
-    assert reasons["photo.png"][0] == "unsupported_format"
+    assert reasons["design.psd"][0] == "unsupported_format"
     assert reasons["pipe.txt"][0] == "not_a_regular_file" and "named pipe" in reasons["pipe.txt"][1]
     assert reasons["zero.txt"][0] == "not_a_regular_file" and "character device" in reasons["zero.txt"][1]

@@ -81,7 +81,7 @@ def test_html_and_markdown_tables_become_rows_with_their_header() -> None:
 @pytest.mark.parametrize(
     ("name", "data", "error", "reason"),
     [
-        ("x.png", b"\x89PNG", UnsupportedFormat, "unsupported file type '.png'"),
+        ("x.psd", b"8BPS", UnsupportedFormat, "unsupported file type '.psd'"),
         ("noext", b"text", UnsupportedFormat, "unsupported file type"),
         ("bad.pdf", b"%PDF-1.4 not really", ParseError, "PDF"),
         ("bad.docx", b"plain text", ParseError, "DOCX"),
