@@ -94,7 +94,8 @@ class CitationOut(BaseModel):
     source: str
     start: int = Field(description="Character offset of the passage in the document's text.")
     end: int
-    page: int | None
+    page: int | None = Field(description="The page (or slide) the quoted sentence is on; null when unpaginated.")
+    location: str | None = Field(default=None, description='The page as a reader says it: "p. 2", "slide 3".')
     snippet: str = Field(description="A preview of the passage; it holds the quote whole (whitespace folded).")
     score: float
     quote: QuoteOut | None = Field(default=None, description="The sentence of the passage that supports the answer.")
@@ -177,8 +178,8 @@ def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool
     return {
         "answer_id": answer_id, "text": answer.text,
         "citations": [{"number": c.number, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title,
-                       "source": c.source, "start": c.start, "end": c.end, "page": c.page, "snippet": c.snippet,
-                       "score": c.score, "quote": _quote(c.quote)} for c in answer.citations],
+                       "source": c.source, "start": c.start, "end": c.end, "page": c.page, "location": c.location,
+                       "snippet": c.snippet, "score": c.score, "quote": _quote(c.quote)} for c in answer.citations],
         "refused": answer.refused, "degraded": answer.degraded, "cached": cached, "mode": answer.mode,
         "confidence": answer.confidence,
         "claims": [{"text": c.text, "citations": list(c.citations), "supported": c.supported, "support": c.support,

@@ -101,8 +101,8 @@ def describe(answer: Answer) -> str:
 
 
 def source_line(c: Citation) -> Text:
-    """``[n] Title (doc_id, p.N, chars a-b): "the quoted sentence"``; with no quote, the passage's span and start."""
-    where = f"p.{c.page}, " if c.page else ""
+    """``[n] Title (doc_id, p. N, chars a-b): "the quoted sentence"``; with no quote, the passage's span and start."""
+    where = f"{c.location}, " if c.location else ""
     if c.quote is not None:  # the exact span of the document that supports the answer
         span, text = f"chars {c.quote.start}-{c.quote.end}", '"' + " ".join(c.quote.text.split()) + '"'
     else:

@@ -29,8 +29,9 @@ from core.types import AnswerMode, ChatMessage, SearchFilters
 
 # Bumped when what an answer is made of changes (a new guardrail on its text), so that answers
 # cached before the change are not served after it. 2: unsourced links and addresses stripped;
-# 3: the key derived from the request (mode and options their own fields).
-ANSWER_FORMAT = 3
+# 3: the key derived from the request (mode and options their own fields); 4: citations say
+# where ("location": "p. 2", "slide 3").
+ANSWER_FORMAT = 4
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.。？！]+$")
 MODES: tuple[str, ...] = get_args(AnswerMode)

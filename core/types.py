@@ -42,6 +42,7 @@ class Document:
     pages: list[PageSpan] = field(default_factory=list)
     format: str = "txt"
     content_hash: str = ""
+    page_unit: str = "page"  # what its pages are: "page" (PDF, scans) or "slide" (PPTX)
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -77,6 +78,7 @@ class Chunk:
     # Pages (PDF) that begin inside the chunk after its first one, as (offset in the document, page):
     # a sentence's own page, not the chunk's first, is what a citation names.
     page_starts: tuple[tuple[int, int], ...] = ()
+    page_unit: str = "page"
 
     def page_at(self, offset: int) -> int | None:
         """The page holding the document offset ``offset`` (within this chunk); None when unpaginated."""
@@ -150,6 +152,14 @@ class Citation:
     snippet: str
     score: float
     quote: Quote | None = None
+    page_unit: str = "page"
+
+    @property
+    def location(self) -> str | None:
+        """Where in its document, as a reader says it: "p. 2", "slide 3"; None when unpaginated."""
+        if self.page is None:
+            return None
+        return f"p. {self.page}" if self.page_unit == "page" else f"{self.page_unit} {self.page}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,7 @@ def make_citation(number: int, scored: ScoredChunk, quote: Quote | None = None) 
         start=chunk.start,
         end=chunk.end,
         page=chunk.page_at(quote.start) if quote is not None else chunk.page,
+        page_unit=chunk.page_unit,
         snippet=preview,
         score=scored.score,
         quote=quote,

@@ -62,6 +62,7 @@ class Chunker:
                 title=document.title, source=document.source, content_hash=document.content_hash,
                 tags=dict(document.tags), ingested_at=ingested_at,
                 page_starts=tuple((p.start, p.page) for p in document.pages if start < p.start < end),
+                page_unit=document.page_unit,
             ))
         return chunks
 

@@ -20,13 +20,15 @@ from core.ingest_settings import IngestSettings
 from core.types import PageSpan
 from ingest.ocr import OcrBudget, OcrSettings, ocr_available, ocr_image
 from ingest.records import parse_csv, parse_email, parse_xlsx
+from ingest.slides import parse_pptx
 from ingest.tables import markdown_tables_as_rows, rows_with_header
 from ingest.text import clean_document_text, decode_bytes
 
 SUPPORTED_SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
                       ".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".eml": "eml", ".mbox": "mbox",
-                      ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+                      ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image",
+                      ".pptx": "pptx"}
 
 # Elements that are page furniture rather than content.
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "header",
@@ -71,6 +73,7 @@ class ParsedText:
     format: str
     title: str = ""
     pages: list[PageSpan] = field(default_factory=list)
+    page_unit: str = "page"
 
 
 def format_of(name: str) -> str:
@@ -100,6 +103,10 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
         _check_zip(data, name, limits)
         text, title = parse_xlsx(data, name, max_cells=limits.max_chars // 2)
         parsed = ParsedText(clean_document_text(text), fmt, title=title)
+    elif fmt == "pptx":
+        _check_zip(data, name, limits)
+        text, title, slides = parse_pptx(data, name)
+        parsed = ParsedText(text, fmt, title=title, pages=slides, page_unit="slide")
     elif fmt == "image":
         parsed = ParsedText(clean_document_text(ocr_image(data, name, limits.ocr)), fmt, pages=[PageSpan(1, 0)])
     elif fmt in ("eml", "mbox"):

@@ -205,6 +205,7 @@ class IngestPipeline:
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, pages=parsed.pages, format=parsed.format,
+                page_unit=parsed.page_unit,
             )
             state = self.index.document_state(collection, document.doc_id, document.content_hash,
                                               self.pipeline_id)

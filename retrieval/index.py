@@ -271,6 +271,7 @@ def chunk_payload(point: IndexPoint) -> dict[str, Any]:
         "source": chunk.source, "start": chunk.start, "end": chunk.end, "page": chunk.page,
         "content_hash": chunk.content_hash, **tag_payload(chunk.tags),
         **({"page_starts": [list(p) for p in chunk.page_starts]} if chunk.page_starts else {}),
+        **({"page_unit": chunk.page_unit} if chunk.page_unit != "page" else {}),
         "ingested_at": ingested.isoformat(), "ingested_ts": ingested.timestamp(),
         "chunk_count": point.chunk_count, "pipeline": point.pipeline,
     }
@@ -285,6 +286,7 @@ def chunk_from_payload(point_id: str, payload: dict[str, Any]) -> Chunk:
         content_hash=payload.get("content_hash", ""), tags=dict(payload.get("tags") or {}),
         ingested_at=datetime.fromisoformat(ingested) if ingested else None,
         page_starts=tuple((int(start), int(page)) for start, page in payload.get("page_starts") or ()),
+        page_unit=str(payload.get("page_unit") or "page"),
     )
 
 

@@ -64,7 +64,8 @@ def references(citations: list[dict[str, Any]]) -> str:
     for c in citations:
         title = c["title"] or c["doc_id"]
         where = c["source"] or c["doc_id"]
-        details = [where] + ([f"p. {c['page']}"] if c.get("page") is not None else [])
+        location = c.get("location") or (f"p. {c['page']}" if c.get("page") is not None else None)
+        details = [where] + ([location] if location else [])
         lines.append(f"[{c['number']}] {title} ({', '.join(details)})")
     return "\n\nSources:\n" + "\n".join(lines) if lines else ""
 

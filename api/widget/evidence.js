@@ -79,7 +79,7 @@ export function answerNotes(message) {
 export function sourcePreview(citation, message, quote = citation.quote) {
   if (!quote || !quote.text) quote = null;
   const where = quote ? `sentence at characters ${quote.start}–${quote.end}` : `characters ${citation.start}–${citation.end}`;
-  const meta = [citation.doc_id, citation.page ? `page ${citation.page}` : "", where].filter(Boolean).join(" · ");
+  const meta = [citation.doc_id, citation.location || (citation.page ? `page ${citation.page}` : ""), where].filter(Boolean).join(" · ");
   const nodes = [el("strong", { class: "source-title" }, `[${citation.number}] ${citation.title || citation.doc_id}`),
     el("span", { class: "source-meta" }, meta)];
   const support = supportOf(citation, message);

@@ -229,7 +229,7 @@
     view.detail.scrollIntoView({ block: "nearest" });
   }
   function plainPreview(c) {
-    const meta = [c.doc_id, c.page ? `page ${c.page}` : "", `characters ${c.start}–${c.end}`].filter(Boolean).join(" · ");
+    const meta = [c.doc_id, c.location || (c.page ? `page ${c.page}` : ""), `characters ${c.start}–${c.end}`].filter(Boolean).join(" · ");
     return [el("strong", { class: "source-title" }, `[${c.number}] ${c.title || c.doc_id}`),
       el("span", { class: "source-meta" }, meta), el("blockquote", { class: "snippet" }, c.snippet)];
   }

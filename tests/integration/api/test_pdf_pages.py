@@ -1,7 +1,8 @@
 """Page numbers of a PDF, as a user reads them: a short three-page PDF fits in one chunk, and a
 sentence from its second page is cited as p. 2 (not the chunk's first page) on `/ask` and in the
 references an OpenAI client sees; the document's detail says it has 3 pages. A scanned page (an
-image, no text layer) is read by OCR and its sentence cited with its page too."""
+image, no text layer) is read by OCR and its sentence cited with its page too; a slide's sentence
+is cited as "slide N"."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bootstrap.components import Components
 from core.settings import Settings
 from ingest.ocr import ocr_available
 from ingest.sources import iter_sources
-from tests.fixtures.documents import write_pdf, write_scanned_pdf
+from tests.fixtures.documents import write_pdf, write_pptx, write_scanned_pdf
 from tests.support.api import make_settings
 from tests.support.environment import require
 from tests.support.services import free_port
@@ -45,10 +46,11 @@ def client(settings: Settings, embedder: Any, tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("pdfs")
     write_pdf(folder / "harbor.pdf", PAGES)
     write_scanned_pdf(folder / "lease.pdf", "Greyfield lease: the summary page.", SCANNED)
+    write_pptx(folder / "review.pptx")
     parts = Components(settings)
     parts.__dict__["embedder"] = embedder
     report = parts.pipeline.ingest(list(iter_sources([folder])), "docs")
-    assert report.counts()["added"] == 2, report.to_dict()
+    assert report.counts()["added"] == 3, report.to_dict()
     with TestClient(create_app(settings, parts)) as test_client:
         yield test_client
     parts.close()
@@ -64,7 +66,7 @@ def test_a_sentence_from_page_two_is_cited_as_page_two(client: TestClient) -> No
     body = client.post("/ask", json={"question": QUESTION, "collection": "docs"}).json()
     assert not body["refused"], body
     first = body["citations"][0]
-    assert "1987" in first["quote"]["text"] and first["page"] == 2, first
+    assert "1987" in first["quote"]["text"] and first["page"] == 2 and first["location"] == "p. 2", first
     completion = client.post("/v1/chat/completions", json={
         "model": "docs", "messages": [{"role": "user", "content": QUESTION}]}).json()
     content = completion["choices"][0]["message"]["content"]
@@ -77,3 +79,15 @@ def test_a_sentence_read_from_a_scanned_page_is_answered_with_its_page(client: T
     assert not body["refused"], body
     first = body["citations"][0]
     assert first["doc_id"] == "lease.pdf" and "30 June 2027" in first["quote"]["text"] and first["page"] == 2, first
+
+
+def test_a_sentence_on_a_slide_is_cited_by_its_slide(client: TestClient) -> None:
+    question = "What is the daily fee for Berth 7?"
+    body = client.post("/ask", json={"question": question, "collection": "docs"}).json()
+    assert not body["refused"], body
+    first = body["citations"][0]
+    assert first["doc_id"] == "review.pptx" and "EUR 1,150" in first["quote"]["text"], first
+    assert first["page"] == 3 and first["location"] == "slide 3", first
+    completion = client.post("/v1/chat/completions", json={
+        "model": "docs", "messages": [{"role": "user", "content": question}]}).json()
+    assert "slide 3" in completion["choices"][0]["message"]["content"].split("Sources:", 1)[1]

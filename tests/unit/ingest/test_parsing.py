@@ -142,3 +142,18 @@ def test_an_mbox_holds_every_message_and_an_html_only_one_is_read_as_text() -> N
     text = parse_bytes(mbox, "inbox.mbox").text
     assert "Carrier: ParcelPoint Ground" in text and "Refund amount: CAD 642.18" in text
     assert "Subject: Refund processed" in text and "x()" not in text
+
+
+def test_slides_are_pages_with_their_notes_and_tables(tmp_path: Path) -> None:
+    from tests.fixtures.documents import write_pptx
+
+    parsed = parse_bytes(write_pptx(tmp_path / "review.pptx").read_bytes(), "review.pptx")
+    assert parsed.format == "pptx" and parsed.page_unit == "slide" and parsed.title == "Harbor Authority review"
+    assert [p.page for p in parsed.pages] == [1, 2, 3]
+    slides = [parsed.text[p.start:end] for p, end in zip(parsed.pages, [*(q.start - 2 for q in parsed.pages[1:]),
+                                                                      len(parsed.text)], strict=True)]
+    assert slides[1] == ("Dredging\nThe north channel was dredged to 14 metres in March.\n"
+                         "Notes: Mention the contractor, Tidewater Marine.")
+    assert slides[2] == "Berth fees\nBerth: Berth 7 · Daily fee: EUR 1,150\nBerth: Berth 9 · Daily fee: EUR 980"
+    with pytest.raises(ParseError, match="PPTX"):
+        parse_bytes(b"PK\x03\x04 not a deck", "broken.pptx")
