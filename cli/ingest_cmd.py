@@ -71,7 +71,8 @@ def ingest(
         "--api-key", envvar="RAGQA_API_KEY", help="With --server: the server's API key, when it requires one.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest documents (.txt .md .html .pdf .docx .pptx .csv .xlsx .eml .mbox, images): parse, chunk, embed, index."""
+    """Ingest documents (text, markdown, HTML, PDF, office files, spreadsheets, mail, e-books, images): parse, chunk,
+    embed, index."""
     settings: Settings = ctx.obj
     if batch_size:
         embedding = settings.embedding.model_copy(update={"batch_size": batch_size})

@@ -18,6 +18,7 @@ from typing import Any
 from core.errors import DocumentTooLarge, ParseError, UnsupportedFormat
 from core.ingest_settings import IngestSettings
 from core.types import PageSpan
+from ingest.books import parse_epub, parse_odt, parse_rtf
 from ingest.ocr import OcrBudget, OcrSettings, ocr_available, ocr_image
 from ingest.records import parse_csv, parse_email, parse_xlsx
 from ingest.slides import parse_pptx
@@ -28,7 +29,7 @@ SUPPORTED_SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
                       ".csv": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".eml": "eml", ".mbox": "mbox",
                       ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image",
-                      ".pptx": "pptx"}
+                      ".pptx": "pptx", ".epub": "epub", ".odt": "odt", ".rtf": "rtf"}
 
 # Elements that are page furniture rather than content.
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "header",
@@ -107,6 +108,13 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
         _check_zip(data, name, limits)
         text, title, slides = parse_pptx(data, name)
         parsed = ParsedText(text, fmt, title=title, pages=slides, page_unit="slide")
+    elif fmt in ("epub", "odt"):
+        _check_zip(data, name, limits)
+        text, title = (parse_epub(data, name, lambda markup: _parse_html(markup).text) if fmt == "epub"
+                       else parse_odt(data, name))
+        parsed = ParsedText(clean_document_text(text), fmt, title=title)
+    elif fmt == "rtf":
+        parsed = ParsedText(clean_document_text(parse_rtf(data, name)[0]), fmt)
     elif fmt == "image":
         parsed = ParsedText(clean_document_text(ocr_image(data, name, limits.ocr)), fmt, pages=[PageSpan(1, 0)])
     elif fmt in ("eml", "mbox"):
@@ -168,6 +176,8 @@ def _parse_html(markup: str) -> ParsedText:
     from lxml import etree
     from lxml import html as lxml_html
 
+    # An XHTML file starts with an XML declaration, which lxml refuses in a str: it says nothing here.
+    markup = re.sub(r"^\s*<\?xml[^>]*\?>", "", markup, count=1)
     try:
         root = lxml_html.document_fromstring(markup)
     except (etree.ParserError, ValueError):

@@ -38,7 +38,8 @@ DocIdPath = Annotated[str, Path(min_length=1, max_length=1000, description="The 
 async def upload_documents(
     request: Request,
     files: Annotated[list[UploadFile], File(
-        description="The files (.txt .md .html .pdf .docx .pptx .csv .tsv .xlsx .eml .mbox .png .jpg .tiff).")],
+        description="The files (.txt .md .html .pdf .docx .pptx .odt .rtf .epub .csv .tsv .xlsx .eml .mbox "
+        ".png .jpg .tiff).")],
     collection: Annotated[str | None, Form(pattern=COLLECTION_PATTERN, description="Default: `docs`.")] = None,
     tags: Annotated[list[str] | None, Form(
         description="`key=value` metadata, repeatable, merged onto a document's tags (`key=` removes "

@@ -157,3 +157,63 @@ def test_slides_are_pages_with_their_notes_and_tables(tmp_path: Path) -> None:
     assert slides[2] == "Berth fees\nBerth: Berth 7 · Daily fee: EUR 1,150\nBerth: Berth 9 · Daily fee: EUR 980"
     with pytest.raises(ParseError, match="PPTX"):
         parse_bytes(b"PK\x03\x04 not a deck", "broken.pptx")
+
+
+def test_an_epub_is_its_chapters_in_reading_order(tmp_path: Path) -> None:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("harbor-1")
+    book.set_title("The Harbor Handbook")
+    book.set_language("en")
+    chapters = []
+    for i, body in enumerate(["<h1>Arrival</h1><p>Pilots board at the outer buoy.</p>",
+                              "<h1>Fees</h1><p>Berth 7 costs EUR 1,150 a day.</p><script>x()</script>"], start=1):
+        chapter = epub.EpubHtml(title=f"Chapter {i}", file_name=f"c{i}.xhtml", lang="en")
+        chapter.content = f"<html><body>{body}</body></html>"
+        book.add_item(chapter)
+        chapters.append(chapter)
+    book.spine = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(tmp_path / "handbook.epub"), book)
+    parsed = parse_bytes((tmp_path / "handbook.epub").read_bytes(), "handbook.epub")
+    assert parsed.title == "The Harbor Handbook"
+    assert parsed.text.index("Pilots board at the outer buoy.") < parsed.text.index("Berth 7 costs EUR 1,150 a day.")
+    assert "x()" not in parsed.text
+
+
+def test_an_odt_keeps_paragraphs_and_reads_its_table_as_rows(tmp_path: Path) -> None:
+    from odf.opendocument import OpenDocumentText
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import H, P
+
+    document = OpenDocumentText()
+    document.text.addElement(H(outlinelevel=1, text="Berth fees"))
+    document.text.addElement(P(text="Fees are reviewed every January."))
+    table = Table()
+    for row in (("Berth", "Daily fee", "Max draft"), ("Berth 7", "EUR 1,150", "12 m")):
+        table_row = TableRow()
+        for value in row:
+            cell = TableCell()
+            cell.addElement(P(text=value))
+            table_row.addElement(cell)
+        table.addElement(table_row)
+    document.text.addElement(table)
+    document.save(str(tmp_path / "fees.odt"))
+    text = parse_bytes((tmp_path / "fees.odt").read_bytes(), "fees.odt").text
+    assert text == ("Berth fees\n\nFees are reviewed every January.\n\n"
+                    "Berth: Berth 7 · Daily fee: EUR 1,150 · Max draft: 12 m")
+
+
+def test_rtf_is_read_as_text_and_other_bytes_are_refused() -> None:
+    rtf = rb"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard The north channel was dredged to {\b 14 metres}.\par}"
+    assert parse_bytes(rtf, "memo.rtf").text == "The north channel was dredged to 14 metres."
+    with pytest.raises(ParseError, match="not an RTF"):
+        parse_bytes(b"plain words", "memo.rtf")
+
+
+def test_an_xhtml_file_with_an_xml_declaration_is_read() -> None:
+    xhtml = (b"<?xml version='1.0' encoding='utf-8'?>\n"
+             b"<html xmlns='http://www.w3.org/1999/xhtml'><body><p>Hello there.</p></body></html>")
+    assert parse_bytes(xhtml, "page.html").text == "Hello there."
