@@ -22,12 +22,13 @@ def sandbox() -> Iterator[ParseSandbox]:
     box.close()
 
 
-def test_a_zip_bomb_fails_from_its_directory_before_it_expands(tmp_path: Path) -> None:
-    bomb = write_zip_bomb_docx(tmp_path / "bomb.docx", expanded_mb=300).read_bytes()
+@pytest.mark.parametrize("name", ["bomb.docx", "bomb.xlsx", "bomb.pptx", "bomb.epub", "bomb.odt"])
+def test_a_zip_bomb_fails_from_its_directory_before_it_expands(tmp_path: Path, name: str) -> None:
+    bomb = write_zip_bomb_docx(tmp_path / name, expanded_mb=300).read_bytes()  # every zip-based format
     started = time.perf_counter()
     expected = r"expands to 314,572,8\d\d bytes, over the limit of 268,435,456 \(ingest.max_unzipped_bytes\)"
     with pytest.raises(DocumentTooLarge, match=expected):
-        parse_bytes(bomb, "bomb.docx", ParseLimits(max_unzipped_bytes=256 * 2**20))
+        parse_bytes(bomb, name, ParseLimits(max_unzipped_bytes=256 * 2**20))
     assert time.perf_counter() - started < 1.0
 
 
