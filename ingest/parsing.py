@@ -75,6 +75,8 @@ class ParsedText:
     title: str = ""
     pages: list[PageSpan] = field(default_factory=list)
     page_unit: str = "page"
+    # Files inside it that are documents of their own (an e-mail's attachments): (file name, bytes).
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def format_of(name: str) -> str:
@@ -118,8 +120,9 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
     elif fmt == "image":
         parsed = ParsedText(clean_document_text(ocr_image(data, name, limits.ocr)), fmt, pages=[PageSpan(1, 0)])
     elif fmt in ("eml", "mbox"):
-        text, title = parse_email(data, name, lambda markup: _parse_html(markup).text, mbox=fmt == "mbox")
-        parsed = ParsedText(clean_document_text(text), fmt, title=title)
+        text, title, files = parse_email(data, name, lambda markup: _parse_html(markup).text, mbox=fmt == "mbox",
+                                         readable=_readable_attachment)
+        parsed = ParsedText(clean_document_text(text), fmt, title=title, attachments=files)
     else:
         _check_zip(data, name, limits)
         parsed = _parse_docx(data, name)
@@ -127,6 +130,12 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
         raise ParseError(f"{name}: no text found in the document")
     _check_chars(len(parsed.text), name, limits)
     return parsed
+
+
+def _readable_attachment(filename: str) -> bool:
+    """An attachment a parser reads, mail aside (a forwarded message stays inside its carrier)."""
+    fmt = SUPPORTED_SUFFIXES.get(Path(filename).suffix.lower())
+    return fmt is not None and fmt not in ("eml", "mbox")
 
 
 def _check_chars(chars: int, name: str, limits: ParseLimits) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -166,8 +167,9 @@ class IngestPipeline:
         try:
             pending: _Pending | None = None
             group = _Group()
-            for source in sources:
-                prepared = self._prepare(source, collection, record)
+            inner: deque[SourceDocument] = deque()  # documents found inside others (an e-mail's attachments)
+            for source in _with_inner(sources, inner):
+                prepared = self._prepare(source, collection, record, inner)
                 if prepared is None:
                     continue
                 if on_parsed:
@@ -198,10 +200,12 @@ class IngestPipeline:
                  chunks=report.chunks_written, seconds=round(report.seconds, 2))
         return report
 
-    def _prepare(self, source: SourceDocument, collection: str,
-                 record: Callable[[DocumentResult], None]) -> _Prepared | None:
+    def _prepare(self, source: SourceDocument, collection: str, record: Callable[[DocumentResult], None],
+                 inner: deque[SourceDocument] | None = None) -> _Prepared | None:
         try:
             parsed = self._parse(source)
+            if inner is not None:
+                inner.extend(attachment_sources(source, parsed.attachments))
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, pages=parsed.pages, format=parsed.format,
@@ -343,3 +347,27 @@ def merged_tags(held: dict[str, str] | None, changes: dict[str, str] | None, rep
     """
     base = {} if replace else dict(held or {})
     return {k: v for k, v in {**base, **(changes or {})}.items() if v != ""}
+
+
+def attachment_sources(carrier: SourceDocument, files: Sequence[tuple[str, bytes]]) -> list[SourceDocument]:
+    """A message's attachments as documents of their own: ``<message doc_id>/<file name>``, from the
+    message's source (so deleting or syncing the message takes them too), with its tags."""
+    sources: list[SourceDocument] = []
+    seen: set[str] = set()
+    for filename, data in files:
+        safe = Path(filename).name or "attachment"
+        doc_id, n = f"{carrier.doc_id}/{safe}", 2
+        while doc_id in seen:
+            doc_id, n = f"{carrier.doc_id}/{Path(safe).stem}-{n}{Path(safe).suffix}", n + 1
+        seen.add(doc_id)
+        sources.append(SourceDocument(doc_id, safe, carrier.source, data=data, tags=carrier.tags,
+                                      replace_tags=carrier.replace_tags))
+    return sources
+
+
+def _with_inner(sources: Iterable[SourceDocument], inner: deque[SourceDocument]) -> Iterator[SourceDocument]:
+    """Each source, then what was found inside it, before the next."""
+    for source in sources:
+        yield source
+        while inner:
+            yield inner.popleft()

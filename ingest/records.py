@@ -64,14 +64,25 @@ def parse_xlsx(data: bytes, name: str, max_cells: int) -> tuple[str, str]:
     return "\n\n".join(blocks), title
 
 
-def parse_email(data: bytes, name: str, html_text: Callable[[str], str], mbox: bool = False) -> tuple[str, str]:
+def parse_email(data: bytes, name: str, html_text: Callable[[str], str], mbox: bool = False,
+                readable: Callable[[str], bool] = lambda filename: False) -> tuple[str, str, list[tuple[str, bytes]]]:
     """A message (or every message of an mbox): its header fields, then its text (the plain part,
-    else the HTML part's visible text, by ``html_text``); attachments are named, not read."""
+    else the HTML part's visible text, by ``html_text``); attachments are named in it, and those
+    ``readable`` says a parser reads come back (file name, bytes) to be documents of their own."""
     messages: list[Message] = (_mbox_messages(data) if mbox
                                else [email.message_from_bytes(data, policy=email.policy.default)])
     blocks = [_message_text(m, html_text) for m in messages]
     first = messages[0] if messages else None
-    return "\n\n".join(b for b in blocks if b), str(first.get("Subject") or "") if first is not None else ""
+    files: list[tuple[str, bytes]] = []
+    for message in messages:
+        if isinstance(message, EmailMessage):
+            for part in message.iter_attachments():
+                filename = part.get_filename() or ""
+                payload = part.get_payload(decode=True)
+                if filename and readable(filename) and isinstance(payload, bytes) and payload:
+                    files.append((filename, payload))
+    subject = str(first.get("Subject") or "") if first is not None else ""
+    return "\n\n".join(b for b in blocks if b), subject, files
 
 
 def _message_text(message: Message, html_text: Callable[[str], str]) -> str:

@@ -115,14 +115,17 @@ def _ingest(task: DocumentTask, store: JobStore, pipeline: IngestPipeline, polic
 
     results: list[DocumentResult] = []
     try:
+        # The job follows its own document; documents found inside it (an e-mail's attachments) are
+        # ingested alongside and reported by the pipeline, not as steps of this one.
         pipeline.ingest([task.file.to_source()], task.collection, on_result=results.append,
-                        on_stage=lambda _, stage: persist(lambda: store.set_document(job_id, doc_id, stage)))
+                        on_stage=lambda d, stage: persist(lambda: store.set_document(job_id, doc_id, stage))
+                        if d == doc_id else None)
     except StoreUnavailable:
         raise
     except RagqaError as exc:  # the collection itself (unreachable index, another schema), not this file
         results = [DocumentResult(doc_id, task.file.source or task.file.name, "failed", error_code=exc.code,
                                   reason=f"{task.file.name}: {exc.message}", transient=exc.transient)]
-    result = results[0]
+    result = next((r for r in results if r.doc_id == doc_id), results[0])
     if result.status == "failed":
         if result.transient and policy.retries < policy.max_retries:
             persist(lambda: store.set_document(job_id, doc_id, "queued", reason=f"will retry: {result.reason}"))

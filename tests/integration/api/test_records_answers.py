@@ -25,6 +25,17 @@ MAIL = ("From: Tidewater Outfitters <orders@tidewater.example>\nTo: Marcus Bell 
         "Tracking number: PP4471-9938-02\nEstimated delivery: Thursday 18 April 2024\n")
 
 
+def fees_mail() -> bytes:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["Subject"] = "harbor@example.com", "Fees for 2025"
+    message.set_content("The new fees are attached.")
+    message.add_attachment(b"Berth 9 costs EUR 980 a day from January 2025.", maintype="text", subtype="plain",
+                           filename="berth-fees.txt")
+    return message.as_bytes()
+
+
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_prefix: str) -> Settings:
     dead_llm = f"http://127.0.0.1:{free_port()}/v1"  # never asked: answers are extractive
@@ -37,10 +48,12 @@ def client(settings: Settings, embedder: Any, tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("records-docs")
     (folder / "per-diem.csv").write_text(RATES)
     (folder / "order.eml").write_text(MAIL)
+    (folder / "fees.eml").write_bytes(fees_mail())
     parts = Components(settings)
     parts.__dict__["embedder"] = embedder
     report = parts.pipeline.ingest(list(iter_sources([folder])), "docs")
-    assert report.counts()["added"] == 2, report.to_dict()
+    added = {r.doc_id for r in report.results if r.status == "added"}
+    assert added == {"per-diem.csv", "order.eml", "fees.eml", "fees.eml/berth-fees.txt"}, report.to_dict()
     with TestClient(create_app(settings, parts)) as test_client:
         yield test_client
     parts.close()
@@ -58,3 +71,10 @@ def test_a_row_or_a_field_is_quoted_whole(client: TestClient, question: str, quo
     if quoted == "City: Denver":
         row = next(q for q in quotes if q.startswith(quoted))
         assert "Meals and incidentals: 74" in row and "Boston" not in row  # one row, with its header
+
+
+def test_an_attachment_is_a_document_of_its_own_and_answers(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "How much does Berth 9 cost a day?", "collection": "docs"}).json()
+    assert not body["refused"], body
+    first = body["citations"][0]
+    assert first["doc_id"] == "fees.eml/berth-fees.txt" and "EUR 980" in first["quote"]["text"], first

@@ -217,3 +217,16 @@ def test_an_xhtml_file_with_an_xml_declaration_is_read() -> None:
     xhtml = (b"<?xml version='1.0' encoding='utf-8'?>\n"
              b"<html xmlns='http://www.w3.org/1999/xhtml'><body><p>Hello there.</p></body></html>")
     assert parse_bytes(xhtml, "page.html").text == "Hello there."
+
+
+def test_an_emails_readable_attachments_come_back_to_be_documents_of_their_own() -> None:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["Subject"] = "harbor@example.com", "Fees for 2025"
+    message.set_content("The new fees are attached.")
+    message.add_attachment(b"Berth 9 costs EUR 980 a day.", maintype="text", subtype="plain", filename="fees.txt")
+    message.add_attachment(b"8BPS\x00\x01", maintype="application", subtype="octet-stream", filename="logo.psd")
+    parsed = parse_bytes(message.as_bytes(), "fees.eml")
+    assert parsed.attachments == [("fees.txt", b"Berth 9 costs EUR 980 a day.")]  # the .psd: named only
+    assert "Attachments: fees.txt, logo.psd" in parsed.text and "EUR 980" not in parsed.text
