@@ -12,10 +12,10 @@ from rich.markup import escape
 from bootstrap.components import Components
 from cli.ingest_cmd import CollectionOpt, JsonOpt, ingest
 from cli.output import console, fail, print_json
-from core.errors import NotFound, RagqaError
+from core.errors import RagqaError
 from core.settings import Settings
 from ingest.sources import iter_sources
-from ingest.sync import PAGE, vanished
+from ingest.sync import indexed_documents, vanished
 
 
 def sync(
@@ -37,7 +37,7 @@ def sync(
     try:
         sources = list(iter_sources(paths, glob, recursive))
         with Components(settings) as parts:
-            indexed = _indexed(parts, name)
+            indexed = {d.doc_id for d in indexed_documents(parts.index, name)}
             gone = [d.doc_id for d in vanished(parts.index, name, paths)]
     except RagqaError as exc:
         fail(exc, as_json)
@@ -52,20 +52,6 @@ def sync(
         console.print(f"  [green]+[/] {escape(doc_id)}")
     for doc_id in gone:
         console.print(f"  [red]−[/] {escape(doc_id)}")
-
-
-def _indexed(parts: Components, collection: str) -> set[str]:
-    ids: set[str] = set()
-    offset = 0
-    while True:
-        try:
-            page = parts.index.list_documents(collection, offset=offset, limit=PAGE)
-        except NotFound:
-            return ids
-        ids.update(d.doc_id for d in page.documents)
-        offset += len(page.documents)
-        if not page.documents or offset >= page.total:
-            return ids
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ to parse, or that another ``--glob`` left out, still exists and stays.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.errors import NotFound
@@ -18,25 +18,28 @@ from retrieval.index import DocumentInfo, IndexInventory, IndexWriter
 PAGE = 200
 
 
-def vanished(index: IndexInventory, collection: str, roots: Sequence[Path]) -> list[DocumentInfo]:
-    """The collection's documents ingested from under a folder of ``roots`` whose file is gone."""
-    folders = [Path(os.path.abspath(root)) for root in roots if Path(root).is_dir()]
-    if not folders:
-        return []
-    gone: list[DocumentInfo] = []
+def indexed_documents(index: IndexInventory, collection: str) -> Iterator[DocumentInfo]:
+    """Every document of the collection, page by page (none when it does not exist)."""
     offset = 0
     while True:
         try:
             page = index.list_documents(collection, offset=offset, limit=PAGE)
         except NotFound:
-            return []  # nothing was ever ingested here
-        for doc in page.documents:
-            path = Path(doc.source)
-            if path.is_absolute() and any(path.is_relative_to(f) for f in folders) and not os.path.lexists(path):
-                gone.append(doc)
+            return  # nothing was ever ingested here
+        yield from page.documents
         offset += len(page.documents)
         if not page.documents or offset >= page.total:
-            return gone
+            return
+
+
+def vanished(index: IndexInventory, collection: str, roots: Sequence[Path]) -> list[DocumentInfo]:
+    """The collection's documents ingested from under a folder of ``roots`` whose file is gone."""
+    folders = [Path(os.path.abspath(root)) for root in roots if Path(root).is_dir()]
+    if not folders:
+        return []
+    return [doc for doc in indexed_documents(index, collection)
+            if (path := Path(doc.source)).is_absolute() and any(path.is_relative_to(f) for f in folders)
+            and not os.path.lexists(path)]
 
 
 def remove_vanished(index: IndexWriter, inventory: IndexInventory, collection: str,

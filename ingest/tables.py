@@ -44,13 +44,16 @@ def rows_with_header(rows: Sequence[Sequence[str]], header_row: bool | None = No
         ['Lifespan: 50 years', 'Diet: ants']
     """
     if not header_row and all(len(r) <= 2 for r in rows):
-        return [line for line in (row_with_header([row[0]], row[1:2]) if len(row) == 2 and row[0].strip()
-                                  else SEPARATOR.join(" ".join(c.split()) for c in row if c.strip())
-                                  for row in rows) if line]
-    if len(rows) < 2:
-        return [SEPARATOR.join(" ".join(c.split()) for c in row if c.strip()) for row in rows]
-    header = rows[0]
-    return [line for line in (row_with_header(header, row) for row in rows[1:]) if line]
+        lines = [row_with_header(row[:1], row[1:]) if len(row) == 2 and row[0].strip() else _bare(row) for row in rows]
+    elif len(rows) < 2:
+        lines = [_bare(row) for row in rows]
+    else:
+        lines = [row_with_header(rows[0], row) for row in rows[1:]]
+    return [line for line in lines if line]
+
+
+def _bare(row: Sequence[str]) -> str:
+    return SEPARATOR.join(" ".join(c.split()) for c in row if c.strip())
 
 
 def markdown_tables_as_rows(text: str) -> str:
