@@ -24,10 +24,13 @@ def sha256_text(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PageSpan:
-    """A page of a paginated source (PDF): its 1-based number and where it starts in the text."""
+    """A position of a paged source: its 1-based number (a PDF page, a slide, a spreadsheet row) and
+    where it starts in the text. ``label`` says it as a reader would where the number alone does not
+    ("sheet Rates, row 5": rows repeat from sheet to sheet)."""
 
     page: int
     start: int
+    label: str = ""
 
 
 @dataclass(slots=True)
@@ -42,20 +45,27 @@ class Document:
     pages: list[PageSpan] = field(default_factory=list)
     format: str = "txt"
     content_hash: str = ""
-    page_unit: str = "page"  # what its pages are: "page" (PDF, scans) or "slide" (PPTX)
+    page_unit: str = "page"  # what its pages are: "page" (PDF, scans), "slide" (PPTX), "row" (CSV, XLSX)
+    # Named parts (a workbook's sheets) as (offset, name): each of their chunks' titles carries the name.
+    sections: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.content_hash:
             self.content_hash = sha256_text(self.text)
 
-    def page_at(self, offset: int) -> int | None:
-        """The 1-based page holding ``offset``, or None for unpaginated documents."""
-        page = None
+    def span_at(self, offset: int) -> PageSpan | None:
+        """The page (slide, row) holding ``offset``, or None for unpaginated documents."""
+        found = None
         for span in self.pages:
             if span.start > offset:
                 break
-            page = span.page
-        return page
+            found = span
+        return found
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset``, or None for unpaginated documents."""
+        span = self.span_at(offset)
+        return span.page if span is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +85,28 @@ class Chunk:
     tags: dict[str, str] = field(default_factory=dict)
     ingested_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    # Pages (PDF) that begin inside the chunk after its first one, as (offset in the document, page):
-    # a sentence's own page, not the chunk's first, is what a citation names.
-    page_starts: tuple[tuple[int, int], ...] = ()
+    # Pages (PDF pages, slides, rows) that begin inside the chunk after its first one (``start`` is
+    # the offset in the document): a sentence's own page, not the chunk's first, is what a citation names.
+    page_starts: tuple[PageSpan, ...] = ()
     page_unit: str = "page"
+    page_label: str = ""  # the first page's label, where pages have one (PageSpan.label)
+
+    def span_at(self, offset: int) -> PageSpan | None:
+        """The page holding the document offset ``offset`` (within this chunk); None when unpaginated."""
+        found = PageSpan(self.page, self.start, self.page_label) if self.page is not None else None
+        for span in self.page_starts:
+            if span.start > offset:
+                break
+            found = span
+        return found
 
     def page_at(self, offset: int) -> int | None:
-        """The page holding the document offset ``offset`` (within this chunk); None when unpaginated."""
-        page = self.page
-        for start, number in self.page_starts:
-            if start > offset:
-                break
-            page = number
-        return page
+        span = self.span_at(offset)
+        return span.page if span is not None else None
 
     @property
     def last_page(self) -> int | None:
-        return self.page_starts[-1][1] if self.page_starts else self.page
+        return self.page_starts[-1].page if self.page_starts else self.page
 
     @property
     def encoded_text(self) -> str:
@@ -153,12 +168,16 @@ class Citation:
     score: float
     quote: Quote | None = None
     page_unit: str = "page"
+    page_label: str = ""
 
     @property
     def location(self) -> str | None:
-        """Where in its document, as a reader says it: "p. 2", "slide 3"; None when unpaginated."""
+        """Where in its document, as a reader says it: "p. 2", "slide 3", "sheet Rates, row 5"; None
+        when unpaginated."""
         if self.page is None:
             return None
+        if self.page_label:
+            return self.page_label
         return f"p. {self.page}" if self.page_unit == "page" else f"{self.page_unit} {self.page}"
 
 

@@ -116,6 +116,7 @@ def snippet_around(text: str, start: int, end: int, limit: int = SNIPPET_CHARS) 
 
 def make_citation(number: int, scored: ScoredChunk, quote: Quote | None = None) -> Citation:
     chunk = scored.chunk
+    span = chunk.span_at(quote.start if quote is not None else chunk.start)
     preview = (snippet_around(chunk.text, quote.start - chunk.start, quote.end - chunk.start)
                if quote is not None else snippet(chunk.text))
     return Citation(
@@ -126,8 +127,9 @@ def make_citation(number: int, scored: ScoredChunk, quote: Quote | None = None) 
         source=relative_source(chunk.source, chunk.doc_id),
         start=chunk.start,
         end=chunk.end,
-        page=chunk.page_at(quote.start) if quote is not None else chunk.page,
+        page=span.page if span is not None else None,
         page_unit=chunk.page_unit,
+        page_label=span.label if span is not None else "",
         snippet=preview,
         score=scored.score,
         quote=quote,

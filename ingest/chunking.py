@@ -47,22 +47,21 @@ class Chunker:
         return max(_MIN_CHUNK_TOKENS, min(self._settings.chunk_size, window))
 
     def chunk(self, document: Document, ingested_at: datetime) -> list[Chunk]:
-        budget = self.token_budget(document.title)
-        sections = _markdown_sections(document.text) if document.format == "md" else [(0, document.text)]
-        spans: list[tuple[int, int]] = []
-        for section_start, section_text in sections:
-            for start, end in self._split(section_text, budget):
-                spans.append((section_start + start, section_start + end))
+        spans: list[tuple[int, int, str]] = []
+        for section_start, section_text, title in _sections(document):
+            for start, end in self._split(section_text, self.token_budget(title)):
+                spans.append((section_start + start, section_start + end, title))
         chunks = []
-        for ordinal, (start, end) in enumerate(spans):
+        for ordinal, (start, end, title) in enumerate(spans):
             text = document.text[start:end]
+            first = document.span_at(start)
             chunks.append(Chunk(
                 chunk_id=chunk_id(document.doc_id, ordinal, text), doc_id=document.doc_id,
-                ordinal=ordinal, text=text, start=start, end=end, page=document.page_at(start),
-                title=document.title, source=document.source, content_hash=document.content_hash,
+                ordinal=ordinal, text=text, start=start, end=end, page=first.page if first else None,
+                title=title, source=document.source, content_hash=document.content_hash,
                 tags=dict(document.tags), ingested_at=ingested_at,
-                page_starts=tuple((p.start, p.page) for p in document.pages if start < p.start < end),
-                page_unit=document.page_unit,
+                page_starts=tuple(p for p in document.pages if start < p.start < end),
+                page_unit=document.page_unit, page_label=first.label if first else "",
             ))
         return chunks
 
@@ -103,6 +102,20 @@ def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
     if end < 0:
         end = text.find(tail, start)
     return (start, end + len(tail)) if end >= 0 else None
+
+
+def _sections(document: Document) -> list[tuple[int, str, str]]:
+    """The parts chunked apart, as (offset, text, the title their chunks carry): a markdown file's
+    header sections, a workbook's sheets (titled "workbook — sheet"), else the whole document."""
+    if document.sections:
+        bounds = [start for start, _ in document.sections[1:]] + [len(document.text)]
+        named = [(start, document.text[start:end].strip(), f"{document.title} — {name}")
+                 for (start, name), end in zip(document.sections, bounds, strict=True)]
+        head = document.text[:document.sections[0][0]].strip()
+        return ([(0, head, document.title)] if head else []) + [part for part in named if part[1]]
+    if document.format == "md":
+        return [(start, text, document.title) for start, text in _markdown_sections(document.text)]
+    return [(0, document.text, document.title)]
 
 
 def _markdown_sections(text: str) -> list[tuple[int, str]]:

@@ -20,10 +20,11 @@ from core.ingest_settings import IngestSettings
 from core.types import PageSpan
 from ingest.books import parse_epub, parse_odt, parse_rtf
 from ingest.ocr import OcrBudget, OcrSettings, ocr_available, ocr_image
+from ingest.pdf_tables import PdfTables, may_hold_table
 from ingest.records import parse_csv, parse_email, parse_xlsx
 from ingest.slides import parse_pptx
 from ingest.tables import markdown_tables_as_rows, rows_with_header
-from ingest.text import clean_document_text, decode_bytes
+from ingest.text import clean_document_text, decode_bytes, joined_with_spans
 
 SUPPORTED_SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
@@ -75,6 +76,8 @@ class ParsedText:
     title: str = ""
     pages: list[PageSpan] = field(default_factory=list)
     page_unit: str = "page"
+    # Named parts whose name each of their chunks' titles carries (a workbook's sheets): (offset, name).
+    sections: list[tuple[int, str]] = field(default_factory=list)
     # Files inside it that are documents of their own (an e-mail's attachments): (file name, bytes).
     attachments: list[tuple[str, bytes]] = field(default_factory=list)
 
@@ -101,11 +104,12 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
     elif fmt == "pdf":
         parsed = _parse_pdf(data, name, limits)
     elif fmt == "csv":
-        parsed = ParsedText(clean_document_text(parse_csv(data, name)[0]), fmt)
+        text, rows = parse_csv(data, name)
+        parsed = ParsedText(text, fmt, pages=rows, page_unit="row")
     elif fmt == "xlsx":
         _check_zip(data, name, limits)
-        text, title = parse_xlsx(data, name, max_cells=limits.max_chars // 2)
-        parsed = ParsedText(clean_document_text(text), fmt, title=title)
+        text, title, rows, sheets = parse_xlsx(data, name, max_cells=limits.max_chars // 2)
+        parsed = ParsedText(text, fmt, title=title, pages=rows, page_unit="row", sections=sheets)
     elif fmt == "pptx":
         _check_zip(data, name, limits)
         text, title, slides = parse_pptx(data, name)
@@ -247,6 +251,7 @@ def _parse_pdf(data: bytes, name: str, limits: ParseLimits) -> ParsedText:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    tables = PdfTables(data)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -257,10 +262,12 @@ def _parse_pdf(data: bytes, name: str, limits: ParseLimits) -> ParsedText:
         page_texts: list[str] = []
         chars = 0
         scans = OcrBudget(limits.ocr, name) if limits.ocr.enabled and ocr_available() else None
-        for page in reader.pages:  # stops at the character limit, not after extracting everything
+        for index, page in enumerate(reader.pages):  # stops at the character limit, not after extracting everything
             text = page.extract_text() or ""
             if not text.strip() and scans is not None:  # no text layer: a scanned page
                 text = _ocr_page(page, name, scans)
+            elif may_hold_table(page):
+                text = tables.page_text(index) or text
             page_texts.append(clean_document_text(text))
             chars += len(page_texts[-1])
             _check_chars(chars, name, limits)
@@ -269,18 +276,10 @@ def _parse_pdf(data: bytes, name: str, limits: ParseLimits) -> ParsedText:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise ParseError(f"{name}: corrupt or unreadable PDF ({exc})") from exc
-    pieces: list[str] = []
-    pages: list[PageSpan] = []
-    offset = 0
-    for number, page_text in enumerate(page_texts, start=1):
-        if not page_text:
-            continue
-        if pieces:
-            offset += 2  # the "\n\n" joining pages
-        pages.append(PageSpan(page=number, start=offset))
-        pieces.append(page_text)
-        offset += len(page_text)
-    return ParsedText("\n\n".join(pieces), "pdf", title=title, pages=pages)
+    finally:
+        tables.close()
+    text, pages = joined_with_spans((number, "", page_text) for number, page_text in enumerate(page_texts, start=1))
+    return ParsedText(text, "pdf", title=title, pages=pages)
 
 
 def _row_cells(row: Any) -> list[str]:

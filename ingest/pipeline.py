@@ -45,7 +45,10 @@ from ingest.sources import SourceDocument
 from retrieval.index import IndexPoint, IndexWriter
 
 log = structlog.get_logger(__name__)
-CHUNKER_VERSION = "1"
+# Part of every chunk's pipeline id: bumped when parsing or chunking changes what a document's chunks
+# hold, so a re-ingest rewrites documents whose text did not change (2: row positions of CSV and
+# XLSX, sheet names in chunk titles, PDF tables as rows).
+CHUNKER_VERSION = "2"
 Stage = Literal["embedding", "indexing"]
 EMBED_SLICE = 128
 
@@ -209,7 +212,7 @@ class IngestPipeline:
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, pages=parsed.pages, format=parsed.format,
-                page_unit=parsed.page_unit,
+                page_unit=parsed.page_unit, sections=parsed.sections,
             )
             state = self.index.document_state(collection, document.doc_id, document.content_hash,
                                               self.pipeline_id)

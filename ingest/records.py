@@ -3,7 +3,7 @@ header fields and its text. Each returns the document's text and title; ``ingest
 them (in the parsing sandbox, under its limits).
 
     >>> parse_csv(b"City,Per diem\\nBoston,$79\\n", "rates.csv")
-    ('City: Boston · Per diem: $79', '')
+    ('City: Boston · Per diem: $79', [PageSpan(page=2, start=0, label='')])
 """
 
 from __future__ import annotations
@@ -17,51 +17,79 @@ from email.message import EmailMessage, Message
 from typing import Any
 
 from core.errors import ParseError
-from ingest.tables import rows_with_header
-from ingest.text import decode_bytes
+from core.types import PageSpan
+from ingest.tables import row_lines
+from ingest.text import decode_bytes, joined_with_spans
 
 MAIL_FIELDS = ("From", "To", "Cc", "Date", "Subject")
 
 
-def parse_csv(data: bytes, name: str) -> tuple[str, str]:
+def parse_csv(data: bytes, name: str) -> tuple[str, list[PageSpan]]:
+    """The rows as lines that carry their header, and where each row starts: its record number as a
+    spreadsheet shows it (the header is row 1)."""
     text = decode_bytes(data, name)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
     try:
-        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
+        rows = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1)
+                if any(cell.strip() for cell in row)]
     except csv.Error as exc:
         raise ParseError(f"{name}: unreadable CSV ({exc})") from exc
-    return "\n".join(rows_with_header(rows, header_row=True)), ""
+    return joined_with_spans([(n, "", line) for n, line in _numbered_lines(rows)], "\n")
 
 
-def parse_xlsx(data: bytes, name: str, max_cells: int) -> tuple[str, str]:
-    """Each sheet: its name as a line, then its rows (the first non-empty row is the header)."""
+def parse_xlsx(data: bytes, name: str, max_cells: int) -> tuple[str, str, list[PageSpan], list[tuple[int, str]]]:
+    """Each sheet: its name as a line, then its rows (the first non-empty row is the header). Returns
+    the text, the workbook's title, each row's position ("sheet Rates, row 5") and where each sheet
+    starts (offset, name), so its chunks can carry the sheet's name."""
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors alike
         raise ParseError(f"{name}: corrupt or unreadable XLSX ({type(exc).__name__}: {exc})") from exc
-    blocks: list[str] = []
+    pieces: list[tuple[int, str, str]] = []
     cells = 0
     try:
         for sheet in book.worksheets:
-            rows: list[list[str]] = []
-            for values in sheet.iter_rows(values_only=True):
+            rows: list[tuple[int, list[str]]] = []
+            # min_row=1: numbered as the spreadsheet shows them, even when the data starts lower.
+            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
                 cells += len(values)
                 if cells > max_cells:
                     raise ParseError(f"{name}: over {max_cells:,} cells (ingest.max_document_chars bounds them)")
                 row = [_cell(v) for v in values]
                 if any(row):
-                    rows.append(row)
+                    rows.append((number, row))
             if rows:
-                blocks.append("\n".join([f"Sheet: {sheet.title}", *rows_with_header(rows, header_row=True)]))
+                where = f"sheet {sheet.title}"
+                pieces.append((rows[0][0], f"{where}, row {rows[0][0]}", f"Sheet: {sheet.title}"))
+                pieces += [(n, f"{where}, row {n}", line) for n, line in _numbered_lines(rows)]
         title = str(book.properties.title or "") if book.properties else ""
     finally:
         book.close()
-    return "\n\n".join(blocks), title
+    text, spans = joined_with_spans(pieces, "\n")
+    sheets = [(span.start, text[span.start:].split("\n", 1)[0].removeprefix("Sheet: "))
+              for span in spans if text.startswith("Sheet: ", span.start)]
+    return text, title, spans, sheets
+
+
+def _numbered_lines(rows: list[tuple[int, list[str]]]) -> list[tuple[int, str]]:
+    """(row number, line) for each row that becomes a line (the header row does not: each line carries
+    it). Single-cell rows above a wider table (its title, a note) are lines of their own, not its header."""
+    lead = 0
+    if max(_filled(row) for _, row in rows) > 1:
+        while lead < len(rows) - 1 and _filled(rows[lead][1]) == 1:
+            lead += 1
+    above = [(number, " ".join(" ".join(row).split())) for number, row in rows[:lead]]
+    table = rows[lead:]
+    return above + [(table[index][0], line) for index, line in row_lines([row for _, row in table], header_row=True)]
+
+
+def _filled(row: list[str]) -> int:
+    return sum(1 for cell in row if cell.strip())
 
 
 def parse_email(data: bytes, name: str, html_text: Callable[[str], str], mbox: bool = False,

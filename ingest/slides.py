@@ -14,7 +14,7 @@ from typing import Any
 from core.errors import ParseError
 from core.types import PageSpan
 from ingest.tables import rows_with_header
-from ingest.text import clean_document_text
+from ingest.text import joined_with_spans
 
 
 def parse_pptx(data: bytes, name: str) -> tuple[str, str, list[PageSpan]]:
@@ -24,9 +24,7 @@ def parse_pptx(data: bytes, name: str) -> tuple[str, str, list[PageSpan]]:
         deck = Presentation(io.BytesIO(data))
     except Exception as exc:  # python-pptx raises zipfile, KeyError and lxml errors alike
         raise ParseError(f"{name}: corrupt or unreadable PPTX ({type(exc).__name__}: {exc})") from exc
-    pieces: list[str] = []
-    slides: list[PageSpan] = []
-    offset = 0
+    pieces: list[tuple[int, str, str]] = []
     title = str(deck.core_properties.title or "")
     for number, slide in enumerate(deck.slides, start=1):
         lines = [line for shape in slide.shapes for line in _shape_lines(shape)]
@@ -34,17 +32,12 @@ def parse_pptx(data: bytes, name: str) -> tuple[str, str, list[PageSpan]]:
             notes = " ".join(slide.notes_slide.notes_text_frame.text.split())
             if notes:
                 lines.append(f"Notes: {notes}")
-        text = clean_document_text("\n".join(line for line in lines if line.strip()))
-        if not text:
-            continue
-        if not title and slide.shapes.title is not None:
+        text = "\n".join(line for line in lines if line.strip())
+        if not title and text.strip() and slide.shapes.title is not None:
             title = " ".join(slide.shapes.title.text.split())
-        if pieces:
-            offset += 2  # the "\n\n" joining slides
-        slides.append(PageSpan(page=number, start=offset))
-        pieces.append(text)
-        offset += len(text)
-    return "\n\n".join(pieces), title, slides
+        pieces.append((number, "", text))
+    text, slides = joined_with_spans(pieces)
+    return text, title, slides
 
 
 def _shape_lines(shape: Any) -> Iterator[str]:

@@ -43,13 +43,23 @@ def rows_with_header(rows: Sequence[Sequence[str]], header_row: bool | None = No
         >>> rows_with_header([["Lifespan", "50 years"], ["Diet", "ants"]])
         ['Lifespan: 50 years', 'Diet: ants']
     """
+    return [line for _, line in row_lines(rows, header_row)]
+
+
+def row_lines(rows: Sequence[Sequence[str]], header_row: bool | None = None) -> list[tuple[int, str]]:
+    """``rows_with_header`` with each line's row (its index in ``rows``), for sources that cite rows.
+
+        >>> row_lines([["City", "Per diem"], ["Boston", "$79"], ["", ""]], header_row=True)
+        [(1, 'City: Boston · Per diem: $79')]
+    """
     if not header_row and all(len(r) <= 2 for r in rows):
         lines = [row_with_header(row[:1], row[1:]) if len(row) == 2 and row[0].strip() else _bare(row) for row in rows]
+        numbered = list(enumerate(lines))
     elif len(rows) < 2:
-        lines = [_bare(row) for row in rows]
+        numbered = [(i, _bare(row)) for i, row in enumerate(rows)]
     else:
-        lines = [row_with_header(rows[0], row) for row in rows[1:]]
-    return [line for line in lines if line]
+        numbered = [(i, row_with_header(rows[0], row)) for i, row in enumerate(rows) if i > 0]
+    return [(i, line) for i, line in numbered if line]
 
 
 def _bare(row: Sequence[str]) -> str:

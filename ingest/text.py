@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from charset_normalizer import from_bytes
 
 from core.errors import ParseError
+from core.types import PageSpan
 
 _TRAILING_SPACE = re.compile(r"[ \t\f\v]+\n")
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
@@ -55,3 +57,22 @@ def clean_document_text(text: str) -> str:
     text = _TRAILING_SPACE.sub("\n", text + "\n")
     text = _MANY_BLANK_LINES.sub("\n\n", text)
     return text.strip()
+
+
+def joined_with_spans(pieces: Iterable[tuple[int, str, str]], separator: str = "\n\n") -> tuple[str, list[PageSpan]]:
+    """Pieces of a paged document, each ``(number, label, text)``: their texts joined by
+    ``separator``, and where each non-empty one starts (its PageSpan). Each text is cleaned first,
+    so the joined text is already canonical and the offsets hold."""
+    texts: list[str] = []
+    spans: list[PageSpan] = []
+    offset = 0
+    for number, label, text in pieces:
+        text = clean_document_text(text)
+        if not text:
+            continue
+        if texts:
+            offset += len(separator)
+        spans.append(PageSpan(page=number, start=offset, label=label))
+        texts.append(text)
+        offset += len(text)
+    return separator.join(texts), spans

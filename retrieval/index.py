@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import InvalidRequest
-from core.types import Chunk, FusionMode, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from core.types import Chunk, FusionMode, FusionSpec, PageSpan, ScoredChunk, SearchFilters, SparseVector
 from retrieval.versions import VersionSource
 
 DENSE = "dense"
@@ -270,8 +270,9 @@ def chunk_payload(point: IndexPoint) -> dict[str, Any]:
         "doc_id": chunk.doc_id, "ordinal": chunk.ordinal, "text": chunk.text, "title": chunk.title,
         "source": chunk.source, "start": chunk.start, "end": chunk.end, "page": chunk.page,
         "content_hash": chunk.content_hash, **tag_payload(chunk.tags),
-        **({"page_starts": [list(p) for p in chunk.page_starts]} if chunk.page_starts else {}),
+        **({"page_starts": [_page_start(p) for p in chunk.page_starts]} if chunk.page_starts else {}),
         **({"page_unit": chunk.page_unit} if chunk.page_unit != "page" else {}),
+        **({"page_label": chunk.page_label} if chunk.page_label else {}),
         "ingested_at": ingested.isoformat(), "ingested_ts": ingested.timestamp(),
         "chunk_count": point.chunk_count, "pipeline": point.pipeline,
     }
@@ -285,9 +286,15 @@ def chunk_from_payload(point_id: str, payload: dict[str, Any]) -> Chunk:
         page=payload.get("page"), title=payload.get("title", ""), source=payload.get("source", ""),
         content_hash=payload.get("content_hash", ""), tags=dict(payload.get("tags") or {}),
         ingested_at=datetime.fromisoformat(ingested) if ingested else None,
-        page_starts=tuple((int(start), int(page)) for start, page in payload.get("page_starts") or ()),
-        page_unit=str(payload.get("page_unit") or "page"),
+        page_starts=tuple(PageSpan(int(item[1]), int(item[0]), str(item[2]) if len(item) > 2 else "")
+                          for item in payload.get("page_starts") or ()),
+        page_unit=str(payload.get("page_unit") or "page"), page_label=str(payload.get("page_label") or ""),
     )
+
+
+def _page_start(span: PageSpan) -> list[int | str]:
+    """A later page of a chunk as the payload keeps it: [offset, page], and its label where it has one."""
+    return [span.start, span.page, span.label] if span.label else [span.start, span.page]
 
 
 def directory_bytes(path: Path) -> int:

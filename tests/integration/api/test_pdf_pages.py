@@ -2,7 +2,8 @@
 sentence from its second page is cited as p. 2 (not the chunk's first page) on `/ask` and in the
 references an OpenAI client sees; the document's detail says it has 3 pages. A scanned page (an
 image, no text layer) is read by OCR and its sentence cited with its page too; a slide's sentence
-is cited as "slide N"."""
+is cited as "slide N"; a row of a PDF table by its page, of a workbook as "sheet S, row R", of a CSV
+file as "row R"."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from bootstrap.components import Components
 from core.settings import Settings
 from ingest.ocr import ocr_available
 from ingest.sources import iter_sources
-from tests.fixtures.documents import write_pdf, write_pptx, write_scanned_pdf
+from tests.fixtures.documents import (
+    write_pdf,
+    write_pdf_with_table,
+    write_pptx,
+    write_rates_xlsx,
+    write_scanned_pdf,
+)
 from tests.support.api import make_settings
 from tests.support.environment import require
 from tests.support.services import free_port
@@ -47,10 +54,14 @@ def client(settings: Settings, embedder: Any, tmp_path_factory: pytest.TempPathF
     write_pdf(folder / "harbor.pdf", PAGES)
     write_scanned_pdf(folder / "lease.pdf", "Greyfield lease: the summary page.", SCANNED)
     write_pptx(folder / "review.pptx")
+    write_pdf_with_table(folder / "travel.pdf")
+    write_rates_xlsx(folder / "rates.xlsx")
+    (folder / "vendors.csv").write_text("Vendor,Contact,Phone\nNorthwind Freight,Ida Lund,555-0142\n"
+                                        "Baltic Tugs,Per Olsen,555-0199\n")
     parts = Components(settings)
     parts.__dict__["embedder"] = embedder
     report = parts.pipeline.ingest(list(iter_sources([folder])), "docs")
-    assert report.counts()["added"] == 3, report.to_dict()
+    assert report.counts()["added"] == 6, report.to_dict()
     with TestClient(create_app(settings, parts)) as test_client:
         yield test_client
     parts.close()
@@ -91,3 +102,25 @@ def test_a_sentence_on_a_slide_is_cited_by_its_slide(client: TestClient) -> None
     completion = client.post("/v1/chat/completions", json={
         "model": "docs", "messages": [{"role": "user", "content": question}]}).json()
     assert "slide 3" in completion["choices"][0]["message"]["content"].split("Sources:", 1)[1]
+
+
+@pytest.mark.parametrize(("question", "doc_id", "value", "location"), [
+    ("What is the lodging rate in Chicago?", "travel.pdf", "$289", "p. 2"),
+    ("How much is lodging in Lyon?", "rates.xlsx", "EUR 140", "sheet Foreign, row 4"),
+    ("What is the phone number of Baltic Tugs?", "vendors.csv", "555-0199", "row 3"),
+])
+def test_a_table_row_is_cited_by_its_place(client: TestClient, question: str, doc_id: str, value: str,
+                                           location: str) -> None:
+    body = client.post("/ask", json={"question": question, "collection": "docs"}).json()
+    assert not body["refused"], body
+    first = body["citations"][0]
+    assert first["doc_id"] == doc_id and value in first["quote"]["text"], first
+    assert first["location"] == location, first
+
+
+def test_a_sheets_chunks_carry_its_name_in_their_title(client: TestClient) -> None:
+    chunks = client.get("/documents/rates.xlsx", params={"collection": "docs"}).json()
+    assert chunks["chunks"] >= 2, chunks
+    body = client.post("/ask", json={"question": "Lodging in Porto", "collection": "docs"}).json()
+    first = body["citations"][0]
+    assert first["doc_id"] == "rates.xlsx" and first["title"].endswith("— Foreign"), first

@@ -6,7 +6,15 @@ import pytest
 
 from core.errors import ParseError, UnsupportedFormat
 from ingest.parsing import parse_bytes
-from tests.fixtures.documents import HTML_PAGE, MARKDOWN, PDF_PAGES, write_docx, write_pdf
+from tests.fixtures.documents import (
+    HTML_PAGE,
+    MARKDOWN,
+    PDF_PAGES,
+    write_docx,
+    write_pdf,
+    write_pdf_with_table,
+    write_rates_xlsx,
+)
 
 
 def test_txt() -> None:
@@ -102,21 +110,41 @@ def test_csv_and_tsv_rows_carry_their_header() -> None:
     assert parse_bytes(b"sku\tqty\nBW-3075\t58\n", "stock.tsv").text == "sku: BW-3075 · qty: 58"
 
 
-def test_xlsx_sheets_become_named_blocks_of_rows(tmp_path: Path) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Per diem"
-    for row in (("City", "Per diem"), ("Boston", 79), ("Denver", 74.5)):
-        sheet.append(row)
-    book.create_sheet("Empty")
-    book.save(tmp_path / "rates.xlsx")
-    parsed = parse_bytes((tmp_path / "rates.xlsx").read_bytes(), "rates.xlsx")
-    assert parsed.format == "xlsx"
-    assert parsed.text == "Sheet: Per diem\nCity: Boston · Per diem: 79\nCity: Denver · Per diem: 74.5"
+def test_xlsx_sheets_become_named_blocks_of_rows_numbered_as_the_spreadsheet_shows_them(tmp_path: Path) -> None:
+    parsed = parse_bytes(write_rates_xlsx(tmp_path / "rates.xlsx").read_bytes(), "rates.xlsx")
+    assert parsed.format == "xlsx" and parsed.page_unit == "row"
+    lines = parsed.text.split("\n")
+    assert lines[:3] == ["Sheet: Domestic", "City: Austin · Per diem: $69 · Lodging: $180",
+                         "City: Seattle · Per diem: $79 · Lodging: $301"]
+    # The title row above the second table is a line of its own; the header is the row under it.
+    assert "Rates in euros" in lines and "City: Lyon · Per diem: EUR 61 · Lodging: EUR 140" in lines
+    where = {parsed.text[span.start:].split("\n", 1)[0]: span.label for span in parsed.pages}
+    assert where["City: Austin · Per diem: $69 · Lodging: $180"] == "sheet Domestic, row 2"
+    assert where["City: Lyon · Per diem: EUR 61 · Lodging: EUR 140"] == "sheet Foreign, row 4"
+    assert [name for _, name in parsed.sections] == ["Domestic", "Foreign"]
+    assert all(parsed.text.startswith(f"Sheet: {name}", start) for start, name in parsed.sections)
     with pytest.raises(ParseError, match="XLSX"):
         parse_bytes(b"PK\x03\x04 not a workbook", "broken.xlsx")
+
+
+def test_a_csv_row_is_a_position_numbered_as_a_spreadsheet_shows_it() -> None:
+    parsed = parse_bytes(b"City,Per diem\nBoston,$79\n\nDenver,\"$74\"\n", "rates.csv")
+    assert parsed.page_unit == "row"
+    assert [(span.page, parsed.text[span.start:].split("\n", 1)[0]) for span in parsed.pages] == [
+        (2, "City: Boston · Per diem: $79"), (4, "City: Denver · Per diem: $74")]
+
+
+def test_a_ruled_pdf_table_becomes_rows_with_their_header_in_place(tmp_path: Path) -> None:
+    parsed = parse_bytes(write_pdf_with_table(tmp_path / "policy.pdf").read_bytes(), "policy.pdf")
+    page_two = parsed.text[parsed.pages[1].start:]
+    assert parsed.pages[1].page == 2
+    assert page_two.split("\n") == ["Daily allowances for travel in the United States:",
+                                     "City: Boston · Per diem: $79 · Lodging: $258",
+                                     "City: Denver · Per diem: $74 · Lodging: $199",
+                                     "City: Chicago · Per diem: $79 · Lodging: $289",
+                                     "Receipts are required for lodging only."]
+    # A page that draws nothing is read by pypdf alone, as before.
+    assert parsed.text[:parsed.pages[1].start].startswith("Travel policy of Halvorsen Shipping.")
 
 
 MAIL = (b"From: Tidewater Outfitters <orders@tidewater.example>\nTo: Marcus Bell <marcus@mailbox.example>\n"
