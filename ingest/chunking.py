@@ -14,7 +14,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from itertools import pairwise
 
+from core.sentences import split_sentences
 from core.settings import ChunkingSettings
 from core.types import Chunk, Document, embedding_text, sha256_text
 
@@ -72,6 +74,7 @@ class Chunker:
         splitter = SentenceSplitter(
             chunk_size=budget, chunk_overlap=overlap, tokenizer=self._tokenize,
             paragraph_separator="\n\n", include_metadata=False, include_prev_next_rel=False,
+            chunking_tokenizer_fn=sentence_pieces,
         )
         spans = []
         cursor = 0
@@ -83,6 +86,21 @@ class Chunker:
             # Overlapping chunks start before the previous end, never before its start.
             cursor = span[0] + 1
         return spans
+
+
+def sentence_pieces(text: str) -> list[str]:
+    r"""The splitter's sentences: the answer path's own (``core.sentences``), each with the whitespace
+    after it, so the pieces join back into ``text``. Its default (punkt) sees no sentence in a run of
+    table rows and falls back to cutting at any comma or period: inside "£1,250" or an e-mail address.
+
+        >>> sentence_pieces("City: Boston · Per diem: $79\nCity: Denver · Per diem: $74")
+        ['City: Boston · Per diem: $79\n', 'City: Denver · Per diem: $74']
+    """
+    spans = split_sentences(text)
+    if not spans:
+        return [text]
+    starts = [0] + [span.start for span in spans[1:]] + [len(text)]
+    return [text[a:b] for a, b in pairwise(starts) if a < b]
 
 
 def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:

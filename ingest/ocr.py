@@ -11,11 +11,20 @@ have read.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from dataclasses import dataclass
 
 from core.errors import DocumentTooLarge, ParseError
 
+_TERMINAL = re.compile(r"[.!?][\"'”’)\]]*$")
+_LABEL = re.compile(r"[A-Z][\w .()/#&'-]{0,30}: ")  # a line that opens with a label of its own
+# Words a sentence does not end on: a line ending in one goes on in the next.
+_CONNECTING = frozenset([
+    "a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "under", "and", "or",
+    "but", "as", "than", "that", "which", "is", "are", "was", "were", "be", "its", "their", "our",
+    "your"
+])
 MISSING = ("reading scans needs Tesseract: apt-get install tesseract-ocr and pip install 'ragqa[ocr]' "
            "(./scripts/install.sh --dev installs both), or set RAGQA_INGEST__OCR=false")
 
@@ -76,4 +85,48 @@ def ocr_image(data: bytes, name: str, settings: OcrSettings) -> str:
         raise ParseError(f"{name}: unreadable image ({type(exc).__name__}: {exc})") from exc
     except pytesseract.TesseractError as exc:
         raise ParseError(f"{name}: OCR failed ({exc})") from exc
-    return "\n\n".join(t.strip() for t in texts if t.strip())
+    return "\n\n".join(reflow(t) for t in texts if t.strip())
+
+
+def reflow(text: str) -> str:
+    r"""OCR text with a printed line's wraps undone: Tesseract gives each printed line as a line (and
+    sometimes a blank line inside a paragraph), so a sentence broken across lines would be quoted
+    in halves and a label ("Signed for Northgate Ltd:") apart from its value on the next line. A
+    line joins the next when the next goes on in lower case, or the line ends in a comma, a
+    semicolon, a hyphen, a small connecting word or a bare label's colon; headings and lines that
+    end a sentence stay lines.
+
+        >>> print(reflow("CERTIFICATE\nAssessed on 2 October 2025 under the\nFire Order 2005.\n\n"
+        ...              "Signed for Ellison Ltd:\nM. Ellison, Director Date: 14/03/2025"))
+        CERTIFICATE
+        Assessed on 2 October 2025 under the Fire Order 2005.
+        <BLANKLINE>
+        Signed for Ellison Ltd: M. Ellison, Director Date: 14/03/2025
+        >>> reflow("Rooms are cleaned under the rules\n\nof the lab; benches are not touched.")
+        'Rooms are cleaned under the rules of the lab; benches are not touched.'
+    """
+    lines = text.strip().split("\n")
+    out: list[str] = []
+    gap = False  # a blank line since the last kept line
+    for line in (raw.strip() for raw in lines):
+        if not line:
+            gap = True
+            continue
+        if out and _continues(out[-1], line, gap):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(f"\n{line}" if gap and out else line)
+        gap = False
+    return "\n".join(out)
+
+
+def _continues(line: str, following: str, gap: bool) -> bool:
+    if _TERMINAL.search(line):
+        return False
+    if following[0].islower():
+        return True
+    if gap:
+        return False
+    last = line.rsplit(maxsplit=1)[-1].lower()
+    return (line.endswith((",", ";", "-")) or last in _CONNECTING
+            or (line.endswith(":") and ": " not in line and not _LABEL.match(following)))

@@ -12,7 +12,9 @@ import csv
 import email
 import email.policy
 import io
+import re
 from collections.abc import Callable
+from datetime import datetime, time
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -22,6 +24,8 @@ from ingest.tables import row_lines
 from ingest.text import decode_bytes, joined_with_spans
 
 MAIL_FIELDS = ("From", "To", "Cc", "Date", "Subject")
+_DECIMALS = re.compile(r"0\.(0+)")
+_CURRENCY = re.compile(r"[$£€¥]")
 
 
 def parse_csv(data: bytes, name: str) -> tuple[str, list[PageSpan]]:
@@ -56,11 +60,11 @@ def parse_xlsx(data: bytes, name: str, max_cells: int) -> tuple[str, str, list[P
         for sheet in book.worksheets:
             rows: list[tuple[int, list[str]]] = []
             # min_row=1: numbered as the spreadsheet shows them, even when the data starts lower.
-            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+            for number, values in enumerate(sheet.iter_rows(min_row=1), start=1):
                 cells += len(values)
                 if cells > max_cells:
                     raise ParseError(f"{name}: over {max_cells:,} cells (ingest.max_document_chars bounds them)")
-                row = [_cell(v) for v in values]
+                row = [_cell(c.value, getattr(c, "number_format", None) or "General") for c in values]
                 if any(row):
                     rows.append((number, row))
             if rows:
@@ -160,9 +164,27 @@ def _mbox_messages(data: bytes) -> list[Message]:
     return messages
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, number_format: str = "General") -> str:
+    """A cell as the spreadsheet shows it: its number format's percent sign, thousands separators,
+    decimals and currency symbol (0.075 under "0.0%" is "7.5%", 1250 under "£#,##0.00" is
+    "£1,250.00"), a date without a midnight time.
+
+        >>> _cell(0.075, "0.0%"), _cell(1250, '"£"#,##0.00'), _cell(3.0), _cell(datetime(2025, 1, 6))
+        ('7.5%', '£1,250.00', '3', '2025-01-06')
+    """
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        pattern = number_format.split(";", 1)[0]
+        decimals = len(match.group(1)) if (match := _DECIMALS.search(pattern)) else None
+        if "%" in pattern:
+            return f"{value * 100:.{decimals or 0}f}%"
+        if decimals is not None or "," in pattern:
+            grouped = f"{value:,.{decimals or 0}f}" if "," in pattern else f"{value:.{decimals or 0}f}"
+            symbol = match.group(0) if (match := _CURRENCY.search(pattern)) else ""
+            return f"{symbol}{grouped}"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
     return str(value).strip()

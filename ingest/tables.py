@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 
 SEPARATOR = " · "
+_NOTE_WORDS = 5
 _MD_SEPARATOR_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -49,8 +50,9 @@ def rows_with_header(rows: Sequence[Sequence[str]], header_row: bool | None = No
 def row_lines(rows: Sequence[Sequence[str]], header_row: bool | None = None) -> list[tuple[int, str]]:
     """``rows_with_header`` with each line's row (its index in ``rows``), for sources that cite rows.
 
-        >>> row_lines([["City", "Per diem"], ["Boston", "$79"], ["", ""]], header_row=True)
-        [(1, 'City: Boston · Per diem: $79')]
+        >>> row_lines([["City", "Per diem"], ["Boston", "$79"], ["", ""], ["Rates are per day, in USD.", ""]],
+        ...           header_row=True)
+        [(1, 'City: Boston · Per diem: $79'), (3, 'Rates are per day, in USD.')]
     """
     if not header_row and all(len(r) <= 2 for r in rows):
         lines = [row_with_header(row[:1], row[1:]) if len(row) == 2 and row[0].strip() else _bare(row) for row in rows]
@@ -58,8 +60,16 @@ def row_lines(rows: Sequence[Sequence[str]], header_row: bool | None = None) -> 
     elif len(rows) < 2:
         numbered = [(i, _bare(row)) for i, row in enumerate(rows)]
     else:
-        numbered = [(i, row_with_header(rows[0], row)) for i, row in enumerate(rows) if i > 0]
+        numbered = [(i, _bare(row) if _is_note(row) else row_with_header(rows[0], row))
+                    for i, row in enumerate(rows) if i > 0]
     return [(i, line) for i, line in numbered if line]
+
+
+def _is_note(row: Sequence[str]) -> bool:
+    """A row that is one sentence across the table ("Discounts do not apply to consumables."): a
+    footnote, not a value of the first column."""
+    filled = [cell for cell in row if cell.strip()]
+    return len(row) > 1 and len(filled) == 1 and len(filled[0].split()) >= _NOTE_WORDS
 
 
 def _bare(row: Sequence[str]) -> str:

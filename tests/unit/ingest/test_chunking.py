@@ -104,3 +104,17 @@ def test_a_chunk_spanning_pages_knows_each_offsets_page(tokenize) -> None:  # ty
     assert chunk.page == 1 and chunk.last_page == 3
     assert [chunk.page_at(s) for s in starts] == [1, 2, 3]
     assert chunk.page_at(starts[1] - 1) == 1 and chunk.page_at(starts[2] + 3) == 3
+
+
+def test_a_chunk_of_table_rows_is_never_cut_inside_a_row(tokenize) -> None:  # type: ignore[no-untyped-def]
+    # Rows full of commas and periods ("£1,250.00", e-mail addresses): the splitter's own fallback
+    # would cut a run of rows at any of them.
+    rows = [f"Vendor: V-{i:04} · Contact: ana.{i}@vendor{i}.example · Paid (GBP): £{i},250.75 · "
+            f"Terms: Net {i % 60}, invoiced monthly" for i in range(1, 120)]
+    text = "\n".join(rows)
+    document = Document("vendors.csv", "Vendors", "vendors.csv", text, format="csv")
+    chunks = Chunker(tokenize, MAX_SEQ, ChunkingSettings()).chunk(document, datetime.now(UTC))
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert chunk.start == 0 or text[chunk.start - 1] == "\n", chunk.text[:60]
+        assert chunk.end == len(text) or text[chunk.end] == "\n", chunk.text[-60:]

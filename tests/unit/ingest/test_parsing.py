@@ -127,6 +127,23 @@ def test_xlsx_sheets_become_named_blocks_of_rows_numbered_as_the_spreadsheet_sho
         parse_bytes(b"PK\x03\x04 not a workbook", "broken.xlsx")
 
 
+def test_xlsx_cells_read_as_the_sheet_shows_them_and_a_footnote_row_is_not_a_value(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Discounts"
+    sheet.append(("Order value from", "Discount"))
+    sheet.append((30000, 0.075))
+    sheet["A2"].number_format = '"£"#,##0'
+    sheet["B2"].number_format = "0.0%"
+    sheet.append(("Discounts do not apply to consumables or service contracts.",))
+    book.save(tmp_path / "discounts.xlsx")
+    parsed = parse_bytes((tmp_path / "discounts.xlsx").read_bytes(), "discounts.xlsx")
+    assert parsed.text.split("\n")[1:] == ["Order value from: £30,000 · Discount: 7.5%",
+                                           "Discounts do not apply to consumables or service contracts."]
+
+
 def test_a_csv_row_is_a_position_numbered_as_a_spreadsheet_shows_it() -> None:
     parsed = parse_bytes(b"City,Per diem\nBoston,$79\n\nDenver,\"$74\"\n", "rates.csv")
     assert parsed.page_unit == "row"
