@@ -124,13 +124,18 @@ def _locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
 
 def _sections(document: Document) -> list[tuple[int, str, str]]:
     """The parts chunked apart, as (offset, text, the title their chunks carry): a markdown file's
-    header sections, a workbook's sheets (titled "workbook — sheet"), else the whole document."""
+    header sections; named parts (a workbook's sheets, an HTML table with its caption), titled
+    "document — name" (an empty name: back to the document's title); else the whole document."""
     if document.sections:
-        bounds = [start for start, _ in document.sections[1:]] + [len(document.text)]
-        named = [(start, document.text[start:end].strip(), f"{document.title} — {name}")
-                 for (start, name), end in zip(document.sections, bounds, strict=True)]
-        head = document.text[:document.sections[0][0]].strip()
-        return ([(0, head, document.title)] if head else []) + [part for part in named if part[1]]
+        bounds = [(start, name) for start, name in document.sections if start > 0]
+        first = document.sections[0][1] if document.sections[0][0] == 0 else ""
+        parts = []
+        for (start, name), (end, _) in pairwise([(0, first), *bounds, (len(document.text), "")]):
+            piece = document.text[start:end]
+            lead = len(piece) - len(piece.lstrip())
+            if piece.strip():
+                parts.append((start + lead, piece.strip(), f"{document.title} — {name}" if name else document.title))
+        return parts
     if document.format == "md":
         return [(start, text, document.title) for start, text in _markdown_sections(document.text)]
     return [(0, document.text, document.title)]

@@ -203,7 +203,7 @@ def _parse_html(markup: str) -> ParsedText:
             element.drop_tree()  # keeps the text that follows it
     title = title or _element_text(root.find(".//h1"))
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    _tables_as_rows(root)
+    captioned = _tables_as_rows(root)
     pieces: list[str] = []
     for event, element in etree.iterwalk(root, events=("start", "end")):
         block = element.tag in _BLOCK_TAGS
@@ -219,13 +219,31 @@ def _parse_html(markup: str) -> ParsedText:
                 pieces.append(element.tail)
     # Inline whitespace in HTML is insignificant: collapse runs within each line.
     lines = (re.sub(r"[ \t]+", " ", line).strip() for line in "".join(pieces).splitlines())
-    return ParsedText(clean_document_text("\n".join(lines)), "html", title=title)
+    text = clean_document_text("\n".join(lines))
+    return ParsedText(text, "html", title=title, sections=_caption_sections(text, captioned))
 
 
-def _tables_as_rows(root: Any) -> None:
-    """Each outermost <table> becomes a block of lines, one per row, each carrying the header."""
+def _caption_sections(text: str, captioned: list[str]) -> list[tuple[int, str]]:
+    """Where each captioned table's block sits in the final text: its chunks carry the caption in
+    their title, and the text after it goes back to the document's title ("")."""
+    sections: list[tuple[int, str]] = []
+    cursor = 0
+    for block in captioned:
+        start = text.find(block, cursor)
+        if start < 0:
+            continue
+        caption = block.split("\n", 1)[0]
+        sections += [(start, caption), (start + len(block), "")]
+        cursor = start + len(block)
+    return sections
+
+
+def _tables_as_rows(root: Any) -> list[str]:
+    """Each outermost <table> becomes a block of lines, one per row, each carrying the header.
+    Returns the blocks of the tables that have a caption (their first line)."""
     from lxml import etree
 
+    captioned: list[str] = []
     for table in [t for t in root.iter("table") if not any(a.tag == "table" for a in t.iterancestors())]:
         trs = list(table.iter("tr"))
         rows = [[_element_text(cell) for cell in tr if cell.tag in ("td", "th")] for tr in trs]
@@ -239,6 +257,9 @@ def _tables_as_rows(root: Any) -> None:
         parent = table.getparent()
         if parent is not None:
             parent.replace(table, block)
+            if caption is not None and _element_text(caption) and len(lines) > 1:
+                captioned.append(block.text)
+    return captioned
 
 
 def _element_text(element: Any) -> str:

@@ -118,3 +118,21 @@ def test_a_chunk_of_table_rows_is_never_cut_inside_a_row(tokenize) -> None:  # t
     for chunk in chunks:
         assert chunk.start == 0 or text[chunk.start - 1] == "\n", chunk.text[:60]
         assert chunk.end == len(text) or text[chunk.end] == "\n", chunk.text[-60:]
+
+
+def test_a_captioned_tables_chunks_carry_the_caption_and_the_text_after_it_does_not(tokenize) -> None:  # type: ignore[no-untyped-def]
+    from ingest.parsing import parse_bytes
+
+    markup = ("<html><head><title>Travel policy</title></head><body><p>Book trains over flights.</p>"
+              "<table><caption>Per diem rates 2025</caption><tr><th>City</th><th>Per diem</th></tr>"
+              "<tr><td>Boston</td><td>$79</td></tr></table><p>Receipts are needed for lodging.</p></body></html>")
+    parsed = parse_bytes(markup.encode(), "policy.html")
+    document = Document("policy.html", parsed.title, "policy.html", parsed.text, format="html",
+                        sections=parsed.sections)
+    chunks = Chunker(tokenize, MAX_SEQ, ChunkingSettings()).chunk(document, datetime.now(UTC))
+    assert [(c.title, c.text) for c in chunks] == [
+        ("Travel policy", "Book trains over flights."),
+        ("Travel policy — Per diem rates 2025", "Per diem rates 2025\nCity: Boston · Per diem: $79"),
+        ("Travel policy", "Receipts are needed for lodging."),
+    ]
+    assert all(parsed.text[c.start:c.end] == c.text for c in chunks)
