@@ -25,15 +25,35 @@ from generation.evidence import Evidence
 MIN_QUOTE_WORDS = 4
 MIN_FIELD_TOKENS = 2
 _TOKEN = re.compile(r"\w+")
+_WORDS = re.compile(r"[^\W\d_][\w'’-]*")  # words that start with a letter: numbers have no case
+_HEADING_CHARS = 60
+_LIST_ITEM = re.compile(r"([-*•]|\d{1,3}[.)])\s")
+_JOINING = frozenset(["a", "an", "the", "of", "and", "or", "for", "to", "in", "on", "at", "by", "with", "from", "vs"])
 
 
 def quotable(sentence: str) -> bool:
-    """A sentence worth quoting as an answer: not a heading, not a fragment of a few words."""
-    if sentence.lstrip().startswith("#"):
+    """A sentence worth quoting as an answer: not a heading, not a fragment of a few words.
+
+        >>> [quotable(s) for s in ("Certificate of Fire Risk Assessment", "KESTREL LAB SUPPLIES LTD",
+        ...                        "Revenue £14.2m, up 9% on Q3 2024", "- Hartwell Roofing: $48,900")]
+        [False, False, True, True]
+    """
+    if sentence.lstrip().startswith("#") or _titled_line(sentence):
         return False
     if len(sentence.split()) >= MIN_QUOTE_WORDS:
         return True
     return structured_line(sentence.strip()) and len(_TOKEN.findall(sentence)) >= MIN_FIELD_TOKENS
+
+
+def _titled_line(sentence: str) -> bool:
+    """A heading without markdown's "#" (a PDF's, a scan's, a slide's title): a short line with no
+    end punctuation whose words all start with a capital, small joining words aside."""
+    text = sentence.strip()
+    words = _WORDS.findall(text)
+    if (len(text) >= _HEADING_CHARS or len(words) < 2 or text.endswith((".", "!", "?")) or ":" in text
+            or _LIST_ITEM.match(text) or structured_line(text)):
+        return False
+    return all(word[0].isupper() or word.lower() in _JOINING for word in words)
 
 
 def pick_sentences(evidence: Sequence[Evidence], max_sentences: int, ratio: float) -> list[Evidence]:
