@@ -6,7 +6,8 @@ the conversation: the last user question (and the one before when that was a fol
 "tell me more" and "why", the last answer's own words join the query (they are the document's
 sentences, quoted), and the sentences that answer already quoted are ``shown`` so that the next
 answer can show others. A question that names its own subject (enough content words of its own)
-stands alone.
+stands alone, unless it points back: "What if she never replies?", "How much did he use there?",
+"Can I switch that sandbox off?" have words enough but their subject is in the conversation.
 
     >>> turns = [ChatMessage("user", "Which file formats can be ingested?"),
     ...          ChatMessage("assistant", "PDF, DOCX and HTML [1].")]
@@ -40,13 +41,18 @@ _FUNCTION = frozenset((
     "same", "again", "still", "yet", "just", "only", "even", "please", "tell", "show", "give", "explain",
     "say", "said", "mean", "means", "thing", "things", "one", "ones", "case", "cases", "way", "ways",
     "something", "anything", "like", "than", "as", "ok", "okay", "thanks", "thank", "yes", "no", "not", "any",
-    "some", "all", "each", "every", "such", "very", "much", "many", "lot", "really", "then",
+    "some", "all", "each", "every", "such", "very", "much", "many", "lot", "really", "then", "if", "actually",
 ))  # fmt: skip
 _MORE = re.compile(r"^\s*(?:(?:tell|show|give) me more|more(?: details| info(?:rmation)?)?|go on|continue|"
                    r"why\??|why (?:is|was|does|did|do|are|not)\b.*|how come\??|and\??|anything else\??|"
                    r"what else\??|details\??|explain(?: that| this| more)?)\s*[.!?]*\s*$", re.IGNORECASE)
+# Pronouns that name someone or something said before ("it" as in "is it possible" too: harmless,
+# the subject only joins the query).
+_PERSONAL = frozenset(["he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its"])
+_DEMONSTRATIVE = re.compile(r"\b(?:that|this|those|these)\s+(?!is\b|was\b|are\b|were\b)[a-z]", re.IGNORECASE)
 _QUOTED = re.compile(r'["\u201c]([^"\u201c\u201d]{8,})["\u201d]')
 OWN_SUBJECT_WORDS = 3  # content words past which a question names its own subject
+_WHOLE_SUBJECT_WORDS = 5  # ... even when it says "it" or "she"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +68,30 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _FUNCTION and len(w) > 1]
 
 
+def refers_back(question: str) -> bool:
+    """Whether a question points into the conversation, however many words of its own it has: a
+    personal pronoun ("What if she never replies?"), "there" or "then" closing it ("How much did he
+    use there?"), or a short question naming its subject by "that"/"this" ("Can I switch that
+    sandbox off?").
+
+        >>> [refers_back(q) for q in ("What if she never replies?", "Can I switch that sandbox off?",
+        ...                           "Is there a fee for late payment?",
+        ...                           "What is the fee that applies to late payment?")]
+        [True, True, False, False]
+    """
+    words = _WORD.findall(question.lower())
+    if len(content_words(question)) >= _WHOLE_SUBJECT_WORDS:  # "Is it possible to ingest scanned PDFs by OCR?"
+        return False
+    if any(w in _PERSONAL for w in words) or (words and words[-1] in ("there", "then")):
+        return True
+    return bool(_DEMONSTRATIVE.search(question)) and len(content_words(question)) <= OWN_SUBJECT_WORDS
+
+
 def resolve_follow_up(question: str, history: Sequence[ChatMessage], max_turns: int = 6) -> FollowUp:
     """The query a follow-up is searched with (see the module docstring)."""
     turns = [m for m in history if m.role in ("user", "assistant")][-max_turns:] if max_turns else []
     users = [m.content for m in turns if m.role == "user"]
-    if not users or len(content_words(question)) >= OWN_SUBJECT_WORDS:
+    if not users or (len(content_words(question)) >= OWN_SUBJECT_WORDS and not refers_back(question)):
         return FollowUp(question)
     subject = [users[-1]]
     if len(users) > 1 and len(content_words(users[-1])) < OWN_SUBJECT_WORDS:

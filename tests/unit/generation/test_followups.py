@@ -19,6 +19,20 @@ def test_a_follow_up_borrows_the_conversations_subject(follow_up: str) -> None:
     assert "Which file formats can be ingested?" in resolved.query
 
 
+@pytest.mark.parametrize("follow_up", ["What if she never replies?", "How much data did he actually use there?",
+                                       "Can I switch that parser off?", "Does it read scanned ones?"])
+def test_a_question_that_points_back_borrows_the_subject_however_many_words_it_has(follow_up: str) -> None:
+    resolved = resolve_follow_up(follow_up, FORMATS)
+    assert resolved.resolved and "Which file formats can be ingested?" in resolved.query
+
+
+@pytest.mark.parametrize("question", ["Is there a size limit on uploaded PDF files?",
+                                      "Is it possible to ingest scanned contracts through OCR?",
+                                      "What is the fee that applies to late invoice payments?"])
+def test_a_whole_question_with_there_it_or_that_stands_alone(question: str) -> None:
+    assert resolve_follow_up(question, FORMATS).query == question
+
+
 def test_a_question_with_its_own_subject_stands_alone() -> None:
     question = "How long is the warranty on the Zephyr kettle?"
     assert resolve_follow_up(question, FORMATS).query == question
