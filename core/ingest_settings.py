@@ -57,6 +57,13 @@ class IngestSettings(Section):
         default=15, ge=1, description="Scanned pages (or images) one document may have read by OCR (~1 s each "
         "here: 15 fit the default `parse_timeout_s`; raise both for longer scans).",
     )
+    mask_pii: bool = Field(
+        default=False,
+        description="Mask personal data in the parsed text before it is chunked and indexed, and in the logs: "
+        "e-mail addresses become `[email]`, phone numbers `[phone]`, payment card numbers (Luhn-checked) "
+        "`[card]` and IBANs (mod-97-checked) `[iban]`. Conservative: dates, amounts, versions and bare digit "
+        "runs stay. Documents already indexed are masked on their next ingest (their text changes).",
+    )
     parse_isolation: bool = Field(
         default=True,
         description="Parse each document in a separate process held to `parse_timeout_s` and "

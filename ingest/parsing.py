@@ -11,12 +11,13 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core.errors import DocumentTooLarge, ParseError, UnsupportedFormat
 from core.ingest_settings import IngestSettings
+from core.pii import mask_pii
 from core.types import PageSpan
 from ingest.books import parse_epub, parse_odt, parse_rtf
 from ingest.ocr import OcrBudget, OcrSettings, ocr_available, ocr_image
@@ -53,11 +54,12 @@ class ParseLimits:
     max_zip_entries: int = 10_000
     max_pdf_pages: int = 3000
     ocr: OcrSettings = field(default_factory=OcrSettings)
+    mask_pii: bool = False  # not a cost, but parsing is where it applies: personal data masked (core.pii)
 
     @classmethod
     def from_settings(cls, ingest: IngestSettings) -> ParseLimits:
         return cls(ingest.max_document_chars, ingest.max_unzipped_bytes, ingest.max_zip_entries, ingest.max_pdf_pages,
-                   OcrSettings(ingest.ocr, ingest.ocr_language, ingest.max_ocr_pages))
+                   OcrSettings(ingest.ocr, ingest.ocr_language, ingest.max_ocr_pages), ingest.mask_pii)
 
     def to_json(self) -> str:
         """What the parsing sandbox's child process is started with."""
@@ -92,7 +94,8 @@ def format_of(name: str) -> str:
 
 
 def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> ParsedText:
-    """Parse a file's bytes by its extension. Raises UnsupportedFormat, ParseError or DocumentTooLarge."""
+    """Parse a file's bytes by its extension, its personal data masked with ``limits.mask_pii``.
+    Raises UnsupportedFormat, ParseError or DocumentTooLarge."""
     limits = limits or ParseLimits()
     fmt = format_of(name)
     if fmt in ("txt", "md"):
@@ -132,8 +135,21 @@ def parse_bytes(data: bytes, name: str, limits: ParseLimits | None = None) -> Pa
         parsed = _parse_docx(data, name)
     if not parsed.text:
         raise ParseError(f"{name}: no text found in the document")
+    if limits.mask_pii:
+        parsed = _masked(parsed)
     _check_chars(len(parsed.text), name, limits)
     return parsed
+
+
+def _masked(parsed: ParsedText) -> ParsedText:
+    """``parsed`` with its personal data masked (``ingest.mask_pii``): the text, the title and the
+    names of its pages and sections, every offset moved to where its text now starts."""
+    masked = mask_pii(parsed.text)
+    return replace(
+        parsed, text=masked.text, title=mask_pii(parsed.title).text,
+        pages=[replace(p, start=masked.position(p.start), label=mask_pii(p.label).text) for p in parsed.pages],
+        sections=[(masked.position(offset), mask_pii(section).text) for offset, section in parsed.sections],
+    )
 
 
 def _readable_attachment(filename: str) -> bool:

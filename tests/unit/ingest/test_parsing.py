@@ -275,3 +275,19 @@ def test_an_emails_readable_attachments_come_back_to_be_documents_of_their_own()
     parsed = parse_bytes(message.as_bytes(), "fees.eml")
     assert parsed.attachments == [("fees.txt", b"Berth 9 costs EUR 980 a day.")]  # the .psd: named only
     assert "Attachments: fees.txt, logo.psd" in parsed.text and "EUR 980" not in parsed.text
+
+
+def test_mask_pii_masks_the_parsed_text_and_keeps_each_page_at_its_text(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from ingest.parsing import ParseLimits
+
+    pdf = write_pdf(tmp_path / "contacts.pdf", ["Write to ana.silva@example.org or call +44 20 7946 0958.",
+                                                "Pay to DE89 3704 0044 0532 0130 00 by 2024-01-15."]).read_bytes()
+    plain = parse_bytes(pdf, "contacts.pdf")
+    assert "ana.silva@example.org" in plain.text and "DE89 3704" in plain.text
+    limits = ParseLimits.from_settings(Settings(ingest={"mask_pii": True}).ingest)
+    assert ParseLimits.from_json(limits.to_json()) == limits  # it reaches the parsing sandbox
+    masked = parse_bytes(pdf, "contacts.pdf", limits)
+    assert "[email]" in masked.text and "[phone]" in masked.text and "[iban]" in masked.text
+    assert "example.org" not in masked.text and "2024-01-15" in masked.text
+    assert [masked.text[page.start:page.start + 7] for page in masked.pages] == ["Write t", "Pay to "]
