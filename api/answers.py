@@ -29,7 +29,7 @@ from core.answer_request import AnswerRequest, answer_key, semantic_scope
 from core.deadlines import deadline_after, set_deadline
 from core.errors import AnswerTimeout, GuardrailViolation, InvalidRequest
 from core.protocols import Embedder, GenerationOptions
-from core.types import Answer, ChatMessage
+from core.types import Answer, ChatMessage, SearchFilters
 from generation import AnswerDelta, AnswerDone, Answerer, AnswerEvent
 from state.answer_cache import AnswerCache, mark_cached
 from state.semantic_cache import SemanticCache
@@ -46,11 +46,17 @@ class Question:
     history: list[ChatMessage] = field(default_factory=list)
     arrived: float = field(default_factory=time.monotonic)  # the answer's deadline counts from here
     options: GenerationOptions | None = None  # an OpenAI client's sampling fields and system text
+    readers: tuple[str, ...] | None = None  # the caller's access (Principal.readers); None: every document
 
     def request(self, timeout_s: float) -> AnswerRequest:
-        """The question as the Answerer takes it, due ``timeout_s`` after it arrived."""
-        return AnswerRequest(self.text, self.collection, self.filters.to_domain() if self.filters else None,
-                             tuple(self.history), self.top_k, self.options, deadline=self.arrived + timeout_s)
+        """The question as the Answerer takes it, due ``timeout_s`` after it arrived. The caller's
+        access joins the filters, so retrieval reads only what it may, and the cache keys (built
+        from the filters) never hand one caller's answer to another with other access."""
+        filters = self.filters.to_domain() if self.filters else None
+        if self.readers is not None:
+            filters = replace(filters or SearchFilters(), readers=self.readers)
+        return AnswerRequest(self.text, self.collection, filters, tuple(self.history), self.top_k, self.options,
+                             deadline=self.arrived + timeout_s)
 
 
 @dataclass(frozen=True, slots=True)

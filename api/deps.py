@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from api.services import Services
+from core.access import OPEN, Principal
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearer": {"type": "http", "scheme": "bearer",
@@ -20,6 +21,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }  # fmt: skip
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc",
                           "/openapi.json"})  # fmt: skip
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller, as ``api.middleware.AuthGate`` identified it (public paths: the open principal)."""
+    principal: Principal = request.scope.get("state", {}).get("principal", OPEN)
+    return principal
 
 
 def services_of(request: Request) -> Services:

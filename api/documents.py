@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+import redis
 import structlog
 from fastapi import UploadFile
 
@@ -31,6 +32,7 @@ from jobs.store import JobStore
 from retrieval.index import DocumentInfo, VectorIndex
 from retrieval.search import stitch
 from state.answer_cache import AnswerCache
+from state.erasure import Erased, erase_document
 
 log = structlog.get_logger(__name__)
 MAX_FILES = 1000
@@ -47,8 +49,9 @@ class DocumentService:
     """
 
     def __init__(self, index: VectorIndex, store: JobStore, runner: JobRunner, spool: UploadSpool,
-                 cache: AnswerCache, settings: Settings) -> None:
+                 cache: AnswerCache, settings: Settings, redis_client: redis.Redis) -> None:
         self.index = index
+        self.redis = redis_client  # synchronous, for erasure in a worker thread
         self.store = store
         self.runner = runner
         self.spool = spool
@@ -56,7 +59,8 @@ class DocumentService:
         self.settings = settings
 
     async def upload(self, files: list[UploadFile], collection: str, tags: dict[str, str] | None,
-                     doc_ids: list[str] | None = None, sources: list[str] | None = None) -> dict[str, Any]:
+                     doc_ids: list[str] | None = None, sources: list[str] | None = None,
+                     acl: tuple[str, ...] | None = None) -> dict[str, Any]:
         if not files:
             raise InvalidRequest("no files: send one or more `files` parts")
         if len(files) > MAX_FILES:
@@ -85,7 +89,7 @@ class DocumentService:
         try:
             paths = [await run_blocking(self.spool.save, folder, name, f.file, self.settings.ingest.max_file_bytes)
                      for f, name in zip(files, names, strict=True)]
-            queued = tuple(JobFile(doc_id, n, p, dict(tags) if tags is not None else None, origin)
+            queued = tuple(JobFile(doc_id, n, p, dict(tags) if tags is not None else None, origin, acl=acl)
                            for doc_id, n, p, origin in zip(ids, names, paths, origins, strict=True))
             await run_blocking(self.runner.submit, JobSpec(job_id, collection, queued))
         except BaseException:
@@ -102,16 +106,26 @@ class DocumentService:
         job = await run_blocking(self.store.request_cancel, job_id)
         return job.to_dict()
 
-    async def delete(self, collection: str, doc_id: str) -> dict[str, Any]:
+    async def delete(self, collection: str, doc_id: str, readers: tuple[str, ...] | None = None) -> dict[str, Any]:
+        if readers is not None and not await run_blocking(
+                self.index.count, collection, SearchFilters(doc_ids=(doc_id,), readers=readers)):
+            raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")  # or not theirs to see
         removed = await run_blocking(self.index.delete_document, collection, doc_id)  # moves the version
         if removed == 0:
             raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")
+        erased = await run_blocking(self.erase, collection, doc_id)
+        log.info("document.deleted", collection=collection, doc_id=doc_id, chunks=removed, **erased.to_dict())
+        return {"collection": collection, "doc_id": doc_id, "chunks_deleted": removed,
+                "answers_evicted": erased.cached_answers, "erased": erased.to_dict()}
+
+    def erase(self, collection: str, doc_id: str) -> Erased:
+        """What Redis holds of the document's text goes too (``state.erasure``). Redis down: the moved
+        index version still hides every older answer; the copies wait for the next delete or their TTL."""
         try:
-            evicted = await self.cache.evict_document(collection, doc_id)
-        except StoreUnavailable:
-            evicted = 0  # the moved index version still hides every older answer
-        log.info("document.deleted", collection=collection, doc_id=doc_id, chunks=removed, answers_evicted=evicted)
-        return {"collection": collection, "doc_id": doc_id, "chunks_deleted": removed, "answers_evicted": evicted}
+            return erase_document(self.redis, self.settings.redis.key_prefix, collection, doc_id)
+        except StoreUnavailable as exc:
+            log.warning("document.erase_failed", collection=collection, doc_id=doc_id, error=exc.message)
+            return Erased()
 
     async def inventory(self, collection: str, filters: SearchFilters | None, source_prefix: str | None,
                         offset: int, limit: int) -> dict[str, Any]:
@@ -132,14 +146,14 @@ class DocumentService:
         return {"collection": collection, "total": total, "offset": offset, "limit": limit,
                 "next_offset": after if after < total else None, "documents": [document_out(d) for d in documents]}
 
-    async def document(self, collection: str, doc_id: str) -> dict[str, Any]:
-        chunks = await self._chunks(collection, doc_id)
+    async def document(self, collection: str, doc_id: str, readers: tuple[str, ...] | None = None) -> dict[str, Any]:
+        chunks = await self._chunks(collection, doc_id, readers)
         return document_out(DocumentInfo.from_chunks(chunks))
 
     async def text(self, collection: str, doc_id: str, start: int | None, end: int | None,
-                   context: int) -> dict[str, Any]:
+                   context: int, readers: tuple[str, ...] | None = None) -> dict[str, Any]:
         """``[start:end]`` of the document's normalized text (all of it by default), with ``context`` around."""
-        chunks = await self._chunks(collection, doc_id)
+        chunks = await self._chunks(collection, doc_id, readers)
         full = document_text(chunks)
         start = 0 if start is None else start
         end = len(full) if end is None else end
@@ -150,8 +164,9 @@ class DocumentService:
                 "content_hash": chunks[0].content_hash, "text": full[start:end],
                 "before": full[max(start - context, 0):start], "after": full[end:end + context]}
 
-    async def _chunks(self, collection: str, doc_id: str) -> list[Chunk]:
-        chunks = await run_blocking(self.index.document_chunks, collection, doc_id)
+    async def _chunks(self, collection: str, doc_id: str, readers: tuple[str, ...] | None) -> list[Chunk]:
+        # A document the caller may not read is "not found", as one that does not exist: no id leaks.
+        chunks = await run_blocking(self.index.document_chunks, collection, doc_id, readers)
         if not chunks:
             raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")
         return chunks

@@ -1,8 +1,10 @@
 """Pure-ASGI middleware (cheaper than BaseHTTPMiddleware, and safe with streaming responses).
 
-- ``AuthGate``: the API key and the per-key rate limit on every path but the public ones
-  (401 / 429 in the usual error shape). A middleware, not a dependency, so that no route can
-  be added unprotected by forgetting it, and a cache hit does not pay for dependency injection.
+- ``AuthGate``: the caller's credential (``api.security.Authenticator``: an API key, a scoped key,
+  a JWT; or a widget token) and its rate limit on every path but the public ones (401 / 429 in the
+  usual error shape); the principal goes in the request's state for the routes to check. A
+  middleware, not a dependency, so that no route can be added unprotected by forgetting it, and a
+  cache hit does not pay for dependency injection.
 
 - ``BodyLimit``: 413 for a body over the limit, from ``Content-Length`` before anything is
   read, or while reading a chunked body.
@@ -26,11 +28,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body, error_response
 from api.metrics import Metrics
-from api.security import presented_key
 from api.widget_tokens import presented_widget_token
+from core.access import OPEN, Principal
 from core.errors import RagqaError
 
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]+")
+# A visitor through a widget token: asks only, in the token's collections (checked at admission),
+# and reads only documents open to everyone.
+WIDGET_VISITOR = Principal("visitor", "widget", roles=frozenset({"ask"}))
 
 
 class AuthGate:
@@ -58,13 +63,16 @@ class AuthGate:
             widget_token = presented_widget_token(headers)
             if widget_token is not None:  # a public widget token: its own checks and limits (api/widget_tokens.py)
                 receive = await scope["app"].state.widget.admit(scope, receive, widget_token, services)
+                principal = WIDGET_VISITOR
             else:
-                if services.keys.enabled:
-                    identity = services.keys.identify(presented_key(headers))
-                else:
+                principal = await services.auth.authenticate(headers)
+                if principal is OPEN:
                     client = scope.get("client")
                     identity = f"addr:{client[0] if client else 'unknown'}"
+                else:
+                    identity = f"{principal.kind}:{principal.name}"
                 await services.limiter.check(identity)
+            scope.setdefault("state", {})["principal"] = principal
         except RagqaError as exc:
             await error_response(exc)(scope, receive, send)
             return

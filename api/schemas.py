@@ -245,11 +245,18 @@ class JobResponse(BaseModel):
     documents: list[DocumentProgressOut]
 
 
+class Erasure(BaseModel):
+    cached_answers: int = Field(description="Cached answers that cited it, deleted.")
+    answer_records: int = Field(description="Stored answers (kept for feedback) that cited it, deleted.")
+    feedback_rows: int = Field(description="Feedback rows whose copy of its text was removed (the rating stays).")
+
+
 class DeletedResponse(BaseModel):
     collection: str
     doc_id: str
     chunks_deleted: int
-    answers_evicted: int
+    answers_evicted: int = Field(description="Cached answers that cited it (as `erased.cached_answers`).")
+    erased: Erasure = Field(description="What Redis held of its text, removed with it.")
 
 
 class DocumentOut(BaseModel):

@@ -1,9 +1,11 @@
-"""API keys, stored as SHA-256 digests: who a request comes from.
+"""Credentials: who a request comes from (a ``core.access.Principal``).
 
-The per-key rate limit, kept in Redis, is ``state.rate_limit.RateLimiter``.
+API keys are stored as SHA-256 digests only. The per-caller rate limit, kept in Redis, is
+``state.rate_limit.RateLimiter``.
 
-    >>> keys = ApiKeys([hash_key("s3cret")])
-    >>> keys.identify("s3cret") == hash_key("s3cret")
+    >>> import asyncio
+    >>> auth = Authenticator([hash_key("s3cret")])
+    >>> asyncio.run(auth.authenticate({"x-api-key": "s3cret"})).roles == frozenset(ROLES)
     True
 """
 
@@ -11,9 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
+import anyio
+
+from core.access import OPEN, ROLES, Principal
 from core.errors import Unauthorized
+from state.api_keys import KeyLookup
 
 
 def hash_key(key: str) -> str:
@@ -32,30 +39,49 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
-class ApiKeys:
-    """The configured keys; with none configured, authentication is off.
+class TokenVerifier(Protocol):
+    """Single sign-on: a bearer token's principal (``api.jwt_auth.JwtVerifier``)."""
+
+    def principal(self, token: str) -> Principal: ...
+
+
+class Authenticator:
+    """Who a request comes from: an admin key (``api.api_keys_sha256``), a scoped key (``ragqa keys``),
+    or a JWT from the identity provider; without a credential, the open principal, unless
+    credentials are required (``api.require_auth``, on by itself with admin keys or a JWKS).
 
     Example::
 
-        identity = keys.identify(presented_key(request.headers))   # raises Unauthorized
+        principal = await auth.authenticate(request.headers)   # raises Unauthorized
     """
 
-    def __init__(self, digests: Sequence[str]) -> None:
-        self._digests = [d.strip().lower() for d in digests if d.strip()]
+    def __init__(self, admin_digests: Sequence[str], lookup: KeyLookup | None = None,
+                 verifier: TokenVerifier | None = None, required: bool = False,
+                 looks_like_token: Callable[[str], bool] = lambda key: False) -> None:
+        self._digests = [d.strip().lower() for d in admin_digests if d.strip()]
+        self._lookup = lookup
+        self._verifier = verifier
+        self._looks_like_token = looks_like_token
+        self.enabled = required or bool(self._digests) or verifier is not None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._digests)
-
-    def identify(self, key: str | None) -> str:
-        """The digest of a valid key (the caller's identity); compares in constant time."""
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        key = presented_key(headers)
         if key is None:
-            raise Unauthorized("an API key is required: send `Authorization: Bearer <key>` or `X-API-Key`")
+            if self.enabled:
+                raise Unauthorized("a credential is required: send `Authorization: Bearer <key or token>` "
+                                   "or `X-API-Key`")
+            return OPEN
+        if self._verifier is not None and self._looks_like_token(key):
+            # A thread: fetching the provider's keys (first use, expiry, an unknown key id) blocks.
+            return await anyio.to_thread.run_sync(self._verifier.principal, key)
         digest = hash_key(key)
-        # Every digest is compared, match or not, so timing reveals nothing about which matched.
+        # Every admin digest is compared, match or not, so timing reveals nothing about which matched.
         matched = False
         for known in self._digests:
             matched |= hmac.compare_digest(digest, known)
-        if not matched:
-            raise Unauthorized("the API key is not valid")
-        return digest
+        if matched:
+            return Principal(f"admin-{digest[:8]}", "key", roles=frozenset(ROLES))
+        found = await self._lookup.principal(digest) if self._lookup is not None else None
+        if found is None:
+            raise Unauthorized("the API key is not valid (or was revoked)")
+        return found

@@ -39,13 +39,15 @@ def trusted_proxies(settings: Settings) -> list[str]:
 
 
 def check_bind(settings: Settings, host: str) -> None:
-    """Refuses to listen beyond loopback with no API keys, unless ``api.insecure`` says to."""
-    if is_loopback(host) or settings.api.api_keys_sha256 or settings.api.insecure:
+    """Refuses to listen beyond loopback when requests need no credential, unless ``api.insecure`` says to."""
+    api = settings.api
+    if is_loopback(host) or api.api_keys_sha256 or api.require_auth or settings.auth.jwt_jwks or api.insecure:
         return
     raise ConfigurationError(
         f"refusing to serve on {host} with no API keys: anyone who reaches this port could read, replace "
         "and delete every document. Configure keys (ragqa serve --hash-key KEY prints the digest for "
-        "RAGQA_API__API_KEYS_SHA256), bind 127.0.0.1, or pass --insecure (RAGQA_API__INSECURE=true) if "
+        "RAGQA_API__API_KEYS_SHA256; or scoped keys, `ragqa keys create`, with RAGQA_API__REQUIRE_AUTH=true), "
+        "bind 127.0.0.1, or pass --insecure (RAGQA_API__INSECURE=true) if "
         "the port is reachable only by people you trust")  # fmt: skip
 
 

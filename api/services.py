@@ -16,8 +16,9 @@ import structlog
 from api.answers import AnswerService
 from api.documents import DocumentService
 from api.health import Readiness
+from api.jwt_auth import JwtVerifier, looks_like_jwt
 from api.metrics import Metrics
-from api.security import ApiKeys
+from api.security import Authenticator
 from api.uploads import UploadSpool
 from bootstrap.components import Components
 from core.errors import StoreUnavailable
@@ -26,6 +27,8 @@ from jobs.runner import InProcessJobRunner
 from jobs.spec import JobRunner
 from jobs.store import JobStore
 from state.answer_cache import AnswerCache
+from state.api_keys import KeyLookup
+from state.audit import AuditLog
 from state.feedback import FeedbackStore
 from state.guard import CircuitBreaker, GuardedRedis
 from state.rate_limit import RateLimiter
@@ -56,16 +59,19 @@ class Services:
     answers: AnswerService
     documents: DocumentService
     feedback: FeedbackStore
-    keys: ApiKeys
+    auth: Authenticator
     limiter: RateLimiter
     readiness: Readiness
     runner: JobRunner
     http: httpx.AsyncClient
+    audit: AuditLog
 
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self.runner.close)
         await self.http.aclose()
         await self.guarded.client.aclose()
+        if self.audit.guarded is not self.guarded:
+            await self.audit.guarded.client.aclose()
 
 
 def _load_parts(parts: Components) -> None:
@@ -114,6 +120,10 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     endpoint = await anyio.to_thread.run_sync(lambda: parts.redis)
     await anyio.to_thread.run_sync(lambda: endpoint.url)  # starts an embedded Redis here, off the event loop
     guarded = GuardedRedis(endpoint.async_client(), CircuitBreaker(r.breaker_failures, r.breaker_reset_s), metrics)
+    # Keys and the audit trail live with the jobs, in the Redis that evicts nothing (`redis.jobs_url`).
+    jobs_endpoint = await anyio.to_thread.run_sync(lambda: parts.jobs_redis)
+    durable = guarded if jobs_endpoint is endpoint else GuardedRedis(
+        jobs_endpoint.async_client(), CircuitBreaker(r.breaker_failures, r.breaker_reset_s), metrics)
     store = await anyio.to_thread.run_sync(parts.job_store)
     cache = AnswerCache(guarded, parts.index, metrics, prefix=r.key_prefix, ttl_s=r.cache_ttl_s,
                         answer_ttl_s=r.answer_ttl_s, enabled=r.cache_enabled)
@@ -132,16 +142,18 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
         settings=settings, components=parts, metrics=metrics, guarded=guarded, cache=cache,
         answers=AnswerService(parts.answerer, cache, semantic, parts.embedder, metrics, timeout_s=api.answer_timeout_s,
                               threads=answer_threads(settings)),
-        documents=DocumentService(parts.index, store, runner, spool, cache, settings),
+        documents=DocumentService(parts.index, store, runner, spool, cache, settings,
+                                  await anyio.to_thread.run_sync(endpoint.client)),
         feedback=FeedbackStore(guarded, cache, r.key_prefix),
-        keys=ApiKeys(api.api_keys_sha256),
+        auth=Authenticator(api.api_keys_sha256, KeyLookup(durable, r.key_prefix),
+                           JwtVerifier.from_settings(settings.auth), api.require_auth, looks_like_jwt),
         limiter=RateLimiter(guarded, metrics, prefix=r.key_prefix, per_minute=api.rate_limit_per_minute,
                             burst=api.rate_limit_burst),
         readiness=Readiness(parts.index, guarded, http, settings,
                             upload_queue=settings.workers.interactive_queue if isinstance(runner, CeleryJobRunner)
                             else None),
-        runner=runner, http=http,
+        runner=runner, http=http, audit=AuditLog(durable, settings.audit, r.key_prefix),
     )  # fmt: skip
-    log.info("api.ready", redis="embedded" if endpoint.embedded else "server", auth=services.keys.enabled,
+    log.info("api.ready", redis="embedded" if endpoint.embedded else "server", auth=services.auth.enabled,
              semantic_cache=semantic is not None)
     return services

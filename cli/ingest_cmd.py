@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from rich.text import Text
 
 from bootstrap.components import Components
 from cli.output import console, fail, print_json
+from core.access import parse_acl
 from core.errors import IndexLocked, InvalidRequest, RagqaError
 from core.logging import logs_to
 from core.names import COLLECTION_RULE, is_collection_name, parse_tags
@@ -34,6 +36,8 @@ from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
 from ingest.sync import remove_vanished
+from state.audit import SyncAuditLog, cli_principal
+from state.erasure import erase_document
 
 
 def check_collection_option(name: str | None) -> str | None:
@@ -58,6 +62,9 @@ def ingest(
         "--tag", help="Metadata key=value, repeatable, merged onto a document's tags (key= removes one). "
         "Without it, documents already indexed keep theirs.")] = None,
     clear_tags: Annotated[bool, typer.Option("--clear-tags", help="Remove the documents' tags.")] = False,
+    acl: Annotated[list[str] | None, typer.Option(
+        "--acl", help="Who may read the documents: user:NAME or group:NAME, repeatable. Without it, documents "
+        "already indexed keep their readers; new ones are readable by everyone who may use the collection.")] = None,
     sync: Annotated[bool, typer.Option(
         "--sync", help="Also delete the documents ingested from under these folders whose file is gone, so "
         "the collection equals the folders.")] = False,
@@ -87,19 +94,20 @@ def ingest(
                             "server, delete with DELETE /documents/{doc_id}"), as_json)
     try:
         tags = {} if clear_tags else parse_tags(tag) if tag else None
+        access = parse_acl(acl) if acl else None
     except RagqaError as exc:
         fail(exc, as_json)
     if clear_tags and (queue or server):
         fail(InvalidRequest("--clear-tags works on a local ingest; through a server, remove each tag with "
                             "--tag key="), as_json)
     if queue:
-        enqueue(settings, paths, name, glob, recursive, tags, wait, as_json)
+        enqueue(settings, paths, name, glob, recursive, tags, wait, as_json, access)
         return
     if server:
-        upload(server, api_key, paths, name, glob, recursive, tags, wait, as_json)
+        upload(server, api_key, paths, name, glob, recursive, tags, wait, as_json, access)
         return
     try:
-        sources = list(iter_sources(paths, glob, recursive, tags, replace_tags=clear_tags))
+        sources = [replace(s, acl=access) for s in iter_sources(paths, glob, recursive, tags, replace_tags=clear_tags)]
         with Components(settings) as parts:
             report = _run(parts, sources, name, show_progress=not as_json)
             if sync:
@@ -120,12 +128,12 @@ def ingest(
 
 
 def upload(server: str, api_key: str | None, paths: list[Path], name: str, glob: str, recursive: bool,
-           tags: dict[str, str] | None, wait: bool, as_json: bool) -> None:
+           tags: dict[str, str] | None, wait: bool, as_json: bool, acl: tuple[str, ...] | None = None) -> None:
     """`--server`: the files go to a running server, keeping the doc_ids a local ingest would give them."""
     from cli.server_ingest import ingest_through_server, local_rejections
 
     try:
-        sources = list(iter_sources(paths, glob, recursive, tags))
+        sources = [replace(s, acl=acl) for s in iter_sources(paths, glob, recursive, tags)]
         _check_unique(sources)
         sources, rejected = local_rejections(sources)
         jobs = ingest_through_server(server, sources, name, tags, api_key, wait)
@@ -160,7 +168,7 @@ def _check_unique(sources: list[SourceDocument]) -> None:
 
 
 def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursive: bool,
-            tags: dict[str, str] | None, wait: bool, as_json: bool) -> None:
+            tags: dict[str, str] | None, wait: bool, as_json: bool, acl: tuple[str, ...] | None = None) -> None:
     """`--queue`: one job, one task per file on the bulk queue; the workers read the files where they are."""
     from cli.jobs_cmd import follow, print_job
     from jobs.spec import JobFile, JobSpec, new_job_id
@@ -171,7 +179,7 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
         sources = list(iter_sources(paths, glob, recursive, tags))
         _check_unique(sources)
         assert all(src.path is not None for src in sources)
-        files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source, s.root)  # type: ignore[arg-type]
+        files = tuple(JobFile(s.doc_id, s.name, s.path, s.tags, s.source, s.root, acl=acl)  # type: ignore[arg-type]
                       for s in sources)
         with Components(settings) as parts:
             store = parts.job_store()
@@ -281,15 +289,24 @@ def delete(
                 assert source is not None
                 doc_ids = parts.index.doc_ids_for_source(name, str(source.resolve()))
             removed = {d: parts.index.delete_document(name, d) for d in doc_ids}
+            # What Redis holds of their text goes too: cached answers, answer records, feedback copies.
+            client = parts.redis.client()
+            erased = {d: erase_document(client, settings.redis.key_prefix, name, d).to_dict()
+                      for d, n in removed.items() if n}
+            SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+                cli_principal(), "delete", "cli delete", collection=name, doc_ids=[d for d, n in removed.items() if n])
     except RagqaError as exc:
         fail(exc, as_json)
     if as_json:
-        print_json({"collection": name, "deleted": removed})
+        print_json({"collection": name, "deleted": removed, "erased": erased})
     elif not removed or not any(removed.values()):
         console.print(f"nothing to delete in {escape(repr(name))}")
     else:
         for d, n in removed.items():
-            console.print(f"deleted {escape(d)}: {n} chunks")
+            purged = erased.get(d, {})
+            console.print(f"deleted {escape(d)}: {n} chunks; purged {purged.get('cached_answers', 0)} cached "
+                          f"answers, {purged.get('answer_records', 0)} answer records, "
+                          f"{purged.get('feedback_rows', 0)} feedback rows' copies of its text")
     raise typer.Exit(0 if any(removed.values()) else 1)
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import SettingsError
 
 from cli import (
     ask_cmd,
+    audit_cmd,
     config_cmd,
     eval_answers_cmd,
     eval_cmd,
@@ -22,6 +23,7 @@ from cli import (
     ingest_cmd,
     inventory_cmd,
     jobs_cmd,
+    keys_cmd,
     serve_cmd,
     sync_cmd,
     worker_cmd,
@@ -81,7 +83,7 @@ def main(ctx: typer.Context, version: Annotated[bool, typer.Option(
         typer.echo(f"error (configuration_error): invalid settings:\n{describe_source_error(exc, os.environ)}",
                    err=True)
         raise typer.Exit(2) from exc
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, mask_pii=settings.ingest.mask_pii)
     ctx.obj = settings
 
 
@@ -96,6 +98,8 @@ worker_cmd.register(app)
 jobs_cmd.register(app)
 inventory_cmd.register(app)
 config_cmd.register(app)
+keys_cmd.register(app)
+audit_cmd.register(app)
 
 if __name__ == "__main__":
     app()

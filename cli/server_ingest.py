@@ -70,6 +70,8 @@ def _upload(client: httpx.Client, batch: list[SourceDocument], collection: str,
                             "sources": [s.source for s in batch]}
     if tags:  # absent: the server keeps the tags it holds
         data["tags"] = [f"{k}={v}" for k, v in tags.items()]
+    if batch and batch[0].acl is not None:  # absent: the server keeps the readers it holds
+        data["acl"] = list(batch[0].acl)
     with _opened(batch) as files:
         accepted = _call(client, "POST", "/documents", data=data, files=files)
     return str(accepted["job_id"])

@@ -29,8 +29,8 @@ def sync(
 ) -> None:
     """Make a collection equal to folders: add new files, update changed ones, delete the gone."""
     if not dry_run:
-        ingest(ctx, paths, collection, glob, recursive, tag=None, clear_tags=False, sync=True, batch_size=None,
-               queue=False, wait=False, server=None, api_key=None, as_json=as_json)
+        ingest(ctx, paths, collection, glob, recursive, tag=None, clear_tags=False, acl=None, sync=True,
+               batch_size=None, queue=False, wait=False, server=None, api_key=None, as_json=as_json)
         return
     settings: Settings = ctx.obj
     name = collection or settings.ingest.default_collection

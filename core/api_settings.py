@@ -19,8 +19,15 @@ class ApiSettings(Section):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `ragqa serve` listens on.")
     api_keys_sha256: list[str] = Field(
         default_factory=list,
-        description="SHA-256 hex digests of the accepted API keys (never the keys themselves). Empty: "
-        "no authentication. Clients send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+        description="SHA-256 hex digests of admin API keys (never the keys themselves): each may do "
+        "everything. Scoped keys (roles, collections, groups) are made with `ragqa keys create`. Clients "
+        "send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+    )
+    require_auth: bool = Field(
+        default=False,
+        description="Every request needs a credential: an API key, a scoped key (`ragqa keys`), a JWT "
+        "(`auth.jwt_jwks`) or a widget token. On by itself when `api_keys_sha256` or `auth.jwt_jwks` is "
+        "set. Off: a request without a credential may do everything (one machine, no users).",
     )
     cors_origins: list[str] = Field(
         default_factory=list,

@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.answer_settings import AnswerSettings
 from core.api_settings import ApiSettings
+from core.audit_settings import AuditSettings
+from core.auth_settings import AuthSettings
 from core.guardrail_settings import GuardrailSettings
 from core.ingest_settings import IngestSettings
 from core.section import Section
@@ -312,6 +314,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR, CRITICAL; any case).")
     log_json: bool = Field(default=False, description="Render logs as JSON lines instead of text.")

@@ -48,6 +48,7 @@ class Document:
     page_unit: str = "page"  # what its pages are: "page" (PDF, scans), "slide" (PPTX), "row" (CSV, XLSX)
     # Named parts (a workbook's sheets) as (offset, name): each of their chunks' titles carries the name.
     sections: list[tuple[int, str]] = field(default_factory=list)
+    acl: tuple[str, ...] = ("*",)  # who may read it (core.access): "user:ana", "group:legal"; "*" everyone
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -90,6 +91,7 @@ class Chunk:
     page_starts: tuple[PageSpan, ...] = ()
     page_unit: str = "page"
     page_label: str = ""  # the first page's label, where pages have one (PageSpan.label)
+    acl: tuple[str, ...] = ("*",)  # the document's: every read filters on it inside the index query
 
     def span_at(self, offset: int) -> PageSpan | None:
         """The page holding the document offset ``offset`` (within this chunk); None when unpaginated."""
@@ -266,9 +268,12 @@ class SearchFilters:
     tags_all: tuple[tuple[str, str], ...] = ()
     ingested_after: datetime | None = None
     ingested_before: datetime | None = None
+    # Who is reading (``core.access.Principal.readers``): only documents whose ACL holds one of these
+    # entries; None reads every document (an admin, or authentication off).
+    readers: tuple[str, ...] | None = None
 
     def is_empty(self) -> bool:
-        return not (
+        return self.readers is None and not (
             self.doc_ids
             or self.source_prefix
             or self.tags_any

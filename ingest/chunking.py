@@ -63,7 +63,7 @@ class Chunker:
                 title=title, source=document.source, content_hash=document.content_hash,
                 tags=dict(document.tags), ingested_at=ingested_at,
                 page_starts=tuple(p for p in document.pages if start < p.start < end),
-                page_unit=document.page_unit, page_label=first.label if first else "",
+                page_unit=document.page_unit, page_label=first.label if first else "", acl=document.acl,
             ))
         return chunks
 

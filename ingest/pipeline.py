@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 import structlog
 
+from core.access import PUBLIC
 from core.errors import DocumentTooLarge, IngestError, ParseError, RagqaError
 from core.protocols import Embedder, FloatMatrix, SparseEncoder
 from core.settings import Settings
@@ -207,8 +208,6 @@ class IngestPipeline:
                  inner: deque[SourceDocument] | None = None) -> _Prepared | None:
         try:
             parsed = self._parse(source)
-            if inner is not None:
-                inner.extend(attachment_sources(source, parsed.attachments))
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, pages=parsed.pages, format=parsed.format,
@@ -217,15 +216,20 @@ class IngestPipeline:
             state = self.index.document_state(collection, document.doc_id, document.content_hash,
                                               self.pipeline_id)
             document.tags = merged_tags(state.tags, source.tags, source.replace_tags)
+            # An ingest that names no ACL keeps the document's: re-reading a folder never opens it up.
+            document.acl = source.acl or state.acl or (PUBLIC,)
+            if inner is not None:  # an attachment is readable by whoever may read its message
+                inner.extend(attachment_sources(replace(source, acl=document.acl), parsed.attachments))
             if state.complete:
-                if state.tags == document.tags:
+                if state.tags == document.tags and state.acl == document.acl:
                     record(DocumentResult(source.doc_id, source.source, "unchanged", chunks=state.points))
                     return None
                 # Tags live in the payload only: rewrite them there, keep the vectors (no chunk is
                 # written, so none counts as written).
-                self.index.set_document_tags(collection, document.doc_id, document.tags)
-                log.info("ingest.retagged", doc_id=document.doc_id, tags=document.tags)
-                record(DocumentResult(source.doc_id, source.source, "updated", reason="tags updated, vectors kept"))
+                self.index.set_document_tags(collection, document.doc_id, document.tags, document.acl)
+                log.info("ingest.retagged", doc_id=document.doc_id, tags=document.tags, acl=document.acl)
+                record(DocumentResult(source.doc_id, source.source, "updated",
+                                      reason="tags or access updated, vectors kept"))
                 return None
             chunks = self._chunker.chunk(document, datetime.now(UTC))
             if not chunks:
@@ -364,7 +368,7 @@ def attachment_sources(carrier: SourceDocument, files: Sequence[tuple[str, bytes
             doc_id, n = f"{carrier.doc_id}/{Path(safe).stem}-{n}{Path(safe).suffix}", n + 1
         seen.add(doc_id)
         sources.append(SourceDocument(doc_id, safe, carrier.source, data=data, tags=carrier.tags,
-                                      replace_tags=carrier.replace_tags))
+                                      replace_tags=carrier.replace_tags, acl=carrier.acl))
     return sources
 
 

@@ -40,6 +40,8 @@ class SourceDocument:
     # changes nothing. ``replace_tags``: the document's tags become exactly ``tags`` instead.
     tags: dict[str, str] | None = None
     replace_tags: bool = False
+    # Who may read it (``core.access.parse_acl``); None keeps what the index holds (public when new).
+    acl: tuple[str, ...] | None = None
     title: str | None = None
     error: IngestError | None = None
     root: Path | None = None

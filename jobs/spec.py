@@ -35,21 +35,25 @@ class JobFile:
     source: str | None = None  # what `ragqa delete --source` matches; default: the name
     root: Path | None = None  # the folder it was found under: a symlink is read only inside it
     replace_tags: bool = False
+    acl: tuple[str, ...] | None = None  # who may read it (``SourceDocument.acl``); None keeps the index's
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "path": str(self.path), "root": str(self.root) if self.root else None}
+        return {**asdict(self), "path": str(self.path), "root": str(self.root) if self.root else None,
+                "acl": list(self.acl) if self.acl is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobFile:
         root = data.get("root")
         tags = data.get("tags")
+        acl = data.get("acl")
         return cls(data["doc_id"], data["name"], Path(data["path"]), dict(tags) if tags is not None else None,
-                   data.get("source"), Path(root) if root else None, bool(data.get("replace_tags", False)))
+                   data.get("source"), Path(root) if root else None, bool(data.get("replace_tags", False)),
+                   tuple(acl) if acl is not None else None)
 
     def to_source(self) -> SourceDocument:
         return SourceDocument(doc_id=self.doc_id, name=self.name, source=self.source or self.name, path=self.path,
                               tags=dict(self.tags) if self.tags is not None else None, root=self.root,
-                              replace_tags=self.replace_tags)
+                              replace_tags=self.replace_tags, acl=self.acl)
 
 
 @dataclass(frozen=True, slots=True)

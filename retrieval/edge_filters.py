@@ -64,6 +64,8 @@ def to_edge_filter(filters: SearchFilters | None, doc_id: str | None = None) -> 
         if filters.tags_any:
             pairs = [f"{k}={v}" for k, v in filters.tags_any]
             should.append(FieldCondition(key="tag_pairs", match=MatchAny(pairs)))
+        if filters.readers is not None:  # the caller's access, inside the query: never filtered after it
+            must.append(FieldCondition(key="acl", match=MatchAny(list(filters.readers))))
         if filters.ingested_after or filters.ingested_before:
             must.append(FieldCondition(key="ingested_ts", range=RangeFloat(
                 gte=filters.ingested_after.timestamp() if filters.ingested_after else None,

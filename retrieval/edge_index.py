@@ -184,11 +184,12 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
     def delete_document(self, collection: str, doc_id: str) -> int:
         return self._delete(collection, document_filter(doc_id))
 
-    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str],
+                          acl: tuple[str, ...] | None = None) -> int:
         flt = document_filter(doc_id)
         points = self._count(collection, flt)
         if points:
-            update = UpdateOperation.set_payload_by_filter(flt, tag_payload(tags))
+            update = UpdateOperation.set_payload_by_filter(flt, tag_payload(tags, acl))
             with self._versions.writing(collection):
                 self._call("write tags", lambda: self._shard(collection).update(update))
             self._dirty.add(collection)

@@ -55,8 +55,9 @@ class EdgeInventory:
                 documents.append(DocumentInfo.from_payload(records[0].payload or {}))
         return DocumentPage(len(doc_ids), documents)
 
-    def document_chunks(self: _EdgeHost, collection: str, doc_id: str) -> list[Chunk]:
-        flt = document_filter(doc_id)
+    def document_chunks(self: _EdgeHost, collection: str, doc_id: str,
+                        readers: tuple[str, ...] | None = None) -> list[Chunk]:
+        flt = to_edge_filter(SearchFilters(readers=readers), doc_id) or document_filter(doc_id)
         points = self._count(collection, flt)
         if points == 0:
             return []

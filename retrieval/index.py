@@ -37,9 +37,9 @@ from retrieval.versions import VersionSource
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload keys with an index on a server (filters use them).
-KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs")
+KEYWORD_FIELDS = ("doc_id", "source", "content_hash", "tag_pairs", "acl")
 # The payload keys ``DocumentState`` reads from one of a document's points.
-STATE_FIELDS = ("content_hash", "pipeline", "chunk_count", "tags")
+STATE_FIELDS = ("content_hash", "pipeline", "chunk_count", "tags", "acl")
 # The payload keys ``DocumentInfo`` reads from one of a document's points (every chunk carries them).
 INFO_FIELDS = ("doc_id", "title", "source", "content_hash", "tags", "chunk_count", "ingested_at")
 
@@ -65,13 +65,15 @@ class DocumentState:
     chunk_count: int
     matching: int  # points carrying ``content_hash`` and ``pipeline``
     tags: dict[str, str] | None = None
+    acl: tuple[str, ...] | None = None
 
     @classmethod
     def from_payload(cls, points: int, payload: dict[str, Any], matching: int) -> DocumentState:
         """``points`` and ``matching`` counted, the rest read from one point's ``STATE_FIELDS``."""
         return cls(points, payload.get("content_hash"), payload.get("pipeline"),
                    int(payload.get("chunk_count", 0)), matching,
-                   dict(payload["tags"] or {}) if "tags" in payload else None)
+                   dict(payload["tags"] or {}) if "tags" in payload else None,
+                   tuple(payload["acl"]) if payload.get("acl") else None)
 
     @property
     def complete(self) -> bool:
@@ -201,8 +203,10 @@ class IndexWriter(Protocol):
 
     def delete_document(self, collection: str, doc_id: str) -> int: ...
 
-    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
-        """Replace the tags on every point of the document, vectors untouched; returns how many."""
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str],
+                          acl: tuple[str, ...] | None = None) -> int:
+        """Replace the tags (and the ACL, when given) on every point of the document, vectors
+        untouched; returns how many."""
         ...
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]: ...
@@ -224,8 +228,9 @@ class IndexInventory(Protocol):
         """Documents with a chunk matching ``filters``, sorted by doc_id, ``limit`` from ``offset``."""
         ...
 
-    def document_chunks(self, collection: str, doc_id: str) -> list[Chunk]:
-        """Every chunk of the document in ordinal order ([] when it is not in the collection)."""
+    def document_chunks(self, collection: str, doc_id: str, readers: tuple[str, ...] | None = None) -> list[Chunk]:
+        """Every chunk of the document in ordinal order ([] when it is not in the collection, or
+        ``readers`` may not read it: ``SearchFilters.readers``)."""
         ...
 
     def storage_bytes(self) -> int | None: ...
@@ -258,9 +263,11 @@ def cosine(query: npt.NDArray[np.float32] | None, vector: Sequence[float] | None
     return float(np.dot(query, np.asarray(vector, dtype=np.float32)))
 
 
-def tag_payload(tags: dict[str, str]) -> dict[str, Any]:
-    """The payload fields tags live in: the map, and ``key=value`` pairs for keyword filters."""
-    return {"tags": dict(tags), "tag_pairs": [f"{k}={v}" for k, v in sorted(tags.items())]}
+def tag_payload(tags: dict[str, str], acl: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The payload fields tags live in: the map, and ``key=value`` pairs for keyword filters; and the
+    ACL (a keyword list the read filter matches), when given."""
+    return {"tags": dict(tags), "tag_pairs": [f"{k}={v}" for k, v in sorted(tags.items())],
+            **({"acl": list(acl)} if acl is not None else {})}
 
 
 def chunk_payload(point: IndexPoint) -> dict[str, Any]:
@@ -269,7 +276,7 @@ def chunk_payload(point: IndexPoint) -> dict[str, Any]:
     return {
         "doc_id": chunk.doc_id, "ordinal": chunk.ordinal, "text": chunk.text, "title": chunk.title,
         "source": chunk.source, "start": chunk.start, "end": chunk.end, "page": chunk.page,
-        "content_hash": chunk.content_hash, **tag_payload(chunk.tags),
+        "content_hash": chunk.content_hash, **tag_payload(chunk.tags, chunk.acl),
         **({"page_starts": [_page_start(p) for p in chunk.page_starts]} if chunk.page_starts else {}),
         **({"page_unit": chunk.page_unit} if chunk.page_unit != "page" else {}),
         **({"page_label": chunk.page_label} if chunk.page_label else {}),
@@ -289,6 +296,7 @@ def chunk_from_payload(point_id: str, payload: dict[str, Any]) -> Chunk:
         page_starts=tuple(PageSpan(int(item[1]), int(item[0]), str(item[2]) if len(item) > 2 else "")
                           for item in payload.get("page_starts") or ()),
         page_unit=str(payload.get("page_unit") or "page"), page_label=str(payload.get("page_label") or ""),
+        acl=tuple(payload.get("acl") or ("*",)),
     )
 
 

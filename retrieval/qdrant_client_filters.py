@@ -41,6 +41,8 @@ def to_qdrant_filter(filters: SearchFilters | None, doc_id: str | None = None) -
         if filters.tags_any:
             pairs = [f"{k}={v}" for k, v in filters.tags_any]
             should.append(models.FieldCondition(key="tag_pairs", match=models.MatchAny(any=pairs)))
+        if filters.readers is not None:  # the caller's access, inside the query: never filtered after it
+            must.append(models.FieldCondition(key="acl", match=models.MatchAny(any=list(filters.readers))))
         if filters.ingested_after or filters.ingested_before:
             must.append(models.FieldCondition(key="ingested_ts", range=models.Range(
                 gte=filters.ingested_after.timestamp() if filters.ingested_after else None,

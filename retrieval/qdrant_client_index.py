@@ -179,13 +179,14 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
     def delete_document(self, collection: str, doc_id: str) -> int:
         return self._delete(collection, document_filter(doc_id))
 
-    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str],
+                          acl: tuple[str, ...] | None = None) -> int:
         flt = document_filter(doc_id)
         points = self._count(collection, flt)
         if points:
             with self._versions.writing(collection):
                 self._call("write tags", lambda: self._client.set_payload(
-                    collection, tag_payload(tags), points=models.FilterSelector(filter=flt), wait=True))
+                    collection, tag_payload(tags, acl), points=models.FilterSelector(filter=flt), wait=True))
         return points
 
     def _delete(self, collection: str, flt: models.Filter) -> int:

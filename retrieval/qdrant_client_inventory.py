@@ -48,8 +48,9 @@ class QdrantClientInventory:
                 documents.append(DocumentInfo.from_payload(records[0].payload or {}))
         return DocumentPage(len(doc_ids), documents)
 
-    def document_chunks(self: _ClientHost, collection: str, doc_id: str) -> list[Chunk]:
-        flt = document_filter(doc_id)
+    def document_chunks(self: _ClientHost, collection: str, doc_id: str,
+                        readers: tuple[str, ...] | None = None) -> list[Chunk]:
+        flt = to_qdrant_filter(SearchFilters(readers=readers), doc_id) or document_filter(doc_id)
         records: list[Any] = []
         offset: Any = None
         while True:

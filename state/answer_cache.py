@@ -3,7 +3,8 @@
 Keys (all under the configured prefix; named in ``state.keys``)::
 
     ans:{fingerprint}             b"<index version>\n<answer JSON>"; TTL ``redis.cache_ttl_s``
-    cite:{collection}:{doc_id}    set of answer keys that cite the document (evicted on delete)
+    cite:{collection}:{doc_id}    set of the cached answers and answer records that cite the document
+                                  (erased with it: ``state.erasure``)
     answer:{answer_id}            the answer as served, for feedback; TTL ``redis.answer_ttl_s``
 
 The fingerprint is ``core.answer_request.answer_key``: the normalized question, the collection,
@@ -144,14 +145,16 @@ class AnswerCache:
 
         async def write() -> None:
             pipe = self.guarded.client.pipeline(transaction=False)
-            pipe.set(self.keyspace.answer_record(payload["answer_id"]), data, ex=self.answer_ttl_s)
+            record = self.keyspace.answer_record(payload["answer_id"])
+            pipe.set(record, data, ex=self.answer_ttl_s)
+            # The citation sets list every copy of a document's text here, for erasure (state.erasure).
+            held = [record, self.answer_key(fp)] if cache_it and fp is not None else [record]
             if cache_it:
                 assert fp is not None and version is not None
-                key = self.answer_key(fp)
-                pipe.set(key, f"{version}\n{data}", ex=self.ttl_s)
-                for doc_id in set(cited_doc_ids):
-                    pipe.sadd(self.keyspace.citations(collection, doc_id), key)
-                    pipe.expire(self.keyspace.citations(collection, doc_id), self.ttl_s)
+                pipe.set(held[1], f"{version}\n{data}", ex=self.ttl_s)
+            for doc_id in set(cited_doc_ids):
+                pipe.sadd(self.keyspace.citations(collection, doc_id), *held)
+                pipe.expire(self.keyspace.citations(collection, doc_id), max(self.ttl_s, self.answer_ttl_s))
             await pipe.execute()
 
         # Uncached on failure: the answer is served anyway; the breaker and a metric record the outage.
@@ -163,20 +166,3 @@ class AnswerCache:
         key = self.keyspace.answer_record(answer_id)
         raw = await self.guarded.call("answer_get", lambda: self.guarded.client.get(key))
         return json.loads(raw) if raw else None
-
-    async def evict_document(self, collection: str, doc_id: str) -> int:
-        """Deletes every cached answer that cited ``doc_id``; returns how many went."""
-        cite = self.keyspace.citations(collection, doc_id)
-
-        async def evict() -> int:
-            keys = await self.guarded.client.smembers(cite)
-            pipe = self.guarded.client.pipeline(transaction=False)
-            if keys:
-                pipe.delete(*keys)
-            pipe.delete(cite)
-            results = await pipe.execute()
-            return int(results[0]) if keys else 0
-
-        evicted = await self.guarded.call("cache_evict", evict)
-        self.metrics.cache_evictions.inc(evicted)
-        return evicted

@@ -4,13 +4,18 @@ Key (after the prefix)               type    holds                              
 -----------------------------------  ------  --------------------------------------------  -------------------------
 ``ans:{fingerprint}``                string  ``<index version>\\n<answer JSON>``; TTL       ``state.answer_cache``
                                              ``redis.cache_ttl_s``
-``cite:{collection}:{doc_id}``       set     answer keys that cite the document (evicted   ``state.answer_cache``
-                                             when it is deleted)
+``cite:{collection}:{doc_id}``       set     cached answers and answer records that cite   ``state.answer_cache``
+                                             the document (erased with it: state.erasure)
 ``answer:{answer_id}``               string  the answer as served, for feedback; TTL       ``state.answer_cache``
                                              ``redis.answer_ttl_s``
 ``sem:{scope}:{version}``            hash    question fingerprint -> embedding (float32)   ``state.semantic_cache``
 ``rl:{identity}``                    hash    a token bucket: ``tokens``, ``at``            ``state.rate_limit``
 ``feedback``                         stream  feedback_id -> {answer_id, rating, ...}       ``state.feedback``
+``apikey:{digest}``                  hash    a scoped API key: name, roles, collections,   ``state.api_keys``
+                                             groups, created, revoked
+``apikeys``                          zset    key digests by creation time (for listing)    ``state.api_keys``
+``audit``                            stream  who did what: principal, action, route,       ``state.audit``
+                                             collection, document ids, status
 ``job:{id}``                         hash    a job's record (collection, state, runner,    ``jobs.store``
                                              owner, spec, cancel, times, error)
 ``job:{id}:docs``                    hash    doc_id -> JSON progress of the document       ``jobs.store``
@@ -81,6 +86,19 @@ class Keyspace:
     @property
     def feedback(self) -> str:
         return f"{self.prefix}feedback"
+
+    # Access: scoped API keys and the audit trail.
+
+    def api_key(self, digest: str) -> str:
+        return f"{self.prefix}apikey:{digest}"
+
+    @property
+    def api_keys(self) -> str:
+        return f"{self.prefix}apikeys"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}audit"
 
     # Ingestion jobs (``jobs.store``).
 

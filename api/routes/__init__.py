@@ -8,7 +8,8 @@ from api.schemas import ErrorResponse
 
 _DESCRIPTIONS = {
     400: "Invalid request, or rejected by a guardrail.",
-    401: "Missing or invalid API key.",
+    401: "Missing or invalid credential (API key, scoped key, JWT, widget token).",
+    403: "The credential may not do this: a role it lacks, or a collection it may not use.",
     404: "Collection, document, job or answer not found.",
     413: "Request body or upload too large.",
     422: "The body does not match the schema.",

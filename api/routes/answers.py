@@ -17,7 +17,8 @@ from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.answers import Delta, Done, Question, StreamEvent, split_chat
-from api.deps import services_of
+from api.audited import AskAudit
+from api.deps import principal_of, services_of
 from api.errors import error_body
 from api.routes import errors
 from api.schemas import AnswerResponse, AskRequest, ChatRequest
@@ -34,7 +35,7 @@ _STREAM_DOC = {
         'event: done\ndata: {"answer_id": "...", "text": "Lincoln was born in 1809 [1].", "citations": [...]}\n\n'
     )}},
 }  # fmt: skip
-_ERRORS = errors(400, 401, 404, 413, 422, 429, 503, 504)
+_ERRORS = errors(400, 401, 403, 404, 413, 422, 429, 503, 504)
 
 
 def wants_stream(request: Request, flag: bool) -> bool:
@@ -55,20 +56,29 @@ async def sse_frames(events: AsyncIterable[StreamEvent]) -> AsyncIterator[Server
         yield ServerSentEvent(json.dumps(error_body("internal_error", "internal server error")), event="error")
 
 
-async def respond(services: Services, question: Question, stream: bool) -> Any:
-    if stream:
-        events = await services.answers.stream(question)
-        return EventSourceResponse(sse_frames(events), ping=15)
-    return Response(await services.answers.ask_json(question), media_type="application/json")
+async def respond(services: Services, question: Question, stream: bool, audit: AskAudit) -> Any:
+    try:
+        if stream:
+            events = await services.answers.stream(question)
+            return EventSourceResponse(sse_frames(audit.stream(events)), ping=15)
+        payload = await services.answers.ask_json(question)
+    except RagqaError as exc:
+        await audit.failed(exc)
+        raise
+    await audit.answered(payload)
+    return Response(payload, media_type="application/json")
 
 
 @router.post("/ask", response_model=AnswerResponse, responses={200: _STREAM_DOC, **_ERRORS},
              summary="Answer a question from a collection, with citations")
 async def ask(body: AskRequest, request: Request) -> Any:
     services = services_of(request)
-    question = Question(body.question, body.collection or services.settings.ingest.default_collection,
-                        body.filters, body.top_k)
-    return await respond(services, question, wants_stream(request, body.stream))
+    collection = body.collection or services.settings.ingest.default_collection
+    principal = principal_of(request)
+    principal.require("ask", collection)
+    question = Question(body.question, collection, body.filters, body.top_k, readers=principal.readers)
+    audit = AskAudit(services.audit, principal, "ask", "POST /ask", collection, body.question)
+    return await respond(services, question, wants_stream(request, body.stream), audit)
 
 
 @router.post("/chat", response_model=AnswerResponse, responses={200: _STREAM_DOC, **_ERRORS},
@@ -76,6 +86,9 @@ async def ask(body: AskRequest, request: Request) -> Any:
 async def chat(body: ChatRequest, request: Request) -> Any:
     services = services_of(request)
     text, history = split_chat([(m.role, m.content) for m in body.messages])
-    question = Question(text, body.collection or services.settings.ingest.default_collection, body.filters,
-                        body.top_k, history)
-    return await respond(services, question, wants_stream(request, body.stream))
+    collection = body.collection or services.settings.ingest.default_collection
+    principal = principal_of(request)
+    principal.require("ask", collection)
+    question = Question(text, collection, body.filters, body.top_k, history, readers=principal.readers)
+    audit = AskAudit(services.audit, principal, "chat", "POST /chat", collection, text)
+    return await respond(services, question, wants_stream(request, body.stream), audit)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
 
-from api.deps import services_of
+from api.deps import principal_of, services_of
 from api.routes import errors
 from api.schemas import (
     COLLECTION_PATTERN,
@@ -24,6 +24,7 @@ from api.schemas import (
     JobAccepted,
     JobResponse,
 )
+from core.access import parse_acl
 from core.names import parse_tag_pairs
 from core.types import SearchFilters
 
@@ -33,7 +34,7 @@ DocIdPath = Annotated[str, Path(min_length=1, max_length=1000, description="The 
 
 
 @router.post("/documents", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
-             responses=errors(400, 401, 413, 422, 429, 503),
+             responses=errors(400, 401, 403, 413, 422, 429, 503),
              summary="Upload one or more files to ingest; returns a job to follow")
 async def upload_documents(
     request: Request,
@@ -52,26 +53,44 @@ async def upload_documents(
         description="Where each file came from, in the order of `files` (what `ragqa delete --source` "
         "matches; default: its file name).",
     )] = None,
+    acl: Annotated[list[str] | None, Form(
+        description="Who may read the documents: `user:NAME` or `group:NAME`, repeatable (or comma-separated). "
+        "Absent: a document already indexed keeps its readers; a new one is readable by everyone who may use "
+        "the collection.")] = None,
 ) -> Any:
     tag_pairs = dict(parse_tag_pairs([t for t in tags if t])) if tags else None
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    return await services.documents.upload(files, name, tag_pairs, doc_ids=doc_ids, sources=sources)
+    principal = principal_of(request)
+    principal.require("ingest", name)
+    access = parse_acl(e for entry in acl for e in entry.split(",")) if acl else None
+    accepted = await services.documents.upload(files, name, tag_pairs, doc_ids=doc_ids, sources=sources, acl=access)
+    await services.audit.record(principal, "upload", "POST /documents", collection=name,
+                                doc_ids=accepted["documents"], target=accepted["job_id"], status=202)
+    return accepted
 
 
-@router.get("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 404, 429, 503),
+@router.get("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 403, 404, 429, 503),
             summary="An ingestion job's state and each document's progress")
 async def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")], request: Request) -> Any:
+    principal_of(request).require("ingest")
     return await services_of(request).documents.job(job_id)
 
 
-@router.delete("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 404, 429, 503),
+@router.delete("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 403, 404, 429, 503),
                summary="Cancel a job: documents not yet started are skipped")
 async def cancel_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")], request: Request) -> Any:
-    return await services_of(request).documents.cancel(job_id)
+    principal = principal_of(request)
+    principal.require("ingest")
+    services = services_of(request)
+    job = await services.documents.cancel(job_id)
+    await services.audit.record(principal, "cancel", "DELETE /jobs", collection=job.get("collection"),
+                                target=job_id, status=200)
+    return job
 
 
-@router.delete("/documents/{doc_id:path}", response_model=DeletedResponse, responses=errors(400, 401, 404, 429, 503),
+@router.delete("/documents/{doc_id:path}", response_model=DeletedResponse,
+               responses=errors(400, 401, 403, 404, 429, 503),
                summary="Delete a document's chunks; cached answers that cited it are evicted")
 async def delete_document(
     doc_id: Annotated[str, Path(min_length=1, max_length=1000)], request: Request,
@@ -79,17 +98,25 @@ async def delete_document(
 ) -> Any:
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    return await services.documents.delete(name, doc_id)
+    principal = principal_of(request)
+    principal.require("ingest", name)
+    deleted = await services.documents.delete(name, doc_id, principal.readers)
+    await services.audit.record(principal, "delete", "DELETE /documents", collection=name, doc_ids=[doc_id],
+                                status=200)
+    return deleted
 
 
-@router.get("/collections", response_model=CollectionsResponse, responses=errors(401, 429, 503),
+@router.get("/collections", response_model=CollectionsResponse, responses=errors(401, 403, 429, 503),
             summary="Collections with their document and chunk counts")
 async def list_collections(request: Request) -> Any:
-    return {"collections": await services_of(request).documents.collections()}
+    principal = principal_of(request)
+    principal.require("ask")
+    return {"collections": [c for c in await services_of(request).documents.collections()
+                            if principal.may_use(c["name"])]}
 
 
 
-@router.get("/documents", response_model=DocumentsResponse, responses=errors(400, 401, 404, 422, 429, 503),
+@router.get("/documents", response_model=DocumentsResponse, responses=errors(400, 401, 403, 404, 422, 429, 503),
             summary="The documents of a collection, by doc_id, a page at a time")
 async def list_documents(
     request: Request,
@@ -103,13 +130,16 @@ async def list_documents(
 ) -> Any:
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    filters = SearchFilters(tags_all=parse_tag_pairs(tag or []), ingested_after=ingested_after)
+    principal = principal_of(request)
+    principal.require("ask", name)
+    filters = SearchFilters(tags_all=parse_tag_pairs(tag or []), ingested_after=ingested_after,
+                            readers=principal.readers)
     return await services.documents.inventory(name, None if filters.is_empty() else filters, source_prefix,
                                               offset, limit)
 
 
 @router.get("/documents/{doc_id:path}/text", response_model=DocumentTextResponse,
-            responses=errors(400, 401, 404, 422, 429, 503),
+            responses=errors(400, 401, 403, 404, 422, 429, 503),
             summary="A document's normalized text (the one citations' offsets index), or a span of it")
 async def document_text(
     doc_id: DocIdPath, request: Request, collection: CollectionQuery = None,
@@ -119,12 +149,16 @@ async def document_text(
 ) -> Any:
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    return await services.documents.text(name, doc_id, start, end, context)
+    principal = principal_of(request)
+    principal.require("ask", name)
+    return await services.documents.text(name, doc_id, start, end, context, principal.readers)
 
 
-@router.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=errors(401, 404, 422, 429, 503),
+@router.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=errors(401, 403, 404, 422, 429, 503),
             summary="One document: title, relative source, tags, chunk count, content hash, ingest time")
 async def get_document(doc_id: DocIdPath, request: Request, collection: CollectionQuery = None) -> Any:
     services = services_of(request)
     name = collection or services.settings.ingest.default_collection
-    return await services.documents.document(name, doc_id)
+    principal = principal_of(request)
+    principal.require("ask", name)
+    return await services.documents.document(name, doc_id, principal.readers)

@@ -26,7 +26,8 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.answers import AnswerStream, Delta, Done, Question, replay, split_chat
-from api.deps import services_of
+from api.audited import AskAudit
+from api.deps import principal_of, services_of
 from api.errors import error_body
 from api.openai_schemas import (
     ChatCompletionRequest,
@@ -154,7 +155,7 @@ async def chunks(events: AnswerStream, collection: str, cap: int | None = None,
 
 
 @router.post("/chat/completions", response_model=ChatCompletionResponse,
-             responses=errors(400, 401, 404, 413, 422, 429, 503, 504),
+             responses=errors(400, 401, 403, 404, 413, 422, 429, 503, 504),
              summary="OpenAI-compatible chat completion answered from the collection named by `model`")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
     services = services_of(request)
@@ -165,17 +166,27 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     # `user` (the client's end-user id, for OpenAI's abuse monitoring) is accepted and dropped:
     # nothing here uses it, and a personal identifier has no business in our logs.
     text, history = split_chat([(m.role, m.text()) for m in body.messages])
-    question = Question(text, body.model, body.filters, body.top_k, history, options=options)
+    principal = principal_of(request)
+    principal.require("ask", body.model)
+    question = Question(text, body.model, body.filters, body.top_k, history, options=options,
+                        readers=principal.readers)
     answers = services.answers
     cap = options.cap(answers.answerer.max_tokens) if options is not None else answers.answerer.max_tokens
     wanted = body.ragqa.append_references if body.ragqa is not None else None
     append = services.settings.api.openai_append_references if wanted is None else wanted
     wanted_tokens = options.max_tokens if options is not None else None
     count = services.components.embedder.count_tokens
-    if body.stream and not (wanted_tokens is not None and answers.answerer.mode == "extractive"):
-        events = await answers.stream(question)
-        return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
-    payload, cut = fit_extractive(await answers.ask(question), wanted_tokens, count)
+    audit = AskAudit(services.audit, principal, "completion", "POST /v1/chat/completions", body.model, text)
+    try:
+        if body.stream and not (wanted_tokens is not None and answers.answerer.mode == "extractive"):
+            events = audit.stream(await answers.stream(question))
+            return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
+        answer = await answers.ask(question)
+    except RagqaError as exc:
+        await audit.failed(exc)
+        raise
+    await audit.answered(answer)
+    payload, cut = fit_extractive(answer, wanted_tokens, count)
     if body.stream:  # an extractive answer comes whole anyway: streamed as one delta, held to max_tokens
         replayed = AnswerStream(str(payload["answer_id"]), replay(payload))
         return EventSourceResponse(chunks(replayed, body.model, cap, append, cut), ping=15)
@@ -185,6 +196,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
 @router.get("/models", response_model=ModelList, responses=errors(401, 429, 503),
             summary="The collections, as OpenAI models")
 async def models(request: Request) -> Any:
-    names = await services_of(request).documents.names()
+    principal = principal_of(request)
+    principal.require("ask")
+    names = [n for n in await services_of(request).documents.names() if principal.may_use(n)]
     return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "ragqa"}
                                        for n in names]}  # fmt: skip

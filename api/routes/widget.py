@@ -133,7 +133,7 @@ async def widget_config(request: Request, token: str | None = None, collection: 
             # No Origin on a same-origin GET: only the real requests (POSTs, which carry it) must have one.
             gate.authorize(token, origin or own, own, collection)
         else:
-            gate.check_tokenless(origin, own, services.keys.enabled)
+            gate.check_tokenless(origin, own, services.auth.enabled)
     except RagqaError as exc:
         response = error_response(exc)
         response.headers.update(cors)
@@ -151,7 +151,7 @@ async def demo_page(request: Request) -> Response:
     services = services_of(request)
     collection, token = gate.demo_collection, gate.demo_token()
     notice = ""
-    if token is None and services.keys.enabled:
+    if token is None and services.auth.enabled:
         notice = (f"API keys are on, and no widget token may ask collection '{collection}': add one to "
                   "RAGQA_WIDGET__TOKENS (see docs/deploy.md) for this demo to answer.")  # fmt: skip
     elif not await _has_collection(services, collection):

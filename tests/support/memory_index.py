@@ -63,12 +63,14 @@ class MemoryIndex:
         self.on_write("delete", doc_id)
         return self._delete(collection, lambda p: p.chunk.doc_id == doc_id)
 
-    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str]) -> int:
+    def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str],
+                          acl: tuple[str, ...] | None = None) -> int:
         points = self.points(collection)
         mine = [k for k, p in points.items() if p.chunk.doc_id == doc_id]
         for key in mine:
             point = points[key]
-            points[key] = replace(point, chunk=replace(point.chunk, tags=dict(tags)))
+            chunk = replace(point.chunk, tags=dict(tags), acl=acl if acl is not None else point.chunk.acl)
+            points[key] = replace(point, chunk=chunk)
         return len(mine)
 
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:

@@ -1,27 +1,48 @@
-"""API keys: digests, constant-time identification and the headers a key arrives in."""
+"""Credentials: admin key digests, scoped keys, tokens, and the headers a credential arrives in.
+(Scoped keys against a real Redis: tests/integration/api/test_access_matrix.py.)"""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from api.security import ApiKeys, hash_key, presented_key
+from api.security import Authenticator, hash_key, presented_key
+from core.access import OPEN, ROLES, Principal
 from core.errors import Unauthorized
 
 
-def test_keys_are_compared_by_digest() -> None:
-    keys = ApiKeys([hash_key("alpha"), hash_key("beta").upper()])  # digests are case-insensitive hex
-    assert keys.enabled
-    assert keys.identify("alpha") == hash_key("alpha")
-    assert keys.identify("beta") == hash_key("beta")
-    with pytest.raises(Unauthorized):
-        keys.identify("gamma")
-    with pytest.raises(Unauthorized):
-        keys.identify(None)
+def authenticate(auth: Authenticator, headers: dict[str, str]) -> Principal:
+    return asyncio.run(auth.authenticate(headers))
 
 
-def test_no_keys_means_auth_is_off() -> None:
-    assert not ApiKeys([]).enabled
-    assert not ApiKeys(["  "]).enabled
+def test_admin_keys_are_compared_by_digest_and_may_do_everything() -> None:
+    auth = Authenticator([hash_key("alpha"), hash_key("beta").upper()])  # digests are case-insensitive hex
+    assert auth.enabled
+    assert authenticate(auth, {"x-api-key": "alpha"}).roles == frozenset(ROLES)
+    assert authenticate(auth, {"authorization": "Bearer beta"}).readers is None
+    with pytest.raises(Unauthorized, match="not valid"):
+        authenticate(auth, {"x-api-key": "gamma"})
+    with pytest.raises(Unauthorized, match="required"):
+        authenticate(auth, {})
+
+
+def test_without_credentials_configured_a_request_without_one_may_do_everything() -> None:
+    assert not Authenticator([]).enabled and not Authenticator(["  "]).enabled
+    assert authenticate(Authenticator([]), {}) is OPEN
+    with pytest.raises(Unauthorized):
+        authenticate(Authenticator([], required=True), {})
+
+
+class _Verifier:
+    def principal(self, token: str) -> Principal:
+        return Principal(token.split(".")[0], "user", groups=frozenset({"legal"}))
+
+
+def test_a_token_goes_to_the_verifier_and_a_key_does_not() -> None:
+    auth = Authenticator([hash_key("alpha")], verifier=_Verifier(), looks_like_token=lambda k: k.count(".") == 2)
+    assert authenticate(auth, {"authorization": "Bearer ana.x.y"}).readers == ("*", "group:legal", "user:ana")
+    assert authenticate(auth, {"authorization": "Bearer alpha"}).readers is None
 
 
 @pytest.mark.parametrize(("headers", "expected"), [

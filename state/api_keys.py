@@ -1,0 +1,164 @@
+"""Scoped API keys, kept in Redis: each has a name, roles, the collections it may use and the
+groups it reads as. Only a key's SHA-256 digest is stored; the key itself is shown once, when made.
+
+``KeyAdmin`` (sync) serves ``ragqa keys create/list/revoke``; ``KeyLookup`` (async, behind the
+circuit breaker) serves the API's auth gate, with a few seconds of in-process memory so a request
+does not pay a Redis round trip, and a revoked key stops working within ``ttl_s``. Keys named in
+``api.api_keys_sha256`` (settings) stay valid too, as admin keys.
+
+    keys = KeyAdmin(client, "ragqa:")
+    secret, record = keys.create("ops-bot", roles=("ask", "ingest"), collections=("docs",))
+    keys.revoke("ops-bot")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.typing import EncodableT, FieldT
+
+from core.access import ROLES, Principal
+from core.errors import InvalidRequest, NotFound, StoreUnavailable
+from state.guard import GuardedRedis
+from state.keys import Keyspace
+
+KEY_PREFIX = "rq_"  # makes a ragqa key recognisable in a leaked log or a secret scanner's rules
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """One key as stored: never the key itself."""
+
+    name: str
+    digest: str
+    roles: tuple[str, ...]
+    collections: tuple[str, ...] | None  # None: every collection
+    groups: tuple[str, ...]
+    created: float
+    revoked: float | None = None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.name, "key", frozenset(self.roles),
+                         frozenset(self.collections) if self.collections is not None else None,
+                         frozenset(self.groups))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "digest_prefix": self.digest[:12], "roles": list(self.roles),
+                "collections": list(self.collections) if self.collections is not None else None,
+                "groups": list(self.groups), "created": self.created, "revoked": self.revoked}
+
+    def to_hash(self) -> dict[FieldT, EncodableT]:
+        return {"name": self.name, "roles": json.dumps(self.roles), "collections": json.dumps(self.collections),
+                "groups": json.dumps(self.groups), "created": repr(self.created),
+                "revoked": repr(self.revoked) if self.revoked is not None else ""}
+
+    @classmethod
+    def from_hash(cls, digest: str, raw: Mapping[Any, Any]) -> KeyRecord:
+        data = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                for k, v in raw.items()}
+        collections = json.loads(data.get("collections") or "null")
+        return cls(data["name"], digest, tuple(json.loads(data["roles"])),
+                   tuple(collections) if collections is not None else None, tuple(json.loads(data["groups"])),
+                   float(data["created"]), float(data["revoked"]) if data.get("revoked") else None)
+
+
+def checked_scope(roles: Sequence[str], collections: Sequence[str] | None, groups: Sequence[str]) -> None:
+    unknown = sorted(set(roles) - set(ROLES))
+    if not roles or unknown:
+        raise InvalidRequest(f"roles must be some of {', '.join(ROLES)}" + (f" (not {unknown})" if unknown else ""))
+    for group in groups:
+        if not group.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise InvalidRequest(f"group {group!r}: letters, digits, '-', '_' and '.' only")
+    if collections is not None and not collections:
+        raise InvalidRequest("give at least one --collection, or none for every collection")
+
+
+class KeyAdmin:
+    """Make, list and revoke keys (the CLI's side); Redis errors become ``StoreUnavailable``."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client = client
+        self._keys = Keyspace(prefix)
+
+    def create(self, name: str, roles: Sequence[str], collections: Sequence[str] | None = None,
+               groups: Sequence[str] = ()) -> tuple[str, KeyRecord]:
+        """A new key (returned once) and its record; names are unique among keys not revoked."""
+        if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise InvalidRequest(f"key name {name!r}: 1-64 letters, digits, '-', '_' or '.'")
+        checked_scope(roles, collections, groups)
+        if any(r.name == name for r in self.list()):
+            raise InvalidRequest(f"a key named {name!r} exists: revoke it first, or pick another name")
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        record = KeyRecord(name, key_digest(secret), tuple(sorted(set(roles))),
+                           tuple(sorted(set(collections))) if collections is not None else None,
+                           tuple(sorted(set(groups))), time.time())
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(self._keys.api_key(record.digest), mapping=record.to_hash())
+            pipe.zadd(self._keys.api_keys, {record.digest: record.created})
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"could not store the key in Redis: {exc}") from exc
+        return secret, record
+
+    def list(self, include_revoked: bool = False) -> list[KeyRecord]:
+        try:
+            members: list[Any] = list(self._client.zrange(self._keys.api_keys, 0, -1))
+            digests = [str(d.decode() if isinstance(d, bytes) else d) for d in members]
+            pipe = self._client.pipeline(transaction=False)
+            for digest in digests:
+                pipe.hgetall(self._keys.api_key(digest))
+            rows = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"could not read the keys from Redis: {exc}") from exc
+        records = [KeyRecord.from_hash(d, raw) for d, raw in zip(digests, rows, strict=True) if raw]
+        return [r for r in records if include_revoked or r.revoked is None]
+
+    def revoke(self, name: str) -> KeyRecord:
+        """Revoke the active key named ``name``; its record stays (for the audit trail), marked revoked."""
+        match = [r for r in self.list() if r.name == name]
+        if not match:
+            raise NotFound(f"no active key named {name!r} (`ragqa keys list` shows them)")
+        record = match[0]
+        try:
+            self._client.hset(self._keys.api_key(record.digest), "revoked", repr(time.time()))
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"could not revoke the key in Redis: {exc}") from exc
+        return record
+
+
+class KeyLookup:
+    """The API's view: a presented key's principal, remembered for ``ttl_s`` seconds."""
+
+    def __init__(self, guarded: GuardedRedis, prefix: str, ttl_s: float = 5.0) -> None:
+        self._guarded = guarded
+        self._keys = Keyspace(prefix)
+        self._ttl_s = ttl_s
+        self._known: dict[str, tuple[float, Principal | None]] = {}
+
+    async def principal(self, digest: str) -> Principal | None:
+        """The principal of an active key with this digest; None for an unknown or revoked one."""
+        now = time.monotonic()
+        held = self._known.get(digest)
+        if held is not None and now - held[0] < self._ttl_s:
+            return held[1]
+        client = self._guarded.client
+        raw = await self._guarded.call("api_key", lambda: client.hgetall(self._keys.api_key(digest)))
+        record = KeyRecord.from_hash(digest, raw) if raw else None
+        found = record.principal if record is not None and record.revoked is None else None
+        if len(self._known) > 10_000:  # bounded: a flood of made-up keys cannot grow it
+            self._known.clear()
+        self._known[digest] = (now, found)
+        return found

@@ -1,0 +1,95 @@
+"""Erasure: what Redis keeps of a document once it is deleted from the index.
+
+The index version moves on a delete, so no cached answer is served again; but the answers'
+text still sits in Redis (cached answers, the answer records feedback rates, the feedback rows'
+copies) and quotes the document. ``erase_document`` removes them: the cached answers and answer
+records that cite it (``cite:{collection}:{doc_id}`` lists both), and in each feedback row that
+cites it, the answer's text, quotes and snippets (the rating, the question and the doc ids stay,
+so the feedback still counts). A synchronous client: the CLI's, or the API's in a worker thread.
+
+    erased = erase_document(client, "ragqa:", "docs", "handbook.pdf")
+    erased.to_dict()   # {"cached_answers": 3, "answer_records": 4, "feedback_rows": 1}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
+from core.errors import StoreUnavailable
+from state.keys import Keyspace
+
+ERASED = "[erased: the document was deleted]"
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    cached_answers: int = 0
+    answer_records: int = 0
+    feedback_rows: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def erase_document(client: redis.Redis, prefix: str, collection: str, doc_id: str, page: int = 500) -> Erased:
+    """Removes what Redis holds of the document's text (see the module docstring); counts it."""
+    keys = Keyspace(prefix)
+    cite = keys.citations(collection, doc_id)
+    try:
+        found: Any = client.smembers(cite)
+        members = [_text(m) for m in found]
+        cached = [m for m in members if m.startswith(keys.cached_answer(""))]
+        records = [m for m in members if m.startswith(keys.answer_record(""))]
+        pipe = client.pipeline(transaction=False)
+        for key in (*cached, *records):
+            pipe.exists(key)
+        present = pipe.execute()
+        if members:
+            client.delete(*members)
+        client.delete(cite)
+        rows = _redact_feedback(client, keys.feedback, collection, doc_id, page)
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"could not erase {doc_id!r}'s answers from Redis: {exc}") from exc
+    return Erased(sum(present[:len(cached)]), sum(present[len(cached):]), rows)
+
+
+def _redact_feedback(client: redis.Redis, stream: str, collection: str, doc_id: str, page: int) -> int:
+    """Feedback rows citing the document, rewritten without its text: a stream entry cannot be
+    edited, so the row is deleted and appended again redacted (its ``created_at`` kept)."""
+    redacted = 0
+    start = "-"
+    while True:
+        entries: list[Any] = client.xrange(stream, min=start, count=page)  # type: ignore[assignment]
+        for entry_id, raw in entries:
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            answer = json.loads(fields.get("answer") or "{}")
+            if answer.get("text") == ERASED or answer.get("collection", collection) != collection or not any(
+                    c.get("doc_id") == doc_id for c in answer.get("citations") or ()):
+                continue
+            fields["answer"] = json.dumps(_redacted(answer), separators=(",", ":"))
+            pipe = client.pipeline(transaction=True)
+            pipe.xdel(stream, entry_id)
+            pipe.xadd(stream, fields)  # type: ignore[arg-type]
+            pipe.execute()
+            redacted += 1
+        if len(entries) < page:
+            return redacted
+        start = "(" + _text(entries[-1][0])
+
+
+_KEPT = ("answer_id", "question", "collection", "refused", "confidence", "mode", "model", "prompt_version")
+
+
+def _redacted(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer without any text that came from a document: only its question, flags and doc ids."""
+    kept: dict[str, Any] = {k: answer[k] for k in _KEPT if k in answer}
+    cited = [{"number": c.get("number"), "doc_id": c.get("doc_id")} for c in answer.get("citations") or ()]
+    return {**kept, "text": ERASED, "claims": [], "citations": cited}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
