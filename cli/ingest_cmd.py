@@ -112,6 +112,10 @@ def ingest(
             report = _run(parts, sources, name, show_progress=not as_json)
             if sync:
                 report.removed = remove_vanished(parts.index, parts.index, name, paths)
+                client = parts.redis.client()  # what Redis keeps of their text goes with them
+                for doc_id in report.removed:
+                    erase_document(client, settings.redis.key_prefix, name, doc_id)
+            _audit_ingest(parts, settings, "sync" if sync else "ingest", name, report)
     except IndexLocked as exc:
         from api.server import served_url
 
@@ -203,6 +207,15 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
     elif wait:
         print_job(job)
     raise typer.Exit(1 if wait and job.counts()["failed"] else 0)
+
+
+def _audit_ingest(parts: Components, settings: Settings, action: str, name: str, report: IngestReport) -> None:
+    """The documents this ingest added, updated or removed, in the audit trail."""
+    changed = [r.doc_id for r in report.results if r.status in ("added", "updated")]
+    removed = list(report.removed)
+    SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+        cli_principal(), action, f"cli {action}", collection=name, doc_ids=changed + removed,
+        status="error" if report.failures else "ok")
 
 
 def _run(parts: Components, sources: list[SourceDocument], name: str, show_progress: bool) -> IngestReport:

@@ -6,12 +6,15 @@ in the audit trail; a deleted document's text leaves Redis too."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 import pytest
 import redis
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -53,16 +56,33 @@ DOCS = [
         "Ana Kovac received a performance rating of exceeds expectations in her 2026 annual review.",
         "What rating did Ana Kovac get in her review?", ("kovac-review", "exceeds expectations")),
 ]
-# Who reads what: ana (group legal, and her own review), bo (group finance), eve (no group: the public only).
+# Who reads what: ana (a scoped key: group legal, and her own review), bo (a key: group finance), eve (a
+# key, no group: the public only), carol (single sign-on: a JWT whose groups claim says finance), the
+# widget's visitors (the public only).
 READS = {"ana": {"canteen.txt", "heron-merger.txt", "kovac-review.txt"}, "bo": {"canteen.txt", "payroll-budget.txt"},
-         "eve": {"canteen.txt"}, "widget": {"canteen.txt"}}
+         "eve": {"canteen.txt"}, "carol": {"canteen.txt", "payroll-budget.txt"}, "widget": {"canteen.txt"}}
+ISSUER, AUDIENCE = "https://id.vantor.example", "ragqa"
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def sso_token(user: str, groups: list[str]) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user, "preferred_username": user, "groups": groups,
+              "iat": now, "exp": now + 600}
+    return jwt.encode(claims, SIGNING_KEY, algorithm="RS256", headers={"kid": "idp-1"})
 
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_prefix: str) -> Settings:
+    folder = tmp_path_factory.mktemp("acl")
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(SIGNING_KEY.public_key()))
+    (folder / "jwks.json").write_text(json.dumps({"keys": [{**public, "kid": "idp-1", "use": "sig"}]}))
     dead_llm = f"http://127.0.0.1:{free_port()}/v1"  # never asked: answers are extractive
-    return make_settings(tmp_path_factory.mktemp("acl"), redis_url, key_prefix + "acl:", dead_llm,
+    return make_settings(folder, redis_url, key_prefix + "acl:", dead_llm,
                          answer={"mode": "extractive"},
+                         # The semantic cache too: a paraphrase must not reach an answer made with more access.
+                         redis={"semantic_cache": True},
+                         auth={"jwt_jwks": str(folder / "jwks.json"), "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE},
                          api={"api_keys_sha256": [hash_key(ADMIN_KEY)]},
                          widget={"tokens": [{"token": SITE_TOKEN, "origins": [SITE], "collections": [COLLECTION],
                                              "rate_limit_per_minute": 6000, "rate_limit_burst": 1000}],
@@ -95,6 +115,8 @@ def client(settings: Settings, keys: dict[str, str], embedder: Any) -> Iterator[
 def as_(who: str, keys: dict[str, str]) -> dict[str, str]:
     if who == "widget":
         return {"X-Widget-Token": SITE_TOKEN, "Origin": SITE}
+    if who == "carol":
+        return {"Authorization": f"Bearer {sso_token('carol', ['finance'])}"}
     return {"Authorization": f"Bearer {ADMIN_KEY if who == 'admin' else keys[who]}"}
 
 
@@ -145,7 +167,7 @@ def test_nobody_sees_a_document_they_may_not_read_on_any_route(client: TestClien
     assert leaks == []
 
 
-@pytest.mark.parametrize("who", ["ana", "bo"])
+@pytest.mark.parametrize("who", ["ana", "bo", "carol"])
 def test_each_reads_what_their_groups_and_name_open(client: TestClient, keys: dict[str, str], who: str) -> None:
     listed = client.get("/documents", params={"collection": COLLECTION}, headers=as_(who, keys)).json()
     assert {d["doc_id"] for d in listed["documents"]} == READS[who]
@@ -222,3 +244,15 @@ def test_deleting_a_document_erases_its_answers_and_feedback_copies(
     assert r.get(keys_.answer_record(answer["answer_id"])) is None
     rows = [json.loads(fields[b"answer"]) for _, fields in r.xrange(keys_.feedback)]
     assert rows and not any("22:00" in json.dumps(row) for row in rows)
+
+
+def test_a_paraphrase_never_reaches_an_answer_cached_for_someone_with_more_access(
+        client: TestClient, keys: dict[str, str]) -> None:
+    question = {"question": "What exactly is Project Heron?", "collection": COLLECTION}
+    paraphrase = {"question": "What exactly is the Project Heron?", "collection": COLLECTION}
+    assert "Oskel" in client.post("/ask", json=question, headers=as_("admin", keys)).text
+    again = client.post("/ask", json=paraphrase, headers=as_("admin", keys)).json()
+    assert again["cached"], "the semantic cache should serve the admin's paraphrase (else this test proves nothing)"
+    for who in ("eve", "bo", "carol"):
+        body = client.post("/ask", json=paraphrase, headers=as_(who, keys))
+        assert body.status_code == 200 and "Oskel" not in body.text and "heron-merger" not in body.text, who
