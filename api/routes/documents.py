@@ -73,8 +73,11 @@ async def upload_documents(
 @router.get("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 403, 404, 429, 503),
             summary="An ingestion job's state and each document's progress")
 async def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")], request: Request) -> Any:
-    principal_of(request).require("ingest")
-    return await services_of(request).documents.job(job_id)
+    principal = principal_of(request)
+    principal.require("ingest")
+    job = await services_of(request).documents.job(job_id)
+    principal.require("ingest", job["collection"])  # a job names its documents: only for its collection's
+    return job
 
 
 @router.delete("/jobs/{job_id}", response_model=JobResponse, responses=errors(401, 403, 404, 429, 503),
@@ -83,6 +86,7 @@ async def cancel_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")], 
     principal = principal_of(request)
     principal.require("ingest")
     services = services_of(request)
+    principal.require("ingest", (await services.documents.job(job_id))["collection"])
     job = await services.documents.cancel(job_id)
     await services.audit.record(principal, "cancel", "DELETE /jobs", collection=job.get("collection"),
                                 target=job_id, status=200)

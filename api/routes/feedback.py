@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from api.deps import services_of
+from api.deps import principal_of, services_of
 from api.routes import errors
 from api.schemas import FeedbackRequest, FeedbackResponse
 
@@ -14,7 +14,8 @@ router = APIRouter(tags=["feedback"])
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=status.HTTP_201_CREATED,
-             responses=errors(401, 404, 413, 422, 429, 503), summary="Rate an answer (up or down), with a comment")
+             responses=errors(401, 403, 404, 413, 422, 429, 503), summary="Rate an answer (up or down), with a comment")
 async def give_feedback(body: FeedbackRequest, request: Request) -> Any:
+    principal_of(request).require("ask")
     feedback_id = await services_of(request).feedback.record(body.answer_id, body.rating, body.comment)
     return {"feedback_id": feedback_id, "answer_id": body.answer_id}

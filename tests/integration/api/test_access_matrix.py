@@ -188,6 +188,9 @@ def test_roles_and_collections_are_checked(client: TestClient, keys: dict[str, s
                          files=[("files", ("x.txt", b"Some text.", "text/plain"))])
     assert upload.status_code == 403 and "ingest" in upload.json()["error"]["message"]
     assert client.post("/ask", json={"question": "Hi?", "collection": COLLECTION}).status_code == 401
+    job = client.post("/documents", data={"collection": COLLECTION}, headers=as_("ana", keys),
+                      files=[("files", ("note.txt", b"A note.", "text/plain"))]).json()["job_id"]
+    assert client.get(f"/jobs/{job}", headers=as_("elsewhere", keys)).status_code == 403  # its ids are not theirs
     models = client.get("/v1/models", headers=as_("elsewhere", keys)).json()
     assert [m["id"] for m in models["data"]] == []  # it may use "other" only, which does not exist
 
