@@ -193,6 +193,9 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
                 runner.submit(JobSpec(job_id, name, files, owns_files=False))
             finally:
                 runner.close()  # the broker's connections go before the (maybe embedded) Redis stops
+            SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+                cli_principal(), "ingest", "cli ingest --queue", collection=name, doc_ids=[f.doc_id for f in files],
+                target=job_id, status="queued")
             if not as_json:
                 console.print(f"queued job [bold]{job_id}[/]: {len(files)} documents into {escape(repr(name))} "
                               f"(follow it: ragqa jobs show {job_id} --wait)")
