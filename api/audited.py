@@ -43,15 +43,16 @@ class AskAudit:
     question: str
 
     async def answered(self, payload: bytes | dict[str, Any]) -> None:
-        """The answer went out: as its JSON bytes, or as the payload itself."""
+        """The answer went out: as its JSON bytes, or as the payload itself. Written in the
+        background (``AuditLog.submit``): a cache hit does not wait for a second Redis call."""
         doc_ids = (cited_doc_ids(payload) if isinstance(payload, bytes)
                    else list(dict.fromkeys(str(c["doc_id"]) for c in payload.get("citations") or ())))
-        await self.log.record(self.principal, self.action, self.route, collection=self.collection,
-                              doc_ids=doc_ids, status=200, question=self.question)
+        self.log.submit(self.principal, self.action, self.route, collection=self.collection,
+                        doc_ids=doc_ids, status=200, question=self.question)
 
     async def failed(self, exc: RagqaError) -> None:
-        await self.log.record(self.principal, self.action, self.route, collection=self.collection,
-                              status=exc.code, question=self.question)
+        self.log.submit(self.principal, self.action, self.route, collection=self.collection,
+                        status=exc.code, question=self.question)
 
     def stream(self, stream: AnswerStream) -> AnswerStream:
         """The stream, its events unchanged; its entry written at the done frame (or the error)."""

@@ -67,6 +67,7 @@ class Services:
     audit: AuditLog
 
     async def aclose(self) -> None:
+        await self.audit.drain()
         await anyio.to_thread.run_sync(self.runner.close)
         await self.http.aclose()
         await self.guarded.client.aclose()

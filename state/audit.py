@@ -28,6 +28,7 @@ The API records through ``AuditLog`` (the guarded asyncio client), the CLI throu
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import time
@@ -123,10 +124,30 @@ class AuditLog(_AuditTrail):
         await audit.record(principal, "ask", "POST /ask", collection="docs", status=200, question=q)
     """
 
+    MAX_PENDING = 1000  # entries written in the background at once; past it, one is dropped (logged)
+
     def __init__(self, guarded: GuardedRedis, settings: AuditSettings, prefix: str,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(settings, prefix, clock)
         self.guarded = guarded
+        self._pending: set[asyncio.Task[str | None]] = set()
+
+    def submit(self, principal: Principal | str, action: str, route: str, **entry: Any) -> None:
+        """``record`` in the background: the answer goes out without waiting for the write (a cache
+        hit is one Redis call; the entry would be a second). ``drain`` awaits what is left."""
+        if not self.settings.enabled:
+            return
+        if len(self._pending) >= self.MAX_PENDING:
+            self._not_recorded(self._fields(principal, action, route, **entry), "too many entries waiting")
+            return
+        task = asyncio.get_running_loop().create_task(self.record(principal, action, route, **entry))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Waits for the entries still being written (at shutdown)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def record(self, principal: Principal | str, action: str, route: str, *, collection: str | None = None,
                      doc_ids: Iterable[str] = (), target: str | None = None, status: int | str = "ok",
