@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from typing import Any
 
 import structlog
@@ -35,11 +36,15 @@ def may_hold_table(page: Any) -> bool:
 
 
 class PdfTables:
-    """Opens the PDF in pdfplumber once, on the first page that needs it."""
+    """Opens the PDF in pdfplumber once, on the first page that needs it. Table analysis has a time
+    budget per document (``budget_s``): past it, the remaining pages keep pypdf's text, so a long
+    PDF of ruled pages still parses within the sandbox's deadline (``ingest.parse_timeout_s``)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, budget_s: float = 8.0) -> None:
         self._data = data
         self._pdf: Any = None
+        self._budget_s = budget_s
+        self._spent_s = 0.0
 
     def page_text(self, index: int) -> str | None:
         """Page ``index`` (0-based) read with its tables as rows; None when it holds no table, or
@@ -47,11 +52,18 @@ class PdfTables:
         from pdfminer.pdfexceptions import PDFException
         from pdfminer.psexceptions import PSException
 
+        if self._spent_s > self._budget_s:
+            return None
+        started = time.perf_counter()
         try:
             return self._tables_as_rows(index)
         except (PDFException, PSException, ValueError, KeyError, TypeError) as exc:
             log.warning("pdf.tables_unreadable", page=index + 1, error=f"{type(exc).__name__}: {exc}")
             return None
+        finally:
+            self._spent_s += time.perf_counter() - started
+            if self._spent_s > self._budget_s:
+                log.warning("pdf.tables_budget_spent", page=index + 1, seconds=round(self._spent_s, 1))
 
     def _tables_as_rows(self, index: int) -> str | None:
         if self._pdf is None:
