@@ -15,7 +15,9 @@ Delivery is at least once and the tasks are idempotent (see ``jobs.document``):
 - a short unacked-restore interval: with kombu's default sweep (~100 s) a task of a killed
   main worker process came back after 104 s here; tuned, after ~12 s;
 - prefetch 1, so a worker holds no backlog that a crash would delay and a bulk import cannot
-  hoard the tasks an idle worker could take.
+  hoard the tasks an idle worker could take;
+- a broker restart is waited out: the consumer reconnects, and a channel of the lost connection
+  fails as a lost connection, not as a crash of the worker (``workers.broker``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from celery import Celery
 
 from core.settings import Settings
 from state.endpoint import RedisEndpoint
+from workers.broker import BrokerAMQP
 
 INGEST_DOCUMENT = "ragqa.ingest_document"
 
@@ -53,7 +56,7 @@ def create_celery_app(settings: Settings, endpoint: RedisEndpoint) -> Celery:
     }
     if w.broker_key_prefix:
         transport["global_keyprefix"] = w.broker_key_prefix
-    app = Celery("ragqa", broker=broker, backend=w.result_backend or broker, set_as_current=False)
+    app = Celery("ragqa", broker=broker, backend=w.result_backend or broker, amqp=BrokerAMQP, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -82,7 +82,9 @@ class WorkerEnv:
             os.environ.update(saved)
 
     def store(self) -> JobStore:
-        return JobStore(redis.Redis.from_url(self.redis_url), self.prefix)
+        # Timeouts: a test polling a Redis that a test restarts must fail, never block for good.
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        return JobStore(client, self.prefix)
 
 
 class WorkerProcess:
@@ -160,6 +162,7 @@ def enqueue(env: WorkerEnv, folder: Path, *args: str) -> str:
 
 def wait_job(store: JobStore, job_id: str, timeout_s: float, on_poll: Callable[[Job], Any] | None = None,
              worker: WorkerProcess | None = None) -> Job:
+    """Until the job is over; fails after ``timeout_s``, or at once when ``worker`` has exited, with its log."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = store.get(job_id)
@@ -167,6 +170,8 @@ def wait_job(store: JobStore, job_id: str, timeout_s: float, on_poll: Callable[[
             on_poll(job)
         if job.state not in ("queued", "running"):
             return job
+        if worker is not None:
+            assert_running(worker, f"job {job_id} not over: {job.counts()}")
         time.sleep(0.25)
     tail = f"\nworker log:\n{worker.output()}" if worker else ""
     raise AssertionError(f"job {job_id} not over after {timeout_s} s: {store.get(job_id).counts()}{tail}")
@@ -177,8 +182,15 @@ def wait_done(store: JobStore, job_id: str, count: int, worker: WorkerProcess, t
     deadline = time.monotonic() + timeout_s
     while (job := store.get(job_id)).counts()["done"] < count:
         assert time.monotonic() < deadline, worker.output()
+        assert_running(worker, f"{job.counts()['done']} of {count} documents done")
         time.sleep(0.05)
     return job
+
+
+def assert_running(worker: WorkerProcess, waiting_for: str) -> None:
+    """A worker that exited will not finish the job: fail now with its log, not at the deadline."""
+    if not worker.alive:
+        raise AssertionError(f"worker exited ({worker.returncode}); {waiting_for}\nworker log:\n{worker.output()}")
 
 
 def small_documents(corpus_dir: Path, folder: Path, count: int, chars: int = 1500) -> list[Path]:
