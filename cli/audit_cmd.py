@@ -96,7 +96,8 @@ def _print_table(entries: list[dict[str, Any]]) -> None:
     optional = [name for name in ("target", "question") if any(e[name] for e in entries)]
     table = Table(title=f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}")
     for column in ("time", "principal", "action", "route", "collection", "documents", "status", *optional):
-        table.add_column(column)
+        # Who and what stay whole on one line; the documents and the question wrap to fit.
+        table.add_column(column, no_wrap=column in ("time", "principal", "action", "status"))
     for e in entries:
         docs = e["doc_ids"]
         shown = ", ".join(docs[:SHOWN_DOC_IDS]) + (f" (+{len(docs) - SHOWN_DOC_IDS})" if len(docs) > SHOWN_DOC_IDS

@@ -14,7 +14,7 @@ import redis
 import typer
 from typer.testing import CliRunner
 
-from cli import audit_cmd
+from cli import audit_cmd, output
 from core.audit_settings import AuditSettings
 from core.settings import Settings
 from state.audit import DAY_MS, SyncAuditLog, audit_fields
@@ -60,7 +60,13 @@ def ragqa_audit(settings: Settings, *args: str) -> typer.testing.Result:
         pass
 
     audit_cmd.register(app)
-    return CliRunner().invoke(app, ["audit", *args], obj=settings, env={"COLUMNS": "200"})  # a wide table
+    # A wide table: the console reads COLUMNS when made (at import), so it is widened here.
+    width = output.console.width
+    output.console.width = 200
+    try:
+        return CliRunner().invoke(app, ["audit", *args], obj=settings)
+    finally:
+        output.console.width = width
 
 
 def lines(output: str) -> list[dict[str, object]]:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 import redis
-from typer.testing import CliRunner
 
-from cli.main import app
 from core.settings import Settings
 from state.api_keys import key_digest
 from state.audit import iter_audit
 from state.keys import Keyspace
 from tests.support.environment import require
+from tests.support.processes import cli_env
+from tests.support.processes import ragqa as run_cli
 from tests.support.services import SHARED_REDIS, delete_prefix, redis_reachable
 
 
@@ -26,14 +26,14 @@ from tests.support.services import SHARED_REDIS, delete_prefix, redis_reachable
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     require(redis_reachable(SHARED_REDIS), f"a Redis server at {SHARED_REDIS}")
     prefix = f"ragqa-test-{uuid.uuid4().hex[:12]}:"
-    yield {"RAGQA_REDIS__URL": SHARED_REDIS, "RAGQA_REDIS__KEY_PREFIX": prefix,
-           "RAGQA_QDRANT__PATH": str(tmp_path / "qdrant"), "HF_HUB_OFFLINE": "1"}
+    yield {**cli_env(tmp_path), "RAGQA_REDIS__URL": SHARED_REDIS, "RAGQA_REDIS__KEY_PREFIX": prefix}
     delete_prefix(SHARED_REDIS, prefix)
 
 
 def ragqa(env: dict[str, str], *args: str) -> dict | list:  # type: ignore[type-arg]
-    result = CliRunner().invoke(app, list(args), env=env)
-    assert result.exit_code == 0, result.output
+    """The real command, in its own process (its logging set up as a user's is)."""
+    result = run_cli(env, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
@@ -48,8 +48,8 @@ def test_a_key_is_made_once_listed_without_its_secret_and_revoked(env: dict[str,
     listed = ragqa(env, "keys", "list", "--json")
     assert [(k["name"], k["collections"], k["groups"]) for k in listed] == [("ops-bot", ["docs"], ["legal"])]
     assert "key" not in listed[0]
-    bad = CliRunner().invoke(app, ["keys", "create", "x", "--role", "owner"], env=env)
-    assert bad.exit_code != 0 and "roles must be some of" in bad.output
+    bad = run_cli(env, "keys", "create", "x", "--role", "owner")
+    assert bad.returncode != 0 and "roles must be some of" in bad.stdout + bad.stderr
     ragqa(env, "keys", "revoke", "ops-bot", "--json")
     assert ragqa(env, "keys", "list", "--json") == []
     assert ragqa(env, "keys", "list", "--revoked", "--json")[0]["revoked"]  # type: ignore[index]
@@ -75,7 +75,7 @@ def test_ingest_with_readers_keeps_them_on_a_plain_re_ingest_and_is_audited(env:
         assert chunk.acl == ("group:legal",) and "signed in March" in chunk.text
         assert parts.index.count("docs", SearchFilters(readers=("*", "group:finance"))) == 0
         assert parts.index.count("docs", SearchFilters(readers=("*", "group:legal"))) == 1
-    bad = CliRunner().invoke(app, ["ingest", str(folder), "--acl", "team:x"], env=env)
-    assert bad.exit_code != 0 and "user:NAME or group:NAME" in bad.output
+    bad = run_cli(env, "ingest", str(folder), "--acl", "team:x")
+    assert bad.returncode != 0 and "user:NAME or group:NAME" in bad.stdout + bad.stderr
     trail = list(iter_audit(redis.Redis.from_url(SHARED_REDIS), env["RAGQA_REDIS__KEY_PREFIX"]))
     assert [(e["action"], e["doc_ids"]) for e in trail] == [("ingest", ["memo.txt"]), ("ingest", ["memo.txt"])]
