@@ -45,6 +45,7 @@ from core.errors import StoreUnavailable
 from state.guard import GuardedRedis
 from state.keys import Keyspace
 from state.metrics import StateMetrics
+from state.streams import stream_entries, text
 
 log = structlog.get_logger(__name__)
 
@@ -163,7 +164,7 @@ class AuditLog(_AuditTrail):
         except StoreUnavailable as exc:
             self._not_recorded(fields, exc.message)
             return None
-        return _text(entry_id)
+        return text(entry_id)
 
 
 class SyncAuditLog(_AuditTrail):
@@ -196,27 +197,18 @@ class SyncAuditLog(_AuditTrail):
                 self.metrics.redis_errors.labels(op=OP, reason=type(exc).__name__).inc()
             self._not_recorded(fields, f"Redis failed during {OP}: {exc}")
             return None
-        return _text(entry_id)
+        return text(entry_id)
 
 
 def iter_audit(client: redis.Redis, prefix: str, since: datetime | None = None, principal: str | None = None,
                page: int = 500) -> Iterator[dict[str, Any]]:
     """Audit entries oldest first, from ``since`` on (a naive datetime is local time), of ``principal``
     (a label or a bare name); a synchronous client (the CLI's). Redis failing -> StoreUnavailable."""
-    key = Keyspace(prefix).audit
     start = "-" if since is None else str(max(0, int(since.timestamp() * 1000)))
-    while True:
-        try:
-            entries: list[Any] = client.xrange(key, min=start, count=page)  # type: ignore[assignment]
-        except redis.RedisError as exc:
-            raise StoreUnavailable(f"cannot read the audit trail from Redis: {exc}") from exc
-        for entry_id, raw in entries:
-            entry = to_entry(_text(entry_id), {_text(k): _text(v) for k, v in raw.items()})
-            if principal is None or principal_matches(entry["principal"], principal):
-                yield entry
-        if len(entries) < page:
-            return
-        start = "(" + _text(entries[-1][0])
+    for entry_id, fields in stream_entries(client, Keyspace(prefix).audit, "the audit trail", start, page):
+        entry = to_entry(entry_id, fields)
+        if principal is None or principal_matches(entry["principal"], principal):
+            yield entry
 
 
 def to_entry(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -236,7 +228,3 @@ def to_entry(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
         "target": fields.get("target") or None, "status": int(status) if status.isdigit() else status,
         "question": fields.get("question"),
     }  # fmt: skip
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -21,6 +21,7 @@ import redis
 
 from core.errors import StoreUnavailable
 from state.keys import Keyspace
+from state.streams import stream_entries, text
 
 ERASED = "[erased: the document was deleted]"
 
@@ -41,7 +42,7 @@ def erase_document(client: redis.Redis, prefix: str, collection: str, doc_id: st
     cite = keys.citations(collection, doc_id)
     try:
         found: Any = client.smembers(cite)
-        members = [_text(m) for m in found]
+        members = [text(m) for m in found]
         cached = [m for m in members if m.startswith(keys.cached_answer(""))]
         records = [m for m in members if m.startswith(keys.answer_record(""))]
         pipe = client.pipeline(transaction=False)
@@ -61,24 +62,18 @@ def _redact_feedback(client: redis.Redis, stream: str, collection: str, doc_id: 
     """Feedback rows citing the document, rewritten without its text: a stream entry cannot be
     edited, so the row is deleted and appended again redacted (its ``created_at`` kept)."""
     redacted = 0
-    start = "-"
-    while True:
-        entries: list[Any] = client.xrange(stream, min=start, count=page)  # type: ignore[assignment]
-        for entry_id, raw in entries:
-            fields = {_text(k): _text(v) for k, v in raw.items()}
-            answer = json.loads(fields.get("answer") or "{}")
-            if answer.get("text") == ERASED or answer.get("collection", collection) != collection or not any(
-                    c.get("doc_id") == doc_id for c in answer.get("citations") or ()):
-                continue
-            fields["answer"] = json.dumps(_redacted(answer), separators=(",", ":"))
-            pipe = client.pipeline(transaction=True)
-            pipe.xdel(stream, entry_id)
-            pipe.xadd(stream, fields)  # type: ignore[arg-type]
-            pipe.execute()
-            redacted += 1
-        if len(entries) < page:
-            return redacted
-        start = "(" + _text(entries[-1][0])
+    for entry_id, fields in stream_entries(client, stream, "feedback", page=page):
+        answer = json.loads(fields.get("answer") or "{}")
+        if answer.get("text") == ERASED or answer.get("collection", collection) != collection or not any(
+                c.get("doc_id") == doc_id for c in answer.get("citations") or ()):
+            continue
+        fields["answer"] = json.dumps(_redacted(answer), separators=(",", ":"))
+        pipe = client.pipeline(transaction=True)
+        pipe.xdel(stream, entry_id)
+        pipe.xadd(stream, fields)  # type: ignore[arg-type]
+        pipe.execute()
+        redacted += 1
+    return redacted
 
 
 _KEPT = ("answer_id", "question", "collection", "refused", "confidence", "mode", "model", "prompt_version")
@@ -89,7 +84,3 @@ def _redacted(answer: dict[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {k: answer[k] for k in _KEPT if k in answer}
     cited = [{"number": c.get("number"), "doc_id": c.get("doc_id")} for c in answer.get("citations") or ()]
     return {**kept, "text": ERASED, "claims": [], "citations": cited}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

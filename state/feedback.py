@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 import redis
 
-from core.errors import NotFound, StoreUnavailable
+from core.errors import NotFound
 from state.answer_cache import AnswerCache
 from state.guard import GuardedRedis
 from state.keys import Keyspace
+from state.streams import stream_entries
 
 ExportFormat = Literal["eval", "chat"]
 
@@ -54,25 +55,10 @@ class FeedbackStore:
 
 def iter_feedback(client: redis.Redis, prefix: str, page: int = 500) -> Iterator[dict[str, Any]]:
     """Every feedback entry, oldest first (a synchronous client: the CLI's); Redis failing -> StoreUnavailable."""
-    key = Keyspace(prefix).feedback
-    start = "-"
-    while True:
-        try:
-            entries: list[Any] = client.xrange(key, min=start, count=page)  # type: ignore[assignment]
-        except redis.RedisError as exc:
-            raise StoreUnavailable(f"cannot read feedback from Redis: {exc}") from exc
-        for entry_id, raw in entries:
-            fields = {_text(k): _text(v) for k, v in raw.items()}
-            yield {"feedback_id": _text(entry_id), "answer_id": fields["answer_id"], "rating": fields["rating"],
-                   "comment": fields.get("comment") or None, "created_at": float(fields["created_at"]),
-                   "answer": json.loads(fields["answer"])}  # fmt: skip
-        if len(entries) < page:
-            return
-        start = "(" + _text(entries[-1][0])
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    for entry_id, fields in stream_entries(client, Keyspace(prefix).feedback, "feedback", page=page):
+        yield {"feedback_id": entry_id, "answer_id": fields["answer_id"], "rating": fields["rating"],
+               "comment": fields.get("comment") or None, "created_at": float(fields["created_at"]),
+               "answer": json.loads(fields["answer"])}  # fmt: skip
 
 
 def to_eval_row(entry: dict[str, Any]) -> dict[str, Any]:

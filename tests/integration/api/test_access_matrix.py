@@ -26,7 +26,7 @@ from ingest.sources import SourceDocument
 from state.api_keys import KeyAdmin
 from state.audit import iter_audit
 from state.keys import Keyspace
-from tests.support.api import make_settings
+from tests.support.api import make_settings, wait_for_job
 from tests.support.services import free_port
 
 COLLECTION = "acl"
@@ -81,7 +81,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, key_prefi
     return make_settings(folder, redis_url, key_prefix + "acl:", dead_llm,
                          answer={"mode": "extractive"},
                          # The semantic cache too: a paraphrase must not reach an answer made with more access.
-                         redis={"semantic_cache": True},
+                         redis={"semantic_cache": True, "semantic_threshold": 0.9},
                          auth={"jwt_jwks": str(folder / "jwks.json"), "jwt_issuer": ISSUER, "jwt_audience": AUDIENCE},
                          api={"api_keys_sha256": [hash_key(ADMIN_KEY)]},
                          widget={"tokens": [{"token": SITE_TOKEN, "origins": [SITE], "collections": [COLLECTION],
@@ -191,6 +191,7 @@ def test_roles_and_collections_are_checked(client: TestClient, keys: dict[str, s
     job = client.post("/documents", data={"collection": COLLECTION}, headers=as_("ana", keys),
                       files=[("files", ("note.txt", b"A note.", "text/plain"))]).json()["job_id"]
     assert client.get(f"/jobs/{job}", headers=as_("elsewhere", keys)).status_code == 403  # its ids are not theirs
+    assert wait_for_job(client, job, headers=as_("ana", keys))["state"] == "done"  # no write left running
     models = client.get("/v1/models", headers=as_("elsewhere", keys)).json()
     assert [m["id"] for m in models["data"]] == []  # it may use "other" only, which does not exist
 
@@ -208,8 +209,6 @@ def test_a_revoked_key_stops_working(client: TestClient, settings: Settings, key
 
 def test_an_upload_with_readers_is_read_only_by_them_and_every_write_is_audited(
         client: TestClient, settings: Settings, keys: dict[str, str]) -> None:
-    from tests.support.api import wait_for_job
-
     upload = client.post("/documents", data={"collection": COLLECTION, "acl": "group:legal"}, headers=as_("ana", keys),
                          files=[("files", ("nda.txt", b"The Oskel NDA expires on 30 June 2028.", "text/plain"))])
     assert upload.status_code == 202, upload.text
@@ -219,6 +218,10 @@ def test_an_upload_with_readers_is_read_only_by_them_and_every_write_is_audited(
         assert got.status_code == (200 if visible else 404), (who, got.text)
     deleted = client.delete("/documents/nda.txt", params={"collection": COLLECTION}, headers=as_("ana", keys))
     assert deleted.status_code == 200
+    asked = client.post("/ask", json={"question": "When does the canteen open?", "collection": COLLECTION},
+                        headers=as_("ana", keys))
+    assert asked.status_code == 200
+    time.sleep(0.5)  # an ask's entry is written in the background
     trail = list(iter_audit(redis.Redis.from_url(settings.redis.url), settings.redis.key_prefix, principal="ana"))
     actions = [(e["action"], e["doc_ids"]) for e in trail]
     assert ("upload", ["nda.txt"]) in actions and ("delete", ["nda.txt"]) in actions
@@ -231,8 +234,6 @@ def test_deleting_a_document_erases_its_answers_and_feedback_copies(
     text = "The Vantor car park closes at 22:00 and reopens at 06:00."
     upload = client.post("/documents", data={"collection": COLLECTION}, headers=as_("admin", keys),
                          files=[("files", ("car-park.txt", text.encode(), "text/plain"))])
-    from tests.support.api import wait_for_job
-
     assert wait_for_job(client, upload.json()["job_id"], headers=as_("admin", keys))["state"] == "done"
     answer = client.post("/ask", json={"question": "When does the car park close?", "collection": COLLECTION},
                          headers=as_("admin", keys)).json()
