@@ -34,8 +34,8 @@ from core.errors import RagqaError
 
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]+")
 # A visitor through a widget token: asks only, in the token's collections (checked at admission),
-# and reads only documents open to everyone.
-WIDGET_VISITOR = Principal("visitor", "widget", roles=frozenset({"ask"}))
+# and reads only documents open to everyone (the space keeps "user:widget visitor" out of any ACL).
+WIDGET_VISITOR = Principal("widget visitor", "widget", roles=frozenset({"ask"}))
 
 
 class AuthGate:
