@@ -42,7 +42,7 @@ class AskAudit:
     collection: str
     question: str
 
-    async def answered(self, payload: bytes | dict[str, Any]) -> None:
+    def answered(self, payload: bytes | dict[str, Any]) -> None:
         """The answer went out: as its JSON bytes, or as the payload itself. Written in the
         background (``AuditLog.submit``): a cache hit does not wait for a second Redis call."""
         doc_ids = (cited_doc_ids(payload) if isinstance(payload, bytes)
@@ -50,7 +50,7 @@ class AskAudit:
         self.log.submit(self.principal, self.action, self.route, collection=self.collection,
                         doc_ids=doc_ids, status=200, question=self.question)
 
-    async def failed(self, exc: RagqaError) -> None:
+    def failed(self, exc: RagqaError) -> None:
         self.log.submit(self.principal, self.action, self.route, collection=self.collection,
                         status=exc.code, question=self.question)
 
@@ -62,8 +62,8 @@ class AskAudit:
         try:
             async for event in events:
                 if isinstance(event, Done):
-                    await self.answered(event.payload)
+                    self.answered(event.payload)
                 yield event
         except RagqaError as exc:
-            await self.failed(exc)
+            self.failed(exc)
             raise

@@ -17,6 +17,7 @@ from retrieval.index import VectorIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import HybridRetriever
 from retrieval.sparse import Bm25SparseEncoder
+from state.audit import SyncAuditLog
 from state.endpoint import RedisEndpoint
 
 
@@ -95,6 +96,10 @@ class Components:
     def job_store(self) -> JobStore:
         r = self.settings.redis
         return JobStore(self.jobs_redis.client(), r.key_prefix, r.job_ttl_s)
+
+    def audit_trail(self) -> SyncAuditLog:
+        """The audit trail, where the jobs live (the Redis that evicts nothing), for the CLI."""
+        return SyncAuditLog(self.jobs_redis.client(), self.settings.audit, self.settings.redis.key_prefix)
 
     def close(self) -> None:
         """Closes what was opened; each part even when another fails (an embedded Redis must stop)."""

@@ -36,7 +36,7 @@ from core.settings import Settings
 from ingest.report import DocumentResult, IngestReport
 from ingest.sources import SourceDocument, iter_sources
 from ingest.sync import remove_vanished
-from state.audit import SyncAuditLog, cli_principal
+from state.audit import cli_principal
 from state.erasure import erase_document
 
 
@@ -193,7 +193,7 @@ def enqueue(settings: Settings, paths: list[Path], name: str, glob: str, recursi
                 runner.submit(JobSpec(job_id, name, files, owns_files=False))
             finally:
                 runner.close()  # the broker's connections go before the (maybe embedded) Redis stops
-            SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+            parts.audit_trail().record(
                 cli_principal(), "ingest", "cli ingest --queue", collection=name, doc_ids=[f.doc_id for f in files],
                 target=job_id, status="queued")
             if not as_json:
@@ -216,7 +216,7 @@ def _audit_ingest(parts: Components, settings: Settings, action: str, name: str,
     """The documents this ingest added, updated or removed, in the audit trail."""
     changed = [r.doc_id for r in report.results if r.status in ("added", "updated")]
     removed = list(report.removed)
-    SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+    parts.audit_trail().record(
         cli_principal(), action, f"cli {action}", collection=name, doc_ids=changed + removed,
         status="error" if report.failures else "ok")
 
@@ -309,7 +309,7 @@ def delete(
             client = parts.redis.client()
             erased = {d: erase_document(client, settings.redis.key_prefix, name, d).to_dict()
                       for d, n in removed.items() if n}
-            SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+            parts.audit_trail().record(
                 cli_principal(), "delete", "cli delete", collection=name, doc_ids=[d for d, n in removed.items() if n])
     except RagqaError as exc:
         fail(exc, as_json)

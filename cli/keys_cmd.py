@@ -14,7 +14,7 @@ from cli.output import console, err_console, fail, print_json
 from core.errors import RagqaError
 from core.settings import Settings
 from state.api_keys import KeyAdmin
-from state.audit import SyncAuditLog, cli_principal
+from state.audit import cli_principal
 
 keys_app = typer.Typer(help="Scoped API keys: who may ask, ingest or administer, in which collections.",
                        no_args_is_help=True)
@@ -98,7 +98,7 @@ def revoke(
 
 
 def _audit(parts: Components, settings: Settings, action: str, name: str) -> None:
-    SyncAuditLog(parts.jobs_redis.client(), settings.audit, settings.redis.key_prefix).record(
+    parts.audit_trail().record(
         cli_principal(), action, f"cli keys {action.removeprefix('key_')}", target=name)
 
 

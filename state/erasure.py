@@ -46,16 +46,16 @@ def erase_document(client: redis.Redis, prefix: str, collection: str, doc_id: st
         cached = [m for m in members if m.startswith(keys.cached_answer(""))]
         records = [m for m in members if m.startswith(keys.answer_record(""))]
         pipe = client.pipeline(transaction=False)
-        for key in (*cached, *records):
-            pipe.exists(key)
-        present = pipe.execute()
-        if members:
-            client.delete(*members)
-        client.delete(cite)
+        for group in (cached, records):
+            if group:
+                pipe.delete(*group)  # how many were still there (the rest had expired)
+        pipe.delete(cite)
+        deleted = iter(pipe.execute())
+        gone = [int(next(deleted)) if group else 0 for group in (cached, records)]
         rows = _redact_feedback(client, keys.feedback, collection, doc_id, page)
     except redis.RedisError as exc:
         raise StoreUnavailable(f"could not erase {doc_id!r}'s answers from Redis: {exc}") from exc
-    return Erased(sum(present[:len(cached)]), sum(present[len(cached):]), rows)
+    return Erased(gone[0], gone[1], rows)
 
 
 def _redact_feedback(client: redis.Redis, stream: str, collection: str, doc_id: str, page: int) -> int:

@@ -63,9 +63,9 @@ async def respond(services: Services, question: Question, stream: bool, audit: A
             return EventSourceResponse(sse_frames(audit.stream(events)), ping=15)
         payload = await services.answers.ask_json(question)
     except RagqaError as exc:
-        await audit.failed(exc)
+        audit.failed(exc)
         raise
-    await audit.answered(payload)
+    audit.answered(payload)
     return Response(payload, media_type="application/json")
 
 

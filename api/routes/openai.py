@@ -183,9 +183,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
             return EventSourceResponse(chunks(events, body.model, cap, append), ping=15)
         answer = await answers.ask(question)
     except RagqaError as exc:
-        await audit.failed(exc)
+        audit.failed(exc)
         raise
-    await audit.answered(answer)
+    audit.answered(answer)
     payload, cut = fit_extractive(answer, wanted_tokens, count)
     if body.stream:  # an extractive answer comes whole anyway: streamed as one delta, held to max_tokens
         replayed = AnswerStream(str(payload["answer_id"]), replay(payload))
