@@ -28,7 +28,8 @@ from core.errors import Forbidden, InvalidRequest
 Role = Literal["ask", "ingest", "admin"]
 ROLES: tuple[Role, ...] = ("ask", "ingest", "admin")
 PUBLIC = "*"  # the ACL entry of a document everyone who may use its collection may read
-_ENTRY = re.compile(r"(user|group):[\w.@+-]{1,128}")
+NAME = re.compile(r"[\w.@+-]{1,128}")  # a user's or a group's name, as ACL entries and keys give it
+_ENTRY = re.compile(rf"(user|group):{NAME.pattern}")
 
 
 @dataclass(frozen=True, slots=True)

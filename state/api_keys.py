@@ -24,7 +24,7 @@ from typing import Any
 import redis
 from redis.typing import EncodableT, FieldT
 
-from core.access import ROLES, Principal
+from core.access import NAME, ROLES, Principal
 from core.errors import InvalidRequest, NotFound, StoreUnavailable
 from state.guard import GuardedRedis
 from state.keys import Keyspace
@@ -79,8 +79,8 @@ def checked_scope(roles: Sequence[str], collections: Sequence[str] | None, group
     if not roles or unknown:
         raise InvalidRequest(f"roles must be some of {', '.join(ROLES)}" + (f" (not {unknown})" if unknown else ""))
     for group in groups:
-        if not group.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise InvalidRequest(f"group {group!r}: letters, digits, '-', '_' and '.' only")
+        if not NAME.fullmatch(group):
+            raise InvalidRequest(f"group {group!r}: letters, digits and . @ + - _ only (as in --acl group:NAME)")
     if collections is not None and not collections:
         raise InvalidRequest("give at least one --collection, or none for every collection")
 
@@ -95,8 +95,8 @@ class KeyAdmin:
     def create(self, name: str, roles: Sequence[str], collections: Sequence[str] | None = None,
                groups: Sequence[str] = ()) -> tuple[str, KeyRecord]:
         """A new key (returned once) and its record; names are unique among keys not revoked."""
-        if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise InvalidRequest(f"key name {name!r}: 1-64 letters, digits, '-', '_' or '.'")
+        if len(name) > 64 or not NAME.fullmatch(name):  # the name is the key's user in ACLs (user:NAME)
+            raise InvalidRequest(f"key name {name!r}: 1-64 letters, digits and . @ + - _")
         checked_scope(roles, collections, groups)
         if any(r.name == name for r in self.list()):
             raise InvalidRequest(f"a key named {name!r} exists: revoke it first, or pick another name")
