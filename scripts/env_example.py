@@ -32,6 +32,9 @@ WIDTH = 100
 
 # The ${NAME:-default} variables of docker-compose.yml: name, default ("" = unset), description.
 COMPOSE_VARIABLES: list[tuple[str, str, str]] = [
+    ("COMPOSE_PROFILES", "", "The profile a plain `docker compose up -d` starts: `cpu` (extractive answers, no "
+     "LLM, no GPU) or `gpu` (vLLM on an NVIDIA GPU), plus `flower` if wanted, comma-separated. Unset: give "
+     "`--profile cpu` or `--profile gpu` on the command line."),
     ("API_IMAGE_TAG", "latest", "Tag of the ragqa image that `docker compose build` makes and the api and "
      "worker services run."),
     ("API_HTTP_PORT", "8000", "Host port of the API (and of the demo page at /)."),
@@ -110,7 +113,8 @@ def render() -> str:
     lines = [
         "# Every ragqa setting, generated from core/settings.py by scripts/env_example.py: do not edit by hand.",
         "# Copy to .env and uncomment what you change; `ragqa` reads .env from its working directory, and",
-        "# docker compose passes it to the api and worker containers. Nested sections use `__`.",
+        "# docker compose passes it to the api and worker containers, where it wins over the compose file's",
+        "# defaults. Nested sections use `__`.",
         "# Lists and objects are JSON, e.g. RAGQA_API__CORS_ORIGINS='[\"https://www.example.com\"]'.",
     ]
     lines += settings_lines(Settings, "RAGQA_")
