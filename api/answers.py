@@ -218,8 +218,10 @@ class AnswerService:
         # An answer made around an outage reflects the outage, not the documents: never cache it.
         # A self-check's replacement is the documents' answer, as good tomorrow as today.
         version = key.version if answer.degraded not in OUTAGES else None
-        await self.cache.save(key.fp, q.collection, version, payload, [c.doc_id for c in answer.citations])
-        if self.semantic is not None and version is not None and not q.history:
+        scope = key.scope if version is not None and not q.history else ""  # "" when the semantic cache is off
+        await self.cache.save(key.fp, q.collection, version, payload, [c.doc_id for c in answer.citations],
+                              scope=scope)
+        if self.semantic is not None and version is not None and scope:
             vector = key.vector
             if vector is None:
                 vector = await run_blocking(self.embedder.embed_query, q.question.strip())

@@ -114,7 +114,7 @@ class DocumentService:
         if removed == 0:
             raise NotFound(f"document {doc_id!r} is not in collection {collection!r}")
         erased = await run_blocking(self.erase, collection, doc_id)
-        self.cache.metrics.cache_evictions.inc(erased.cached_answers)
+        self.cache.metrics.cache_evictions.labels(reason="document_deleted").inc(erased.cached_answers)
         log.info("document.deleted", collection=collection, doc_id=doc_id, chunks=removed, **erased.to_dict())
         return {"collection": collection, "doc_id": doc_id, "chunks_deleted": removed,
                 "answers_evicted": erased.cached_answers, "erased": erased.to_dict()}

@@ -55,9 +55,11 @@ class Metrics:
             "(hit, miss, error, bypass).", ["kind", "result"], registry=r,
         )  # fmt: skip
         self.cache_evictions = Counter(
-            "ragqa_cache_evictions_total", "Cached answers evicted because a document they cited was deleted.",
-            registry=r,
+            "ragqa_cache_evictions_total", "Cached answers evicted, by reason: a document they cited was deleted "
+            "(document_deleted), or the answer was down-voted (down_vote).", ["reason"], registry=r,
         )  # fmt: skip
+        for reason in ("document_deleted", "down_vote"):  # both series from the start, at 0
+            self.cache_evictions.labels(reason=reason)
         self.answers = Counter("ragqa_answers_total", "Answers served, by outcome.", ["outcome"], registry=r)
         self.refusals = Counter("ragqa_refusals_total", "Answers that refused (the documents don't say).",
                                 registry=r)  # fmt: skip

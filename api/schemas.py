@@ -322,13 +322,19 @@ class FeedbackRequest(BaseModel):
     )
 
     answer_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
-    rating: Literal["up", "down"]
+    rating: Literal["up", "down"] = Field(
+        description="`down` also takes the answer out of the answer cache at once (the next ask is answered afresh).")
     comment: str | None = Field(default=None, max_length=4000)
+    correction: str | None = Field(
+        default=None, max_length=4000,
+        description="The right answer, in the rater's words: `ragqa feedback export --format eval` makes it "
+        "the gold answer.")
 
 
 class FeedbackResponse(BaseModel):
     feedback_id: str
     answer_id: str
+    cache_evicted: bool = Field(default=False, description="A down-vote took the answer out of the answer cache.")
 
 
 class HealthResponse(BaseModel):

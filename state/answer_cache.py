@@ -5,7 +5,8 @@ Keys (all under the configured prefix; named in ``state.keys``)::
     ans:{fingerprint}             b"<index version>\n<answer JSON>"; TTL ``redis.cache_ttl_s``
     cite:{collection}:{doc_id}    set of the cached answers and answer records that cite the document
                                   (erased with it: ``state.erasure``)
-    answer:{answer_id}            the answer as served, for feedback; TTL ``redis.answer_ttl_s``
+    answer:{answer_id}            the answer as served, for feedback, plus where it is cached
+                                  (``"cache": {fingerprint, scope, version}``); TTL ``redis.answer_ttl_s``
 
 The fingerprint is ``core.answer_request.answer_key``: the normalized question, the collection,
 filters, the conversation (for ``/chat``) and what the request resolves to (passage count, mode,
@@ -15,6 +16,9 @@ whichever process wrote: an entry written under another token is a miss (and is 
 the fresh answer), so an answer cached before an ingest or delete is never served. A lookup is
 the token (from the index's memory: embedded stores, and a server's within
 ``qdrant.version_ttl_s``; else read in a thread) and one ``GET``.
+
+A down-voted answer leaves the cache at once (``evict``): its record names its cache entry, and the
+entry goes only while it still holds that answer (a newer answer to the same question stays).
 """
 
 from __future__ import annotations
@@ -36,6 +40,16 @@ from state.metrics import StateMetrics
 
 log = structlog.get_logger(__name__)
 
+# Deletes the entry only if it still holds the answer the caller names: the compact JSON we wrote has
+# exactly one unescaped `"answer_id":"<hex>"` (a string value's quotes are escaped, so none can mimic it).
+_EVICT_LUA = """
+local entry = redis.call('GET', KEYS[1])
+if entry and string.find(entry, ARGV[1], 1, true) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
 
 
 def split_entry(entry: bytes | str | None, version: str) -> bytes | None:
@@ -96,6 +110,7 @@ class AnswerCache:
         self.ttl_s = ttl_s
         self.answer_ttl_s = answer_ttl_s
         self.enabled = enabled
+        self._evict = guarded.client.register_script(_EVICT_LUA)
 
     def answer_key(self, fp: str) -> str:
         return self.keyspace.cached_answer(fp)
@@ -138,15 +153,19 @@ class AnswerCache:
         return json.loads(raw) if raw is not None else None
 
     async def save(self, fp: str | None, collection: str, version: str | None, payload: dict[str, Any],
-                   cited_doc_ids: Sequence[str]) -> None:
-        """Keeps the answer record (for feedback) and, when ``version`` is known, the cache entry."""
+                   cited_doc_ids: Sequence[str], scope: str = "") -> None:
+        """Keeps the answer record (for feedback) and, when ``version`` is known, the cache entry.
+        ``scope``: the semantic cache's, when it will index the question too (so a down-vote reaches it)."""
         data = json.dumps(payload, separators=(",", ":"))
         cache_it = self.enabled and fp is not None and version is not None
+        # The record names its cache entry, so feedback can evict it (the payload served stays as is).
+        kept = json.dumps({**payload, "cache": {"fingerprint": fp, "scope": scope, "version": version}},
+                          separators=(",", ":")) if cache_it else data
 
         async def write() -> None:
             pipe = self.guarded.client.pipeline(transaction=False)
             record = self.keyspace.answer_record(payload["answer_id"])
-            pipe.set(record, data, ex=self.answer_ttl_s)
+            pipe.set(record, kept, ex=self.answer_ttl_s)
             # The citation sets list every copy of a document's text here, for erasure (state.erasure).
             held = [record, self.answer_key(fp)] if cache_it and fp is not None else [record]
             if cache_it:
@@ -162,7 +181,28 @@ class AnswerCache:
             await self.guarded.call("cache_save", write)
 
     async def answer_record(self, answer_id: str) -> dict[str, Any] | None:
-        """The answer as served (raises StoreUnavailable when Redis is down)."""
+        """The answer as served, with ``cache`` (where it is cached: ``fingerprint``, ``scope``,
+        ``version``) when it was; raises StoreUnavailable when Redis is down."""
         key = self.keyspace.answer_record(answer_id)
         raw = await self.guarded.call("answer_get", lambda: self.guarded.client.get(key))
         return json.loads(raw) if raw else None
+
+    async def evict(self, answer_id: str, cache: dict[str, Any] | None, reason: str) -> bool:
+        """Deletes the cache entry ``cache`` (an answer record's) if it still holds answer ``answer_id``,
+        and the question from the semantic cache; counts it under ``reason``. True when it was cached.
+        Raises StoreUnavailable when Redis is down (the caller decides whether that matters)."""
+        fp = (cache or {}).get("fingerprint")
+        if not fp:
+            return False
+        key = self.answer_key(fp)
+        marker = f'"answer_id":"{answer_id}"'
+        gone = await self.guarded.call("cache_evict", lambda: self._evict(keys=[key], args=[marker]))
+        if int(gone) != 1:
+            return False
+        self.metrics.cache_evictions.labels(reason=reason).inc()
+        if cache and cache.get("scope") and cache.get("version"):
+            semantic = self.keyspace.semantic(cache["scope"], cache["version"])
+            with contextlib.suppress(StoreUnavailable):  # a semantic match with no entry behind it is a miss
+                await self.guarded.call("semantic_evict", lambda: self.guarded.client.hdel(semantic, fp))
+        log.info("cache.evicted", answer_id=answer_id, reason=reason)
+        return True

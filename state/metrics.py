@@ -20,7 +20,7 @@ class StateMetrics(Protocol):
     """
 
     cache: Counter  # labels: kind (exact, semantic), result (hit, miss, error, bypass)
-    cache_evictions: Counter
+    cache_evictions: Counter  # labels: reason (document_deleted, down_vote)
     redis_errors: Counter  # labels: op, reason
     redis_breaker_open: Gauge
     rate_limited: Counter

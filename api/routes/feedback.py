@@ -1,4 +1,5 @@
-"""`POST /feedback`: a rating of a served answer, kept durably (export with `ragqa feedback export`)."""
+"""`POST /feedback`: a rating of a served answer, kept durably (export with `ragqa feedback export`); a
+down-vote evicts the answer from the cache."""
 
 from __future__ import annotations
 
@@ -17,5 +18,5 @@ router = APIRouter(tags=["feedback"])
              responses=errors(401, 403, 404, 413, 422, 429, 503), summary="Rate an answer (up or down), with a comment")
 async def give_feedback(body: FeedbackRequest, request: Request) -> Any:
     principal_of(request).require("ask")
-    feedback_id = await services_of(request).feedback.record(body.answer_id, body.rating, body.comment)
-    return {"feedback_id": feedback_id, "answer_id": body.answer_id}
+    recorded = await services_of(request).feedback.record(body.answer_id, body.rating, body.comment, body.correction)
+    return {"feedback_id": recorded.feedback_id, "answer_id": body.answer_id, "cache_evicted": recorded.cache_evicted}
