@@ -1,5 +1,7 @@
 """`ragqa eval answers`: answer quality on a QA-TSV set (answer modes and prompt versions side by
-side), or on the multi-genre sets (``--genres``: the three outcomes per genre and per question form)."""
+side), on eval rows in JSON lines (``ragqa feedback export --format eval``: asked of the collections
+they name, already in the index), or on the multi-genre sets (``--genres``: the three outcomes per
+genre and per question form)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bootstrap.components import Components
@@ -18,7 +20,8 @@ from cli.eval_cmd import eval_app
 from cli.output import console, fail, print_json
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
-from generation.evaluation import EvalQuestion, evaluate_answers
+from generation.eval_rows import load_eval_rows
+from generation.evaluation import EvalQuestion, EvalReport, evaluate_answers
 from ingest.parsing import parse_bytes
 from ingest.sources import dataset_sources
 from retrieval.evaluation import EvalDataset, informative_answers, load_qa_tsv, split_for_answers
@@ -36,7 +39,9 @@ def pick_questions(dataset: EvalDataset, articles: int, sample: int, off_topic: 
 
 def eval_answers(
     ctx: typer.Context,
-    dataset_path: Annotated[Path | None, typer.Option("--dataset", help="A QA .tsv file (cmu-qa-dev format).")] = None,
+    dataset_path: Annotated[Path | None, typer.Option(
+        "--dataset", help="A QA .tsv file (cmu-qa-dev format: its articles are ingested into a temporary collection), "
+        "or eval rows in .jsonl (`ragqa feedback export --format eval`: asked of the collections they name).")] = None,
     genres_path: Annotated[Path | None, typer.Option(
         "--genres", help="A folder of genre sets (bench/data/answers-multigenre): per genre and question form, "
         "the right evidence shown, refusals, low-confidence and confident-wrong answers.")] = None,
@@ -47,6 +52,8 @@ def eval_answers(
     mode: Annotated[list[str] | None, typer.Option(
         help="Answer mode (extractive, generative, auto); repeat to compare. Default: the configured one.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the sample.")] = 13,
+    collection: Annotated[str | None, typer.Option(
+        help="For .jsonl rows: ask every row of this collection instead of the one it names.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the JSON results.")] = Path("artifacts/eval"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -68,14 +75,19 @@ def eval_answers(
         for name in mode or []:
             if name not in ("extractive", "generative", "auto"):
                 raise InvalidRequest(f"unknown --mode {name!r}: use extractive, generative or auto")
-        subset, questions = pick_questions(load_qa_tsv(dataset_path), articles, sample, off_topic, seed)
+        if dataset_path.suffix not in (".tsv", ".jsonl"):
+            raise InvalidRequest(f"{dataset_path}: --dataset takes a QA .tsv file or eval rows in .jsonl")
+        rows = load_eval_rows(dataset_path, collection) if dataset_path.suffix == ".jsonl" else None
+        if rows is None:
+            subset, questions = pick_questions(load_qa_tsv(dataset_path), articles, sample, off_topic, seed)
         with Components(settings) as parts:
-            modes = mode or [parts.answerer.mode]
-            results = _run(parts, subset, questions, [(m, v) for m in modes for v in versions], quiet=as_json)
+            variants = [(m, v) for m in (mode or [parts.answerer.mode]) for v in versions]
+            results = (_run_rows(parts, dataset_path.stem, rows, variants, quiet=as_json) if rows is not None
+                       else _run(parts, subset, questions, variants, quiet=as_json))
     except RagqaError as exc:
         fail(exc, as_json)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"answers-{subset.name}.json"
+    path = out / f"answers-{results['dataset']}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if as_json:
         print_json(results)
@@ -118,6 +130,37 @@ def _run(parts: Components, subset: EvalDataset, questions: list[EvalQuestion], 
     return result
 
 
+def _run_rows(parts: Components, name: str, rows: dict[str, list[EvalQuestion]], variants: list[tuple[str, str]],
+              quiet: bool) -> dict[str, Any]:
+    """Eval rows asked of the collections they name (already in the index: nothing is ingested)."""
+    missing = [c for c in rows if not parts.index.collection_exists(c)]
+    if missing:
+        raise InvalidRequest(f"collection {missing[0]!r}, named by {len(rows[missing[0]])} row(s), is not in the "
+                             "index: ingest it, or give --collection")
+    questions = [q for group in rows.values() for q in group]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    runs: dict[str, Any] = {}
+    with Progress(*columns, console=console, disable=quiet) as progress:
+        for mode, version in variants:
+            label = mode if mode == "extractive" else f"{mode}/{version}"
+            if label in runs:
+                continue
+            task = progress.add_task(f"answers ({label})", total=len(questions))
+
+            def advance(_i: int, _r: object, t: TaskID = task) -> None:
+                progress.advance(t)
+
+            reports = [evaluate_answers(parts.answerer, group, collection, mode=mode,  # type: ignore[arg-type]
+                                        prompt_version=version, on_record=advance)
+                       for collection, group in rows.items()]
+            report = EvalReport(reports[0].prompt_version, reports[0].model, [r for x in reports for r in x.records],
+                                expect_refusal=[q.expect_refusal for q in questions])
+            runs[label] = {"summary": report.summary(), "records": report.to_dict()["records"]}
+    return {"dataset": name, "collections": {c: len(g) for c, g in rows.items()}, "articles": [],
+            "answerable": sum(not q.expect_refusal for q in questions),
+            "off_topic": sum(q.expect_refusal for q in questions), "runs": runs}
+
+
 def _document_texts(subset: EvalDataset) -> dict[str, str]:
     """Each article's text as ingestion normalizes it: what quotes' offsets index."""
     texts: dict[str, str] = {}
@@ -138,10 +181,10 @@ def _table(results: dict[str, Any]) -> None:
                         f"{results['off_topic']} off-topic questions")
     metrics = ("first_sentence_contains_gold", "contains_gold", "f1", "exact_match", "citation_validity",
                "invalid_quotes", "grounded", "correct_refusals", "false_refusals", "low_confidence",
-               "confident_wrong", "near_domain_confident", "degraded_rate", "errors")
+               "confident_wrong", "near_domain_confident", "repeats_known_wrong", "degraded_rate", "errors")
     names = ("1st sent. holds gold", "holds gold", "F1", "EM", "citation validity", "bad quotes", "grounded",
              "correct refusals", "false refusals", "low conf.", "confident wrong", "near-domain confident",
-             "degraded", "errors")
+             "repeats known-wrong", "degraded", "errors")
     table.add_column("mode/prompt")
     for name in (*names, "yes/no F1", "p50 / p95 ms"):
         table.add_column(name, justify="right")

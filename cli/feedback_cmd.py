@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,9 @@ from cli.output import err_console, fail
 from core.errors import InvalidRequest, RagqaError
 from core.settings import Settings
 
+if TYPE_CHECKING:
+    from state.feedback import ExportFormat
+
 feedback_app = typer.Typer(help="Feedback on answers (POST /feedback).", no_args_is_help=True)
 
 
@@ -23,8 +26,10 @@ def export(
     ctx: typer.Context,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="`eval`: question/answers/doc_id/expect_refusal rows (every rating); "
-                          "`chat`: {messages} rows for fine-tuning (up-rated only).")
+        str, typer.Option("--format", help="`eval`: rows `ragqa eval answers --dataset` reads (every rating: gold "
+                          "answers, corrections, known-wrong answers, the sources cited); `chat`: {messages} rows "
+                          "for fine-tuning, sources in the user turn (up-rated only); `golden`: confirmed answers "
+                          "with their evidence (up-rated only; `ragqa golden update` merges them into a golden set).")
     ] = "eval",
     rating: Annotated[str | None, typer.Option(help="Only `up` or only `down`.")] = None,
 ) -> None:
@@ -33,9 +38,9 @@ def export(
 
     settings: Settings = ctx.obj
     try:
-        if fmt not in ("eval", "chat") or rating not in (None, "up", "down"):
-            raise InvalidRequest("--format is eval or chat; --rating is up or down")
-        kind: Literal["eval", "chat"] = "chat" if fmt == "chat" else "eval"
+        if fmt not in ("eval", "chat", "golden") or rating not in (None, "up", "down"):
+            raise InvalidRequest("--format is eval, chat or golden; --rating is up or down")
+        kind: ExportFormat = "chat" if fmt == "chat" else "golden" if fmt == "golden" else "eval"
         with Components(settings) as parts:
             client = parts.redis.client()
             try:

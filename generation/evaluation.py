@@ -82,6 +82,7 @@ class EvalQuestion:
     doc_id: str | None = None
     expect_refusal: bool = False
     yes_no: bool = False  # gold answers are yes/no: containment says nothing, so reported apart
+    known_wrong: tuple[str, ...] = ()  # answers a person rated wrong (feedback): giving one again is a repeat
 
 
 @dataclass(slots=True)
@@ -112,6 +113,8 @@ class EvalRecord:
     invalid_citations: int = 0
     context_injections: int = 0
     cited_expected_doc: bool | None = None
+    repeats_known_wrong: bool | None = None  # None: no answer of the question was rated wrong
+    has_gold: bool = True  # False: nothing to score against (a question to re-check, from a down-vote)
     timings_ms: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -151,8 +154,9 @@ class EvalReport:
         flags = self.expect_refusal or [r.expect_refusal for r in self.records]
         expected = [r for r, q in zip(self.records, flags, strict=True) if q and r.error is None]
         answerable = [r for r, q in zip(self.records, flags, strict=True) if not q and r.error is None]
-        informative = [r for r in answerable if not r.yes_no]
+        informative = [r for r in answerable if not r.yes_no and r.has_gold]
         with_doc = [r.cited_expected_doc for r in ok if r.cited_expected_doc is not None]
+        repeats = [r.repeats_known_wrong for r in ok if r.repeats_known_wrong is not None]
         return {
             "prompt_version": self.prompt_version,
             "model": self.model,
@@ -177,6 +181,9 @@ class EvalReport:
             "invalid_quotes": sum(r.invalid_quotes for r in ok),
             "answers_with_citations": _mean([float(r.valid_citations > 0) for r in ok if not r.refused]),
             "cited_expected_doc": _mean([float(x) for x in with_doc]),
+            # Questions a person rated an answer of wrong (feedback): the share answered the same way again.
+            "rechecked": len(repeats),
+            "repeats_known_wrong": _mean([float(x) for x in repeats]),
             "correct_refusals": _mean([float(r.refused) for r in expected]),
             "false_refusals": _mean([float(r.refused) for r in answerable]),
             # The three outcomes: a hedged answer is no refusal; a confident one to a question the
@@ -231,6 +238,8 @@ def score_answer(item: EvalQuestion, answer: Answer, documents: Mapping[str, str
             if item.doc_id and answer.citations and not listed
             else None
         ),
+        repeats_known_wrong=exact_match(answer.text, item.known_wrong) == 1.0 if item.known_wrong else None,
+        has_gold=bool(item.answers) or item.expect_refusal,
         timings_ms=dict(answer.timings_ms),
         prompt_tokens=answer.usage.prompt_tokens,
         completion_tokens=answer.usage.completion_tokens,
