@@ -15,9 +15,11 @@ from core.errors import ConfigurationError
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
-def identity_of(model_name: str, backend: str) -> str:
-    """What a collection records of the embedder that wrote it, e.g. ``all-MiniLM-L6-v2/onnx-int8``."""
-    return f"{model_name}/{backend}"
+def identity_of(model_name: str, backend: str, recipe: str | None = None) -> str:
+    """What a collection records of the embedder that wrote it: the model, the runtime and, for a model
+    derived here, the recipe that derived it, e.g. ``all-MiniLM-L6-v2/onnx-int8/<int8 recipe>``
+    (another recipe computes other vectors from the same weights)."""
+    return f"{model_name}/{backend}/{recipe}" if recipe else f"{model_name}/{backend}"
 
 
 class QueryCache:

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from core.errors import ConfigurationError
 from core.settings import EmbeddingSettings
 from ingest.embedding_model import DEFAULT_MODEL_NAME, QueryCache, default_model_path, identity_of
-from ingest.onnx_quantize import first_layers_model, int8_compute_model
+from ingest.onnx_quantize import RECIPE, first_layers_model, int8_compute_model
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -78,7 +78,7 @@ class OnnxEmbedder:
 
     def __init__(self, model_file: Path, tokenizer_dir: Path, *, name: str, batch_size: int = 64,
                  threads: int | None = None, query_threads: int = 1, query_cache_size: int = 1024,
-                 one_text_per_run: bool = False) -> None:
+                 one_text_per_run: bool = False, recipe: str | None = None) -> None:
         if not model_file.is_file():
             raise ConfigurationError(f"ONNX embedding model not found: {model_file}")
         if not (tokenizer_dir / "tokenizer.json").is_file():
@@ -86,6 +86,7 @@ class OnnxEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forks (the parse sandbox) after use
         self._model_file = model_file
         self._model_name = name
+        self._recipe = recipe  # how ``model_file`` was derived from the packaged one (None: run as it is)
         self._batch_size = batch_size
         # A model that quantizes its activations per call scales them by the whole input tensor: in a
         # batch, a text's vector would depend on its neighbours (cosine down to 0.990). One text per
@@ -113,13 +114,13 @@ class OnnxEmbedder:
         its ``tokenizer.json``, run as it is."""
         if settings.model_path is None:
             # The packaged file computes in float; its int8-computing copy is ~2x faster (onnx_quantize.py).
-            tokenizer_dir, name, per_text = default_model_path(), DEFAULT_MODEL_NAME, True
+            tokenizer_dir, name, per_text, recipe = default_model_path(), DEFAULT_MODEL_NAME, True, RECIPE
             model_file = int8_compute_model(default_onnx_path(), tokenizer_dir)
         else:
             folder = settings.model_path
-            model_file, tokenizer_dir, name, per_text = folder / MODEL_FILE, folder, folder.name, False
+            model_file, tokenizer_dir, name, per_text, recipe = folder / MODEL_FILE, folder, folder.name, False, None
         return cls(model_file, tokenizer_dir, name=name, batch_size=settings.batch_size, threads=settings.threads,
-                   query_cache_size=settings.query_cache_size, one_text_per_run=per_text)
+                   query_cache_size=settings.query_cache_size, one_text_per_run=per_text, recipe=recipe)
 
     @classmethod
     def first_layers(cls, layers: int, threads: int | None = None) -> OnnxEmbedder:
@@ -129,7 +130,7 @@ class OnnxEmbedder:
         tokenizer_dir = default_model_path()
         full = int8_compute_model(default_onnx_path(), tokenizer_dir)
         return cls(first_layers_model(full, layers), tokenizer_dir, name=f"{DEFAULT_MODEL_NAME}-first{layers}",
-                   threads=threads, one_text_per_run=True)
+                   threads=threads, one_text_per_run=True, recipe=RECIPE)
 
     @property
     def model_name(self) -> str:
@@ -137,7 +138,7 @@ class OnnxEmbedder:
 
     @property
     def identity(self) -> str:
-        return identity_of(self._model_name, BACKEND)
+        return identity_of(self._model_name, BACKEND, self._recipe)
 
     @property
     def dimension(self) -> int:

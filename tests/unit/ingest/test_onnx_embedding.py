@@ -22,6 +22,7 @@ from core.settings import EmbeddingSettings
 from ingest.embedders import embedder_from_settings
 from ingest.embedding import SentenceTransformerEmbedder
 from ingest.onnx_embedding import OnnxEmbedder, default_onnx_path
+from ingest.onnx_quantize import RECIPE
 from tests.support.forking import in_forked_child
 
 REPO = Path(__file__).resolve().parents[3]
@@ -49,7 +50,7 @@ def test_is_an_embedder_with_the_fp32_model_s_shape(onnx: OnnxEmbedder, fp32: Se
     assert isinstance(onnx, Embedder)
     assert (onnx.model_name, onnx.dimension, onnx.max_seq_length) == (fp32.model_name, fp32.dimension, 256)
     assert fp32.max_seq_length == 256
-    assert onnx.identity == "all-MiniLM-L6-v2/onnx-int8"
+    assert onnx.identity == f"all-MiniLM-L6-v2/onnx-int8/{RECIPE}"  # the int8 copy's recipe: its vectors
     assert fp32.identity == "all-MiniLM-L6-v2/sentence-transformers"
 
 
