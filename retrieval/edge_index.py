@@ -21,6 +21,8 @@ from qdrant_edge import CountRequest, EdgeShard, FacetRequest, Filter, Record, S
 
 from core.errors import IndexUnavailable, NotFound, RagqaError
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from retrieval.aliases import AliasTable, on_physical, read_alias_file
+from retrieval.edge_collections import EdgeCollections
 from retrieval.edge_filters import FIELD_INDEXES, document_filter, match, ordinals_filter, to_edge_filter
 from retrieval.edge_inventory import EdgeInventory
 from retrieval.edge_requests import collection_config, edge_point, nearest_request, search_request, version_update
@@ -32,8 +34,6 @@ from retrieval.edge_store import (
     collection_folder,
     disk_bytes,
     engine_error,
-    list_collection_names,
-    remove_collection,
     remove_unfinished,
 )
 from retrieval.index import (
@@ -47,12 +47,12 @@ from retrieval.index import (
     tag_payload,
 )
 from retrieval.index_reads import IndexReads
-from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens, new_token
+from retrieval.versions import VERSION_POINT_ID, VersionTokens, new_token
 
 T = TypeVar("T")
 
 
-class EdgeIndex(EdgeInventory, IndexReads[Filter]):
+class EdgeIndex(EdgeCollections, EdgeInventory, IndexReads[Filter]):
     """VectorIndex on Qdrant Edge: one shard folder per collection under ``path``; one process per store.
 
     Writes go to a WAL and are flushed on ``close()``. New points are searchable at once (by brute
@@ -81,6 +81,12 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
         self._closed = False
         # The store is ours alone (the lock): no other process can move a token, so keep them.
         self._versions = VersionTokens(self._read_version, self._write_version, ttl_s=None)
+        self._aliases = AliasTable(lambda: read_alias_file(path), ttl_s=None)
+        try:
+            self._aliases.get()  # read once: the store is ours, only this index changes the table
+        except RagqaError:
+            self._lock.release()
+            raise
         remove_unfinished(path)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -136,37 +142,25 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
 
     # -- collections ------------------------------------------------------------------------
 
+    @on_physical
     def collection_exists(self, name: str) -> bool:
         return self._manifest(name) is not None
 
-    def list_collections(self) -> list[str]:
-        self._ensure_open()
-        return list_collection_names(self._root)
-
-    def drop_collection(self, name: str) -> None:
-        folder = collection_folder(self._root, name)
-        with self._mutex:
-            self._ensure_open()
-            shard = self._shards.pop(name, None)
-            if shard is not None:
-                self._call("close a collection", shard.close, folder)
-            self._manifests.forget(name)
-            self._dirty.discard(name)
-            remove_collection(folder)
-            self._versions.set(name, ABSENT)
-
+    @on_physical
     def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
         with self._mutex:
             self._ensure_open()
             if not self._manifests.compatible(name, dense_size, embedder):
                 self._create(name, dense_size, embedder)
 
+    @on_physical
     def collection_embedder(self, name: str) -> str | None:
         manifest = self._manifest(name)  # read once, then held: this process owns the store
         return manifest.embedder if manifest is not None else None
 
     # -- writes ---------------------------------------------------------------------------
 
+    @on_physical
     def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
         # No optimize() here: ingest writes in small batches, and rebuilding HNSW per batch would
         # cost seconds each; unoptimized points are still found (brute force over that segment).
@@ -178,12 +172,15 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
             self._call("write points", lambda: shard.update(UpdateOperation.upsert_points(edge_points)))
         self._dirty.add(collection)
 
+    @on_physical
     def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
         return self._delete(collection, document_filter(doc_id, keep_ids=keep_ids))
 
+    @on_physical
     def delete_document(self, collection: str, doc_id: str) -> int:
         return self._delete(collection, document_filter(doc_id))
 
+    @on_physical
     def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str],
                           acl: tuple[str, ...] | None = None) -> int:
         flt = document_filter(doc_id)
@@ -218,7 +215,7 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
 
     def optimize(self, collection: str | None = None) -> None:
         """Build HNSW graphs, merge segments and vacuum deletions (blocking; seconds per 10k points)."""
-        for name in [collection] if collection else list(self._shards):
+        for name in [self.physical_name(collection)] if collection else list(self._shards):
             shard = self._shard(name)
             self._call("optimize a collection", shard.optimize)
             self._dirty.discard(name)
@@ -241,6 +238,7 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
             limit=1, filter=flt, with_payload=list(fields))))
         return (records[0].payload or {}) if records else None
 
+    @on_physical
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
         return sorted(self._distinct_doc_ids(collection, Filter(must=[match("source", source)])))
 
@@ -256,12 +254,14 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
         return {str(hit.value) for hit in response.hits if hit.count > 0}
 
     def stats(self, collection: str) -> CollectionStats:
-        manifest = self._manifest(collection)
+        physical = self.physical_name(collection)
+        manifest = self._manifest(physical)
         if manifest is None:
             raise NotFound(f"collection {collection!r} does not exist")
-        return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
-                               self._count_chunks(collection), manifest.dense_size)
+        return CollectionStats(collection, len(self._distinct_doc_ids(physical, None)),
+                               self._count_chunks(physical), manifest.dense_size)
 
+    @on_physical
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:
             return []
@@ -270,6 +270,7 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
             limit=len(ordinals), filter=ordinals_filter(doc_id, ordinals), with_payload=True)))
         return chunks_in_order(records)
 
+    @on_physical
     def query(
         self,
         collection: str,
@@ -290,12 +291,14 @@ class EdgeIndex(EdgeInventory, IndexReads[Filter]):
         chunks = self.fetch(collection, [str(hit.id) for hit in hits])
         return scored_chunks([hit for hit in hits if str(hit.id) in chunks], mode, dense, chunks)
 
+    @on_physical
     def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
                limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
         request = nearest_request(dense, sparse, limit, to_edge_filter(filters), False, self._hnsw_ef)
         shard = self._shard(collection)
         return [Ranked(str(hit.id), float(hit.score)) for hit in self._call("search", lambda: shard.query(request))]
 
+    @on_physical
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         if not chunk_ids:
             return {}

@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 from qdrant_edge import EdgeShard, Filter, ScrollRequest
 
 from core.types import Chunk, SearchFilters
+from retrieval.aliases import on_physical
 from retrieval.edge_filters import document_filter, to_edge_filter
 from retrieval.index import INFO_FIELDS, DocumentInfo, DocumentPage, chunks_in_order
 
@@ -40,6 +41,7 @@ class _EdgeHost(Protocol):
 class EdgeInventory:
     """``VectorIndex.list_documents`` and ``document_chunks`` for ``EdgeIndex``."""
 
+    @on_physical
     def list_documents(self: _EdgeHost, collection: str, filters: SearchFilters | None = None, offset: int = 0,
                        limit: int = 50) -> DocumentPage:
         doc_ids = sorted(self._distinct_doc_ids(collection, to_edge_filter(filters)))
@@ -55,6 +57,7 @@ class EdgeInventory:
                 documents.append(DocumentInfo.from_payload(records[0].payload or {}))
         return DocumentPage(len(doc_ids), documents)
 
+    @on_physical
     def document_chunks(self: _EdgeHost, collection: str, doc_id: str,
                         readers: tuple[str, ...] | None = None) -> list[Chunk]:
         flt = to_edge_filter(SearchFilters(readers=readers), doc_id) or document_filter(doc_id)

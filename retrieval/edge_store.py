@@ -4,6 +4,7 @@
 
     <path>/
     ├── .lock                 held (flock) by the one process that has the store open
+    ├── .aliases.json         names standing for other collections: {"docs": "docs__v2"} (retrieval.aliases)
     ├── docs/                 a collection: an Edge shard ...
     │   ├── ragqa.json        ... plus our manifest (dense size, embedder); its presence marks a finished shard
     │   ├── edge_config.json, segments/, wal/
@@ -44,6 +45,7 @@ MANIFEST = "ragqa.json"
 LOCK_FILE = ".lock"  # the name qdrant-client local mode locks too, so the two engines exclude each other
 CREATING_PREFIX = ".creating-"
 # Edge reports engine failures as plain `Exception`; these messages mean the caller sent bad input.
+_COPY_BLOCK = 1 << 14  # the grain of holes in a copy: small, so a file with a few bytes stays a few blocks
 _INPUT_ERRORS = ("dimension error", "Not existing vector name", "Wrong input", "Bad input", "Bad request")
 
 
@@ -180,6 +182,23 @@ def remove_unfinished(root: Path) -> None:
     """Drop shards whose creation was interrupted (we hold the lock, so nobody is building one)."""
     for folder in root.glob(f"{CREATING_PREFIX}*"):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def copy_sparse(source: Path, target: Path) -> None:
+    """Copy the folder ``source`` to ``target`` (which must not exist), keeping holes as holes: Edge
+    pre-allocates 32 MiB files that stay mostly unwritten, so a plain copy of a tiny collection
+    would weigh hundreds of MiB."""
+    def copy_file(src: str, dst: str) -> None:
+        with open(src, "rb") as reader, open(dst, "wb") as writer:
+            while block := reader.read(_COPY_BLOCK):
+                if block.count(0) == len(block):
+                    writer.seek(len(block), os.SEEK_CUR)  # a hole in the copy too
+                else:
+                    writer.write(block)
+            writer.truncate()  # the size, where the file ends in a hole
+        shutil.copystat(src, dst)
+
+    shutil.copytree(source, target, copy_function=copy_file)
 
 
 def disk_bytes(root: Path) -> int:

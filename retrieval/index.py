@@ -191,7 +191,10 @@ class IndexWriter(Protocol):
         (a collection without a record, made before records existed, accepts any and gets none)."""
         ...
 
-    def drop_collection(self, name: str) -> None: ...
+    def drop_collection(self, name: str) -> None:
+        """Drop what ``name`` names: an alias with the collection behind it, or a collection with the
+        aliases pointing at it."""
+        ...
 
     def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None: ...
 
@@ -217,7 +220,9 @@ class IndexInventory(Protocol):
 
     def collection_exists(self, name: str) -> bool: ...
 
-    def list_collections(self) -> list[str]: ...
+    def list_collections(self) -> list[str]:
+        """The names callers use: aliases, and collections no alias points at (``retrieval.aliases``)."""
+        ...
 
     def count(self, collection: str, filters: SearchFilters | None = None) -> int: ...
 
@@ -236,7 +241,43 @@ class IndexInventory(Protocol):
     def storage_bytes(self) -> int | None: ...
 
 
-class VectorIndex(IndexReader, IndexWriter, IndexInventory, VersionSource, Protocol):
+class CollectionAdmin(Protocol):
+    """The physical collections behind the names callers use (``retrieval.aliases``), and copies of
+    them (``ragqa collection``, ``ragqa backup``). Every other role takes either kind of name."""
+
+    def physical_name(self, name: str, fresh: bool = False) -> str:
+        """The collection ``name`` stands for now: its alias's target, or itself (``fresh``: the
+        aliases read again, not from a cache)."""
+        ...
+
+    def aliases(self) -> dict[str, str]:
+        """Alias -> the collection it points at, as the store holds them now."""
+        ...
+
+    def list_physical(self) -> list[str]:
+        """Every collection the store holds, by its own name."""
+        ...
+
+    def switch_alias(self, name: str, physical: str) -> None:
+        """Point ``name`` at ``physical`` at once: every later call naming ``name`` reads ``physical``."""
+        ...
+
+    def drop_physical(self, physical: str) -> None:
+        """Drop exactly this collection (not what an alias of that name points at), and its aliases."""
+        ...
+
+    def export_collection(self, physical: str, folder: Path) -> dict[str, Any]:
+        """A consistent copy of the collection in ``folder`` (made here); returns what a restore needs
+        to know of it (the engine it came from)."""
+        ...
+
+    def import_collection(self, folder: Path, physical: str, about: dict[str, Any]) -> None:
+        """Make collection ``physical`` from a copy ``export_collection`` wrote (``about``: what it
+        returned), with a fresh version token."""
+        ...
+
+
+class VectorIndex(IndexReader, IndexWriter, IndexInventory, CollectionAdmin, VersionSource, Protocol):
     """A Qdrant backend: every role, and its version tokens (``VersionSource``: what the answer cache
     reads). Each consumer is typed by the role it uses."""
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from core.types import SearchFilters
+from retrieval.aliases import on_physical
 from retrieval.index import STATE_FIELDS, DocumentState, StoredPoint
 from retrieval.versions import VersionTokens, read_token
 
@@ -29,7 +30,8 @@ class IndexReads(ABC, Generic[F]):
     """``version``, ``cached_version``, ``count`` and ``document_state`` of a ``VectorIndex``.
 
     A backend builds ``_versions`` with ``_read_version`` as its reader and implements the
-    abstract primitives below.
+    abstract primitives below. Each takes a collection's name as callers give it and reads the
+    collection it stands for now (``retrieval.aliases``): tokens are kept by physical collection.
     """
 
     _versions: VersionTokens
@@ -54,19 +56,30 @@ class IndexReads(ABC, Generic[F]):
     def _first_payload(self, collection: str, flt: F, fields: Sequence[str]) -> dict[str, Any] | None:
         """These payload ``fields`` of one point matching ``flt``; None when no point matches."""
 
+    @abstractmethod
+    def physical_name(self, name: str, fresh: bool = False) -> str:
+        """The collection ``name`` stands for now (``retrieval.aliases``)."""
+
+    @abstractmethod
+    def cached_physical_name(self, name: str) -> str | None:
+        """``physical_name`` when known without I/O, else None."""
+
     # -- the version token ----------------------------------------------------------------
 
+    @on_physical
     def version(self, collection: str) -> str:
         return self._versions.get(collection)
 
     def cached_version(self, collection: str) -> str | None:
-        return self._versions.cached(collection)
+        physical = self.cached_physical_name(collection)
+        return None if physical is None else self._versions.cached(physical)
 
     def _read_version(self, collection: str) -> str:
         return read_token(lambda: self._version_point(collection, with_payload=True))
 
     # -- counts ---------------------------------------------------------------------------
 
+    @on_physical
     def count(self, collection: str, filters: SearchFilters | None = None) -> int:
         flt = self._filter(filters)
         # Every filter needs a field the version point lacks; without one, take it off the total.
@@ -75,6 +88,7 @@ class IndexReads(ABC, Generic[F]):
     def _count_chunks(self, collection: str) -> int:
         return self._count(collection, None) - len(self._version_point(collection, with_payload=False))
 
+    @on_physical
     def document_state(self, collection: str, doc_id: str, content_hash: str, pipeline: str) -> DocumentState:
         flt = self._document_filter(doc_id)
         points = self._count(collection, flt)

@@ -30,6 +30,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from core.errors import CollectionMismatch, IndexLocked, IndexUnavailable, NotFound
 from core.settings import QdrantSettings
 from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from retrieval.aliases import AliasTable, on_physical
 from retrieval.embedder_guard import check_embedder
 from retrieval.index import (
     DENSE,
@@ -45,6 +46,7 @@ from retrieval.index import (
     vectors_to_fetch,
 )
 from retrieval.index_reads import IndexReads
+from retrieval.qdrant_client_collections import QdrantClientCollections, ServerAddress
 from retrieval.qdrant_client_filters import document_filter, match, ordinals_filter, to_qdrant_filter
 from retrieval.qdrant_client_inventory import QdrantClientInventory
 from retrieval.qdrant_client_requests import (
@@ -56,27 +58,29 @@ from retrieval.qdrant_client_requests import (
     search_kwargs,
     version_struct,
 )
-from retrieval.versions import ABSENT, VERSION_POINT_ID, VersionTokens
+from retrieval.versions import VERSION_POINT_ID, VersionTokens
 
 T = TypeVar("T")
 
 
-class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
+class QdrantClientIndex(QdrantClientCollections, QdrantClientInventory, IndexReads[models.Filter]):
     """VectorIndex over qdrant-client. Local mode admits one process per folder.
 
     ``version_ttl_s`` bounds how long a version token read from a server is trusted (a write by
     another process is seen at most that late); this index's own writes are seen at once.
     """
 
-    def __init__(self, client: QdrantClient, path: Path | None = None, is_server: bool = False,
+    def __init__(self, client: QdrantClient, path: Path | None = None, server: ServerAddress | None = None,
                  version_ttl_s: float = 1.0) -> None:
         self._client = client
         self._path = path
-        self._is_server = is_server
-        # collection -> (dense size, embedder record), once read or created
+        self._server = server
+        self._is_server = server is not None
+        # physical collection -> (dense size, embedder record), once read or created
         self._known: dict[str, tuple[int, str | None]] = {}
-        self._versions = VersionTokens(self._read_version, self._write_version,
-                                       ttl_s=version_ttl_s if is_server else None)
+        ttl_s = version_ttl_s if self._is_server else None
+        self._versions = VersionTokens(self._read_version, self._write_version, ttl_s=ttl_s)
+        self._aliases = AliasTable(self._read_aliases, ttl_s=ttl_s)
 
     @classmethod
     def for_local(cls, path: Path) -> QdrantClientIndex:
@@ -96,7 +100,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
     def for_server(cls, settings: QdrantSettings) -> QdrantClientIndex:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         client = QdrantClient(url=settings.url, api_key=key, timeout=int(settings.timeout_s))
-        return cls(client, is_server=True, version_ttl_s=settings.version_ttl_s)
+        return cls(client, server=ServerAddress(settings.url or "", key), version_ttl_s=settings.version_ttl_s)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -116,18 +120,11 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
 
     # -- collections ------------------------------------------------------------------------
 
+    @on_physical
     def collection_exists(self, name: str) -> bool:
         return name in self._known or self._call("check a collection", lambda: self._client.collection_exists(name))
 
-    def list_collections(self) -> list[str]:
-        response = self._call("list collections", self._client.get_collections)
-        return sorted(c.name for c in response.collections)
-
-    def drop_collection(self, name: str) -> None:
-        self._call("drop a collection", lambda: self._client.delete_collection(name))
-        self._known.pop(name, None)
-        self._versions.set(name, ABSENT)
-
+    @on_physical
     def ensure_collection(self, name: str, dense_size: int, embedder: str | None = None) -> None:
         if self.collection_exists(name):
             existing, recorded = self._known.get(name) or self._describe(name)
@@ -147,6 +144,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
             self._versions.bump(name)  # born versioned: a re-created collection never reuses an old token
         self._known[name] = (dense_size, recorded)
 
+    @on_physical
     def collection_embedder(self, name: str) -> str | None:
         if name not in self._known:
             try:
@@ -166,6 +164,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
 
     # -- writes ---------------------------------------------------------------------------
 
+    @on_physical
     def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
         structs = [point_struct(p) for p in points]
         if not structs:
@@ -173,12 +172,15 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
         with self._versions.writing(collection):
             self._call("write points", lambda: self._client.upsert(collection, structs, wait=True))
 
+    @on_physical
     def delete_stale(self, collection: str, doc_id: str, keep_ids: Sequence[str]) -> int:
         return self._delete(collection, document_filter(doc_id, keep_ids=keep_ids))
 
+    @on_physical
     def delete_document(self, collection: str, doc_id: str) -> int:
         return self._delete(collection, document_filter(doc_id))
 
+    @on_physical
     def set_document_tags(self, collection: str, doc_id: str, tags: dict[str, str],
                           acl: tuple[str, ...] | None = None) -> int:
         flt = document_filter(doc_id)
@@ -223,6 +225,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
             collection, scroll_filter=flt, limit=1, with_payload=list(fields)))
         return (records[0].payload or {}) if records else None
 
+    @on_physical
     def doc_ids_for_source(self, collection: str, source: str) -> list[str]:
         return sorted(self._distinct_doc_ids(collection, models.Filter(must=[match("source", source)])))
 
@@ -241,11 +244,13 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
             collection, scroll_filter=flt, limit=1024, offset=offset, with_payload=["doc_id"]))
 
     def stats(self, collection: str) -> CollectionStats:
-        if not self.collection_exists(collection):
+        physical = self.physical_name(collection)
+        if not self.collection_exists(physical):
             raise NotFound(f"collection {collection!r} does not exist")
-        return CollectionStats(collection, len(self._distinct_doc_ids(collection, None)),
-                               self._count_chunks(collection), self._describe(collection)[0])
+        return CollectionStats(collection, len(self._distinct_doc_ids(physical, None)),
+                               self._count_chunks(physical), self._describe(physical)[0])
 
+    @on_physical
     def chunks_by_ordinal(self, collection: str, doc_id: str, ordinals: Sequence[int]) -> list[Chunk]:
         if not ordinals:
             return []  # a scroll of limit 0 is an error
@@ -253,6 +258,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
             collection, scroll_filter=ordinals_filter(doc_id, ordinals), limit=len(ordinals), with_payload=True))
         return chunks_in_order(records)
 
+    @on_physical
     def query(
         self,
         collection: str,
@@ -273,6 +279,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
                 with_vectors=vectors_to_fetch(mode, dense), **kwargs))
         return scored_chunks(response.points, mode, dense)
 
+    @on_physical
     def ranked(self, collection: str, dense: npt.NDArray[np.float32] | None, sparse: SparseVector | None,
                limit: int, filters: SearchFilters | None = None) -> list[Ranked]:
         kwargs = nearest_kwargs(dense, sparse)
@@ -283,6 +290,7 @@ class QdrantClientIndex(QdrantClientInventory, IndexReads[models.Filter]):
                 with_vectors=False, **kwargs))
         return [Ranked(str(point.id), float(point.score)) for point in response.points]
 
+    @on_physical
     def fetch(self, collection: str, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         if not chunk_ids:
             return {}

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from qdrant_client import QdrantClient, models
 
 from core.types import Chunk, SearchFilters
+from retrieval.aliases import on_physical
 from retrieval.index import INFO_FIELDS, DocumentInfo, DocumentPage, chunks_in_order
 from retrieval.qdrant_client_filters import document_filter, to_qdrant_filter
 
@@ -37,6 +38,7 @@ class _ClientHost(Protocol):
 class QdrantClientInventory:
     """``VectorIndex.list_documents`` and ``document_chunks`` for ``QdrantClientIndex``."""
 
+    @on_physical
     def list_documents(self: _ClientHost, collection: str, filters: SearchFilters | None = None, offset: int = 0,
                        limit: int = 50) -> DocumentPage:
         doc_ids = sorted(self._distinct_doc_ids(collection, to_qdrant_filter(filters)))
@@ -48,6 +50,7 @@ class QdrantClientInventory:
                 documents.append(DocumentInfo.from_payload(records[0].payload or {}))
         return DocumentPage(len(doc_ids), documents)
 
+    @on_physical
     def document_chunks(self: _ClientHost, collection: str, doc_id: str,
                         readers: tuple[str, ...] | None = None) -> list[Chunk]:
         flt = to_qdrant_filter(SearchFilters(readers=readers), doc_id) or document_filter(doc_id)
