@@ -16,6 +16,8 @@ from pydantic_settings import SettingsError
 from cli import (
     ask_cmd,
     audit_cmd,
+    backup_cmd,
+    collection_cmd,
     config_cmd,
     eval_answers_cmd,
     eval_cmd,
@@ -97,6 +99,8 @@ feedback_cmd.register(app)
 worker_cmd.register(app)
 jobs_cmd.register(app)
 inventory_cmd.register(app)
+collection_cmd.register(app)
+backup_cmd.register(app)
 config_cmd.register(app)
 keys_cmd.register(app)
 audit_cmd.register(app)

@@ -248,6 +248,8 @@ class IngestPipeline:
 
     def _parse(self, source: SourceDocument) -> ParsedText:
         """Read and parse one source; a file on disk is read by the sandbox too, under its deadline."""
+        if source.parsed is not None:
+            return source.parsed
         ingest = self._settings.ingest
         if self._sandbox is not None and source.path is not None and source.data is None and source.error is None:
             return self._sandbox.parse_file(FileToRead(source.path, source.name, ingest.max_file_bytes,

@@ -16,10 +16,14 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import DocumentTooLarge, IngestError, NotFound
 from ingest.files import read_file
 from retrieval.evaluation import EvalDataset
+
+if TYPE_CHECKING:
+    from ingest.parsing import ParsedText
 
 
 @dataclass(slots=True)
@@ -28,7 +32,8 @@ class SourceDocument:
 
     ``data`` is given for uploads; files are read lazily by ``read`` so a batch never holds
     every file in memory. ``root`` is the folder the file was found under: a symlink is read
-    only when it leads inside it (``ingest.files``).
+    only when it leads inside it (``ingest.files``). ``parsed`` is a text already parsed (a
+    re-index rebuilding a document whose file is gone from the text the index kept): not parsed again.
     """
 
     doc_id: str
@@ -45,6 +50,7 @@ class SourceDocument:
     title: str | None = None
     error: IngestError | None = None
     root: Path | None = None
+    parsed: ParsedText | None = None
 
     def read(self, max_bytes: int, follow_symlinks: bool = True) -> bytes:
         """The bytes, at most ``max_bytes``; a file must be a regular one (``ingest.files.read_file``)."""
