@@ -22,6 +22,7 @@ from cli import (
     eval_answers_cmd,
     eval_cmd,
     feedback_cmd,
+    golden_cmd,
     ingest_cmd,
     inventory_cmd,
     jobs_cmd,
@@ -96,6 +97,7 @@ eval_cmd.register(app)
 eval_answers_cmd.register(app)
 serve_cmd.register(app)
 feedback_cmd.register(app)
+golden_cmd.register(app)
 worker_cmd.register(app)
 jobs_cmd.register(app)
 inventory_cmd.register(app)
