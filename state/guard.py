@@ -17,12 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
-import redis
-import redis.asyncio as aioredis
 import structlog
 
 from core.errors import StoreUnavailable
 from state.metrics import StateMetrics
+from state.topology import REDIS_OR_SOCKET_ERRORS, AsyncRedis
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -97,7 +96,7 @@ class GuardedRedis:
         value = await guarded.call("cache_get", lambda: guarded.client.get(key))
     """
 
-    def __init__(self, client: aioredis.Redis, breaker: CircuitBreaker, metrics: StateMetrics) -> None:
+    def __init__(self, client: AsyncRedis, breaker: CircuitBreaker, metrics: StateMetrics) -> None:
         self.client = client
         self.breaker = breaker
         self.metrics = metrics
@@ -108,7 +107,7 @@ class GuardedRedis:
             raise StoreUnavailable(f"Redis is unavailable (circuit open; {op} skipped)")
         try:
             result = await fn()
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_OR_SOCKET_ERRORS as exc:
             self.breaker.failure()
             self.metrics.redis_errors.labels(op=op, reason=type(exc).__name__).inc()
             self.metrics.redis_breaker_open.set(1 if self.breaker.state != "closed" else 0)

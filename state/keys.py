@@ -1,43 +1,61 @@
 """Every Redis key ragqa writes, named in one place; each starts with ``redis.key_prefix``.
 
+``<name>`` stands for a value; braces are literal: a Redis Cluster hash tag (below).
+
 Key (after the prefix)               type    holds                                         owner
 -----------------------------------  ------  --------------------------------------------  -------------------------
-``ans:{fingerprint}``                string  ``<index version>\\n<answer JSON>``; TTL       ``state.answer_cache``
+``ans:<fingerprint>``                string  ``<index version>\\n<answer JSON>``; TTL       ``state.answer_cache``
                                              ``redis.cache_ttl_s``
-``cite:{collection}:{doc_id}``       set     cached answers and answer records that cite   ``state.answer_cache``
+``cite:<collection>:<doc_id>``       set     cached answers and answer records that cite   ``state.answer_cache``
                                              the document (erased with it: state.erasure)
-``answer:{answer_id}``               string  the answer as served, for feedback; TTL       ``state.answer_cache``
+``answer:<answer_id>``               string  the answer as served, for feedback; TTL       ``state.answer_cache``
                                              ``redis.answer_ttl_s``
-``sem:{scope}:{version}``            hash    question fingerprint -> embedding (float32)   ``state.semantic_cache``
-``rl:{identity}``                    hash    a token bucket: ``tokens``, ``at``            ``state.rate_limit``
+``sem:<scope>:<version>``            hash    question fingerprint -> embedding (float32)   ``state.semantic_cache``
+``rl:<identity>``                    hash    a token bucket: ``tokens``, ``at``            ``state.rate_limit``
 ``feedback``                         stream  feedback_id -> {answer_id, rating, ...}       ``state.feedback``
-``apikey:{digest}``                  hash    a scoped API key: name, roles, collections,   ``state.api_keys``
+``apikey:<digest>``                  hash    a scoped API key: name, roles, collections,   ``state.api_keys``
                                              groups, created, revoked
 ``apikeys``                          zset    key digests by creation time (for listing)    ``state.api_keys``
 ``audit``                            stream  who did what: principal, action, route,       ``state.audit``
                                              collection, document ids, status
-``job:{id}``                         hash    a job's record (collection, state, runner,    ``jobs.store``
+``job:{<id>}``                       hash    a job's record (collection, state, runner,    ``jobs.store``
                                              owner, spec, cancel, times, error)
-``job:{id}:docs``                    hash    doc_id -> JSON progress of the document       ``jobs.store``
-``job:{id}:open``                    set     doc_ids not yet final                         ``jobs.store``
-``job:{id}:deliveries``              hash    doc_id -> times handed to a runner            ``jobs.store``
-``job:{id}:solo``                    hash    doc_id -> times run alone after a crash       ``jobs.store``
-``job:{id}:active``                  set     doc_ids being parsed, embedded or indexed     ``jobs.store``
-``job:{id}:lease:{doc_id}``          string  the worker running the document, while it     ``jobs.leases``
+``job:{<id>}:docs``                  hash    doc_id -> JSON progress of the document       ``jobs.store``
+``job:{<id>}:open``                  set     doc_ids not yet final                         ``jobs.store``
+``job:{<id>}:deliveries``            hash    doc_id -> times handed to a runner            ``jobs.store``
+``job:{<id>}:solo``                  hash    doc_id -> times run alone after a crash       ``jobs.store``
+``job:{<id>}:active``                set     doc_ids being parsed, embedded or indexed     ``jobs.store``
+``job:{<id>}:lease:<doc_id>``        string  the worker running the document, while it     ``jobs.leases``
                                              lives (a lease, ``workers.document_lease_s``)
 ``jobs``                             zset    job ids by creation time (for listing)        ``jobs.store``
 ``jobs:open``                        set     ids of jobs not yet over (for recovery)       ``jobs.store``
-``consumers:{queue}``                zset    worker -> lease expiry (ms): who consumes     ``jobs.leases``
+``consumers:<queue>``                zset    worker -> lease expiry (ms): who consumes     ``jobs.leases``
                                              the queue (``/readyz``)
-``runner:{owner}``                   string  present while in-process runner ``owner``     ``jobs.store``
+``runner:<owner>``                   string  present while in-process runner ``owner``     ``jobs.store``
                                              lives (a lease)
 
-Not here: Celery's queues, under ``workers.broker_key_prefix`` (kombu names them), and the index
-versions, which live in the index itself (``retrieval.versions``).
+Hash tags (Redis Cluster): a cluster runs a script or a MULTI/EXEC only when all its keys hash to one
+slot, and a key whose name holds ``{tag}`` hashes by the tag alone. What must change together is
+tagged together, and nothing more, so the load still spreads over the cluster's nodes:
+
+- a job's keys share the tag ``{<id>}``: the scripts of ``jobs.scripts`` (move a document, cancel,
+  claim) and the transactions of ``jobs.store`` and ``jobs.leases`` touch one job's keys only, so
+  every job is one slot and the jobs spread over all of them;
+- the job indexes (``jobs``, ``jobs:open``) and the runners' leases are written beside those steps,
+  not inside them: each is a lookup that tolerates an id whose job is gone or not yet there;
+- everything else is read and written one key at a time (a pipeline that is not a transaction may
+  span slots), so it needs no tag: cached answers and their citation sets, answer records, the
+  semantic cache, rate limits, the streams, API keys (written record first, index second).
+
+The prefix must not hold braces (``RedisSettings`` refuses it): a tag in it would put every key in
+one slot, and an empty ``{}`` would turn the jobs' tags off.
+
+Job keys had no tag before (``job:<id>``, ``job:<id>:docs``, ...): ``legacy_job`` and
+``legacy_job_docs`` name them, so ``jobs.store`` still shows a job recorded before the upgrade.
 
     >>> keys = Keyspace("ragqa:")
     >>> keys.cached_answer("3f2a"), keys.job_docs("j1"), keys.feedback
-    ('ragqa:ans:3f2a', 'ragqa:job:j1:docs', 'ragqa:feedback')
+    ('ragqa:ans:3f2a', 'ragqa:job:{j1}:docs', 'ragqa:feedback')
 """
 
 from __future__ import annotations
@@ -103,7 +121,7 @@ class Keyspace:
     # Ingestion jobs (``jobs.store``).
 
     def job(self, job_id: str) -> str:
-        return f"{self.prefix}job:{job_id}"
+        return f"{self.prefix}job:{{{job_id}}}"
 
     def job_docs(self, job_id: str) -> str:
         return f"{self.job(job_id)}:docs"
@@ -123,6 +141,13 @@ class Keyspace:
     def job_lease(self, job_id: str, doc_id: str) -> str:
         return f"{self.job(job_id)}:lease:{doc_id}"
 
+    def legacy_job(self, job_id: str) -> str:
+        """A job's record as written before hash tags (read only, by ``jobs.store``)."""
+        return f"{self.prefix}job:{job_id}"
+
+    def legacy_job_docs(self, job_id: str) -> str:
+        return f"{self.legacy_job(job_id)}:docs"
+
     @property
     def jobs(self) -> str:
         return f"{self.prefix}jobs"
@@ -135,5 +160,5 @@ class Keyspace:
         return f"{self.prefix}consumers:{queue}"
 
     def runner(self, owner: str) -> str:
-        """The lease of in-process runner ``owner``; ``runner("")`` is the prefix a Lua script appends to."""
+        """The lease of in-process runner ``owner``."""
         return f"{self.prefix}runner:{owner}"

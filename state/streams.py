@@ -9,19 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import redis
-
 from core.errors import StoreUnavailable
+from state.topology import REDIS_ERRORS, SyncRedis
 
 
-def stream_entries(client: redis.Redis, key: str, what: str, start: str = "-",
+def stream_entries(client: SyncRedis, key: str, what: str, start: str = "-",
                    page: int = 500) -> Iterator[tuple[str, dict[str, str]]]:
     """Every entry from ``start`` on, oldest first, decoded; entries appended while it reads come
     too. Redis failing -> ``StoreUnavailable`` naming ``what`` was being read."""
     while True:
         try:
             entries: list[Any] = client.xrange(key, min=start, count=page)  # type: ignore[assignment]
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise StoreUnavailable(f"cannot read {what} from Redis: {exc}") from exc
         for entry_id, raw in entries:
             yield text(entry_id), {text(k): text(v) for k, v in raw.items()}

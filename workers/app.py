@@ -1,5 +1,11 @@
 """The Celery app, built from settings: Redis as broker and result backend, at-least-once delivery.
 
+The broker is one Redis server, or a master behind Sentinel (``redis+sentinel://``, given to kombu as
+its ``sentinel://`` transport with ``master_name``). Never a Redis Cluster: kombu has no cluster
+transport (its queues are lists that several keys' scripts move between), so a ``redis+cluster://``
+broker, or a cluster ``redis.url`` with no ``workers.broker_url`` to use instead, is a
+``ConfigurationError`` that says so.
+
 Example::
 
     app = create_celery_app(settings, RedisEndpoint.from_settings(settings.redis))
@@ -27,26 +33,67 @@ from typing import Any
 
 from celery import Celery
 
+from core.errors import ConfigurationError
 from core.settings import Settings
 from state.endpoint import RedisEndpoint
+from state.topology import CLUSTER_SCHEME, SENTINEL_SCHEME, SentinelUrl, masked, parse_redis_url
 from workers.broker import BrokerAMQP
 
 INGEST_DOCUMENT = "ragqa.ingest_document"
 
 
 def broker_url(settings: Settings, endpoint: RedisEndpoint) -> str:
-    """The configured broker, else the Redis of the cache and jobs (embedded: its Unix socket)."""
-    url = settings.workers.broker_url or endpoint.url
-    if url.startswith("unix://"):  # kombu spells a Redis Unix socket differently from redis-py
-        return "redis+socket://" + url.removeprefix("unix://")
-    return url
+    """The configured broker, else the Redis of the cache and jobs (embedded: its Unix socket), as kombu
+    spells it."""
+    return broker_address(settings, endpoint)[0]
+
+
+def broker_address(settings: Settings, endpoint: RedisEndpoint) -> tuple[str, dict[str, Any]]:
+    """The broker's URL for kombu, with the transport options it needs (``kombu_url``)."""
+    if settings.workers.broker_url:
+        return kombu_url(settings.workers.broker_url, "RAGQA_WORKERS__BROKER_URL")
+    return kombu_url(endpoint.url, "RAGQA_REDIS__URL (the broker, with no RAGQA_WORKERS__BROKER_URL set)")
+
+
+def kombu_url(url: str, setting: str) -> tuple[str, dict[str, Any]]:
+    """``url`` in kombu's spelling, with the transport options it needs; ``setting`` names where it came from.
+
+        >>> kombu_url("redis+sentinel://:pw@s1:26379,s2:26379/mymaster/1", "RAGQA_WORKERS__BROKER_URL")
+        ('sentinel://:pw@s1:26379/1;sentinel://:pw@s2:26379/1', {'master_name': 'mymaster'})
+    """
+    scheme = url.partition("://")[0].lower()
+    if scheme == CLUSTER_SCHEME:
+        raise ConfigurationError(
+            f"{setting} is a Redis Cluster ({masked(url)}): Celery cannot use a cluster as its broker or result "
+            "backend (kombu has no cluster transport). Point RAGQA_WORKERS__BROKER_URL at one Redis server or a "
+            "Sentinel group (redis+sentinel://host:26379/<master>/<db>) that never evicts; the cluster keeps "
+            "the cache, the jobs and the rest"
+        )
+    if scheme == SENTINEL_SCHEME:
+        target = parse_redis_url(url)
+        assert isinstance(target, SentinelUrl)
+        login = (f"{target.username or ''}:{target.password}@" if target.password
+                 else f"{target.username}@" if target.username else "")  # fmt: skip
+        options: dict[str, Any] = {"master_name": target.master}
+        if target.sentinel_password:
+            options["sentinel_kwargs"] = {"password": target.sentinel_password}
+        return ";".join(f"sentinel://{login}{_host(h)}:{p}/{target.db}" for h, p in target.sentinels), options
+    if scheme == "unix":  # kombu spells a Redis Unix socket differently from redis-py
+        return "redis+socket://" + url.removeprefix("unix://"), {}
+    return url, {}
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host  # an IPv6 address
 
 
 def create_celery_app(settings: Settings, endpoint: RedisEndpoint) -> Celery:
     """A Celery app for ragqa; tasks are added by ``workers.tasks.register_tasks``."""
     w = settings.workers
-    broker = broker_url(settings, endpoint)
-    transport: dict[str, Any] = {
+    broker, broker_options = broker_address(settings, endpoint)
+    backend, backend_options = (kombu_url(w.result_backend, "RAGQA_WORKERS__RESULT_BACKEND") if w.result_backend
+                                else (broker, broker_options))  # fmt: skip
+    transport: dict[str, Any] = {**broker_options,
         "visibility_timeout": w.visibility_timeout_s,
         "unacked_restore_interval": w.unacked_restore_interval_s,
         "unacked_restore_throttle": 1,  # else the sweep scans only every 10th interval
@@ -56,7 +103,7 @@ def create_celery_app(settings: Settings, endpoint: RedisEndpoint) -> Celery:
     }
     if w.broker_key_prefix:
         transport["global_keyprefix"] = w.broker_key_prefix
-    app = Celery("ragqa", broker=broker, backend=w.result_backend or broker, amqp=BrokerAMQP, set_as_current=False)
+    app = Celery("ragqa", broker=broker, backend=backend, amqp=BrokerAMQP, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -65,7 +112,7 @@ def create_celery_app(settings: Settings, endpoint: RedisEndpoint) -> Celery:
         # The soft limit leaves time to record the failure: 15 s, or a quarter of a short limit.
         task_soft_time_limit=max(1, w.task_time_limit_s - min(15, w.task_time_limit_s // 4)),
         broker_transport_options=transport,
-        result_backend_transport_options={"visibility_timeout": w.visibility_timeout_s},
+        result_backend_transport_options={**backend_options, "visibility_timeout": w.visibility_timeout_s},
         task_ignore_result=True,  # progress lives in the job store, not in task results
         result_expires=3600,
         task_default_queue=w.interactive_queue,

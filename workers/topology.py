@@ -19,6 +19,7 @@ from typing import Literal
 from core.errors import ConfigurationError
 from core.settings import Settings
 from core.worker_settings import WorkerPool
+from state.topology import CLUSTER_SCHEME
 
 Runner = Literal["inprocess", "celery"]
 
@@ -44,7 +45,9 @@ def resolve_runner(settings: Settings) -> Runner:
     """Where the API runs ingestion jobs (see ``WorkerSettings.runner``)."""
     w = settings.workers
     if w.runner == "auto":
-        has_broker = w.broker_url is not None or settings.redis.url is not None
+        # A Redis Cluster is no broker (``workers.app``): with only a cluster, jobs run in-process.
+        redis_broker = settings.redis.url is not None and not settings.redis.url.lower().startswith(CLUSTER_SCHEME)
+        has_broker = w.broker_url is not None or redis_broker
         return "celery" if settings.qdrant.url is not None and has_broker else "inprocess"
     if w.runner == "celery" and settings.qdrant.url is None:
         raise ConfigurationError(
