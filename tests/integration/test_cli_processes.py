@@ -39,6 +39,7 @@ def env(home: Path) -> dict[str, str]:
     (("jobs",), 0),
     (("feedback", "export"), 0),
     (("feedback", "export", "--out", "{home}/no/such/folder/rows.jsonl"), 2),
+    (("golden", "update", "{home}/golden.jsonl", "--collection", "docs", "--corpus", "{home}"), 0),
     (("ingest", "--queue", "{home}/missing"), 2),
 ])
 def test_commands_stop_their_redis_on_every_exit(env: dict[str, str], home: Path, args: tuple[str, ...],
