@@ -56,7 +56,7 @@ class AnswerSettings(Section):
         "check off: every answer is confident, and the dense floor alone refuses.",
     )
     low_confidence_floor: float = Field(
-        default=0.02, ge=0, le=1,
+        default=0.1, ge=0, le=1,
         description="Under the answerability floor (`min_evidence`), an answer is still shown, as low "
         "confidence with the closest passage quoted, when the answerability probability is at least "
         "this, or when the retrieved text holds `low_confidence_term_coverage` of the question's "
@@ -70,7 +70,7 @@ class AnswerSettings(Section):
         "leave-one-genre-out with the other floors). Over 1: never.",
     )
     unrelated_dense_floor: float = Field(
-        default=0.2, ge=-1, le=1,
+        default=0.25, ge=-1, le=1,
         description="A best passage whose dense cosine to the question is under this is nothing related: "
         "the answer is a refusal whatever else matched (a football question over articles on marsupials "
         "shares words like 'won', never the meaning). Chosen leave-one-genre-out, with other genres' "

@@ -4,8 +4,13 @@ Every sentence of every retrieved chunk is scored by a small logistic model over
 (the embedder's cosine to the question, the share of the question's terms it holds, weighted by
 how rare they are among the candidates, the same with its neighbours and title as context, an
 answer-type cue such as "when" -> a year, what it adds beyond the question's words, the chunk's
-rank). The weights are fitted by ``bench/evidence_model.py`` on cmu-qa-dev with whole articles
-held out, and ship as ``evidence_model.json`` beside this file. ``score`` is then the model's
+rank). Two features separate the document's subject from what is asked about it: a question's
+terms that its chunk's title already holds ("Corvex Aero 14" in "how heavy is the Corvex Aero
+14?") name the subject, which retrieval has settled; ``focus_overlap`` counts only the other terms,
+and ``title_share`` tells a sentence that restates the title ("The Corvex Aero 14 is a laptop") from
+one that says something about it ("Weight: 1.24 kg"). The weights are fitted by
+``bench/evidence_genres.py`` on ten genres (chosen leave-one-genre-out) and ship as
+``evidence_model.json`` beside this file. ``score`` is then the model's
 probability that the sentence holds the answer: extractive answers are its best sentences, and
 the refusal decision asks whether any sentence is likely enough.
 
@@ -40,6 +45,7 @@ MODEL_FILE = Path(__file__).with_name("evidence_model.json")
 FEATURES = (
     "cosine", "cosine_neighbours", "overlap", "idf_overlap", "context_overlap", "novelty",
     "type_known", "type_match", "rank", "chunk_cosine", "length", "heading", "best_cosine_gap",
+    "title_share", "focus_overlap",
 )
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
@@ -98,10 +104,12 @@ class EvidenceModel:
 def answer_type(question: str) -> str:
     """The kind of answer the question asks for: ``date``, ``number``, ``name`` or ``other``."""
     q = question.lower()
-    if re.search(r"\bwhen\b|\bwhat (year|date|century|decade)\b|\bwhich (year|century)\b|\bhow long ago\b", q):
+    if re.search(r"\bwhen\b|\b(what|which) (year|date|day|century|decade)\b|\bhow long ago\b|\b(date|year)s? "
+                 r"(of|on|in|for|when)\b", q):
         return "date"
     if re.search(r"\bhow (many|much|old|long|far|tall|big|large|high|heavy|fast|deep)\b|\bwhat (percentage|"
-                 r"proportion|number)\b|\bnumber of\b", q):
+                 r"proportion|number)\b|\bnumber of\b|\b(amount|price|cost|fee|total|rate|percentage|"
+                 r"weight|size|count|limit|timeout|port|deadline|allowance)\b", q):
         return "number"
     if re.search(r"\b(who|whom|whose|where)\b", q):
         return "name"
@@ -233,6 +241,8 @@ class EvidenceScorer:
             held = s_terms[k] & q_terms
             chunk = chunks[source - 1]
             text = span.text
+            focus = q_terms - titles[source]  # the title names the subject: these ask about it
+            focus_total = sum(idf[t] for t in focus)
             rows[k] = (
                 cosines[k],
                 max((cosines[j] for j in same_chunk), default=cosines[k]),
@@ -247,6 +257,8 @@ class EvidenceScorer:
                 math.log1p(len(text)) / 6.0,
                 float(len(text) < 60 and not text.rstrip().endswith((".", "!", "?")) and not structured_line(text)),
                 best_cosine - cosines[k],
+                len(s_terms[k] & titles[source]) / len(s_terms[k]) if s_terms[k] else 0.0,
+                sum(idf[t] for t in held & focus) / focus_total if focus_total else 0.0,
             )
         return rows
 

@@ -1,0 +1,48 @@
+"""The evidence features that tell a document's subject from what a question asks about it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.sentences import split_sentences
+from core.types import Chunk, ScoredChunk
+from generation.evidence import FEATURES, EvidenceModel, EvidenceScorer, answer_type
+from retrieval.sparse import Bm25SparseEncoder
+
+SPEC = ("The Corvex Aero 14 is a lightweight laptop for business travellers.\n"
+        "Ports: 2 x USB-C, 1 x USB-A, HDMI 2.1\n"
+        "Weight: 1.19 kg (standard); 1.24 kg (Pro)\n")
+
+
+class _NoEmbedder:  # features() takes the cosines as given: nothing is embedded here
+    dimension = 3
+
+
+def _features(question: str, title: str) -> dict[str, list[float]]:
+    sparse = Bm25SparseEncoder()
+    scorer = EvidenceScorer(_NoEmbedder(), sparse, EvidenceModel((0.0,) * len(FEATURES), 0.0))  # type: ignore[arg-type]
+    chunk = ScoredChunk(Chunk("c1", "spec.md", 0, SPEC, 0, len(SPEC), title=title), 1.0, 0.6)
+    spans = [(1, span) for span in split_sentences(SPEC)]
+    terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
+    rows = scorer.features(question, [chunk], spans, np.full(len(spans), 0.5), terms)
+    return {name: [float(row[FEATURES.index(name)]) for row in rows] for name in ("focus_overlap", "title_share")}
+
+
+def test_terms_the_title_holds_do_not_count_as_what_is_asked() -> None:
+    titled = _features("What ports does the Corvex Aero 14 have?", "Corvex Aero 14 - Technical Specifications")
+    intro, ports, weight = titled["focus_overlap"]
+    assert ports == 1.0 and intro == 0.0 and weight == 0.0  # "ports" is asked; "Corvex Aero 14" is the subject
+    untitled = _features("What ports does the Corvex Aero 14 have?", "")
+    assert untitled["focus_overlap"][0] > 0.5  # without a title, the subject's name counts like any term
+
+
+def test_a_sentence_restating_the_title_is_told_from_one_about_it() -> None:
+    intro, ports, weight = _features("How heavy is it?", "Corvex Aero 14 - Technical Specifications")["title_share"]
+    assert intro > 0.2 and ports == 0.0 and weight == 0.0
+
+
+def test_extraction_requests_ask_for_amounts_and_dates() -> None:
+    assert answer_type("Find the amount paid to NordAir for Lena's flights.") == "number"
+    assert answer_type("Extract the price of the standard model.") == "number"
+    assert answer_type("Which day is the delivery?") == "date"
+    assert answer_type("List the colours it comes in.") == "other"
