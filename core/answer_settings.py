@@ -70,7 +70,7 @@ class AnswerSettings(Section):
         "leave-one-genre-out with the other floors). Over 1: never.",
     )
     unrelated_dense_floor: float = Field(
-        default=0.25, ge=-1, le=1,
+        default=0.2, ge=-1, le=1,
         description="A best passage whose dense cosine to the question is under this is nothing related: "
         "the answer is a refusal whatever else matched (a football question over articles on marsupials "
         "shares words like 'won', never the meaning). Chosen leave-one-genre-out, with other genres' "
