@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from core.errors import InvalidRequest
 from core.types import Chunk, FusionMode, FusionSpec, PageSpan, ScoredChunk, SearchFilters, SparseVector
+from retrieval.aliases import CollectionAdmin
 from retrieval.versions import VersionSource
 
 DENSE = "dense"
@@ -239,42 +240,6 @@ class IndexInventory(Protocol):
         ...
 
     def storage_bytes(self) -> int | None: ...
-
-
-class CollectionAdmin(Protocol):
-    """The physical collections behind the names callers use (``retrieval.aliases``), and copies of
-    them (``ragqa collection``, ``ragqa backup``). Every other role takes either kind of name."""
-
-    def physical_name(self, name: str, fresh: bool = False) -> str:
-        """The collection ``name`` stands for now: its alias's target, or itself (``fresh``: the
-        aliases read again, not from a cache)."""
-        ...
-
-    def aliases(self) -> dict[str, str]:
-        """Alias -> the collection it points at, as the store holds them now."""
-        ...
-
-    def list_physical(self) -> list[str]:
-        """Every collection the store holds, by its own name."""
-        ...
-
-    def switch_alias(self, name: str, physical: str) -> None:
-        """Point ``name`` at ``physical`` at once: every later call naming ``name`` reads ``physical``."""
-        ...
-
-    def drop_physical(self, physical: str) -> None:
-        """Drop exactly this collection (not what an alias of that name points at), and its aliases."""
-        ...
-
-    def export_collection(self, physical: str, folder: Path) -> dict[str, Any]:
-        """A consistent copy of the collection in ``folder`` (made here); returns what a restore needs
-        to know of it (the engine it came from)."""
-        ...
-
-    def import_collection(self, folder: Path, physical: str, about: dict[str, Any]) -> None:
-        """Make collection ``physical`` from a copy ``export_collection`` wrote (``about``: what it
-        returned), with a fresh version token."""
-        ...
 
 
 class VectorIndex(IndexReader, IndexWriter, IndexInventory, CollectionAdmin, VersionSource, Protocol):
