@@ -166,7 +166,7 @@ class AnswerComposer:
         """The closest evidence sentences (as an extractive answer picks them), quoted and cited, said
         to perhaps not answer the question."""
         closest = [e for e in self.usable(prep) if quotable(e.text)]  # the ratio counts from a quotable one
-        _, claims = compose_extractive(closest, self.policy.max_sentences, self.policy.sentence_ratio)
+        _, claims = compose_extractive(closest, self.policy.max_sentences, self.policy.sentence_ratio, prep.chunks)
         if not claims:
             return self.refusal(prep)
         quotes = " ".join(f'"{" ".join(c.text.split())}" [{c.citations[0]}]' for c in claims)
@@ -254,7 +254,8 @@ class AnswerComposer:
         if prep.confidence == "low":
             return self.low_confidence(prep, degraded)
         started = time.perf_counter()
-        text, claims = compose_extractive(self.usable(prep), self.policy.max_sentences, self.policy.sentence_ratio)
+        text, claims = compose_extractive(self.usable(prep), self.policy.max_sentences, self.policy.sentence_ratio,
+                                          prep.chunks)
         if not claims:
             return self.refusal(prep)
         prep.timer.record("compose", started)

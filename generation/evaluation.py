@@ -214,7 +214,10 @@ def score_answer(item: EvalQuestion, answer: Answer, documents: Mapping[str, str
     valid = len(_CITATION.findall(answer.text)) if answer.citations and not listed else 0
     invalid = sum(1 for e in answer.guardrail_events if e.kind == "invalid_citation")
     scorable = not answer.refused and not listed and bool(item.answers)
-    first = split_sentences(answer.text)[0].text if answer.text.strip() else ""
+    # The answer's first statement: its first claim (a low-confidence answer opens with a hedge, then
+    # quotes), else its first sentence.
+    first = (answer.claims[0].text if answer.claims
+             else split_sentences(answer.text)[0].text if answer.text.strip() else "")
     return EvalRecord(
         question=item.question,
         prediction=answer.text,

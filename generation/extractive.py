@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
-from core.sentences import structured_line
+from core.sentences import SentenceSpan, structured_line
 from core.types import Citation, Claim, Quote, ScoredChunk
 from generation.answers import make_citation
 from generation.evidence import Evidence
@@ -28,6 +29,8 @@ _TOKEN = re.compile(r"\w+")
 _WORDS = re.compile(r"[^\W\d_][\w'’-]*")  # words that start with a letter: numbers have no case
 _HEADING_CHARS = 60
 _LIST_ITEM = re.compile(r"([-*•]|\d{1,3}[.)])\s")
+# A sentence opening with one of these ("She died in 1772.") names its subject in the sentence before.
+_POINTS_BACK = re.compile(r"(he|she|it|they|his|her|its|their|him|them|this|these|those)\b", re.I)
 _JOINING = frozenset(["a", "an", "the", "of", "and", "or", "for", "to", "in", "on", "at", "by", "with", "from", "vs"])
 
 
@@ -77,9 +80,33 @@ def pick_sentences(evidence: Sequence[Evidence], max_sentences: int, ratio: floa
     return picked
 
 
-def compose_extractive(evidence: Sequence[Evidence], max_sentences: int, ratio: float) -> tuple[str, list[Claim]]:
-    """The answer text and its claims (one per quoted sentence)."""
+def with_antecedent(item: Evidence, evidence: Sequence[Evidence], chunks: Sequence[ScoredChunk],
+                    taken: set[tuple[int, int]]) -> Evidence:
+    """``item`` quoted from the sentence before it when it opens by pointing back ("She died in
+    childbirth in 1772."): alone it answers "who?" with "she". The sentence before must directly
+    precede it in the same chunk, be quotable and not be quoted already (``taken``: span keys)."""
+    if not _POINTS_BACK.match(item.text.lstrip()) or not 1 <= item.source <= len(chunks):
+        return item
+    before = [e for e in evidence if e.source == item.source and e.span.end <= item.span.start]
+    if not before:
+        return item
+    previous = max(before, key=lambda e: e.span.end)
+    chunk = chunks[item.source - 1].chunk
+    gap = chunk.text[previous.span.end - chunk.start:item.span.start - chunk.start]
+    if gap.strip() or (previous.span.start, previous.span.end) in taken or not quotable(previous.text):
+        return item
+    text = chunk.text[previous.span.start - chunk.start:item.span.end - chunk.start]
+    return replace(item, span=SentenceSpan(previous.span.start, item.span.end, text))
+
+
+def compose_extractive(evidence: Sequence[Evidence], max_sentences: int, ratio: float,
+                       chunks: Sequence[ScoredChunk] = ()) -> tuple[str, list[Claim]]:
+    """The answer text and its claims (one per quoted sentence; with ``chunks``, a sentence that
+    points back is quoted with the one before it)."""
     picked = pick_sentences(evidence, max_sentences, ratio)
+    if chunks:
+        taken = {(e.span.start, e.span.end) for e in picked}
+        picked = [with_antecedent(e, evidence, chunks, taken) for e in picked]
     claims = [Claim(e.text, (e.source,), True, round(e.score, 4), Quote(e.source, e.span.start, e.span.end, e.text))
               for e in picked]
     text = " ".join(f"{' '.join(e.text.split())} [{e.source}]" for e in picked)

@@ -77,3 +77,15 @@ def test_compare_prompts_runs_both_versions(make_answerer: Build) -> None:
     assert result["f1_wins"]["ties"] == 1
     assert result["delta_b_minus_a"]["f1"] == 0.0
     assert len(model.calls) == 2
+
+
+def test_the_first_statement_of_a_hedged_answer_is_its_first_quote_not_the_hedge() -> None:
+    from core.types import Answer, Claim
+    from generation.evaluation import score_answer
+
+    item = EvalQuestion("When was Lincoln born?", ("1809",))
+    hedged = Answer('The documents may not answer this directly. The closest passage: "Lincoln was born in 1809." [1]',
+                    claims=[Claim("Lincoln was born in 1809.", (1,), True, 0.4)], mode="extractive", confidence="low")
+    assert score_answer(item, hedged).first_sentence_contains_gold == 1.0
+    plain = Answer("He was a lawyer. He was born in 1809.", mode="generative")  # no claims: the first sentence
+    assert score_answer(item, plain).first_sentence_contains_gold == 0.0

@@ -79,3 +79,22 @@ def test_a_short_field_or_setting_is_quotable_but_a_heading_or_fragment_is_not()
     assert quotable("Carrier: ParcelPoint Ground") and quotable("idle_timeout = 90s")
     assert quotable("orchard.job.default_timeout=45m")
     assert not quotable("## Exit codes") and not quotable("See also") and not quotable("|---|---|")
+
+
+def test_a_sentence_that_points_back_is_quoted_with_the_one_before_it() -> None:
+    text = "In 1766 he married Margaret Miller. She died in childbirth in 1772. ## Notes\nIt rained all day."
+    chunk = make_chunk(1, text, dense=0.7)
+    base = chunk.chunk.start
+    married, died = text.index("In 1766"), text.index("She died")
+    ranked = [evidence(1, base + died, "She died in childbirth in 1772.", 0.9),
+              evidence(1, base + married, "In 1766 he married Margaret Miller.", 0.2)]
+    answer, claims = compose_extractive(ranked, 3, 0.5, [chunk])
+    assert answer == "In 1766 he married Margaret Miller. She died in childbirth in 1772. [1]"
+    quote = claims[0].quote
+    assert quote is not None and chunk.chunk.text[quote.start - base:quote.end - base] == quote.text == claims[0].text
+    assert compose_extractive(ranked, 3, 0.5)[0] == "She died in childbirth in 1772. [1]"  # without the chunks
+    both = [ranked[0], evidence(1, base + married, "In 1766 he married Margaret Miller.", 0.8)]
+    assert len(compose_extractive(both, 3, 0.5, [chunk])[1]) == 2  # already quoted: not repeated
+    heading = [evidence(1, base + text.index("It rained"), "It rained all day.", 0.9),
+               evidence(1, base + text.index("## Notes"), "## Notes", 0.1)]
+    assert compose_extractive(heading, 3, 0.5, [chunk])[0] == "It rained all day. [1]"  # a heading is no antecedent
