@@ -55,6 +55,8 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
                      r"forty|fifty|hundred|thousand|million|billion|dozen|half|percent)\b", re.I)
 _CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z\-]+")
 _WORD = re.compile(r"[a-z0-9]+")
+# A message's header fields say who wrote to whom, when, about what: like a heading, they frame the text.
+_MAIL_HEADER = re.compile(r"(From|To|Cc|Bcc|Date|Sent|Subject|Reply-To):\s", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,8 @@ class EvidenceScorer:
                 1.0 / source,
                 chunk.dense_score if chunk.dense_score is not None else 0.0,
                 math.log1p(len(text)) / 6.0,
-                float(len(text) < 60 and not text.rstrip().endswith((".", "!", "?")) and not structured_line(text)),
+                float(bool(_MAIL_HEADER.match(text)) or (len(text) < 60 and not text.rstrip().endswith((".", "!", "?"))
+                                                         and not structured_line(text))),
                 best_cosine - cosines[k],
                 len(s_terms[k] & titles[source]) / len(s_terms[k]) if s_terms[k] else 0.0,
                 sum(idf[t] for t in held & focus) / focus_total if focus_total else 0.0,

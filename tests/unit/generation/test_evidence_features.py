@@ -46,3 +46,14 @@ def test_extraction_requests_ask_for_amounts_and_dates() -> None:
     assert answer_type("Extract the price of the standard model.") == "number"
     assert answer_type("Which day is the delivery?") == "date"
     assert answer_type("List the colours it comes in.") == "other"
+
+
+def test_a_messages_header_fields_frame_it_like_a_heading() -> None:
+    sparse = Bm25SparseEncoder()
+    scorer = EvidenceScorer(_NoEmbedder(), sparse, EvidenceModel((0.0,) * len(FEATURES), 0.0))  # type: ignore[arg-type]
+    text = "From: NordAir Reservations <bookings@nordair.example>\nTotal charged: CAD 1,184.60 (Visa ending 2291)\n"
+    chunk = ScoredChunk(Chunk("c1", "mail.txt", 0, text, 0, len(text), title="booking"), 1.0, 0.6)
+    spans = [(1, span) for span in split_sentences(text)]
+    terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
+    rows = scorer.features("How much was paid to NordAir?", [chunk], spans, np.full(len(spans), 0.5), terms)
+    assert [float(row[FEATURES.index("heading")]) for row in rows] == [1.0, 0.0]
