@@ -30,7 +30,7 @@ from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import AuthGate, BodyLimit, RequestMetrics
 from api.request_guard import RequestGuard
-from api.routes import answers, documents, feedback, health, openai, widget
+from api.routes import answers, collections, documents, feedback, health, openai, widget
 from api.services import build_services
 from api.widget_tokens import WIDGET_TOKEN_HEADER, WidgetGate
 from bootstrap.components import Components
@@ -90,7 +90,7 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
                                           WIDGET_TOKEN_HEADER])  # fmt: skip
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: times everything, 413s included
 
-    for module in (health, answers, openai, documents, feedback, widget):
+    for module in (health, answers, openai, documents, collections, feedback, widget):
         app.include_router(module.router)
     _document_security(app, public=app.state.public_paths)
     return app

@@ -73,14 +73,23 @@ def serving_file(settings: Settings) -> Path:
     return store.with_name(store.name + ".serving.json")
 
 
-def served_url(settings: Settings) -> str:
-    """The URL a running ``ragqa serve`` of this store listens on, else the configured one."""
+def noted_server(settings: Settings) -> str | None:
+    """The URL a running ``ragqa serve`` of this store noted it listens on; None when no live server did."""
     try:
         noted = json.loads(serving_file(settings).read_text())
         host, port, pid = str(noted["host"]), int(noted["port"]), int(noted["pid"])
         os.kill(pid, 0)  # still running (a crashed server leaves its note behind)
     except (OSError, ValueError, KeyError, TypeError):
-        host, port = settings.api.host, settings.api.port
+        return None
+    return _url(host, port)
+
+
+def served_url(settings: Settings) -> str:
+    """The URL a running ``ragqa serve`` of this store listens on, else the configured one."""
+    return noted_server(settings) or _url(settings.api.host, settings.api.port)
+
+
+def _url(host: str, port: int) -> str:
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return f"http://{host}:{port}"
 

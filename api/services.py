@@ -18,6 +18,7 @@ from api.documents import DocumentService
 from api.health import Readiness
 from api.jwt_auth import JwtVerifier, looks_like_jwt
 from api.metrics import Metrics
+from api.reindex import ReindexService
 from api.security import Authenticator
 from api.uploads import UploadSpool
 from bootstrap.components import Components
@@ -65,8 +66,10 @@ class Services:
     runner: JobRunner
     http: httpx.AsyncClient
     audit: AuditLog
+    reindex: ReindexService  # re-indexes run inside the server (``api.reindex``)
 
     async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self.reindex.close)  # before the index closes
         await self.audit.drain()
         await anyio.to_thread.run_sync(self.runner.close)
         await self.http.aclose()
@@ -154,6 +157,7 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
                             upload_queue=settings.workers.interactive_queue if isinstance(runner, CeleryJobRunner)
                             else None),
         runner=runner, http=http, audit=AuditLog(durable, settings.audit, r.key_prefix),
+        reindex=ReindexService(parts.index, parts.embedder, parts.sparse, settings),
     )  # fmt: skip
     log.info("api.ready", redis="embedded" if endpoint.embedded else "server", auth=services.auth.enabled,
              semantic_cache=semantic is not None)

@@ -103,47 +103,94 @@ def reindex(
     ctx: typer.Context,
     name: NameArg,
     grace: Annotated[float, typer.Option(
-        "--grace", min=0, help="Seconds the old collection lives on after the switch, for questions "
+        "--grace", min=0, max=600, help="Seconds the old collection lives on after the switch, for questions "
         "already reading it.")] = 5.0,
     stored_text: Annotated[bool, typer.Option(
         "--stored-text", help="Rebuild every document from the text the index kept; read no file.")] = False,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Ask the `ragqa serve` at this URL to re-index (it holds the embedded store). Without "
+        "it, a server noted as holding the store is asked when the store is locked.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="RAGQA_API_KEY", help="Through a server: an admin API key, when it requires one.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Rebuild a collection with the current settings (embedder, chunking) into a new physical collection
     while the old one answers, then switch the name over at once and drop the old one.
 
     Documents are read again from their files where those are still there, else rebuilt from the text
-    the index kept. On the embedded store this needs the store: stop `ragqa serve` first, or run a
-    Qdrant server (RAGQA_QDRANT__URL) to re-index while it answers."""
+    the index kept. When `ragqa serve` holds the embedded store, the server re-indexes it (with this
+    command's chunking; a new embedder needs the server stopped) and this follows its progress."""
     settings: Settings = ctx.obj
+    if server is None:
+        try:
+            report = _reindex_here(settings, name, grace, stored_text, as_json)
+        except IndexLocked as exc:
+            from api.server import noted_server
 
+            server = noted_server(settings)
+            if server is None:
+                fail(IndexLocked(f"{exc.message}. No `ragqa serve` is noted as holding it: stop the process that "
+                                 "does, or name the server with --server URL"), as_json)
+        except RagqaError as exc:
+            fail(exc, as_json, exit_code=1)
+        else:
+            print_summary(report.to_dict(), as_json)
+            return
+    _reindex_on_server(settings, server, name, grace, stored_text, api_key, as_json)
+
+
+def _reindex_here(settings: Settings, name: str, grace: float, stored_text: bool, as_json: bool) -> ReindexReport:
     def told(result: DocumentResult) -> None:
         if not as_json and result.status == "failed":
             err_console.print(f"[red]failed[/] {escape(result.doc_id)}: {escape(result.reason or '')}")
 
-    report: ReindexReport | None = None
+    with Components(settings) as parts:
+        index = parts.index  # IndexLocked here when a server holds the store: before anything else opens
+        report: ReindexReport | None = None
+        try:
+            report = reindex_collection(parts.pipeline, index, name, grace_s=grace, read_files=not stored_text,
+                                        on_result=told)
+            return report
+        finally:
+            parts.audit_trail().record(cli_principal(), "collection_reindex", "cli collection reindex",
+                                       collection=name, target=report.new if report else None,
+                                       status="ok" if report else "error")
+
+
+def _reindex_on_server(settings: Settings, url: str, name: str, grace: float, stored_text: bool,
+                       api_key: str | None, as_json: bool) -> None:
+    """Through ``ragqa serve`` (``cli.server_reindex``): its progress as it changes, then its report."""
+    from cli.server_reindex import progress_line, reindex_request, reindex_through_server, task_error
+
+    shown: list[str] = []
+
+    def progress(task: dict[str, Any]) -> None:
+        line = progress_line(task)
+        if not as_json and (not shown or shown[-1] != line):
+            err_console.print(f"{escape(url)}: {escape(line)}")
+            shown.append(line)
+
+    if not as_json:
+        err_console.print(f"re-indexing {escape(repr(name))} in the server at {escape(url)} (it holds the store)")
     try:
-        with Components(settings) as parts:
-            try:
-                report = reindex_collection(parts.pipeline, parts.index, name, grace_s=grace,
-                                            read_files=not stored_text, on_result=told)
-            finally:
-                parts.audit_trail().record(cli_principal(), "collection_reindex", "cli collection reindex",
-                                           collection=name, target=report.new if report else None,
-                                           status="ok" if report else "error")
-    except IndexLocked as exc:
-        fail(IndexLocked(f"{exc.message}. A re-index of the embedded store runs in the process that holds it: "
-                         "stop `ragqa serve` for it, or serve from a Qdrant server to re-index while answering"),
-             as_json)
+        task = reindex_through_server(url, name, reindex_request(settings, grace, stored_text), api_key, progress)
     except RagqaError as exc:
         fail(exc, as_json, exit_code=1)
-    assert report is not None
+    if task["state"] != "done":
+        fail(task_error(task, url), as_json, exit_code=1)
+    print_summary({**task["report"], "server": url, "task_id": task["task_id"], "switched_at": task["switched_at"]},
+                  as_json)
+
+
+def print_summary(report: dict[str, Any], as_json: bool) -> None:
+    """A re-index's report (``ReindexReport.to_dict``): as JSON, or one line."""
     if as_json:
-        print_json(report.to_dict())
+        print_json(report)
         return
-    console.print(f"re-indexed {escape(repr(name))}: {report.documents} documents ({len(report.from_files)} from "
-                  f"their files, {len(report.from_index)} from the stored text), {report.chunks} chunks in "
-                  f"{escape(report.new)}; {escape(report.old)} dropped ({report.seconds:.1f} s)")
+    console.print(f"re-indexed {escape(repr(report['collection']))}: {report['documents']} documents "
+                  f"({report['from_files']} from their files, {report['from_index']} from the stored text), "
+                  f"{report['chunks']} chunks in {escape(report['new'])}; {escape(report['old'])} dropped "
+                  f"({report['seconds']:.1f} s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -52,14 +52,14 @@ def ingest_through_server(url: str, sources: list[SourceDocument], collection: s
         job_ids = [_upload(client, batch, collection, tags)
                    for batch in (sources[i:i + UPLOAD_BATCH] for i in range(0, len(sources), UPLOAD_BATCH))]
         if not wait:
-            return [_call(client, "GET", f"/jobs/{job_id}") for job_id in job_ids]
+            return [call_server(client, "GET", f"/jobs/{job_id}") for job_id in job_ids]
         deadline = time.monotonic() + timeout_s
         jobs = []
         for job_id in job_ids:
-            job = _call(client, "GET", f"/jobs/{job_id}")
+            job = call_server(client, "GET", f"/jobs/{job_id}")
             while job["state"] in ("queued", "running") and time.monotonic() < deadline:
                 time.sleep(0.5)
-                job = _call(client, "GET", f"/jobs/{job_id}")
+                job = call_server(client, "GET", f"/jobs/{job_id}")
             jobs.append(job)
         return jobs
 
@@ -73,7 +73,7 @@ def _upload(client: httpx.Client, batch: list[SourceDocument], collection: str,
     if batch and batch[0].acl is not None:  # absent: the server keeps the readers it holds
         data["acl"] = list(batch[0].acl)
     with _opened(batch) as files:
-        accepted = _call(client, "POST", "/documents", data=data, files=files)
+        accepted = call_server(client, "POST", "/documents", data=data, files=files)
     return str(accepted["job_id"])
 
 
@@ -91,7 +91,9 @@ def _opened(batch: list[SourceDocument]) -> Iterator[list[tuple[str, tuple[str |
         yield files
 
 
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+def call_server(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """One request to a ragqa server; its JSON body, or its error as one of ours (a GET that meets the
+    rate limit waits as told and asks again)."""
     for _ in range(RATE_LIMIT_WAITS):
         try:
             response = client.request(method, path, **kwargs)
