@@ -22,12 +22,14 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
+from api.answer_signals import AnswerSignals
 from api.metrics import Metrics
 from api.schemas import Filters, answer_payload
 from api.streaming import iterate_blocking, run_blocking
 from core.answer_request import AnswerRequest, answer_key, semantic_scope
 from core.deadlines import deadline_after, set_deadline
 from core.errors import AnswerTimeout, GuardrailViolation, InvalidRequest
+from core.experiments import Assignment
 from core.protocols import Embedder, GenerationOptions
 from core.types import Answer, ChatMessage, SearchFilters
 from generation import AnswerDelta, AnswerDone, Answerer, AnswerEvent
@@ -47,6 +49,8 @@ class Question:
     arrived: float = field(default_factory=time.monotonic)  # the answer's deadline counts from here
     options: GenerationOptions | None = None  # an OpenAI client's sampling fields and system text
     readers: tuple[str, ...] | None = None  # the caller's access (Principal.readers); None: every document
+    caller: str = "open:anonymous"  # who asks (Principal.label): what the answer costs is metered to it
+    subject: str | None = None  # whose arm it is in a live experiment (a user, a conversation); None: no arm
 
     def request(self, timeout_s: float) -> AnswerRequest:
         """The question as the Answerer takes it, due ``timeout_s`` after it arrived. The caller's
@@ -78,6 +82,8 @@ class _Key:
     scope: str  # the semantic cache's scope ("" when it is off)
     version: str | None = None
     vector: npt.NDArray[np.float32] | None = None
+    caller: str = "open:anonymous"  # metered to (Question.caller)
+    arm: Assignment | None = None  # the experiment arm whose settings the request carries
 
 
 OUTAGES = frozenset({"llm_unavailable", "llm_timeout", "timeout"})
@@ -97,13 +103,14 @@ class AnswerService:
     """
 
     def __init__(self, answerer: Answerer, cache: AnswerCache, semantic: SemanticCache | None, embedder: Embedder,
-                 metrics: Metrics, *, timeout_s: float, threads: int = 2) -> None:
+                 metrics: Metrics, *, timeout_s: float, threads: int = 2, signals: AnswerSignals | None = None) -> None:
         self.answerer = answerer
         self.cache = cache
         self.semantic = semantic
         self.embedder = embedder
         self.metrics = metrics
         self.timeout_s = timeout_s
+        self.signals = signals or AnswerSignals(metrics)  # usage and experiments (none without Redis stores)
         # Answers are CPU work on few cores: more threads than that only take the event loop's
         # turns (16 at once put /healthz's p95 at 115 ms; two keep it near idle), and they queue
         # here, awaiting, at no cost. The deadline counts the wait.
@@ -113,6 +120,13 @@ class AnswerService:
         shape = self.answerer.shape(request)
         scope = semantic_scope(request, shape, self.embedder.identity) if self.semantic is not None else ""
         return _Key(answer_key(request, shape), scope)
+
+    async def _begin(self, q: Question) -> tuple[AnswerRequest, _Key]:
+        """The question as a request, in its experiment's arm when it falls in one, and its cache key."""
+        request, arm = await self.signals.enroll(q.request(self.timeout_s), q.subject)
+        key = self._key(request)
+        key.caller, key.arm = q.caller, arm
+        return request, key
 
     async def _lookup(self, q: AnswerRequest, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:
         """A hit as stored JSON bytes (exact cache) or as a payload (semantic cache); (None, None) on a miss."""
@@ -131,9 +145,10 @@ class AnswerService:
 
     async def ask_json(self, q: Question) -> bytes:
         """The answer as JSON bytes: a cache hit goes out as stored, never parsed."""
-        request = q.request(self.timeout_s)
-        key = self._key(request)
+        request, key = await self._begin(q)
         raw, payload = await self._lookup(request, key)
+        if raw is not None or payload is not None:
+            self.signals.cached(key.caller, request.collection, key.arm, raw, payload)
         if raw is not None:
             return raw
         if payload is None:
@@ -141,9 +156,10 @@ class AnswerService:
         return json.dumps(payload, separators=(",", ":")).encode()
 
     async def ask(self, q: Question) -> dict[str, Any]:
-        request = q.request(self.timeout_s)
-        key = self._key(request)
+        request, key = await self._begin(q)
         raw, payload = await self._lookup(request, key)
+        if raw is not None or payload is not None:
+            self.signals.cached(key.caller, request.collection, key.arm, raw, payload)
         if raw is not None:
             return json.loads(raw)
         return payload if payload is not None else await self._answer(request, key)
@@ -175,12 +191,12 @@ class AnswerService:
     async def stream(self, q: Question) -> AnswerStream:
         """Errors before the first token (guardrails, a missing collection) raise here, not mid-stream.
         The stream's ``answer_id`` is known from the start (the done frame's, cached or new)."""
-        request = q.request(self.timeout_s)
-        key = self._key(request)
+        request, key = await self._begin(q)
         raw, cached = await self._lookup(request, key)
         if raw is not None:
             cached = json.loads(raw)
         if cached is not None:
+            self.signals.cached(key.caller, request.collection, key.arm, payload=cached)
             return AnswerStream(str(cached["answer_id"]), replay(cached))
         answer_id = uuid.uuid4().hex
         set_deadline(_left(request) - FALLBACK_RESERVE_S)  # this request's task: the relay's steps run under it
@@ -213,8 +229,10 @@ class AnswerService:
 
     async def _finish(self, q: AnswerRequest, key: _Key, answer: Answer,
                       answer_id: str | None = None) -> dict[str, Any]:
-        payload = answer_payload(answer, answer_id or uuid.uuid4().hex, q.collection)
+        payload = answer_payload(answer, answer_id or uuid.uuid4().hex, q.collection,
+                                 experiment=key.arm.to_dict() if key.arm is not None else None)
         self.metrics.observe_answer(answer)
+        self.signals.fresh(key.caller, q.collection, key.arm, answer, payload["answer_id"])
         # An answer made around an outage reflects the outage, not the documents: never cache it.
         # A self-check's replacement is the documents' answer, as good tomorrow as today.
         version = key.version if answer.degraded not in OUTAGES else None

@@ -30,7 +30,7 @@ from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import AuthGate, BodyLimit, RequestMetrics
 from api.request_guard import RequestGuard
-from api.routes import answers, collections, documents, feedback, health, openai, widget
+from api.routes import answers, collections, documents, events, feedback, health, openai, widget
 from api.services import build_services
 from api.widget_tokens import WIDGET_TOKEN_HEADER, WidgetGate
 from bootstrap.components import Components
@@ -45,7 +45,7 @@ Answers questions from your documents, citing exactly where.
 - **Auth**: when API keys are configured, send `Authorization: Bearer <key>` (or `X-API-Key`).
   `/healthz`, `/readyz`, `/metrics` and these docs are public.
 - **Chat widget**: `GET /widget.js` embeds it on any page whose origin a widget token allows (the token goes
-  in `X-Widget-Token` and reaches only `/ask`, `/chat`, `/feedback`); `GET /` is a demo page.
+  in `X-Widget-Token` and reaches only `/ask`, `/chat`, `/feedback`, `/events`); `GET /` is a demo page.
 - **Errors**: always `{"error": {"code": ..., "message": ...}}` with the HTTP status.
 """
 
@@ -90,7 +90,7 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
                                           WIDGET_TOKEN_HEADER])  # fmt: skip
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: times everything, 413s included
 
-    for module in (health, answers, openai, documents, collections, feedback, widget):
+    for module in (health, answers, openai, documents, collections, feedback, events, widget):
         app.include_router(module.router)
     _document_security(app, public=app.state.public_paths)
     return app

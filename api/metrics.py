@@ -95,6 +95,30 @@ class Metrics:
             "and why a generation was replaced (degraded: none, ungrounded_generation, llm_timeout, ...).",
             ["mode", "degraded"], registry=r,
         )  # fmt: skip
+        # Cost (state.usage keeps the same per day in Redis). `key`: an API key's name, else the caller's kind
+        # (user, widget, open): one series per key, never one per end user.
+        self.usage_answers = Counter(
+            "ragqa_usage_answers_total", "Answers served, by API key, collection and whether from the cache.",
+            ["key", "collection", "cached"], registry=r,
+        )  # fmt: skip
+        self.usage_tokens = Counter(
+            "ragqa_usage_tokens_total", "LLM tokens spent on answers, by API key, collection and type (prompt, "
+            "completion).", ["key", "collection", "type"], registry=r,
+        )  # fmt: skip
+        self.usage_model_seconds = Counter(
+            "ragqa_usage_model_seconds_total", "Time spent making fresh answers (extractive ones too; cache hits "
+            "cost none), by API key and collection.", ["key", "collection"], registry=r,
+        )  # fmt: skip
+        self.quota_exceeded = Counter("ragqa_quota_exceeded_total", "Requests refused for a key's daily token "
+                                      "quota (429 quota_exceeded).", registry=r)  # fmt: skip
+        self.answer_events = Counter(
+            "ragqa_answer_events_total", "What readers did with answers (POST /events): citation_open, copy.",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.experiment_answers = Counter(
+            "ragqa_experiment_answers_total", "Answers served in an experiment, by experiment and arm.",
+            ["experiment", "arm"], registry=r,
+        )  # fmt: skip
 
     def observe_answer(self, answer: Answer) -> None:
         for stage, ms in answer.timings_ms.items():

@@ -4,7 +4,8 @@
   a JWT; or a widget token) and its rate limit on every path but the public ones (401 / 429 in the
   usual error shape); the principal goes in the request's state for the routes to check. A
   middleware, not a dependency, so that no route can be added unprotected by forgetting it, and a
-  cache hit does not pay for dependency injection.
+  cache hit does not pay for dependency injection. A key with a daily token quota is refused its
+  questions once it has used them (429 ``quota_exceeded``; one Redis read, for such keys only).
 
 - ``BodyLimit``: 413 for a body over the limit, from ``Content-Length`` before anything is
   read, or while reading a chunked body.
@@ -36,6 +37,7 @@ _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]+")
 # A visitor through a widget token: asks only, in the token's collections (checked at admission),
 # and reads only documents open to everyone (the space keeps "user:widget visitor" out of any ACL).
 WIDGET_VISITOR = Principal("widget visitor", "widget", roles=frozenset({"ask"}))
+ANSWER_PATHS = frozenset({"/ask", "/chat", "/v1/chat/completions"})  # what spends a key's daily tokens
 
 
 class AuthGate:
@@ -72,6 +74,8 @@ class AuthGate:
                 else:
                     identity = f"{principal.kind}:{principal.name}"
                 await services.limiter.check(identity)
+                if principal.daily_tokens is not None and scope["path"] in ANSWER_PATHS:
+                    await services.signals.check_quota(principal)
             scope.setdefault("state", {})["principal"] = principal
         except RagqaError as exc:
             await error_response(exc)(scope, receive, send)

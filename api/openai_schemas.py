@@ -1,11 +1,12 @@
 """Wire models of the OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/models`).
 
 The sampling fields are honoured (``max_tokens`` / ``max_completion_tokens`` only lower the
-server's cap, ``temperature``, ``top_p``, ``stop``, ``seed``), ``n`` must be 1, ``user`` is
-accepted and ignored, and so are fields we do not know (``stream_options``, ``tools``...), as
-OpenAI's own API does. An out-of-range value is a 400 in OpenAI's error shape, naming the field.
-System (and ``developer``) messages become the application's instructions in the prompt, below
-ragqa's rules. Message content may be a string or a list of ``{"type": "text", "text": ...}`` parts.
+server's cap, ``temperature``, ``top_p``, ``stop``, ``seed``), ``n`` must be 1, ``user`` only keeps
+an end user in one arm of a live experiment (hashed, never stored), and fields we do not know
+(``stream_options``, ``tools``...) are ignored, as OpenAI's own API does. An out-of-range value is
+a 400 in OpenAI's error shape, naming the field. System (and ``developer``) messages become the
+application's instructions in the prompt, below ragqa's rules. Message content may be a string or a
+list of ``{"type": "text", "text": ...}`` parts.
 
     >>> OpenAIMessage(role="user", content=[{"type": "text", "text": "Hi"}]).text()
     'Hi'
@@ -95,7 +96,8 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = Field(default=None, description="Up to 4 sequences that end the answer.")
     seed: int | None = Field(default=None, description="Sampling seed; unset: the server's `llm.seed`.")
     n: int | None = Field(default=None, description="Choices to return: only 1 is supported.")
-    user: str | None = Field(default=None, description="Accepted for compatibility and ignored.")
+    user: str | None = Field(default=None, description="Your end user's id: a live experiment (`ragqa "
+                             "experiments`) keeps one user in one arm. Only hashed, never stored.")
     filters: Filters | None = Field(default=None, description="ragqa extension: restrict the passages.")
     top_k: int | None = Field(default=None, ge=1, le=50, description="ragqa extension: passages given to the model.")
     ragqa: RagqaRequestOptions | None = Field(default=None, description="ragqa extension: how to shape the reply.")

@@ -38,6 +38,10 @@ class Filters(BaseModel):
         return None if filters.is_empty() else filters
 
 
+_USER = ("Your end user's id (any stable string, e.g. a hash): a live experiment (`ragqa experiments`) keeps "
+         "one user in one arm. Only hashed, never stored. Unset: the conversation, else the API key decides.")
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -49,6 +53,7 @@ class AskRequest(BaseModel):
     filters: Filters | None = None
     top_k: int | None = Field(default=None, ge=1, le=50, description="Passages given to the model.")
     stream: bool = Field(default=False, description="Server-sent events (also with `Accept: text/event-stream`).")
+    user: str | None = Field(default=None, min_length=1, max_length=128, description=_USER)
 
 
 class ChatTurn(BaseModel):
@@ -75,6 +80,11 @@ class ChatRequest(BaseModel):
     filters: Filters | None = None
     top_k: int | None = Field(default=None, ge=1, le=50)
     stream: bool = False
+    user: str | None = Field(default=None, min_length=1, max_length=128, description=_USER)
+    conversation_id: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="The conversation's id (the widget sends one per chat): without `user`, a live experiment "
+        "keeps one conversation in one arm. Only hashed, never stored.")
 
 
 class QuoteOut(BaseModel):
@@ -123,6 +133,11 @@ class UsageOut(BaseModel):
     total_tokens: int = 0
 
 
+class ExperimentArmOut(BaseModel):
+    name: str = Field(description="The experiment.")
+    arm: str = Field(description="The arm (variant) whose settings made the answer.")
+
+
 class AnswerResponse(BaseModel):
     """An answer with its sources; the same shape from `/ask`, `/chat` and the final stream event."""
 
@@ -166,6 +181,8 @@ class AnswerResponse(BaseModel):
     semantic_similarity: float | None = Field(
         default=None, description="On a semantic-cache hit: how close the cached question was (cosine)."
     )
+    experiment: ExperimentArmOut | None = Field(
+        default=None, description="The live experiment and arm the answer was made in (`ragqa experiments`).")
 
 
 def _quote(quote: Quote | None) -> dict[str, Any] | None:
@@ -173,8 +190,10 @@ def _quote(quote: Quote | None) -> dict[str, Any] | None:
                                        "text": quote.text}
 
 
-def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool = False) -> dict[str, Any]:
-    """The `AnswerResponse` as plain JSON-ready data (cached and served without re-validation)."""
+def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool = False,
+                   experiment: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `AnswerResponse` as plain JSON-ready data (cached and served without re-validation);
+    ``experiment``: the arm that made it (``core.experiments.Assignment.to_dict``)."""
     return {
         "answer_id": answer_id, "text": answer.text,
         "citations": [{"number": c.number, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title,
@@ -191,6 +210,7 @@ def answer_payload(answer: Answer, answer_id: str, collection: str, cached: bool
                   "total_tokens": answer.usage.total_tokens},
         "guardrail_events": [{"kind": e.kind, "detail": e.detail, "chunk_id": e.chunk_id}
                              for e in answer.guardrail_events],
+        "experiment": experiment,
         "timings_ms": dict(answer.timings_ms),  # last: see state.answer_cache.mark_cached
     }  # fmt: skip
 
@@ -335,6 +355,26 @@ class FeedbackResponse(BaseModel):
     feedback_id: str
     answer_id: str
     cache_evicted: bool = Field(default=False, description="A down-vote took the answer out of the answer cache.")
+
+
+class EventRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"answer_id": "5f0c6c1e2b7a4d0f9a1e3c2b1a0d9e8f", "kind": "citation_open",
+                                         "number": 2}]},
+    )  # fmt: skip
+
+    answer_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+    kind: Literal["citation_open", "copy"] = Field(
+        description="`citation_open`: the reader opened one of the answer's sources; `copy`: copied its text.")
+    number: int | None = Field(default=None, ge=1, le=1000, description="The source `[n]` opened.")
+
+
+class EventResponse(BaseModel):
+    answer_id: str
+    kind: str
+    experiment: ExperimentArmOut | None = Field(
+        default=None, description="The experiment arm the event was counted for (null: the answer was in none).")
 
 
 class HealthResponse(BaseModel):

@@ -13,6 +13,7 @@ import anyio.to_thread
 import httpx
 import structlog
 
+from api.answer_signals import AnswerSignals
 from api.answers import AnswerService
 from api.documents import DocumentService
 from api.health import Readiness
@@ -30,10 +31,12 @@ from jobs.store import JobStore
 from state.answer_cache import AnswerCache
 from state.api_keys import KeyLookup
 from state.audit import AuditLog
+from state.experiments import ExperimentBook
 from state.feedback import FeedbackStore
 from state.guard import CircuitBreaker, GuardedRedis
 from state.rate_limit import RateLimiter
 from state.semantic_cache import SemanticCache
+from state.usage import UsageMeter
 from workers.app import create_celery_app
 from workers.runner import CeleryJobRunner
 from workers.topology import resolve_runner
@@ -67,10 +70,12 @@ class Services:
     http: httpx.AsyncClient
     audit: AuditLog
     reindex: ReindexService  # re-indexes run inside the server (``api.reindex``)
+    signals: AnswerSignals  # usage and experiments (``signals.usage``, ``signals.experiments``)
 
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self.reindex.close)  # before the index closes
         await self.audit.drain()
+        await self.signals.drain()
         await anyio.to_thread.run_sync(self.runner.close)
         await self.http.aclose()
         await self.guarded.client.aclose()
@@ -135,6 +140,9 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
                               max_entries=r.semantic_max_entries, ttl_s=r.cache_ttl_s)
                 if r.semantic_cache and r.cache_enabled else None)  # fmt: skip
     spool = UploadSpool(settings.api.upload_dir)
+    # Usage and experiments live with the keys, in the Redis that evicts nothing.
+    experiments = ExperimentBook(durable, r.key_prefix, settings.api.experiments_refresh_s)
+    signals = AnswerSignals(metrics, UsageMeter(durable, r.key_prefix, r.usage_ttl_days), experiments)
     runner: JobRunner
     if resolve_runner(settings) == "celery":  # raises on a topology that cannot work (embedded store)
         runner = CeleryJobRunner(create_celery_app(settings, endpoint), settings.workers.interactive_queue, store)
@@ -145,10 +153,10 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
     services = Services(
         settings=settings, components=parts, metrics=metrics, guarded=guarded, cache=cache,
         answers=AnswerService(parts.answerer, cache, semantic, parts.embedder, metrics, timeout_s=api.answer_timeout_s,
-                              threads=answer_threads(settings)),
+                              threads=answer_threads(settings), signals=signals),
         documents=DocumentService(parts.index, store, runner, spool, cache, settings,
                                   await anyio.to_thread.run_sync(endpoint.client)),
-        feedback=FeedbackStore(guarded, cache, r.key_prefix),
+        feedback=FeedbackStore(guarded, cache, r.key_prefix, experiments),
         auth=Authenticator(api.api_keys_sha256, KeyLookup(durable, r.key_prefix),
                            JwtVerifier.from_settings(settings.auth), api.require_auth, looks_like_jwt),
         limiter=RateLimiter(guarded, metrics, prefix=r.key_prefix, per_minute=api.rate_limit_per_minute,
@@ -157,7 +165,7 @@ async def build_services(settings: Settings, parts: Components, metrics: Metrics
                             upload_queue=settings.workers.interactive_queue if isinstance(runner, CeleryJobRunner)
                             else None),
         runner=runner, http=http, audit=AuditLog(durable, settings.audit, r.key_prefix),
-        reindex=ReindexService(parts.index, parts.embedder, parts.sparse, settings),
+        reindex=ReindexService(parts.index, parts.embedder, parts.sparse, settings), signals=signals,
     )  # fmt: skip
     log.info("api.ready", redis="embedded" if endpoint.embedded else "server", auth=services.auth.enabled,
              semantic_cache=semantic is not None)

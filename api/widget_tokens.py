@@ -5,7 +5,7 @@ browser cannot be talked out of. On every widget request (header ``X-Widget-Toke
 gate checks, in order:
 
 1. the token is configured (else 401 ``invalid_widget_token``);
-2. the route is one the widget uses, ``POST /ask``, ``/chat`` or ``/feedback`` (else 403
+2. the route is one the widget uses, ``POST /ask``, ``/chat``, ``/feedback`` or ``/events`` (else 403
    ``widget_route_not_allowed``: a token never reaches uploads, jobs or deletes);
 3. the browser's ``Origin`` is one of the token's origins, or the API's own (its demo page)
    (else 403 ``origin_not_allowed``);
@@ -41,7 +41,7 @@ from state.rate_limit import RateLimiter
 log = structlog.get_logger(__name__)
 
 WIDGET_TOKEN_HEADER = "X-Widget-Token"
-WIDGET_ROUTES = frozenset({("POST", "/ask"), ("POST", "/chat"), ("POST", "/feedback")})
+WIDGET_ROUTES = frozenset({("POST", "/ask"), ("POST", "/chat"), ("POST", "/feedback"), ("POST", "/events")})
 _ASKING_ROUTES = frozenset({"/ask", "/chat"})  # the ones whose body names a collection
 # A cited source's text, for the widget's source view; its collection is in the query string.
 _SOURCE_TEXT = re.compile(r"/documents/.+/text")
@@ -162,8 +162,8 @@ class WidgetGate:
         reads_source = scope["method"] == "GET" and _SOURCE_TEXT.fullmatch(scope["path"]) is not None
         if (scope["method"], scope["path"]) not in WIDGET_ROUTES and not reads_source:
             raise RouteNotAllowed("a widget token may only ask questions, send feedback and read a cited "
-                                  "source (POST /ask, /chat, /feedback; GET /documents/{id}/text); other "
-                                  "routes need an API key")  # fmt: skip
+                                  "source (POST /ask, /chat, /feedback, /events; GET /documents/{id}/text); "
+                                  "other routes need an API key")  # fmt: skip
         collection = None
         if scope["path"] in _ASKING_ROUTES:
             collection, receive = await _read_collection(receive)

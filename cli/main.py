@@ -21,6 +21,7 @@ from cli import (
     config_cmd,
     eval_answers_cmd,
     eval_cmd,
+    experiments_cmd,
     feedback_cmd,
     golden_cmd,
     ingest_cmd,
@@ -29,6 +30,7 @@ from cli import (
     keys_cmd,
     serve_cmd,
     sync_cmd,
+    usage_cmd,
     worker_cmd,
 )
 from core.logging import configure_logging
@@ -105,6 +107,8 @@ collection_cmd.register(app)
 backup_cmd.register(app)
 config_cmd.register(app)
 keys_cmd.register(app)
+experiments_cmd.register(app)
+usage_cmd.register(app)
 audit_cmd.register(app)
 
 if __name__ == "__main__":

@@ -41,6 +41,12 @@ class Principal:
     roles: frozenset[str] = frozenset({"ask"})
     collections: frozenset[str] | None = None  # None: every collection
     groups: frozenset[str] = field(default_factory=frozenset)
+    daily_tokens: int | None = None  # a scoped key's quota of LLM tokens a day (UTC); None: no quota
+
+    @property
+    def label(self) -> str:
+        """``kind:name`` (``key:ops-bot``, ``user:ana``): how logs, the audit trail and usage name it."""
+        return f"{self.kind}:{self.name}"
 
     @property
     def unrestricted(self) -> bool:

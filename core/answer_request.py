@@ -51,6 +51,9 @@ class AnswerRequest:
     mode: AnswerMode | None = None
     prompt_version: str | None = None
     deadline: float | None = field(default=None, compare=False)
+    # The experiment arm that set some of the fields above (``<experiment>/<arm>``, ``core.experiments``):
+    # in the cache keys, so two arms never share an answer even where their settings resolve alike.
+    arm: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.history, tuple):  # a list from a caller: kept immutable
@@ -94,15 +97,20 @@ def answer_key(request: AnswerRequest, shape: AnswerShape) -> str:
         "k": shape.top_k, "mode": shape.mode, "m": shape.model, "p": shape.prompt_version, "o": shape.options,
         "v": ANSWER_FORMAT,
     }  # fmt: skip
+    if request.arm is not None:  # only then: the keys of answers outside experiments stay as they were
+        material["x"] = request.arm
     return _digest(material)
 
 
 def semantic_scope(request: AnswerRequest, shape: AnswerShape, embedder: str) -> str:
     """The semantic cache's scope: a similar question may reuse an answer only inside it. The
-    embedder is in it: question vectors of two embedders are not comparable."""
-    return _digest({"c": request.collection, "f": canonical_filters(request.filters), "k": shape.top_k,
-                    "mode": shape.mode, "m": shape.model, "e": embedder, "p": shape.prompt_version,
-                    "o": shape.options, "v": ANSWER_FORMAT})[:32]
+    embedder is in it: question vectors of two embedders are not comparable; so is an experiment's arm."""
+    material = {"c": request.collection, "f": canonical_filters(request.filters), "k": shape.top_k,
+                "mode": shape.mode, "m": shape.model, "e": embedder, "p": shape.prompt_version,
+                "o": shape.options, "v": ANSWER_FORMAT}  # fmt: skip
+    if request.arm is not None:
+        material["x"] = request.arm
+    return _digest(material)[:32]
 
 
 def normalize_question(text: str) -> str:

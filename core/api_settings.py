@@ -80,6 +80,12 @@ class ApiSettings(Section):
         "cores, plus `llm.max_waiting` + 1 when the in-process model generates (those threads mostly wait "
         "for it). More threads than cores only slow every answer and the health checks.",
     )
+    experiments_refresh_s: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="How long an API process keeps the live experiments it read from Redis (`ragqa experiments`) "
+        "before reading them again: a create or a stop reaches every process within this. 0: read them for "
+        "every question (two Redis calls more per question).",
+    )
     llm_probe_timeout_s: float = Field(
         default=1.0, gt=0, description="Timeout of the LLM server check in `/readyz`."
     )

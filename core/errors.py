@@ -27,6 +27,7 @@ third-party exceptions at the edge (``raise IndexUnavailable(...) from exc``)::
     ├── Unauthorized                no API key, or an unknown one
     ├── Forbidden                   authenticated, but not allowed this
     ├── RateLimited                 the caller's token bucket is empty (``retry_after_s``)
+    │   └── QuotaExceeded           an API key used its tokens of the day (``retry_after_s``: the reset)
     └── ConfigurationError          settings that cannot work together
 
 Each error has a stable ``code`` (used by the API and in ``--json`` output) and a
@@ -162,3 +163,9 @@ class RateLimited(RagqaError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(RateLimited):
+    """An API key has used its daily token quota; ``retry_after_s`` says when the day's count resets."""
+
+    code = "quota_exceeded"

@@ -294,6 +294,11 @@ class RedisSettings(Section):
     job_ttl_s: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long ingestion job states are kept, in seconds."
     )
+    usage_ttl_days: int = Field(
+        default=90, ge=1, le=3660,
+        description="Days the per-day usage counters (answers, tokens, model time per caller and collection: "
+        "`ragqa usage`) are kept, in the Redis that evicts nothing (`jobs_url`).",
+    )
 
     @field_validator("key_prefix")
     @classmethod

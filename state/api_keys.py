@@ -1,5 +1,6 @@
 """Scoped API keys, kept in Redis: each has a name, roles, the collections it may use and the
-groups it reads as. Only a key's SHA-256 digest is stored; the key itself is shown once, when made.
+groups it reads as, and an optional daily token quota (``state.usage``). Only a key's SHA-256 digest
+is stored; the key itself is shown once, when made.
 
 ``KeyAdmin`` (sync) serves ``ragqa keys create/list/revoke``; ``KeyLookup`` (async, behind the
 circuit breaker) serves the API's auth gate, with a few seconds of in-process memory so a request
@@ -8,6 +9,7 @@ does not pay a Redis round trip, and a revoked key stops working within ``ttl_s`
 
     keys = KeyAdmin(client, "ragqa:")
     secret, record = keys.create("ops-bot", roles=("ask", "ingest"), collections=("docs",))
+    keys.set_quota("ops-bot", 200_000)   # tokens a day; None removes the quota
     keys.revoke("ops-bot")
 """
 
@@ -47,22 +49,25 @@ class KeyRecord:
     groups: tuple[str, ...]
     created: float
     revoked: float | None = None
+    daily_tokens: int | None = None  # None: no quota
 
     @property
     def principal(self) -> Principal:
         return Principal(self.name, "key", frozenset(self.roles),
                          frozenset(self.collections) if self.collections is not None else None,
-                         frozenset(self.groups))
+                         frozenset(self.groups), self.daily_tokens)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "digest_prefix": self.digest[:12], "roles": list(self.roles),
                 "collections": list(self.collections) if self.collections is not None else None,
-                "groups": list(self.groups), "created": self.created, "revoked": self.revoked}
+                "groups": list(self.groups), "created": self.created, "revoked": self.revoked,
+                "daily_tokens": self.daily_tokens}
 
     def to_hash(self) -> dict[FieldT, EncodableT]:
         return {"name": self.name, "roles": json.dumps(self.roles), "collections": json.dumps(self.collections),
                 "groups": json.dumps(self.groups), "created": repr(self.created),
-                "revoked": repr(self.revoked) if self.revoked is not None else ""}
+                "revoked": repr(self.revoked) if self.revoked is not None else "",
+                "daily_tokens": str(self.daily_tokens) if self.daily_tokens is not None else ""}
 
     @classmethod
     def from_hash(cls, digest: str, raw: Mapping[Any, Any]) -> KeyRecord:
@@ -71,7 +76,8 @@ class KeyRecord:
         collections = json.loads(data.get("collections") or "null")
         return cls(data["name"], digest, tuple(json.loads(data["roles"])),
                    tuple(collections) if collections is not None else None, tuple(json.loads(data["groups"])),
-                   float(data["created"]), float(data["revoked"]) if data.get("revoked") else None)
+                   float(data["created"]), float(data["revoked"]) if data.get("revoked") else None,
+                   int(data["daily_tokens"]) if data.get("daily_tokens") else None)
 
 
 def checked_scope(roles: Sequence[str], collections: Sequence[str] | None, groups: Sequence[str]) -> None:
@@ -85,6 +91,11 @@ def checked_scope(roles: Sequence[str], collections: Sequence[str] | None, group
         raise InvalidRequest("give at least one --collection, or none for every collection")
 
 
+def checked_quota(daily_tokens: int | None) -> None:
+    if daily_tokens is not None and daily_tokens < 1:
+        raise InvalidRequest(f"a daily token quota is at least 1, not {daily_tokens} (remove it instead)")
+
+
 class KeyAdmin:
     """Make, list and revoke keys (the CLI's side); Redis errors become ``StoreUnavailable``."""
 
@@ -93,17 +104,18 @@ class KeyAdmin:
         self._keys = Keyspace(prefix)
 
     def create(self, name: str, roles: Sequence[str], collections: Sequence[str] | None = None,
-               groups: Sequence[str] = ()) -> tuple[str, KeyRecord]:
+               groups: Sequence[str] = (), daily_tokens: int | None = None) -> tuple[str, KeyRecord]:
         """A new key (returned once) and its record; names are unique among keys not revoked."""
         if len(name) > 64 or not NAME.fullmatch(name):  # the name is the key's user in ACLs (user:NAME)
             raise InvalidRequest(f"key name {name!r}: 1-64 letters, digits and . @ + - _")
         checked_scope(roles, collections, groups)
+        checked_quota(daily_tokens)
         if any(r.name == name for r in self.list()):
             raise InvalidRequest(f"a key named {name!r} exists: revoke it first, or pick another name")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         record = KeyRecord(name, key_digest(secret), tuple(sorted(set(roles))),
                            tuple(sorted(set(collections))) if collections is not None else None,
-                           tuple(sorted(set(groups))), time.time())
+                           tuple(sorted(set(groups))), time.time(), daily_tokens=daily_tokens)
         try:
             # The record, then the index (two slots in a cluster): a failure between leaves a record no
             # one holds the key to (it was never shown), not a working key that `list` cannot show.
@@ -126,12 +138,27 @@ class KeyAdmin:
         records = [KeyRecord.from_hash(d, raw) for d, raw in zip(digests, rows, strict=True) if raw]
         return [r for r in records if include_revoked or r.revoked is None]
 
-    def revoke(self, name: str) -> KeyRecord:
-        """Revoke the active key named ``name``; its record stays (for the audit trail), marked revoked."""
+    def set_quota(self, name: str, daily_tokens: int | None) -> KeyRecord:
+        """Sets (None: removes) the active key's daily token quota; servers apply it within seconds."""
+        checked_quota(daily_tokens)
+        record = self._active(name)
+        try:
+            self._client.hset(self._keys.api_key(record.digest), "daily_tokens",
+                              str(daily_tokens) if daily_tokens is not None else "")
+        except REDIS_ERRORS as exc:
+            raise StoreUnavailable(f"could not set the key's quota in Redis: {exc}") from exc
+        return KeyRecord(record.name, record.digest, record.roles, record.collections, record.groups,
+                         record.created, record.revoked, daily_tokens)
+
+    def _active(self, name: str) -> KeyRecord:
         match = [r for r in self.list() if r.name == name]
         if not match:
             raise NotFound(f"no active key named {name!r} (`ragqa keys list` shows them)")
-        record = match[0]
+        return match[0]
+
+    def revoke(self, name: str) -> KeyRecord:
+        """Revoke the active key named ``name``; its record stays (for the audit trail), marked revoked."""
+        record = self._active(name)
         try:
             self._client.hset(self._keys.api_key(record.digest), "revoked", repr(time.time()))
         except REDIS_ERRORS as exc:

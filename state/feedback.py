@@ -1,7 +1,8 @@
 """Feedback on answers, kept durably in a Redis stream; what it does at once; its export as JSONL.
 
 A down-vote evicts the answer from the cache at once (``AnswerCache.evict``: the answer record
-names its cache entry), so the next person who asks gets a fresh answer. Each entry carries the
+names its cache entry), so the next person who asks gets a fresh answer. A vote on an answer made in a
+live experiment counts for its arm (the record's ``experiment``: ``state.experiments``). Each entry carries the
 answer as it was served (question, text, citations), so the export stands alone:
 
 - ``eval``: rows ``ragqa eval answers --dataset`` reads (``generation.eval_rows``): ``question``,
@@ -27,15 +28,17 @@ empty when it was not cached.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.errors import NotFound
+from core.errors import NotFound, StoreUnavailable
 from state.answer_cache import AnswerCache
 from state.erasure import ERASED
+from state.experiments import ExperimentBook
 from state.guard import GuardedRedis
 from state.keys import Keyspace
 from state.streams import stream_entries
@@ -60,10 +63,12 @@ class FeedbackStore:
         recorded.cache_evicted   # True: the next identical question is answered afresh
     """
 
-    def __init__(self, guarded: GuardedRedis, cache: AnswerCache, prefix: str) -> None:
+    def __init__(self, guarded: GuardedRedis, cache: AnswerCache, prefix: str,
+                 experiments: ExperimentBook | None = None) -> None:
         self.guarded = guarded
         self.cache = cache
         self.key = Keyspace(prefix).feedback
+        self.experiments = experiments
 
     async def record(self, answer_id: str, rating: str, comment: str | None,
                      correction: str | None = None) -> Recorded:
@@ -76,6 +81,10 @@ class FeedbackStore:
                   "created_at": f"{time.time():.3f}", "cache_key": (cache or {}).get("fingerprint") or "",
                   "evicted": "1" if evicted else "0", "answer": json.dumps(answer, separators=(",", ":"))}  # fmt: skip
         entry_id = await self.guarded.call("feedback_add", lambda: self.guarded.client.xadd(self.key, fields))  # type: ignore[arg-type]
+        if self.experiments is not None:
+            # The row is kept: a count lost to an outage is recorded by the guard, the vote still stands.
+            with contextlib.suppress(StoreUnavailable):
+                await self.experiments.count(answer.get("experiment"), rating)
         return Recorded(entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id), evicted)
 
 
@@ -119,7 +128,8 @@ def to_eval_row(entry: dict[str, Any]) -> dict[str, Any]:
         "rating": entry["rating"], "comment": entry.get("comment"), "correction": correction, "answer": text,
         "contexts": [c.get("snippet", "") for c in citations],
         "answer_id": entry["answer_id"], "prompt_version": answer.get("prompt_version"),
-        "model": answer.get("model"), "mode": answer.get("mode"), "created_at": entry.get("created_at"),
+        "model": answer.get("model"), "mode": answer.get("mode"), "experiment": answer.get("experiment"),
+        "created_at": entry.get("created_at"),
     }  # fmt: skip
 
 

@@ -18,6 +18,16 @@ Key (after the prefix)               type    holds                              
 ``apikeys``                          zset    key digests by creation time (for listing)    ``state.api_keys``
 ``audit``                            stream  who did what: principal, action, route,       ``state.audit``
                                              collection, document ids, status
+``experiment:{<name>}``              string  an experiment as JSON: arms (name, share,     ``state.experiments``
+                                             settings), collection, created, stopped
+``experiment:{<name>}:arm:<arm>``    hash    the arm's signals: answers, cached, refused,  ``state.experiments``
+                                             low_confidence, latency and token sums, up,
+                                             down, citation_open, copy
+``experiments``                      zset    experiment names by creation time             ``state.experiments``
+``usage:<YYYY-MM-DD>``               hash    ``<caller>|<collection>|<metric>`` -> count   ``state.usage``
+                                             (answers, cached, tokens, model_ms, ...) of a
+                                             UTC day; ``<caller>|*|tokens`` for quotas;
+                                             TTL ``redis.usage_ttl_days``
 ``job:{<id>}``                       hash    a job's record (collection, state, runner,    ``jobs.store``
                                              owner, spec, cancel, times, error)
 ``job:{<id>}:docs``                  hash    doc_id -> JSON progress of the document       ``jobs.store``
@@ -43,6 +53,8 @@ tagged together, and nothing more, so the load still spreads over the cluster's 
   every job is one slot and the jobs spread over all of them;
 - the job indexes (``jobs``, ``jobs:open``) and the runners' leases are written beside those steps,
   not inside them: each is a lookup that tolerates an id whose job is gone or not yet there;
+- an experiment's keys share the tag ``{<name>}``, so its definition and its arms' counters sit on one
+  node (read together by ``ragqa experiments report``);
 - everything else is read and written one key at a time (a pipeline that is not a transaction may
   span slots), so it needs no tag: cached answers and their citation sets, answer records, the
   semantic cache, rate limits, the streams, API keys (written record first, index second).
@@ -117,6 +129,22 @@ class Keyspace:
     @property
     def audit(self) -> str:
         return f"{self.prefix}audit"
+
+    # Experiments and usage (``state.experiments``, ``state.usage``): durable, in the jobs' Redis.
+
+    def experiment(self, name: str) -> str:
+        return f"{self.prefix}experiment:{{{name}}}"
+
+    def experiment_arm(self, name: str, arm: str) -> str:
+        return f"{self.experiment(name)}:arm:{arm}"
+
+    @property
+    def experiments(self) -> str:
+        return f"{self.prefix}experiments"
+
+    def usage(self, day: str) -> str:
+        """A UTC day's usage counters (``day``: ``YYYY-MM-DD``)."""
+        return f"{self.prefix}usage:{day}"
 
     # Ingestion jobs (``jobs.store``).
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api.answer_signals import subject_of
 from api.answers import Delta, Done, Question, StreamEvent, split_chat
 from api.audited import AskAudit
 from api.deps import principal_of, services_of
@@ -76,7 +77,8 @@ async def ask(body: AskRequest, request: Request) -> Any:
     collection = body.collection or services.settings.ingest.default_collection
     principal = principal_of(request)
     principal.require("ask", collection)
-    question = Question(body.question, collection, body.filters, body.top_k, readers=principal.readers)
+    question = Question(body.question, collection, body.filters, body.top_k, readers=principal.readers,
+                        caller=principal.label, subject=subject_of(principal, body.user, None, _address(request)))
     audit = AskAudit(services.audit, principal, "ask", "POST /ask", collection, body.question)
     return await respond(services, question, wants_stream(request, body.stream), audit)
 
@@ -89,6 +91,12 @@ async def chat(body: ChatRequest, request: Request) -> Any:
     collection = body.collection or services.settings.ingest.default_collection
     principal = principal_of(request)
     principal.require("ask", collection)
-    question = Question(text, collection, body.filters, body.top_k, history, readers=principal.readers)
+    question = Question(text, collection, body.filters, body.top_k, history, readers=principal.readers,
+                        caller=principal.label,
+                        subject=subject_of(principal, body.user, body.conversation_id, _address(request)))
     audit = AskAudit(services.audit, principal, "chat", "POST /chat", collection, text)
     return await respond(services, question, wants_stream(request, body.stream), audit)
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None

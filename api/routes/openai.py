@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from api.answer_signals import subject_of
 from api.answers import AnswerStream, Delta, Done, Question, replay, split_chat
 from api.audited import AskAudit
 from api.deps import principal_of, services_of
@@ -163,13 +164,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
         options = body.generation_options()
     except InvalidParameter as exc:
         return JSONResponse(openai_error(exc), status_code=400)
-    # `user` (the client's end-user id, for OpenAI's abuse monitoring) is accepted and dropped:
-    # nothing here uses it, and a personal identifier has no business in our logs.
+    # `user` (the client's end-user id, for OpenAI's abuse monitoring) only keeps the user in one arm of a
+    # live experiment (hashed): a personal identifier has no business in our logs.
     text, history = split_chat([(m.role, m.text()) for m in body.messages])
     principal = principal_of(request)
     principal.require("ask", body.model)
     question = Question(text, body.model, body.filters, body.top_k, history, options=options,
-                        readers=principal.readers)
+                        readers=principal.readers, caller=principal.label,
+                        subject=subject_of(principal, body.user, None, request.client.host if request.client else None))
     answers = services.answers
     cap = options.cap(answers.answerer.max_tokens) if options is not None else answers.answerer.max_tokens
     wanted = body.ragqa.append_references if body.ragqa is not None else None

@@ -14,6 +14,9 @@
  * A source's preview, with the quoted sentence marked, comes from evidence.js (a module this
  * script imports from beside itself); until it arrives, or if it cannot, sources show as text.
  * The cited span in its document's text comes from source.js, imported the same way.
+ * The first source a reader opens in an answer, and a copy of its text, are reported to POST /events
+ * (once per answer each): a live experiment compares its arms on them. Each chat has a random id,
+ * sent as conversation_id, so an experiment keeps the conversation in one arm.
  */
 (() => {
   "use strict";
@@ -67,10 +70,15 @@
       const saved = JSON.parse(sessionStorage.getItem(storeKey) || "null");
       if (saved && Array.isArray(saved.messages)) {
         for (const m of saved.messages) if (m.status === "streaming") m.status = "stopped"; // the page left mid-answer
+        if (!saved.conversation) saved.conversation = newConversation();
         return saved;
       }
     } catch (_) { /* storage blocked or corrupt: start afresh */ }
-    return { messages: [], open: false };
+    return { messages: [], open: false, conversation: newConversation() };
+  }
+  function newConversation() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   }
   function save() {
     state.messages = state.messages.slice(-MAX_STORED);
@@ -153,6 +161,7 @@
     const bubble = el("div", { class: "bubble" });
     const text = el("p", { class: "text" });
     bubble.append(text);
+    bubble.addEventListener("copy", () => sendEvent(m, "copy"));
     node.append(bubble);
     if (m.status === "streaming" && !m.text) {
       const typing = el("span", { class: "typing", role: "status" });
@@ -222,6 +231,7 @@
     for (const other of view.chips.values()) other.setAttribute("aria-expanded", "false");
     view.detail.hidden = !open;
     if (!open) return;
+    sendEvent(m, "citation_open", number);
     chip.setAttribute("aria-expanded", "true");
     view.detail.replaceChildren(...(evidence ? evidence.sourcePreview(c, m, quote) : plainPreview(c)));
     if (evidence) evidence.renderMarkdown(view.detail);
@@ -329,7 +339,7 @@
     busy = { controller, reply };
     setBusy(true);
     try {
-      const body = { messages, stream: true };
+      const body = { messages, stream: true, conversation_id: state.conversation };
       if (collection) body.collection = collection;
       const response = await fetch(`${api}/chat`, { method: "POST", headers: headers({ Accept: "text/event-stream" }),
         body: JSON.stringify(body), signal: controller.signal, credentials: "omit" });
@@ -411,6 +421,18 @@
       addError(describe(error));
     }
   }
+  // What the reader did with an answer, once per answer and kind; a failure is not the reader's concern.
+  function sendEvent(m, kind, number) {
+    if (m.status !== "done" || !m.answer_id) return;
+    m.reported = m.reported || {};
+    if (m.reported[kind]) return;
+    m.reported[kind] = true;
+    save();
+    const body = { answer_id: m.answer_id, kind };
+    if (number) body.number = number;
+    fetch(`${api}/events`, { method: "POST", headers: headers(), credentials: "omit", keepalive: true,
+      body: JSON.stringify(body) }).catch(() => {});
+  }
   function addError(error) {
     const m = { role: "assistant", status: "error", error, text: "" };
     state.messages.push(m);
@@ -450,6 +472,7 @@
   function reset() {
     if (busy) busy.controller.abort();
     state.messages = [];
+    state.conversation = newConversation();
     save();
     renderAll();
     input.focus();

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,11 +200,25 @@ def test_sources_arrive_after_the_text_as_chips_that_open(tab: Tab, fallback_ser
     assert chips.count() >= 1
     detail = answer.locator(".source-detail")
     assert not detail.is_visible()
+    opened = citation_opens(fallback_server)
     chips.first.click()
     assert chips.first.get_attribute("aria-expanded") == "true" and detail.is_visible()
     assert detail.locator(".source-title").inner_text().strip() and detail.locator(".snippet").inner_text().strip()
     chips.first.click()  # the same chip closes it
     assert not detail.is_visible() and chips.first.get_attribute("aria-expanded") == "false"
+    chips.first.click()  # and opens it again: the widget reports the first open of an answer only
+    deadline = time.monotonic() + 10
+    while citation_opens(fallback_server) == opened and time.monotonic() < deadline:
+        time.sleep(0.1)  # POST /events, sent in the background with the widget token
+    time.sleep(0.3)
+    assert citation_opens(fallback_server) == opened + 1
+
+
+def citation_opens(server: AppServer) -> float:
+    """``ragqa_answer_events_total{kind="citation_open"}`` of the server (0 before the first)."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as response:
+        found = re.search(r'^ragqa_answer_events_total\{kind="citation_open"\} (\S+)$', response.read().decode(), re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def sse_frames(body: str) -> list[tuple[str, Any]]:

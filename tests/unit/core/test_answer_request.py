@@ -30,6 +30,7 @@ CHANGES = {
     "options": {"options": GenerationOptions(temperature=0.0)},
     "mode": {"mode": "auto"},
     "prompt_version": {"prompt_version": "rag-v2"},
+    "arm": {"arm": "prompts/b"},  # an experiment's arm: two arms never share an answer
 }
 
 
