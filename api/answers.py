@@ -31,6 +31,7 @@ from core.deadlines import deadline_after, set_deadline
 from core.errors import AnswerTimeout, GuardrailViolation, InvalidRequest
 from core.experiments import Assignment
 from core.protocols import Embedder, GenerationOptions
+from core.tracing import span
 from core.types import Answer, ChatMessage, SearchFilters
 from generation import AnswerDelta, AnswerDone, Answerer, AnswerEvent
 from state.answer_cache import AnswerCache, mark_cached
@@ -130,6 +131,12 @@ class AnswerService:
 
     async def _lookup(self, q: AnswerRequest, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:
         """A hit as stored JSON bytes (exact cache) or as a payload (semantic cache); (None, None) on a miss."""
+        with span("answer.cache.lookup") as traced:
+            found = await self._find(q, key)
+            traced.set_attribute("cache.result", "miss" if found == (None, None) else "hit")
+        return found
+
+    async def _find(self, q: AnswerRequest, key: _Key) -> tuple[bytes | None, dict[str, Any] | None]:
         started = time.perf_counter()
         found = await self.cache.lookup(key.fp, q.collection)
         key.version = found.version
@@ -237,13 +244,14 @@ class AnswerService:
         # A self-check's replacement is the documents' answer, as good tomorrow as today.
         version = key.version if answer.degraded not in OUTAGES else None
         scope = key.scope if version is not None and not q.history else ""  # "" when the semantic cache is off
-        await self.cache.save(key.fp, q.collection, version, payload, [c.doc_id for c in answer.citations],
-                              scope=scope)
-        if self.semantic is not None and version is not None and scope:
-            vector = key.vector
-            if vector is None:
-                vector = await run_blocking(self.embedder.embed_query, q.question.strip())
-            await self.semantic.add(key.scope, version, key.fp, vector)
+        with span("answer.cache.save", {"cache.stored": version is not None}):
+            await self.cache.save(key.fp, q.collection, version, payload, [c.doc_id for c in answer.citations],
+                                  scope=scope)
+            if self.semantic is not None and version is not None and scope:
+                vector = key.vector
+                if vector is None:
+                    vector = await run_blocking(self.embedder.embed_query, q.question.strip())
+                await self.semantic.add(key.scope, version, key.fp, vector)
         return payload
 
 

@@ -32,6 +32,7 @@ from api.middleware import AuthGate, BodyLimit, RequestMetrics
 from api.request_guard import RequestGuard
 from api.routes import answers, collections, documents, events, feedback, health, openai, widget
 from api.services import build_services
+from api.tracing import instrument_app
 from api.widget_tokens import WIDGET_TOKEN_HEADER, WidgetGate
 from bootstrap.components import Components
 from core.settings import Settings
@@ -93,6 +94,7 @@ def create_app(settings: Settings, components: Components | None = None) -> Fast
     for module in (health, answers, openai, documents, collections, feedback, events, widget):
         app.include_router(module.router)
     _document_security(app, public=app.state.public_paths)
+    instrument_app(app, settings.tracing)  # outermost, when tracing is on: a span per request
     return app
 
 

@@ -11,6 +11,7 @@ from generation.guardrails.instructions import InstructionModel, Vectors
 from ingest.embedders import LocalEmbedder, embedder_from_settings
 from ingest.onnx_embedding import OnnxEmbedder
 from ingest.pipeline import IngestPipeline
+from ingest.stages import StageObserver
 from jobs.store import JobStore
 from retrieval.backends import open_index
 from retrieval.index import VectorIndex
@@ -30,8 +31,9 @@ class Components:
             parts.pipeline.ingest(sources, "docs")
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, stage_observer: StageObserver | None = None) -> None:
         self.settings = settings
+        self.stage_observer = stage_observer  # hears the pipeline's stage durations (a worker's metrics)
 
     @cached_property
     def embedder(self) -> LocalEmbedder:
@@ -47,7 +49,7 @@ class Components:
 
     @cached_property
     def pipeline(self) -> IngestPipeline:
-        return IngestPipeline(self.embedder, self.sparse, self.index, self.settings)
+        return IngestPipeline(self.embedder, self.sparse, self.index, self.settings, observer=self.stage_observer)
 
     @cached_property
     def reranker(self) -> CrossEncoderReranker | None:

@@ -14,7 +14,7 @@ import typer
 
 from bootstrap.components import Components
 from cli.output import fail
-from core.errors import RagqaError
+from core.errors import ConfigurationError, RagqaError
 from core.settings import Settings
 from core.worker_settings import WorkerPool
 
@@ -29,8 +29,10 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery's log level.")] = "INFO",
 ) -> None:
     """Run a worker: ingest the documents of queued jobs (`POST /documents`, `ragqa ingest --queue`)."""
+    from bootstrap.tracing import install_tracing
     from workers.app import create_celery_app, release_connections
     from workers.context import WorkerContext
+    from workers.metrics import serve_worker_metrics
     from workers.tasks import register_tasks
     from workers.topology import check_worker_topology, resolve_pool
 
@@ -38,10 +40,19 @@ def worker(
     chosen = resolve_pool(settings, pool)
     slots = concurrency or settings.workers.concurrency
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else settings.workers.queues
-    parts = Components(settings)
-    context = WorkerContext(parts, names, in_process_pool=chosen != "prefork")
     try:
         check_worker_topology(settings, chosen, slots)
+        # Both before the pool forks: its children inherit the tracer and the metrics.
+        install_tracing(settings.tracing, "ragqa-worker")
+        served = serve_worker_metrics(settings.workers, chosen)
+    except (RagqaError, OSError) as exc:  # OSError: the metrics port is taken
+        fail(exc if isinstance(exc, RagqaError) else ConfigurationError(
+            f"the worker's metrics server cannot listen on {settings.workers.metrics_host}:"
+            f"{settings.workers.metrics_port} (RAGQA_WORKERS__METRICS_PORT): {exc}"), as_json=False)
+    metrics = served.metrics if served is not None else None
+    parts = Components(settings, stage_observer=metrics)
+    context = WorkerContext(parts, names, in_process_pool=chosen != "prefork", metrics=metrics)
+    try:
         app = create_celery_app(settings, parts.redis)
         register_tasks(app, context)
         if chosen != "prefork":
@@ -49,6 +60,8 @@ def worker(
             context.heartbeat(app)  # its leases, and the documents a dead worker left
     except RagqaError as exc:
         context.close()
+        if served is not None:
+            served.close()
         fail(exc, as_json=False)
     argv = ["worker", f"--pool={chosen}", f"--concurrency={slots}", f"--queues={','.join(names)}",
             f"--loglevel={loglevel}", f"--hostname=ragqa-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
@@ -57,6 +70,8 @@ def worker(
     finally:
         release_connections(app)  # before the (maybe embedded) Redis is asked to stop
         context.close()
+        if served is not None:
+            served.close()
 
 
 def register(app: typer.Typer) -> None:

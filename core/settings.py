@@ -25,6 +25,7 @@ from core.auth_settings import AuthSettings
 from core.guardrail_settings import GuardrailSettings
 from core.ingest_settings import IngestSettings
 from core.section import Section
+from core.tracing_settings import TracingSettings
 from core.types import FusionMode, FusionSpec
 from core.widget_settings import WidgetSettings
 from core.worker_settings import WorkerSettings
@@ -333,6 +334,7 @@ class Settings(BaseSettings):
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR, CRITICAL; any case).")
     log_json: bool = Field(default=False, description="Render logs as JSON lines instead of text.")

@@ -102,6 +102,19 @@ class WorkerSettings(Section):
         ge=0,
         description="How long a task keeps retrying its job-progress writes while Redis is unreachable.",
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port on which `ragqa worker` serves Prometheus metrics (documents by status, failures by "
+        "code, chunks written, parse/chunk/embed/write durations) at /metrics, summed over a prefork pool's "
+        "processes. 0: no metrics server.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's metrics server binds to (0.0.0.0 in a container whose port is "
+        "scraped from outside).",
+    )
 
     @model_validator(mode="after")
     def _visibility_exceeds_task_limit(self) -> WorkerSettings:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from core.answer_request import AnswerRequest, AnswerShape
 from core.protocols import ChatModel, Embedder, Retriever, SparseEncoder
 from core.settings import Settings
+from core.tracing import failed, start_span, use_span
 from core.types import Answer
 from generation.answers import AnswerDelta, AnswerDone, AnswerEvent
 from generation.composer import AnswerComposer, AnswerDefaults, Plan, Prepared
@@ -112,7 +113,27 @@ class Answerer:
         return self.preparation.prepare(request, self.plan(request))
 
     def _events(self, request: AnswerRequest, shown: bool) -> Iterator[AnswerEvent]:
-        prep = self.assess(request)
+        # One span over the answer, held across the yields but never current there (the next step may
+        # run in another thread's context); current while preparing, so the stages' spans land under it.
+        root = start_span("answer", {"ragqa.collection": request.collection})
+        try:
+            with use_span(root):
+                prep = self.assess(request)
+            for event in self._answer(prep, shown):
+                if isinstance(event, AnswerDone):
+                    answer = event.answer
+                    root.set_attributes({"answer.mode": answer.mode, "answer.refused": answer.refused,
+                                         "answer.degraded": answer.degraded or "none",
+                                         "answer.confidence": answer.confidence or "none",
+                                         "answer.citations": len(answer.citations)})
+                yield event
+        except BaseException as exc:
+            failed(root, exc)
+            raise
+        finally:
+            root.end()
+
+    def _answer(self, prep: Prepared, shown: bool) -> Iterator[AnswerEvent]:
         if prep.stop is None and prep.plan.mode != "extractive":
             yield from self.generator.stream(prep, shown=shown)
             return

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core.tracing import Context, current_context, record_span
 from core.types import Answer, Citation, Quote, ScoredChunk
 
 SNIPPET_CHARS = 240
@@ -58,7 +59,11 @@ AnswerEvent = AnswerDelta | AnswerDone
 
 @dataclass(slots=True)
 class StageTimer:
-    """Wall-clock milliseconds per pipeline stage (``timings_ms`` goes into the Answer).
+    """Wall-clock milliseconds per pipeline stage (``timings_ms`` goes into the Answer), and one span
+    per stage (``answer.<stage>``) under the span current when the timer was made, while tracing is on.
+
+    The spans are recorded when a stage ends, never made current: a stage may hold a generator's
+    ``yield`` (``generate``), whose next step runs in another thread's context.
 
     Example::
 
@@ -70,18 +75,22 @@ class StageTimer:
 
     timings_ms: dict[str, float] = field(default_factory=dict)
     _started: float = field(default_factory=time.perf_counter)
+    _parent: Context | None = field(default_factory=current_context)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
-        finally:
-            self.record(name, start)
+        except BaseException as exc:
+            self.record(name, start, exc)
+            raise
+        self.record(name, start)
 
-    def record(self, name: str, start: float) -> None:
+    def record(self, name: str, start: float, error: BaseException | None = None) -> None:
         elapsed = (time.perf_counter() - start) * 1000
         self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 3)
+        record_span(f"answer.{name}", start, self._parent, error)
 
     def finish(self) -> dict[str, float]:
         self.timings_ms["total"] = round((time.perf_counter() - self._started) * 1000, 3)

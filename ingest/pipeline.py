@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import threading
 import time
@@ -43,6 +44,7 @@ from ingest.parsing import ParsedText, ParseLimits, parse_bytes
 from ingest.report import DocumentResult, IngestReport, Status
 from ingest.sandbox import ParseSandbox
 from ingest.sources import SourceDocument
+from ingest.stages import StageObserver, timed_stage
 from retrieval.index import IndexPoint, IndexWriter
 
 log = structlog.get_logger(__name__)
@@ -112,8 +114,9 @@ class IngestPipeline:
     """Turns source documents into indexed chunks. Reusable across calls and collections."""
 
     def __init__(self, embedder: Embedder, sparse: SparseEncoder, index: IndexWriter,
-                 settings: Settings, flush_chunks: int | None = None) -> None:
+                 settings: Settings, flush_chunks: int | None = None, observer: StageObserver | None = None) -> None:
         self.embedder = embedder
+        self.observer = observer  # hears each stage's duration (a worker's metrics)
         self.sparse = sparse
         self.index = index
         self._settings = settings
@@ -207,7 +210,8 @@ class IngestPipeline:
     def _prepare(self, source: SourceDocument, collection: str, record: Callable[[DocumentResult], None],
                  inner: deque[SourceDocument] | None = None) -> _Prepared | None:
         try:
-            parsed = self._parse(source)
+            with timed_stage("parse", self.observer, {"ragqa.doc_id": source.doc_id}):
+                parsed = self._parse(source)
             document = Document(
                 doc_id=source.doc_id, title=source.title or parsed.title or Path(source.name).stem,
                 source=source.source, text=parsed.text, pages=parsed.pages, format=parsed.format,
@@ -231,7 +235,8 @@ class IngestPipeline:
                 record(DocumentResult(source.doc_id, source.source, "updated",
                                       reason="tags or access updated, vectors kept"))
                 return None
-            chunks = self._chunker.chunk(document, datetime.now(UTC))
+            with timed_stage("chunk", self.observer, {"ragqa.doc_id": source.doc_id}):
+                chunks = self._chunker.chunk(document, datetime.now(UTC))
             if not chunks:
                 raise ParseError(f"{source.name}: no text to index")
             limit = self._settings.ingest.max_chunks_per_document
@@ -262,7 +267,9 @@ class IngestPipeline:
     def _hand_over(self, embedding: ThreadPoolExecutor, group: _Group, pending: _Pending | None,
                    collection: str, hooks: _Hooks) -> _Pending:
         """Starts ``group``'s embedding, then writes the previous group while it runs."""
-        submitted = _Pending(group, embedding.submit(self._embed_dense, group.texts(), hooks, group))
+        # In this thread's context, so the embedding's span joins the trace of the document it embeds.
+        dense = embedding.submit(contextvars.copy_context().run, self._embed_dense, group.texts(), hooks, group)
+        submitted = _Pending(group, dense)
         if pending is not None:
             self._finish(pending.group, pending.dense.result, collection, hooks)
         return submitted
@@ -297,14 +304,15 @@ class IngestPipeline:
         progress within a group and to stop soon after ``hooks.cancelled`` is set.
         """
         parts = []
-        for start in range(0, len(texts), EMBED_SLICE):
-            if hooks.cancelled.is_set():
-                raise IngestError("ingest interrupted: embedding abandoned")
-            parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
-            group.reported += len(parts[-1])
-            if hooks.on_embedded:
-                hooks.on_embedded(len(parts[-1]))
-        return np.vstack(parts) if parts else self.embedder.embed_documents(texts)
+        with timed_stage("embed", self.observer, {"ragqa.chunks": len(texts), "ragqa.documents": len(group.items)}):
+            for start in range(0, len(texts), EMBED_SLICE):
+                if hooks.cancelled.is_set():
+                    raise IngestError("ingest interrupted: embedding abandoned")
+                parts.append(self.embedder.embed_documents(texts[start:start + EMBED_SLICE]))
+                group.reported += len(parts[-1])
+                if hooks.on_embedded:
+                    hooks.on_embedded(len(parts[-1]))
+            return np.vstack(parts) if parts else self.embedder.embed_documents(texts)
 
     def _points(self, items: list[_Prepared], dense: FloatMatrix) -> list[list[IndexPoint]]:
         out: list[list[IndexPoint]] = []
@@ -322,12 +330,13 @@ class IngestPipeline:
     def _write(self, item: _Prepared, points: list[IndexPoint], collection: str) -> DocumentResult:
         doc_id = item.document.doc_id
         step = self._settings.ingest.upsert_batch_points
-        try:
-            for i in range(0, len(points), step):
-                self.index.upsert(collection, points[i:i + step])
-            removed = self.index.delete_stale(collection, doc_id, [p.chunk.chunk_id for p in points])
-        except RagqaError as exc:
-            return DocumentResult.failure(item.source, exc)
+        with timed_stage("write", self.observer, {"ragqa.doc_id": doc_id, "ragqa.chunks": len(points)}):
+            try:
+                for i in range(0, len(points), step):
+                    self.index.upsert(collection, points[i:i + step])
+                removed = self.index.delete_stale(collection, doc_id, [p.chunk.chunk_id for p in points])
+            except RagqaError as exc:
+                return DocumentResult.failure(item.source, exc)
         status: Status = "updated" if item.existed else "added"
         log.debug("ingest.document", doc_id=doc_id, status=status, chunks=len(points), removed=removed)
         return DocumentResult(doc_id, item.source.source, status, chunks=len(points))

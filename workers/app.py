@@ -32,6 +32,7 @@ import contextlib
 from typing import Any
 
 from celery import Celery
+from kombu import pools
 
 from core.errors import ConfigurationError
 from core.settings import Settings
@@ -136,6 +137,12 @@ def release_connections(app: Celery) -> None:
     """
     with contextlib.suppress(Exception):  # best effort on the way out: never mask the real outcome
         app.pool.force_close_all()
+    # kombu keeps one connection pool (and producer pool) per broker for the whole process: forget the
+    # closed ones, or the next app on this broker in the process (an API started again) gets a closed pool.
+    connection = app.connection_for_write()
+    for group in (pools.connections, pools.producers):
+        with contextlib.suppress(KeyError):  # keyed by the broker's address and options
+            del group[connection]
     client = getattr(app.backend, "client", None)
     if client is not None:
         with contextlib.suppress(Exception):

@@ -31,13 +31,16 @@ from ingest.pipeline import IngestPipeline
 from jobs.leases import DocumentLeases
 from jobs.store import JobStore
 from workers.heartbeat import WorkerHeartbeat
+from workers.metrics import WorkerMetrics
 
 log = structlog.get_logger(__name__)
 
 
 class WorkerContext:
-    def __init__(self, parts: Components, queues: list[str] | None = None, in_process_pool: bool = False) -> None:
+    def __init__(self, parts: Components, queues: list[str] | None = None, in_process_pool: bool = False,
+                 metrics: WorkerMetrics | None = None) -> None:
         self.parts = parts
+        self.metrics = metrics  # documents and chunks counted by the tasks (the pipeline times its stages)
         self.queues = queues or parts.settings.workers.queues
         self.in_process_pool = in_process_pool  # threads or solo: messages arrive where their tasks run
         self._store: JobStore | None = None

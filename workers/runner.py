@@ -18,6 +18,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from core.errors import RagqaError, StoreUnavailable
+from core.tracing import SpanKind, span, trace_headers
 from jobs.spec import JobSpec
 from jobs.store import JobStore
 from workers.app import INGEST_DOCUMENT, release_connections
@@ -38,7 +39,12 @@ class CeleryJobRunner:
         try:
             with self.app.producer_or_acquire() as producer:
                 for task in spec.tasks():
-                    self.app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=self.queue, producer=producer)
+                    # Each message carries its publish span's W3C context: the worker's span continues the trace.
+                    with span(f"{INGEST_DOCUMENT} publish", {
+                            "messaging.system": "celery", "messaging.destination.name": self.queue,
+                            "ragqa.job_id": spec.job_id, "ragqa.doc_id": task.file.doc_id}, kind=SpanKind.PRODUCER):
+                        self.app.send_task(INGEST_DOCUMENT, args=[task.to_dict()], queue=self.queue, producer=producer,
+                                           headers=trace_headers())
         except OperationalError as exc:
             error = StoreUnavailable(f"the task broker is unreachable: {exc}")
             with contextlib.suppress(RagqaError):  # a job no worker will ever see must not stay "queued"
