@@ -4,19 +4,22 @@
 
     DIR/
     ├── manifest.json     the collection, its physical name, the embedder that wrote it, its vector
-    │                     size, documents and chunks, when, the engine, and what the writer adds
-    │                     (the chunker version)
-    └── collection/       Qdrant Edge: the collection's shard folder, copied while nothing writes it
-                          (holes kept as holes); a Qdrant server: collection.snapshot, its snapshot
+    │                     size, documents and chunks, when, the engine, what the writer adds
+    │                     (the chunker version), and the rows of each part of ``redis/`` when kept
+    ├── collection/       Qdrant Edge: the collection's shard folder, copied while nothing writes it
+    │                     (holes kept as holes); a Qdrant server: collection.snapshot, its snapshot
+    └── redis/            only with ``ragqa backup --with-redis``: the collection's feedback,
+                          experiments and audit entries (``state.backup`` writes and restores them)
 
 A restore makes a new physical collection from the copy, checks its counts against the manifest,
 and switches the name over to it (``retrieval.aliases``), as a re-index does: a collection that
 still exists keeps answering until then, and is dropped after. The restored collection gets a fresh
 version token, so no answer cached before is served from it.
 
-Redis is not part of a backup. What it holds for a collection is derived (cached answers, keyed by
-the index version; rate limits) or spans every collection (the feedback stream, the audit trail,
-API keys, job records): back those up with Redis's own persistence (RDB snapshots or the AOF).
+This module copies the collection only. What Redis holds of it that nothing can rebuild is kept
+beside it on request (``beside``: the CLI's ``--with-redis``, ``state.backup``); the rest is derived
+(cached answers, keyed by the index version; rate limits) or spans every collection (API keys, job
+records): back those up with Redis's own persistence (RDB snapshots or the AOF).
 
 Example::
 
@@ -62,6 +65,7 @@ class BackupManifest:
     created_at: str
     writer: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT
+    redis: dict[str, int] | None = None  # rows of each part of redis/; None: Redis was left out
 
     @classmethod
     def read(cls, folder: Path) -> BackupManifest:
@@ -78,7 +82,10 @@ class BackupManifest:
 
     def write(self, folder: Path) -> None:
         tmp = folder / f"{MANIFEST_FILE}.tmp"
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        data = asdict(self)
+        if self.redis is None:
+            del data["redis"]  # a backup without it reads as before, in a ragqa that predates the field
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         os.replace(tmp, folder / MANIFEST_FILE)  # written last: a folder without it is no backup
 
 
@@ -91,8 +98,12 @@ class Restored:
     chunks: int
 
 
-def backup_collection(index: VectorIndex, name: str, out: Path, writer: dict[str, Any] | None = None) -> BackupManifest:
-    """Copy collection ``name`` (what it stands for now) into the new folder ``out``, with its manifest."""
+def backup_collection(index: VectorIndex, name: str, out: Path, writer: dict[str, Any] | None = None,
+                      beside: Callable[[Path], dict[str, int]] | None = None) -> BackupManifest:
+    """Copy collection ``name`` (what it stands for now) into the new folder ``out``, with its manifest.
+
+    ``beside``, when given, writes more into ``out`` after the copy (the collection's Redis rows) and
+    returns their counts, which the manifest keeps as ``redis``; it runs before the manifest is written."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidRequest(f"{out} already exists and is not empty: back up into a new folder")
     if not index.collection_exists(name):
@@ -101,9 +112,10 @@ def backup_collection(index: VectorIndex, name: str, out: Path, writer: dict[str
     stats = index.stats(physical)
     out.mkdir(parents=True, exist_ok=True)
     engine = index.export_collection(physical, out / COPY_FOLDER)
+    kept = beside(out) if beside is not None else None
     manifest = BackupManifest(name, physical, engine, index.collection_embedder(physical), stats.dense_size,
                               stats.documents, stats.chunks, datetime.now(UTC).isoformat(timespec="seconds"),
-                              dict(writer or {}))
+                              dict(writer or {}), redis=kept)
     manifest.write(out)
     log.info("backup.done", collection=name, physical=physical, folder=str(out), chunks=stats.chunks)
     return manifest
