@@ -36,7 +36,7 @@ from state.keys import Keyspace
 from tests.support.environment import require
 from tests.support.services import SHARED_REDIS, delete_prefix, redis_reachable
 
-pytestmark = pytest.mark.slow  # seven `ragqa` commands in this process and an ingest: ~10 s on 2 busy cores
+pytestmark = pytest.mark.slow  # eight `ragqa` commands in this process and an ingest: ~10 s on 2 busy cores
 
 NOTE = "The corner shop on Elm Street sells blue notebooks and green pens.\n"
 
@@ -50,12 +50,14 @@ class Versions:
 
 
 @pytest.fixture
-def prefixes() -> Iterator[tuple[str, str]]:
-    """The backed-up Redis state's prefix, and a fresh one to restore into (a Redis lost and started again)."""
+def prefixes() -> Iterator[tuple[str, str, str]]:
+    """The backed-up Redis state's prefix, a fresh one to restore into (a Redis lost and started again),
+    and one where others wrote before the restore."""
     require(redis_reachable(SHARED_REDIS), f"a Redis server at {SHARED_REDIS}")
-    both = (f"ragqa-test-{uuid.uuid4().hex[:12]}:", f"ragqa-test-{uuid.uuid4().hex[:12]}:")
-    yield both
-    for prefix in both:
+    three = (f"ragqa-test-{uuid.uuid4().hex[:12]}:", f"ragqa-test-{uuid.uuid4().hex[:12]}:",
+             f"ragqa-test-{uuid.uuid4().hex[:12]}:")
+    yield three
+    for prefix in three:
         delete_prefix(SHARED_REDIS, prefix)
 
 
@@ -119,8 +121,8 @@ def state(prefix: str, collection: str = "docs") -> dict[str, Any]:
 
 
 def test_redis_state_round_trips_once_and_stays_out_without_the_flag(
-        tmp_path: Path, embedder: Any, prefixes: tuple[str, str]) -> None:
-    source, fresh = prefixes
+        tmp_path: Path, embedder: Any, prefixes: tuple[str, str, str]) -> None:
+    source, fresh, busy = prefixes
     store = tmp_path / "store"
     parts = Components(Settings(qdrant={"path": str(store)}))
     parts.__dict__["embedder"] = embedder
@@ -171,6 +173,19 @@ def test_redis_state_round_trips_once_and_stays_out_without_the_flag(
         {**r, "feedback_id": None} for r in before["feedback"]]
     assert (back["experiments"], back["audit"]) == (before["experiments"], before["audit"])
     assert state(source, "other") == other_before
+
+    # A Redis written to before the restore: a running experiment on docs keeps it, so the restored one
+    # comes back stopped; the trail holds a newer entry, so the old ones cannot be placed (an id is a time).
+    ExperimentStore(client, busy).create(Experiment("docs-newer", (parse_arm("a::50"), parse_arm("b::50")), "docs"))
+    SyncAuditLog(client, AuditSettings(), busy).record("user:ana", "ask", "POST /ask", collection="docs", status=200)
+    late = ragqa(store, busy, "restore", str(tmp_path / "full"), "--replace")
+    assert late["redis"] == {"feedback": {"added": 3, "present": 0, "new_ids": 0},
+                             "experiments": {"added": 1, "present": 0, "stopped": 1},
+                             "audit": {"added": 0, "present": 0, "not_placed": 3}}  # fmt: skip
+    restored = ExperimentStore(client, busy).get("docs-prompts")
+    assert not restored.running and restored.arms == Experiment.from_dict(
+        before["experiments"]["docs-prompts"][0]).arms
+    assert ExperimentStore(client, busy).get("docs-newer").running
 
     # --without-redis leaves Redis alone; under another name the rows would not be its own: refused.
     ragqa(store, fresh, "restore", str(tmp_path / "full"), "--replace", "--without-redis")
