@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,13 +15,14 @@ from state.backup import FOLDER, StateBackup
 
 EXPERIMENT = {"name": "prompts", "collection": "docs", "created": 1.0, "stopped": None,
               "arms": [{"name": "a", "share": 50, "overrides": {}}, {"name": "b", "share": 50, "overrides": {}}]}
-ROWS = {"feedback": [{"id": "1-0", "fields": {"answer_id": "a1", "created_at": "1.000", "answer": "{}"}}],
+ROWS: dict[str, list[dict[str, Any]]] = {
+        "feedback": [{"id": "1-0", "fields": {"answer_id": "a1", "created_at": "1.000", "answer": "{}"}}],
         "experiments": [{"experiment": EXPERIMENT, "arms": {"a": {"answers": "3"}, "b": {}}}],
         "audit": [{"id": "2-0", "fields": {"collection": "docs"}}, {"id": "3-0", "fields": {"collection": "docs"}}]}
 COUNTS = {"feedback": 1, "experiments": 1, "audit": 2}
 
 
-def written(tmp_path: Path, **changed: list[object]) -> Path:
+def written(tmp_path: Path, **changed: list[dict[str, Any]]) -> Path:
     (tmp_path / FOLDER).mkdir()
     for part, rows in (ROWS | changed).items():
         (tmp_path / FOLDER / f"{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
