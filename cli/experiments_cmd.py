@@ -39,14 +39,29 @@ def _check_prompts(arms: list[Arm]) -> None:
             raise InvalidRequest(f"arm {arm.name!r}: no prompt {version!r} (there are {', '.join(known)})")
 
 
+def _check_evidence_models(arms: list[Arm], settings: Settings) -> None:
+    """Each arm's evidence model is one the servers know (those of this configuration's folder)."""
+    if not any("evidence_model" in arm.overrides for arm in arms):
+        return
+    from generation.evidence_models import EvidenceModels
+
+    models = EvidenceModels.from_settings(settings.answer)
+    for arm in arms:
+        name = arm.overrides.get("evidence_model")
+        if name is not None and name not in models.names():
+            raise InvalidRequest(f"arm {arm.name!r}: no evidence model {name!r} (there are "
+                                 f"{', '.join(models.names())}; answer.evidence_models_dir holds more)")
+
+
 @experiments_app.command("create")
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The experiment's name (letters, digits, . _ -).")],
     arm: Annotated[list[str], typer.Option(
         "--arm", help="NAME:SETTING=VALUE[,SETTING=VALUE]:SHARE, e.g. b:prompt_version=rag-v2:50 (NAME::SHARE "
-        "sets nothing: the control). Settings: prompt_version, mode, top_k, temperature, max_tokens. Shares are "
-        "percents summing to 100. Repeat for each arm.")],
+        "sets nothing: the control). Settings: prompt_version, mode, top_k, fusion (convex, rrf, dbsf, dense, "
+        "sparse), evidence_model (default, or a name in answer.evidence_models_dir), temperature, max_tokens. "
+        "Shares are percents summing to 100. Repeat for each arm.")],
     collection: Annotated[str | None, typer.Option(
         "--collection", "-c", help="Only questions to this collection (default: every collection).")] = None,
     as_json: JsonOpt = False,
@@ -56,6 +71,7 @@ def create(
     try:
         arms = [parse_arm(spec) for spec in arm]
         _check_prompts(arms)
+        _check_evidence_models(arms, settings)
         experiment = Experiment(name, tuple(arms), check_collection(collection) if collection else None)
         with Components(settings) as parts:
             _store(parts, settings).create(experiment)

@@ -1,8 +1,9 @@
 """One question as asked, as a value: everything that shapes its answer, and its deadline.
 
-Per-request variation (another passage count, mode, prompt version, a client's sampling options)
-travels in the request, never by copying long-lived objects. ``AnswerShape`` is what a request
-resolves to against the configured defaults (the Answerer resolves it); the answer cache's key is
+Per-request variation (another passage count, mode, prompt version, retrieval fusion, evidence model,
+a client's sampling options) travels in the request, never by copying long-lived objects.
+``AnswerShape`` is what a request resolves to against the configured defaults (the Answerer
+resolves it); the answer cache's key is
 ``answer_key(request, shape)``, the one place it is derived: every field that shapes an answer is
 in it, and nothing else (the deadline is not).
 
@@ -25,7 +26,7 @@ from typing import Any, get_args
 
 from core.errors import InvalidRequest
 from core.protocols import GenerationOptions
-from core.types import AnswerMode, ChatMessage, SearchFilters
+from core.types import AnswerMode, ChatMessage, FusionMode, SearchFilters
 
 # Bumped when what an answer is made of changes (a new guardrail on its text), so that answers
 # cached before the change are not served after it. 2: unsourced links and addresses stripped;
@@ -35,6 +36,9 @@ ANSWER_FORMAT = 4
 _SPACES = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?!.。？！]+$")
 MODES: tuple[str, ...] = get_args(AnswerMode)
+FUSION_MODES: tuple[str, ...] = get_args(FusionMode)
+# An evidence model's name: a file's stem in ``answer.evidence_models_dir`` (or ``default``, the shipped one).
+EVIDENCE_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,8 @@ class AnswerRequest:
     options: GenerationOptions | None = None
     mode: AnswerMode | None = None
     prompt_version: str | None = None
+    fusion: FusionMode | None = None  # how retrieval fuses dense and BM25 lists (``retrieval.mode``'s values)
+    evidence_model: str | None = None  # which evidence model scores the sentences (``answer.evidence_model``)
     deadline: float | None = field(default=None, compare=False)
     # The experiment arm that set some of the fields above (``<experiment>/<arm>``, ``core.experiments``):
     # in the cache keys, so two arms never share an answer even where their settings resolve alike.
@@ -62,6 +68,11 @@ class AnswerRequest:
             raise InvalidRequest(f"unknown answer mode {self.mode!r}: use {', '.join(MODES)}")
         if self.top_k is not None and self.top_k < 1:
             raise InvalidRequest(f"top_k must be at least 1, not {self.top_k}")
+        if self.fusion is not None and self.fusion not in FUSION_MODES:
+            raise InvalidRequest(f"unknown retrieval fusion {self.fusion!r}: use {', '.join(FUSION_MODES)}")
+        if self.evidence_model is not None and not EVIDENCE_MODEL_NAME.fullmatch(self.evidence_model):
+            raise InvalidRequest(f"evidence model name {self.evidence_model!r}: 1-64 letters, digits, '.', '_' "
+                                 "and '-', starting with a letter or digit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +81,9 @@ class AnswerShape:
 
     ``model`` names what writes it (``extractive:<evidence model>`` when no model does);
     ``prompt_version`` is ``-`` when no prompt is used; ``options`` is the fingerprint of the
-    request's generation options where a model uses them, else empty.
+    request's generation options where a model uses them, else empty. ``fusion`` is the request's
+    retrieval fusion and ``evidence`` the version of the evidence model it chose, each empty when the
+    request leaves it to the configuration (the keys of such answers stay as they were).
     """
 
     mode: str
@@ -78,6 +91,8 @@ class AnswerShape:
     model: str
     prompt_version: str
     options: str = ""
+    fusion: str = ""
+    evidence: str = ""
 
     @property
     def model_label(self) -> str:
@@ -97,8 +112,7 @@ def answer_key(request: AnswerRequest, shape: AnswerShape) -> str:
         "k": shape.top_k, "mode": shape.mode, "m": shape.model, "p": shape.prompt_version, "o": shape.options,
         "v": ANSWER_FORMAT,
     }  # fmt: skip
-    if request.arm is not None:  # only then: the keys of answers outside experiments stay as they were
-        material["x"] = request.arm
+    _add_choices(material, request, shape)
     return _digest(material)
 
 
@@ -108,9 +122,18 @@ def semantic_scope(request: AnswerRequest, shape: AnswerShape, embedder: str) ->
     material = {"c": request.collection, "f": canonical_filters(request.filters), "k": shape.top_k,
                 "mode": shape.mode, "m": shape.model, "e": embedder, "p": shape.prompt_version,
                 "o": shape.options, "v": ANSWER_FORMAT}  # fmt: skip
+    _add_choices(material, request, shape)
+    return _digest(material)[:32]
+
+
+def _add_choices(material: dict[str, Any], request: AnswerRequest, shape: AnswerShape) -> None:
+    """What a request chose beyond the defaults, only where it chose: the keys of other answers stay as they were."""
+    if shape.fusion:
+        material["fu"] = shape.fusion
+    if shape.evidence:
+        material["ev"] = shape.evidence
     if request.arm is not None:
         material["x"] = request.arm
-    return _digest(material)[:32]
 
 
 def normalize_question(text: str) -> str:

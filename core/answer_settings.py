@@ -10,6 +10,7 @@ the only way in::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -90,6 +91,20 @@ class AnswerSettings(Section):
         default=0.6, ge=0, le=1,
         description="In `auto` mode, a generated refusal is replaced by the extractive answer when the "
         "best evidence sentence scores at least this.",
+    )
+
+    evidence_model: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="The evidence model that scores sentences when a request names none: `default` (the "
+        "shipped `generation/evidence_model.json`) or the name of a model in `evidence_models_dir` (its file "
+        "name without `.json`). A request, or an experiment's arm (`evidence_model=NAME`), may name another. "
+        "Unset: `default`.",
+    )
+    evidence_models_dir: Path | None = Field(
+        default=None,
+        description="A folder of further evidence models (`NAME.json`, in the shipped model's format: `weights` "
+        "by feature, `bias`, a `version` of their own), read once at start, that a request or an experiment's "
+        "arm may name. Unset: only the shipped model.",
     )
 
     def resolved_mode(self, has_llm_server: bool) -> AnswerModeSetting:

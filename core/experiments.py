@@ -1,9 +1,10 @@
 """Experiments on live traffic: a named split of questions between arms, each arm a few answer settings.
 
 An arm is what a request could already ask for itself (``core.answer_request.AnswerRequest``: the
-prompt version, the answer mode, the passage count, a generation option), set for it by the
-experiment. Each value is checked by the settings section that owns the setting (``LLMSettings``,
-``AnswerSettings``, ``RetrievalSettings``), so an arm can say nothing a setting could not.
+prompt version, the answer mode, the passage count, the retrieval fusion, the evidence model, a
+generation option), set for it by the experiment. Each value is checked by the settings section that
+owns the setting (``LLMSettings``, ``AnswerSettings``, ``RetrievalSettings``: ``fusion`` is
+``retrieval.mode``), so an arm can say nothing a setting could not.
 
 Assignment is a pure function of the experiment's name and the subject (a user, a conversation):
 ``sha256(name, subject)`` read as a number in [0, 1) and compared with the arms' cumulative shares.
@@ -41,15 +42,17 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NAME_RULE = "1-64 letters, digits, '.', '_' and '-', starting with a letter or digit"
 
 # What an arm may set: the request field, and the settings section and field whose rules its value obeys.
-# Request fields first (prompt version, mode, passage count), then generation options.
+# Request fields first (prompt version, mode, passage count, fusion, evidence model), then generation options.
 OVERRIDES: dict[str, tuple[type[Section], str]] = {
     "prompt_version": (LLMSettings, "prompt_version"),
     "mode": (AnswerSettings, "mode"),
     "top_k": (RetrievalSettings, "top_k"),
+    "fusion": (RetrievalSettings, "mode"),
+    "evidence_model": (AnswerSettings, "evidence_model"),
     "temperature": (LLMSettings, "temperature"),
     "max_tokens": (LLMSettings, "max_tokens"),
 }
-_REQUEST_FIELDS = ("prompt_version", "mode", "top_k")
+_REQUEST_FIELDS = ("prompt_version", "mode", "top_k", "fusion", "evidence_model")
 _OPTION_FIELDS = ("temperature", "max_tokens")
 
 

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from core.types import ChatMessage, ScoredChunk, SearchFilters, SparseVector, TokenUsage
+from core.types import ChatMessage, FusionMode, ScoredChunk, SearchFilters, SparseVector, TokenUsage
 
 FloatMatrix = npt.NDArray[np.float32]
 
@@ -118,7 +118,8 @@ class ChatModel(Protocol):
 
 @runtime_checkable
 class Retriever(Protocol):
-    """Finds the chunks most relevant to a question (the retrieval package implements it)."""
+    """Finds the chunks most relevant to a question (the retrieval package implements it). ``mode`` is
+    one request's fusion of the dense and BM25 lists (``retrieval.mode``'s values); None: the configured one."""
 
     def search(
         self,
@@ -126,4 +127,6 @@ class Retriever(Protocol):
         collection: str,
         top_k: int = 8,
         filters: SearchFilters | None = None,
+        *,
+        mode: FusionMode | None = None,
     ) -> list[ScoredChunk]: ...

@@ -119,7 +119,8 @@ class RetrievalSettings(Section):
         description="How dense and BM25 candidates combine: `rrf` (reciprocal rank fusion, with "
         "`rrf_k` and optional weights), `dbsf` (distribution-based score fusion), `dense` or `sparse` "
         "alone, or `convex` (weighted sum of min-max normalized scores, weights `dense_weight` and "
-        "`sparse_weight`). The default was chosen by `ragqa eval retrieval` (see BENCHMARKS.md).",
+        "`sparse_weight`). The default was chosen by `ragqa eval retrieval` (see BENCHMARKS.md). An experiment's "
+        "arm (`fusion=rrf`) may choose another for its questions; the other settings here still apply.",
     )
     rrf_k: int = Field(default=60, ge=1, description="RRF's rank constant: higher flattens the rank weights.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense list (convex, weighted RRF).")

@@ -84,8 +84,10 @@ class Answerer:
         return self.defaults.mode
 
     def plan(self, request: AnswerRequest) -> Plan:
-        """``request`` resolved against the defaults: its mode, passage count, budget and prompt."""
-        return self.defaults.plan(request, has_evidence=self.preparation.evidence is not None)
+        """``request`` resolved against the defaults: its mode, passage count, budget, prompt, fusion and
+        evidence model."""
+        return self.defaults.plan(request, has_evidence=self.preparation.evidence is not None,
+                                  evidence_models=self.preparation.evidence_models)
 
     def shape(self, request: AnswerRequest) -> AnswerShape:
         """What shapes ``request``'s answer beyond its own words: the cache keys on it."""

@@ -20,11 +20,22 @@ from core.answer_request import AnswerRequest, AnswerShape
 from core.errors import ConfigurationError, InvalidRequest, LLMTimeout, LLMUnavailable
 from core.protocols import ChatModel, GenerationOptions
 from core.settings import Settings
-from core.types import Answer, AnswerMode, ChatMessage, Claim, Confidence, GuardrailEvent, ScoredChunk, TokenUsage
+from core.types import (
+    Answer,
+    AnswerMode,
+    ChatMessage,
+    Claim,
+    Confidence,
+    FusionMode,
+    GuardrailEvent,
+    ScoredChunk,
+    TokenUsage,
+)
 from generation.answers import StageTimer, make_citation, sources_only_text
 from generation.attribution import Attributor, grounded_share, without_claims
 from generation.confidence import LOW_CONFIDENCE_LEAD, ConfidenceSignals
-from generation.evidence import Evidence, EvidenceScorer
+from generation.evidence import Evidence, EvidenceModel, EvidenceScorer
+from generation.evidence_models import EvidenceModels
 from generation.extractive import best_quotes, cite_claims, compose_extractive, quotable
 from generation.guardrails.citations import CitationCheck, tidy_removed_markers
 from generation.guardrails.context import mark_sentences
@@ -41,13 +52,16 @@ NO_MODEL = "none"  # Answer.model when no model wrote or chose the text (a refus
 class Plan:
     """An ``AnswerRequest`` resolved against the Answerer's defaults: how this one answer is made.
     ``max_tokens`` is the answer's budget (a request's own cap lowers it); ``prompt`` carries the
-    request's instructions, if any."""
+    request's instructions, if any. ``fusion`` and ``evidence_model`` are the request's choices (None:
+    the retriever's and the scorer's own)."""
 
     mode: AnswerMode
     top_k: int
     max_tokens: int
     prompt: PromptTemplate
     options: GenerationOptions | None = None
+    fusion: FusionMode | None = None
+    evidence_model: EvidenceModel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +81,23 @@ class AnswerDefaults:
         if self.mode != "generative" and not has_evidence:
             raise ConfigurationError(f"answer mode {self.mode!r} needs an evidence scorer")
 
-    def plan(self, request: AnswerRequest, has_evidence: bool) -> Plan:
-        """``request`` resolved against these defaults: its mode, passage count, budget and prompt."""
+    def plan(self, request: AnswerRequest, has_evidence: bool, evidence_models: EvidenceModels | None = None) -> Plan:
+        """``request`` resolved against these defaults: its mode, passage count, budget, prompt, fusion and
+        evidence model (``evidence_models``: those it may name)."""
         mode = request.mode or self.mode
         if mode != "generative" and not has_evidence:
             raise InvalidRequest(f"answer mode {mode!r} needs the evidence scorer, which this server runs without")
+        evidence_model = None
+        if request.evidence_model is not None:
+            if evidence_models is None or not has_evidence:
+                raise InvalidRequest("an evidence model needs the evidence scorer, which this server runs without")
+            evidence_model = evidence_models.choose(request.evidence_model)
         prompt = load_prompt(request.prompt_version) if request.prompt_version else self.prompt
         options = request.options
         if options is not None:
             prompt = prompt.with_instructions(options.instructions)
         max_tokens = options.cap(self.max_tokens) if options is not None else self.max_tokens
-        return Plan(mode, request.top_k or self.top_k, max_tokens, prompt, options)
+        return Plan(mode, request.top_k or self.top_k, max_tokens, prompt, options, request.fusion, evidence_model)
 
 
 @dataclass(slots=True)
@@ -150,10 +170,13 @@ class AnswerComposer:
     def answer_shape(self, plan: Plan) -> AnswerShape:
         """What writes the answer ``plan`` describes, and from how much: what the answer cache keys on
         (generation options only where a model uses them)."""
+        chosen = plan.evidence_model
+        choices = {"fusion": plan.fusion or "", "evidence": chosen.version if chosen is not None else ""}
         if plan.mode == "extractive" and self.evidence is not None:
-            return AnswerShape("extractive", plan.top_k, f"extractive:{self.evidence.model.version}", "-")
+            version = (chosen or self.evidence.model).version
+            return AnswerShape("extractive", plan.top_k, f"extractive:{version}", "-", **choices)
         return AnswerShape(plan.mode, plan.top_k, self.chat_model.model_name, plan.prompt.version,
-                           plan.options.fingerprint() if plan.options is not None else "")
+                           plan.options.fingerprint() if plan.options is not None else "", **choices)
 
     @staticmethod
     def usable(prep: Prepared) -> list[Evidence]:

@@ -41,6 +41,7 @@ from core.sentences import SentenceSpan, split_sentences, structured_line
 from core.types import ScoredChunk
 
 MODEL_FILE = Path(__file__).with_name("evidence_model.json")
+MAX_MODEL_BYTES = 64 * 1024  # a model is a few weights: anything larger is not one
 
 FEATURES = (
     "cosine", "cosine_neighbours", "overlap", "idf_overlap", "context_overlap", "novelty",
@@ -92,6 +93,8 @@ class EvidenceModel:
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> EvidenceModel:
         try:
+            if path.stat().st_size > MAX_MODEL_BYTES:
+                raise ValueError(f"over {MAX_MODEL_BYTES} bytes")
             data = json.loads(path.read_text())
             weights = tuple(float(data["weights"][name]) for name in FEATURES)
             return cls(weights, float(data["bias"]), str(data.get("version", path.stem)))
@@ -158,8 +161,11 @@ class EvidenceScorer:
         self._cache_vectors = cache_vectors
         self._lock = threading.Lock()
 
-    def rank(self, question: str, chunks: Sequence[ScoredChunk]) -> list[Evidence]:
-        """Every sentence of ``chunks`` (``chunks[n - 1]`` is source ``[n]``), best first."""
+    def rank(self, question: str, chunks: Sequence[ScoredChunk], model: EvidenceModel | None = None
+             ) -> list[Evidence]:
+        """Every sentence of ``chunks`` (``chunks[n - 1]`` is source ``[n]``), best first, scored by
+        ``model`` (a request's choice; None: this scorer's own). The caches hold no scores, so they serve any."""
+        model = model or self.model
         parsed = [self.sentences(scored) for scored in chunks]
         spans = [(n, span) for n, sentences in enumerate(parsed, start=1) for span in sentences.spans]
         spans = spans[: self.max_sentences]
@@ -169,13 +175,13 @@ class EvidenceScorer:
         cosines = np.array([chunks[n - 1].dense_score or 0.0 for n, _ in spans], dtype=np.float64)
         embedded = np.ones(len(spans), dtype=bool)
         if self.max_embedded and len(spans) > self.max_embedded:
-            rough = self.model.probabilities(self.features(question, chunks, spans, cosines, terms))
+            rough = model.probabilities(self.features(question, chunks, spans, cosines, terms))
             embedded[:] = False
             embedded[np.argsort(-rough, kind="stable")[: self.max_embedded]] = True
         picked = np.flatnonzero(embedded)
         cosines[picked] = self.vectors([spans[i][1].text for i in picked]) @ self.embedder.embed_query(question)
         features = self.features(question, chunks, spans, cosines, terms)
-        scores = np.where(embedded, self.model.probabilities(features), 0.0)
+        scores = np.where(embedded, model.probabilities(features), 0.0)
         ranked = [Evidence(source, span, float(score), tuple(float(x) for x in row))
                   for (source, span), score, row in zip(spans, scores, features, strict=True)]
         ranked.sort(key=lambda e: -e.score)

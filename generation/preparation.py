@@ -30,7 +30,8 @@ from generation.budget import fit_prompt
 from generation.composer import Plan, Prepared, without_flagged
 from generation.condense import condense_question
 from generation.confidence import ConfidencePolicy, ConfidenceSignals
-from generation.evidence import EvidenceModel, EvidenceScorer
+from generation.evidence import EvidenceScorer
+from generation.evidence_models import EvidenceModels
 from generation.factory import build_chat_model
 from generation.followups import resolve_follow_up
 from generation.guardrails.context import ContextGuard
@@ -64,6 +65,7 @@ class Preparation:
         max_history_turns: int = 6,
         evidence: EvidenceScorer | None = None,
         answerability: AnswerabilityModel | None = None,
+        evidence_models: EvidenceModels | None = None,
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model  # condenses follow-ups (when a model answers) and counts prompt tokens
@@ -76,6 +78,8 @@ class Preparation:
         self.max_history_turns = max_history_turns
         self.evidence = evidence
         self.answerability = answerability
+        # The evidence models a request may name (the scorer's own among them); None without a scorer.
+        self.evidence_models = evidence_models or (EvidenceModels.only(evidence.model) if evidence else None)
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: Retriever, chat_model: ChatModel | None = None, *,
@@ -88,10 +92,11 @@ class Preparation:
         detector was fit on) turns that detector on; without it the context guard runs its patterns
         alone."""
         guards, llm = settings.guardrails, settings.llm
-        evidence = answerability = None
+        evidence = answerability = models = None
         policy = AnswerPolicy(mode="generative")
         if embedder is not None and sparse is not None:
-            evidence = EvidenceScorer(embedder, sparse, EvidenceModel.load(),
+            models = EvidenceModels.from_settings(settings.answer)
+            evidence = EvidenceScorer(embedder, sparse, models.default,
                                       max_embedded=settings.answer.max_embedded_sentences)
             answerability = AnswerabilityModel.load()
             policy = AnswerPolicy.from_settings(settings.answer, has_llm_server=bool(llm.base_url))
@@ -104,6 +109,7 @@ class Preparation:
             context_guard=ContextGuard.from_settings(guards, _detector_vectors(guards, instruction_vectors)),
             refusal=RefusalPolicy.from_settings(guards), context_window=llm.context_window,
             max_history_turns=llm.max_history_turns, evidence=evidence, answerability=answerability,
+            evidence_models=models,
         )  # fmt: skip
 
     def prepare(self, request: AnswerRequest, plan: Plan) -> Prepared:
@@ -122,7 +128,8 @@ class Preparation:
                         self.chat_model, self.condense_prompt, question, history, self.max_history_turns
                     )
         with timer.stage("retrieve"):
-            retrieved = self.retriever.search(standalone, collection, top_k=plan.top_k, filters=request.filters)
+            retrieved = self.retriever.search(standalone, collection, top_k=plan.top_k, filters=request.filters,
+                                              mode=plan.fusion)
         prep = Prepared(standalone, [], [], [], timer, 0, plan)
         below_dense_floor = self.refusal.should_refuse(retrieved)
         # Under the dense floor the evidence still decides (a keyword question, words the document
@@ -142,7 +149,8 @@ class Preparation:
         if self.evidence is not None:
             with timer.stage("evidence"):
                 # A flagged sentence is a planted order, not evidence: it neither answers nor quotes.
-                prep.evidence = without_flagged(self.evidence.rank(standalone, prep.chunks), prep.flagged)
+                ranked = self.evidence.rank(standalone, prep.chunks, plan.evidence_model)
+                prep.evidence = without_flagged(ranked, prep.flagged)
                 if shown:  # "tell me more": what the last answer quoted goes last (a stable sort), so others show
                     prep.evidence.sort(key=lambda e: " ".join(e.text.split()) in shown)
                 confidence, why = self.confidence(standalone, prep, below_dense_floor)

@@ -25,7 +25,7 @@ import structlog
 from core.errors import InvalidRequest
 from core.protocols import Embedder, Reranker, SparseEncoder
 from core.settings import RetrievalSettings
-from core.types import Chunk, FusionSpec, ScoredChunk, SearchFilters, SparseVector
+from core.types import Chunk, FusionMode, FusionSpec, ScoredChunk, SearchFilters, SparseVector
 from retrieval.embedder_guard import check_query_embedder
 from retrieval.index import IndexReader, Ranked
 
@@ -54,7 +54,9 @@ class HybridRetriever:
         self.reranker = reranker
 
     def search(self, query: str, collection: str, top_k: int = 8, filters: SearchFilters | None = None,
-               fusion: FusionSpec | None = None, rerank: bool = True) -> list[ScoredChunk]:
+               fusion: FusionSpec | None = None, rerank: bool = True, mode: FusionMode | None = None
+               ) -> list[ScoredChunk]:
+        """``mode`` (a request's choice) replaces the fusion's mode; its other settings stay."""
         query = query.strip()
         if not query:
             raise InvalidRequest("the query is empty")
@@ -62,6 +64,8 @@ class HybridRetriever:
             raise InvalidRequest(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
         check_query_embedder(self.index, collection, self.embedder)  # a cached record: no engine call
         spec = fusion or self.settings.fusion_spec()
+        if mode is not None and mode != spec.mode:
+            spec = replace(spec, mode=mode)
         dense = self.embedder.embed_query(query) if spec.mode != "sparse" else None
         sparse = self.sparse.encode_query(query) if spec.mode != "dense" else None
         if sparse is not None and not sparse.indices:

@@ -10,6 +10,7 @@ from generation.answerer import Answerer
 from generation.attribution import Attributor
 from generation.composer import AnswerComposer, AnswerDefaults
 from generation.evidence import EvidenceScorer
+from generation.evidence_models import EvidenceModels
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.input import InputGuard
 from generation.guardrails.refusal import RefusalPolicy
@@ -35,11 +36,13 @@ def assemble_answerer(
     attributor: Attributor | None = None,
     answerability: AnswerabilityModel | None = None,
     policy: AnswerPolicy | None = None,
+    evidence_models: EvidenceModels | None = None,
 ) -> Answerer:
     policy = policy or AnswerPolicy()
     preparation = Preparation(retriever, chat_model, policy=policy, input_guard=input_guard,
                               context_guard=context_guard, refusal=refusal, context_window=context_window,
-                              max_history_turns=max_history_turns, evidence=evidence, answerability=answerability)
+                              max_history_turns=max_history_turns, evidence=evidence, answerability=answerability,
+                              evidence_models=evidence_models)
     composer = AnswerComposer(chat_model, policy, evidence, attributor, fallback_sources_only)
     defaults = AnswerDefaults(policy.mode, top_k, max_tokens, prompt or load_prompt("rag-v1"))
     return Answerer(preparation, composer, defaults)

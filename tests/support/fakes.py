@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from core.errors import RagqaError
 from core.protocols import ChatModel, Embedder, GenerationOptions, Retriever
-from core.types import ChatMessage, Chunk, ScoredChunk, SearchFilters, TokenUsage
+from core.types import ChatMessage, Chunk, FusionMode, ScoredChunk, SearchFilters, TokenUsage
 from generation.chat import ChatStream
 from generation.tokens import estimate_tokens
 
@@ -120,11 +120,14 @@ class FakeRetriever:
 
     chunks: list[ScoredChunk]
     queries: list[str] = field(default_factory=list)
+    modes: list[FusionMode | None] = field(default_factory=list)  # each search's fusion, as asked
 
     def search(
-        self, query: str, collection: str, top_k: int = 8, filters: SearchFilters | None = None
+        self, query: str, collection: str, top_k: int = 8, filters: SearchFilters | None = None, *,
+        mode: FusionMode | None = None,
     ) -> list[ScoredChunk]:
         self.queries.append(query)
+        self.modes.append(mode)
         return self.chunks[:top_k]
 
 

@@ -61,6 +61,23 @@ def test_finds_the_right_article_in_every_mode(retriever: HybridRetriever) -> No
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_a_requests_mode_replaces_the_configured_fusion_and_keeps_its_other_settings(
+        retriever: HybridRetriever) -> None:
+    question = "How do kangaroos keep cool in hot weather?"
+    configured = retriever.settings.fusion_spec()
+
+    def found(hits: list[Any]) -> list[tuple[str, float]]:
+        return [(h.chunk.chunk_id, round(h.score, 6)) for h in hits]
+
+    for mode in ("dense", "sparse", "rrf", "dbsf"):
+        asked = retriever.search(question, COLLECTION, top_k=5, mode=mode)  # type: ignore[arg-type]
+        spelled = retriever.search(question, COLLECTION, top_k=5, fusion=replace(configured, mode=mode))  # type: ignore[arg-type]
+        assert found(asked) == found(spelled), mode
+    assert all(h.dense_score is None for h in retriever.search(question, COLLECTION, top_k=5, mode="sparse"))
+    assert found(retriever.search(question, COLLECTION, top_k=5, mode=configured.mode)) == found(
+        retriever.search(question, COLLECTION, top_k=5))
+
+
 def test_the_same_passage_twice_is_returned_once(retriever: HybridRetriever) -> None:
     raw = retriever.index.query(COLLECTION, retriever.embedder.embed_query("kangaroo pouch joey"),
                                 retriever.sparse.encode_query("kangaroo pouch joey"), FusionSpec("rrf"), 20)

@@ -15,6 +15,7 @@ from core.protocols import GenerationOptions
 from core.types import ChatMessage, SearchFilters
 from generation.answerer import Answerer
 from generation.evidence import EvidenceModel, EvidenceScorer
+from generation.evidence_models import EvidenceModels
 from generation.policy import AnswerPolicy
 from tests.support.answerers import assemble_answerer
 from tests.support.fakes import FakeChatModel, FakeRetriever, make_chunk
@@ -30,16 +31,22 @@ CHANGES = {
     "options": {"options": GenerationOptions(temperature=0.0)},
     "mode": {"mode": "auto"},
     "prompt_version": {"prompt_version": "rag-v2"},
+    "fusion": {"fusion": "dense"},
+    "evidence_model": {"evidence_model": "other"},
     "arm": {"arm": "prompts/b"},  # an experiment's arm: two arms never share an answer
 }
 
 
+SHIPPED = EvidenceModel.load()
+OTHER = replace(SHIPPED, version="evidence-other")  # a second model a request may name
+
+
 def answerer(mode: str = "generative") -> Answerer:
     # The key reads the evidence model's version only: the scorer never ranks anything here.
-    scorer = EvidenceScorer(None, None, EvidenceModel.load())  # type: ignore[arg-type]
+    scorer = EvidenceScorer(None, None, SHIPPED)  # type: ignore[arg-type]
     retriever = FakeRetriever([make_chunk(1, "The bridge was built in 1932.")])
-    return assemble_answerer(retriever, FakeChatModel(), evidence=scorer, top_k=6,
-                             policy=AnswerPolicy(mode=mode))  # type: ignore[arg-type]
+    return assemble_answerer(retriever, FakeChatModel(), evidence=scorer, top_k=6, policy=AnswerPolicy(mode=mode),  # type: ignore[arg-type]
+                             evidence_models=EvidenceModels({"default": SHIPPED, "other": OTHER}))
 
 
 def key(answering: Answerer, request: AnswerRequest) -> str:
@@ -90,9 +97,39 @@ def test_the_semantic_scope_holds_the_embedder_but_not_the_question() -> None:
     assert semantic_scope(BASE, shape, "e1") != semantic_scope(replace(BASE, collection="other"), shape, "e1")
 
 
+def test_a_chosen_fusion_or_evidence_model_keys_its_own_answers_and_the_configured_one_keeps_its_key() -> None:
+    for mode in ("extractive", "generative"):
+        answering = answerer(mode)
+        base = key(answering, BASE)
+        fused = {f: key(answering, replace(BASE, fusion=f)) for f in ("convex", "rrf", "dbsf", "dense", "sparse")}
+        assert base not in fused.values() and len(set(fused.values())) == 5  # one entry per fusion
+        other = replace(BASE, evidence_model="other")
+        assert key(answering, other) not in (base, *fused.values())
+        assert key(answering, replace(BASE, evidence_model="default")) == base  # the configured model: as if unset
+        shape = answering.shape(other)
+        scopes = {semantic_scope(r, answering.shape(r), "e") for r in (BASE, other, replace(BASE, fusion="dense"))}
+        assert len(scopes) == 3  # the semantic cache never crosses them either
+        assert shape.evidence == "evidence-other"
+        if mode == "extractive":  # the answer names the model that chose its sentences
+            assert (answering.shape(BASE).model, shape.model) == (f"extractive:{SHIPPED.version}",
+                                                                  "extractive:evidence-other")
+
+
+def test_an_unknown_evidence_model_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(InvalidRequest, match="unknown evidence model 'nope': there are default, other"):
+        answerer("extractive").plan(replace(BASE, evidence_model="nope"))
+    plain = assemble_answerer(FakeRetriever([make_chunk(1, "text")]), FakeChatModel())
+    with pytest.raises(InvalidRequest, match="evidence scorer"):
+        plain.plan(replace(BASE, evidence_model="other"))
+
+
 def test_a_request_is_checked_when_it_is_made() -> None:
     with pytest.raises(InvalidRequest, match="unknown answer mode"):
         AnswerRequest("q", "docs", mode="poetic")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="unknown retrieval fusion 'fast': use dense, sparse, rrf, dbsf, convex"):
+        AnswerRequest("q", "docs", fusion="fast")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="evidence model name"):
+        AnswerRequest("q", "docs", evidence_model="../etc/passwd")
     with pytest.raises(InvalidRequest, match="top_k"):
         AnswerRequest("q", "docs", top_k=0)
     history = [ChatMessage("user", "hi")]

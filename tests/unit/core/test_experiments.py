@@ -21,6 +21,8 @@ def test_an_arm_is_parsed_and_its_values_read_by_their_settings() -> None:
     assert (arm.name, arm.share) == ("deep", 25.0)
     assert arm.overrides == {"top_k": 8, "mode": "generative", "temperature": 0.3}
     assert parse_arm("control::50").overrides == {}
+    assert parse_arm("b:fusion=rrf,evidence_model=negated-cosine:50").overrides == {
+        "fusion": "rrf", "evidence_model": "negated-cosine"}
 
 
 @pytest.mark.parametrize(("spec", "says"), [
@@ -28,7 +30,9 @@ def test_an_arm_is_parsed_and_its_values_read_by_their_settings() -> None:
     ("a:top_k=201:50", "less than or equal to 200"),
     ("a:mode=creative:50", "extractive"),  # AnswerSettings.mode's choices
     ("a:temperature=3:50", "less than or equal to 2"),  # LLMSettings.temperature's
-    ("a:fusion=rrf:50", "cannot set 'fusion'"),
+    ("a:rrf_k=30:50", "cannot set 'rrf_k'"),
+    ("a:fusion=fast:50", "convex"),  # RetrievalSettings.mode's choices
+    ("a:evidence_model=../x:50", "pattern"),  # AnswerSettings.evidence_model's
     ("a:mode=:50", "give a value"),
     ("a:top_k=3,top_k=4:50", "twice"),
     ("a:top_k:50", "not SETTING=VALUE"),
@@ -77,6 +81,10 @@ def test_an_arm_sets_the_request_labels_it_and_a_request_that_chose_the_setting_
     assert arm.sets_what(request) == []
     assert arm.sets_what(replace(request, top_k=2)) == ["top_k"]
     assert arm.sets_what(replace(request, options=GenerationOptions(max_tokens=10))) == ["max_tokens"]
+    retrieval = parse_arm("dense:fusion=dense,evidence_model=other:50")
+    applied = retrieval.apply(request, "exp")
+    assert (applied.fusion, applied.evidence_model, applied.arm) == ("dense", "other", "exp/dense")
+    assert retrieval.sets_what(replace(request, fusion="rrf")) == ["fusion"]
 
 
 def test_the_arm_is_in_both_cache_keys_and_nothing_else_changes_without_one() -> None:
