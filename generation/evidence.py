@@ -249,8 +249,13 @@ class EvidenceScorer:
             held = s_terms[k] & q_terms
             chunk = chunks[source - 1]
             text = span.text
-            focus = q_terms - titles[source]  # the title names the subject: these ask about it
-            focus_total = sum(idf[t] for t in focus)
+            # The title names the subject, which retrieval has settled: the other terms ask about it.
+            # A sentence naming part of the subject only ("Robert Todd Lincoln" for "Abraham
+            # Lincoln") is about a namesake: it is credited with nothing.
+            subject = q_terms & titles[source]
+            namesake = bool(held & subject) and not subject <= held
+            focus = set() if namesake else q_terms - subject
+            focus_total = sum(idf[t] for t in q_terms - subject)
             rows[k] = (
                 cosines[k],
                 max((cosines[j] for j in same_chunk), default=cosines[k]),

@@ -57,3 +57,14 @@ def test_a_messages_header_fields_frame_it_like_a_heading() -> None:
     terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
     rows = scorer.features("How much was paid to NordAir?", [chunk], spans, np.full(len(spans), 0.5), terms)
     assert [float(row[FEATURES.index("heading")]) for row in rows] == [1.0, 0.0]
+
+
+def test_a_sentence_naming_part_of_the_subject_is_about_a_namesake() -> None:
+    sparse = Bm25SparseEncoder()
+    scorer = EvidenceScorer(_NoEmbedder(), sparse, EvidenceModel((0.0,) * len(FEATURES), 0.0))  # type: ignore[arg-type]
+    text = "Abraham Lincoln was born on February 12, 1809.\nRobert Todd Lincoln was born in 1843.\n"
+    chunk = ScoredChunk(Chunk("c1", "lincoln.txt", 0, text, 0, len(text), title="Abraham Lincoln"), 1.0, 0.6)
+    spans = [(1, span) for span in split_sentences(text)]
+    terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
+    rows = scorer.features("When was Abraham Lincoln born?", [chunk], spans, np.full(len(spans), 0.5), terms)
+    assert [float(row[FEATURES.index("focus_overlap")]) for row in rows] == [1.0, 0.0]
