@@ -18,14 +18,15 @@ class _NoEmbedder:  # features() takes the cosines as given: nothing is embedded
     dimension = 3
 
 
-def _features(question: str, title: str) -> dict[str, list[float]]:
+def _features(question: str, title: str, text: str = SPEC) -> dict[str, list[float]]:
+    """Each feature's value for every sentence of ``text``, one chunk titled ``title``."""
     sparse = Bm25SparseEncoder()
     scorer = EvidenceScorer(_NoEmbedder(), sparse, EvidenceModel((0.0,) * len(FEATURES), 0.0))  # type: ignore[arg-type]
-    chunk = ScoredChunk(Chunk("c1", "spec.md", 0, SPEC, 0, len(SPEC), title=title), 1.0, 0.6)
-    spans = [(1, span) for span in split_sentences(SPEC)]
+    chunk = ScoredChunk(Chunk("c1", "doc.txt", 0, text, 0, len(text), title=title), 1.0, 0.6)
+    spans = [(1, span) for span in split_sentences(text)]
     terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
     rows = scorer.features(question, [chunk], spans, np.full(len(spans), 0.5), terms)
-    return {name: [float(row[FEATURES.index(name)]) for row in rows] for name in ("focus_overlap", "title_share")}
+    return {name: [float(row[i]) for row in rows] for i, name in enumerate(FEATURES)}
 
 
 def test_terms_the_title_holds_do_not_count_as_what_is_asked() -> None:
@@ -49,22 +50,10 @@ def test_extraction_requests_ask_for_amounts_and_dates() -> None:
 
 
 def test_a_messages_header_fields_frame_it_like_a_heading() -> None:
-    sparse = Bm25SparseEncoder()
-    scorer = EvidenceScorer(_NoEmbedder(), sparse, EvidenceModel((0.0,) * len(FEATURES), 0.0))  # type: ignore[arg-type]
     text = "From: NordAir Reservations <bookings@nordair.example>\nTotal charged: CAD 1,184.60 (Visa ending 2291)\n"
-    chunk = ScoredChunk(Chunk("c1", "mail.txt", 0, text, 0, len(text), title="booking"), 1.0, 0.6)
-    spans = [(1, span) for span in split_sentences(text)]
-    terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
-    rows = scorer.features("How much was paid to NordAir?", [chunk], spans, np.full(len(spans), 0.5), terms)
-    assert [float(row[FEATURES.index("heading")]) for row in rows] == [1.0, 0.0]
+    assert _features("How much was paid to NordAir?", "booking", text)["heading"] == [1.0, 0.0]
 
 
 def test_a_sentence_naming_part_of_the_subject_is_about_a_namesake() -> None:
-    sparse = Bm25SparseEncoder()
-    scorer = EvidenceScorer(_NoEmbedder(), sparse, EvidenceModel((0.0,) * len(FEATURES), 0.0))  # type: ignore[arg-type]
     text = "Abraham Lincoln was born on February 12, 1809.\nRobert Todd Lincoln was born in 1843.\n"
-    chunk = ScoredChunk(Chunk("c1", "lincoln.txt", 0, text, 0, len(text), title="Abraham Lincoln"), 1.0, 0.6)
-    spans = [(1, span) for span in split_sentences(text)]
-    terms = [frozenset(sparse.encode_document(span.text).indices) for _, span in spans]
-    rows = scorer.features("When was Abraham Lincoln born?", [chunk], spans, np.full(len(spans), 0.5), terms)
-    assert [float(row[FEATURES.index("focus_overlap")]) for row in rows] == [1.0, 0.0]
+    assert _features("When was Abraham Lincoln born?", "Abraham Lincoln", text)["focus_overlap"] == [1.0, 0.0]
