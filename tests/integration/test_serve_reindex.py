@@ -98,6 +98,7 @@ def test_reindex_of_a_served_embedded_store_runs_in_the_server_and_fails_no_answ
         try:
             time.sleep(1.0)  # every question answered (and cached) from the old collection first
             longer = {**env, "RAGQA_CHUNKING__CHUNK_SIZE": "160", "RAGQA_CHUNKING__CHUNK_OVERLAP": "16"}
+            launched = time.time()
             command = ragqa(longer, "collection", "reindex", "docs", "--grace", "1", "--json", timeout=120)
             returned = time.time()
             time.sleep(1.0)  # and go on asking once the old collection is dropped
@@ -118,11 +119,12 @@ def test_reindex_of_a_served_embedded_store_runs_in_the_server_and_fails_no_answ
 
     failed = [(status, body) for _, status, body in answers if status != 200 or "error" in body]
     assert not failed, failed[:3]
-    switched = report["switched_at"]
-    before = [body for asked, _, body in answers if asked < switched]
-    after = [body for asked, _, body in answers if asked > switched]
+    # Asked before the command started: the old collection answered. (One asked a moment before the
+    # switch may resolve the name after it: only the time the switch was noted, after it, is exact.)
+    before = [body for asked, _, body in answers if asked < launched]
+    after = [body for asked, _, body in answers if asked > report["switched_at"]]
     last = [body for asked, _, body in answers if asked > returned]
-    assert len(before) >= 5 and len(after) >= 5 and last, (len(before), len(after), len(last))
+    assert len(before) >= 3 and len(after) >= 3 and last, (len(before), len(after), len(last))
     cited_before = {c["chunk_id"] for body in before for c in body["citations"]}
     cited_after = {c["chunk_id"] for body in after for c in body["citations"]}
     assert cited_before and not cited_before & new_ids  # the old collection answered until the switch
