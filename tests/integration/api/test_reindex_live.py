@@ -82,6 +82,7 @@ def test_a_reindex_to_another_chunk_size_fails_no_answer_and_then_cites_only_the
             settings = parts.settings.model_copy(update={"chunking": parts.settings.chunking.model_copy(
                 update=NEW_CHUNKS)})
             pipeline = IngestPipeline(parts.embedder, parts.sparse, parts.index, settings)
+            started = time.monotonic()
             report = reindex_collection(pipeline, parts.index, "docs", grace_s=1.0, sleep=grace)
             time.sleep(1.0)  # and go on asking after the old collection is dropped
         finally:
@@ -98,9 +99,11 @@ def test_a_reindex_to_another_chunk_size_fails_no_answer_and_then_cites_only_the
 
     failed = [(status, body) for _, status, body in answers if status != 200 or "error" in body]
     assert not failed, failed[:3]
-    before = [body for asked, _, body in answers if asked < switched[0]]
+    # Asked before the re-index started: the old collection answered. (One asked a moment before the
+    # switch may resolve the name just after it: only the time noted after the switch is exact.)
+    before = [body for asked, _, body in answers if asked < started]
     after = [body for asked, _, body in answers if asked > switched[0]]
-    assert len(before) >= 5 and len(after) >= 5, (len(before), len(after))
+    assert len(before) >= 3 and len(after) >= 3, (len(before), len(after))
     cited_before = {c["chunk_id"] for body in before for c in body["citations"]}
     cited_after = {c["chunk_id"] for body in after for c in body["citations"]}
     assert cited_before and cited_before <= old_ids
