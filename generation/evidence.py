@@ -4,15 +4,15 @@ Every sentence of every retrieved chunk is scored by a small logistic model over
 (the embedder's cosine to the question, the share of the question's terms it holds, weighted by
 how rare they are among the candidates, the same with its neighbours and title as context, an
 answer-type cue such as "when" -> a year, what it adds beyond the question's words, the chunk's
-rank). Two features separate the document's subject from what is asked about it: a question's
-terms that its chunk's title already holds ("Corvex Aero 14" in "how heavy is the Corvex Aero
-14?") name the subject, which retrieval has settled; ``focus_overlap`` counts only the other terms,
-and ``title_share`` tells a sentence that restates the title ("The Corvex Aero 14 is a laptop") from
-one that says something about it ("Weight: 1.24 kg"). The weights are fitted by
-``bench/evidence_genres.py`` on ten genres (chosen leave-one-genre-out) and ship as
-``evidence_model.json`` beside this file. ``score`` is then the model's
-probability that the sentence holds the answer: extractive answers are its best sentences, and
-the refusal decision asks whether any sentence is likely enough.
+retrieval score relative to the best chunk's). Two features separate the document's subject from
+what is asked about it: a question's terms that its chunk's title already holds ("Corvex Aero 14"
+in "how heavy is the Corvex Aero 14?") name the subject, which retrieval has settled;
+``focus_overlap`` counts only the other terms, and ``title_share`` tells a sentence that restates
+the title ("The Corvex Aero 14 is a laptop") from one that says something about it ("Weight: 1.24
+kg"). The weights are fitted by ``bench/evidence_genres.py`` on ten genres (chosen
+leave-one-genre-out) and ship as ``evidence_model.json`` beside this file. ``score`` is then the
+model's probability that the sentence holds the answer: extractive answers are its best sentences,
+and the refusal decision asks whether any sentence is likely enough.
 
 Example::
 
@@ -242,6 +242,9 @@ class EvidenceScorer:
         kind = answer_type(question)
         q_words = set(_WORD.findall(question.lower()))
         best_cosine = float(cosines.max())
+        # A chunk's standing is its score against the best one's, not its place: a close second is
+        # nearly as likely to hold the answer, a distant sixth is not.
+        best_score = max((c.score for c in chunks), default=0.0)
         rows = np.zeros((n, len(FEATURES)), dtype=np.float64)
         for k, (source, span) in enumerate(spans):
             same_chunk = [j for j in (k - 1, k + 1) if 0 <= j < n and spans[j][0] == source]
@@ -265,7 +268,7 @@ class EvidenceScorer:
                 len(s_terms[k] - q_terms) / len(s_terms[k]) if s_terms[k] else 0.0,
                 float(kind != "other"),
                 _type_match(kind, text, q_words),
-                1.0 / source,
+                max(chunk.score, 0.0) / best_score if best_score > 0 else 1.0 / source,
                 chunk.dense_score if chunk.dense_score is not None else 0.0,
                 math.log1p(len(text)) / 6.0,
                 float(bool(_MAIL_HEADER.match(text)) or (len(text) < 60 and not text.rstrip().endswith((".", "!", "?"))
