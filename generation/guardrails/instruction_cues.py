@@ -1,5 +1,6 @@
 """What the planted-instruction detectors read: a text's candidates (sentences, the lines and cells
-of table-like ones, decoded views of encoded ones), their cues and their hashed word n-grams.
+of table-like ones, decoded views of encoded ones and the hidden views of ``hidden_views``), their
+cues (the same in English, German, Spanish and French: ``cue_lexicon``) and their hashed word n-grams.
 
 Pure text work, no model: ``instructions.InstructionDetector`` and ``direct.DirectInjectionDetector``
 score what this module extracts.
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.sentences import split_sentences
+from generation.guardrails import cue_lexicon as lexicon
 from generation.guardrails.decoding import decoded_views
+from generation.guardrails.hidden_views import hidden_views
 
 _WORD = re.compile(r"[a-z0-9']+")
 # Verbs that open an order. Recipes and READMEs use them too: the cue only says "imperative";
@@ -70,6 +73,16 @@ _MODAL = re.compile(r"\b(?:must|should|shall|needs? to|ha(?:s|ve) to|(?:is|are) 
                     r"supposed|asked) to)\b")
 # Not "the reader" or "readers": articles and reports say "Readers should note that ..." to people.
 _READER = re.compile(r"\b(?:whoever|anyone|any reader|automated)\b")
+# An assistant described in the third person ("the assistant answers from ...", "the model is told
+# to ..."): documentation about one, not an order to it. Modals of obligation are left to
+# ``obligation``, which an order stated about the reader also uses.
+_DESCRIBES_AI = re.compile(
+    r"\b(?:the|an?|this|our|each|every|its|their) (?:[\w-]+ )?(?:ai|assistant|chatbot|bot|model|llm|agent|"
+    r"summari[sz]er|widget)s? (?:\w+ly |also |only |never |always |then |now |still |not |often )?"
+    r"(?:is|are|was|were|has|have|had|can|cannot|could|will|would|may|might|does|did|\w+[^s]s|\w+ed)\b")
+# The assistant's own orders: what overrides replace and disclosures ask for.
+_INSTRUCTIONS = re.compile(r"\b(?:instructions?|prompts?|directives?|guidelines|rules|configuration|system message|"
+                           r"objective|persona)\b")
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=]{24,}")
 _FUNCTION_WORDS = "the a an of to in and is was for on that with as by it this are be at from or"
 _FUNCTION = frozenset(_FUNCTION_WORDS.split())
@@ -101,6 +114,10 @@ CUES: tuple[Cue, ...] = (
     Cue("inner_imperative", "a capitalized command verb mid-text: an order glued onto a row or sentence"),
     Cue("obligation", "says what the assistant or whoever reads must do ('The assistant must ...')"),
     Cue("lone_order", "an order among sentences that give none (an article, a report): out of place there"),
+    Cue("foreign", "German, Spanish or French: the English encoder's vector is not to be trusted"),
+    Cue("describes_ai", "describes an assistant in the third person ('the assistant answers ...'): documentation"),
+    Cue("instructions", "speaks of instructions, a prompt, rules or a configuration"),
+    Cue("prose", "share of its words that are function words: an order is a sentence, a receipt line is not"),
 )
 
 
@@ -164,44 +181,87 @@ def obligation(folded: str) -> bool:
     return False
 
 
-def order_flags(sentence: str) -> tuple[bool, bool, bool]:
-    """Whether ``sentence`` opens with a command verb, has one glued mid-text, or states an obligation."""
-    return imperative(sentence), inner_imperative(sentence), obligation(sentence.casefold())
+def _foreign_order(folded: str, language: str) -> bool:
+    """A German, Spanish or French command verb first, after an address or an opening clause."""
+    heads = [folded] + [folded.split(sep, 1)[1] for sep in (":", ",") if sep in folded]
+    return any(lexicon.foreign_imperative(lexicon.LETTERS.findall(head)[:8], language) for head in heads)
+
+
+def order_flags(sentence: str, language: str | None = None) -> tuple[bool, bool, bool]:
+    """Whether ``sentence`` opens with a command verb (in English, German, Spanish or French), has
+    one glued mid-text, or states an obligation. ``language``: ``cue_lexicon.language_of``'s guess,
+    when already made."""
+    folded = sentence.casefold()
+    imp = imperative(sentence)
+    if not imp:
+        language = lexicon.language_of(folded) if language is None else language
+        imp = language != "en" and _foreign_order(folded, language)
+    return imp, inner_imperative(sentence), obligation(folded)
 
 
 def cues(sentence: str, rest: set[str], prev: str, encoded: bool, others_ordering: float = 0.5,
-         orders: tuple[bool, bool, bool] | None = None) -> tuple[float, ...]:
+         orders: tuple[bool, bool, bool] | None = None, language: str | None = None) -> tuple[float, ...]:
     """``others_ordering``: the share of the chunk's other sentences that are orders (0.5: unknown);
-    ``orders``: this sentence's (imperative, inner imperative, obligation), when already known."""
+    ``orders``: this sentence's (imperative, inner imperative, obligation), when already known.
+
+    A German, Spanish or French sentence sets the same cues as its English twin would (the
+    ``cue_lexicon`` words), and ``foreign``."""
     folded = sentence.casefold()
-    imp, inner, obliged = orders or order_flags(sentence)
+    if language is None:
+        language, prose = lexicon.profile(folded)
+    else:
+        prose = lexicon.prose_share(folded)
+    imp, inner, obliged = orders or order_flags(sentence, language)
+    other = language != "en"
+    foreign = language in ("de", "es", "fr")
+
+    def either(english: re.Pattern[str], foreign_words: re.Pattern[str]) -> float:
+        return float(bool(english.search(folded)) or (other and bool(foreign_words.search(folded))))
+
     content = {w for w in _words(folded) if len(w) > 3 and w not in _FUNCTION}
     novelty = len(content - rest) / len(content) if content and rest else 0.5
     return (
         float(imp),
-        float(bool(_SECOND.search(folded))),
-        float(bool(_AI.search(folded))),
-        float(bool(_USER.search(folded))),
-        float(bool(_ANSWER.search(folded))),
+        either(_SECOND, lexicon.SECOND),
+        either(_AI, lexicon.AI),
+        either(_USER, lexicon.USER),
+        either(_ANSWER, lexicon.ANSWER),
         float(bool(_URL.search(sentence))),
         float(encoded or bool(_LONG_RUN.search(sentence))),
         float(bool(_AI.search(prev.casefold()))),
         novelty,
         float(len(folded.split()) < 12),
-        float(bool(_FIRST_PERSON.search(folded))),
-        float(bool(_OUTPUT.search(folded))),
-        float(bool(_OVERRIDE.search(folded))),
+        either(_FIRST_PERSON, lexicon.FIRST),
+        either(_OUTPUT, lexicon.OUTPUT),
+        either(_OVERRIDE, lexicon.OVERRIDE),
         float(bool(_CODE.search(folded))),
         float(inner),
         float(obliged),
         float(imp or inner or obliged) * (1.0 - others_ordering),
+        float(foreign),
+        float(bool(_DESCRIBES_AI.search(folded))),
+        either(_INSTRUCTIONS, lexicon.INSTRUCTIONS),
+        prose,
     )
 
 
 def _prose_share(text: str) -> float:
-    """Share of the words that are English function words (0 without words)."""
-    words = _words(text)
-    return sum(w in _FUNCTION for w in words) / len(words) if words else 0.0
+    """Share of the words that are function words of the language they read best in (English,
+    German, Spanish or French; 0 without words): a German sentence reads as prose too, and its
+    reversed or rot13 view does not."""
+    return lexicon.prose_share(text)
+
+
+def _reads_better(view: str, plain: float) -> bool:
+    """A rewritten view (rot13, reversed, leet, spaced) reads as prose, better than what it came
+    from, with two function words, or a command verb with one or leading it: "e x paracetamol
+    soomg" (a receipt line read as leetspeak) has one "a" and no verb, and is still noise."""
+    words = lexicon.LETTERS.findall(view.casefold())
+    if not words or (_prose_share(view) < max(plain + 0.1, 0.15) and words[0] not in _VERBS):
+        return False
+    found = lexicon.function_words(words, distinct=True)
+    verbs = [(w in _VERBS and w != "be") or w in lexicon.ANY_VERB for w in words]
+    return found >= 2 or (any(verbs) and found == 1) or verbs[0]
 
 
 def _row(line: str) -> bool:
@@ -233,34 +293,89 @@ def parts(sentence: str) -> list[tuple[int, str]]:
     return [(at, text) for at, text in dict.fromkeys(out) if text != sentence]
 
 
+# Markup a chunk keeps from HTML, XML or markdown with inline HTML: a tag glued to a word hides the
+# verb that opens an order ("<p>Add a short story ...").
+_TAG = re.compile(r"<!--|-->|</?[A-Za-z][^<>\n]{0,200}>")
+
+
+def _untagged(text: str) -> str:
+    """``text`` without markup; spaces left as they are (spaced-out letters keep their word gaps)."""
+    return _TAG.sub(" ", text).strip() if "<" in text or "-->" in text else text
+
+
+def _scorable(text: str) -> bool:
+    """Three words with letters: "TOTAL 99.36", "VAT incl." or a date is not an order, and the
+    encoder reads such scraps as nothing it has seen (a model then scores them at random)."""
+    found = 0
+    for word in text.split():
+        if not word.isdigit() and any(ch.isalpha() for ch in word):
+            found += 1
+            if found == 3:
+                return True
+    return False
+
+
 def candidates(texts: Sequence[str]) -> list[Candidate]:
     """Every sentence of every text, the lines and cells of table-like sentences, and decoded
-    views of sentences that hide an encoding."""
+    views of sentences (and lines) that hide an encoding; markup taken out, scraps of under three
+    words left out."""
     out: list[Candidate] = []
     for n, chunk in enumerate(texts):
         spans = split_sentences(chunk)
         sentences = [s.text for s in spans]
         words = [set(_words(s)) for s in sentences]
-        flags = [order_flags(s) for s in sentences]
+        languages = [lexicon.language_of(s.casefold()) for s in sentences]
+        flags = [order_flags(_untagged(s), lang) for s, lang in zip(sentences, languages, strict=True)]
         orders = [any(f) for f in flags]
         for i, (span, sentence) in enumerate(zip(spans, sentences, strict=True)):
             rest = set().union(*(w for j, w in enumerate(words) if j != i))
             prev = sentences[i - 1] if i else ""
             others = (sum(orders) - orders[i]) / (len(orders) - 1) if len(orders) > 1 else 0.5
-            out.append(Candidate(n, sentence, cues(sentence, rest, prev, False, others, flags[i]), sentence=sentence,
-                                 start=span.start))
+            text = _untagged(sentence)
+            if _scorable(text):
+                out.append(Candidate(n, text, cues(text, rest, prev, False, others, flags[i], languages[i]),
+                                     sentence=sentence, start=span.start))
             for at, part in parts(sentence):
-                out.append(Candidate(n, part, cues(part, rest, prev, False, others), sentence=sentence,
-                                     start=span.start + at))
-            plain = _prose_share(sentence)
-            for view in decoded_views(sentence, depth=1):
-                # Only views that read as prose, and better than the sentence itself: a table row or
-                # a man page's option list reversed or rot13'd is still noise, not a hidden order.
-                text = view.text[:400]
-                rewrite = view.encoding in ("rot13", "reversed", "leet", "spaced")
-                if len(text) >= 12 and _prose_share(text) >= (plain + 0.1 if rewrite else 0.05):
-                    out.append(Candidate(n, text, cues(text, rest, prev, True, others), decoded=True, sentence=sentence,
-                                         start=span.start))
+                text = _untagged(part)
+                if _scorable(text):
+                    out.append(Candidate(n, text, cues(text, rest, prev, False, others), sentence=sentence,
+                                         start=span.start + at))
+            out.extend(_views(n, span.start, sentence, rest, prev, others))
+    return out
+
+
+def _views(n: int, start: int, sentence: str, rest: set[str], prev: str, others: float) -> list[Candidate]:
+    """Decoded views of ``sentence`` and the hidden views of it and of its lines (a line's view
+    stands for that line: it is what gets marked)."""
+    out: list[Candidate] = []
+    plain: float | None = None
+    for view in decoded_views(sentence, depth=1):
+        # Only views that read as prose, and better than the sentence itself: a table row or a man
+        # page's option list reversed or rot13'd is still noise, not a hidden order.
+        text = view.text[:400]
+        if not _scorable(text):
+            continue
+        if view.encoding in ("rot13", "reversed", "leet", "spaced"):
+            plain = _prose_share(sentence) if plain is None else plain
+            readable = _reads_better(text, plain)
+        else:
+            readable = _prose_share(text) >= 0.05
+        if readable:
+            out.append(Candidate(n, text, cues(text, rest, prev, True, others), decoded=True, sentence=sentence,
+                                 start=start))
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", sentence)] if "\n" in sentence else []
+    seen = {c.text for c in out}
+    for at, unit in [(0, sentence), *lines]:
+        for how, hidden in hidden_views(_untagged(unit)):
+            # Invisible characters split words into fragments that pass for function words, so an
+            # unhidden view counts whatever it reads like; the others must read better.
+            text = _untagged(hidden[:400])
+            source = unit.split(":", 1)[-1] if how == "tail" else unit
+            readable = how == "unhidden" or _reads_better(text, _prose_share(source))
+            if text not in seen and _scorable(text) and readable:
+                seen.add(text)
+                out.append(Candidate(n, text, cues(text, rest, prev, True, others), decoded=True, sentence=unit,
+                                     start=start + at))
     return out
 
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from generation.guardrails.instruction_cues import Candidate, candidates, hashed
+from core.errors import ConfigurationError
+from generation.guardrails.instruction_cues import CUES, Candidate, candidates, hashed
 
 MODEL_FILE = Path(__file__).with_name("instruction_model.json")
 Vectors = Callable[[Sequence[str]], np.ndarray]
@@ -55,6 +56,7 @@ class InstructionModel:
     vector_by_cue: np.ndarray | None = None
     by_cue: int = 0
     layers: int = 6  # of the embedder's transformer layers whose mean-pooled output ``vector`` weighs
+    cue_names: tuple[str, ...] = ()  # the cues the weights were fit on, in order (when the file names them)
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> InstructionModel:
@@ -63,7 +65,7 @@ class InstructionModel:
         by_cue = np.asarray(raw["vector_by_cue"], dtype=np.float64) if "vector_by_cue" in raw else None
         return cls(arr["lexical"], arr["lexical_cues"], float(raw["lexical_bias"]), float(raw.get("gate", "-inf")),
                    arr["vector"], arr["cue_weights"], float(raw["bias"]), float(raw["threshold"]), by_cue,
-                   int(raw.get("by_cue", 0)), int(raw.get("layers", 6)))
+                   int(raw.get("by_cue", 0)), int(raw.get("layers", 6)), tuple(raw.get("cues", ())))
 
     def lexical_logits(self, items: Sequence[Candidate]) -> np.ndarray:
         buckets = len(self.lexical)
@@ -148,6 +150,10 @@ class InstructionDetector:
                  threshold: float | None = None) -> None:
         self._vectors = vectors
         self.model = model or InstructionModel.load()
+        names = tuple(c.name for c in CUES)
+        if self.model.cue_names and self.model.cue_names != names:
+            raise ConfigurationError(f"the planted-instruction model was fit on the cues {list(self.model.cue_names)}, "
+                                     f"this code computes {list(names)}: retrain it (bench/injection_model.py)")
         self._threshold = self.model.threshold if threshold is None else threshold
         self._pool: tuple[int, ThreadPoolExecutor] | None = None
         self._pool_lock = threading.Lock()
