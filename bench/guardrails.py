@@ -84,6 +84,43 @@ def measure(scan: Scan, texts: Iterable[str]) -> tuple[list[bool], float]:
     return flags, round(per_item_us, 1)
 
 
+def print_fresh(console: Console, ours: dict[str, Any]) -> None:
+    """The context guard on the fresh set (issue #34): recall per kind, carrier, language and position,
+    false positives per carrier, dev and held out apart; then windows of real documents."""
+    fresh = ours["fresh"]
+    dev, held = fresh["dev"], fresh["heldout"]
+    table = Table(title="Context guard on the fresh planted-instruction set (written blind): dev | held out")
+    for column in ("", "dev", "held out"):
+        table.add_column(column)
+
+    def cell(group: dict[str, Any] | None) -> str:
+        return f"{group['rate']} ({group['hits']}/{group['n']})" if group else "–"
+
+    a_dev, a_held = dev["attacks"], held["attacks"]
+    table.add_row("recall, all attacks (caught)", str(a_dev["recall_caught"]), str(a_held["recall_caught"]))
+    table.add_row("recall, e-mails and tables", str(a_dev["recall_email_and_table"]),
+                  str(a_held["recall_email_and_table"]))
+    for field in ("kind", "carrier", "language", "position"):
+        for key in sorted(set(a_dev[f"by_{field}"]) | set(a_held[f"by_{field}"])):
+            table.add_row(f"recall {field} {key}", cell(a_dev[f"by_{field}"].get(key)),
+                          cell(a_held[f"by_{field}"].get(key)))
+    b_dev, b_held = dev["benign"], held["benign"]
+    table.add_row("FPR, all benign", str(b_dev["fpr"]), str(b_held["fpr"]))
+    table.add_row("FPR, e-mails and tables", str(b_dev["fpr_email_and_table"]), str(b_held["fpr_email_and_table"]))
+    for key in sorted(set(b_dev["by_carrier"]) | set(b_held["by_carrier"])):
+        table.add_row(f"FPR {key}", cell(b_dev["by_carrier"].get(key)), cell(b_held["by_carrier"].get(key)))
+    console.print(table)
+    real = Table(title="Context guard on chunks of real documents, chunked as ingestion does (never trained on)")
+    for column in ("documents", "chunks", "flagged", "FPR", "by the patterns"):
+        real.add_column(column)
+    for name, found in ours["real_documents"].items():
+        real.add_row(name, str(found["chunks"]), str(found["flagged"]), str(found["fpr"]), str(found["fpr_patterns"]))
+    console.print(real)
+    timings = ours["latency_ms_p50_5_fresh_chunks"]
+    console.print(f"screening 5 fresh documents, p50: patterns {timings['patterns']} ms, with the learned detector "
+                  f"{timings['with_learned_cold']} ms ({timings['embedded_sentences_p50']} sentences embedded)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA, help="the cmu-qa-dev folder")
@@ -153,6 +190,7 @@ def main() -> None:
     docs = ours["own_docs_learned"]
     console.print(f"learned detector on docs/*.md + README.md: {docs['sentences_flagged']}/{docs['sentences']} "
                   f"sentences, {docs['windows_flagged']}/{docs['windows']} windows flagged")
+    print_fresh(console, ours)
     passed = cmu["fpr"] is not None and cmu["fpr"] <= FPR_BAR
     console.print(f"cmu-qa-dev question FPR {cmu['fpr']} (bar <= {FPR_BAR}): {'PASS' if passed else 'FAIL'}")
     path = write_results(

@@ -15,6 +15,8 @@ from typing import Any
 
 from bench.common import ROOT
 from bench.direct_model import direct_injections
+from bench.injection_fresh import load as load_fresh
+from bench.planted_fresh import context_screen, fresh_report, real_documents_report
 from core.types import Chunk, ScoredChunk
 from generation.guardrails.context import ContextGuard
 from generation.guardrails.detector import InjectionDetector
@@ -125,8 +127,9 @@ def screening_latency(texts: list[str], vectors: Vectors, learned: InstructionDe
 
 def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
     """Our planted-instruction set (held-out split), cmu FPR of the learned detector, gate loss, latency."""
-    from bench.injection_model import labelled_candidates, load
-    from core.settings import EmbeddingSettings
+    from bench.injection_fit import labelled_candidates, load
+    from core.settings import ChunkingSettings, EmbeddingSettings
+    from ingest.chunking import Chunker
     from ingest.embedders import embedder_from_settings
     from ingest.onnx_embedding import OnnxEmbedder
 
@@ -195,6 +198,15 @@ def planted(windows: list[str], questions: list[str]) -> dict[str, Any]:
     messages = [r["text"] for r in rows if r["genre"] == "email" and r.get("source") == "message"]
     out["latency_ms_p50_5_email_message_chunks"] = screening_latency(messages[:200], encoder.embed_documents,
                                                                      learned)
+    # The fresh set (written blind, issue #34): per kind, carrier and language, dev and held out apart;
+    # windows of real documents; and screening its documents (mostly one chunk each), five at a time.
+    screen = context_screen(learned)
+    out["fresh"] = fresh_report(screen)
+    out["real_documents"] = real_documents_report(
+        screen, Chunker(embedder.tokenize, embedder.max_seq_length, ChunkingSettings()))
+    fresh_attacks, fresh_benign = load_fresh()
+    fresh_texts = [d.text for pair in zip(fresh_attacks, fresh_benign, strict=False) for d in pair]
+    out["latency_ms_p50_5_fresh_chunks"] = screening_latency(fresh_texts[:300], encoder.embed_documents, learned)
     timings = out["latency_ms_p50_5_chunks"]
     out["latency_added_ms"] = round(timings["with_learned_cold"] - timings["patterns"], 2)
     out["latency_ratio"] = round(timings["with_learned_cold"] / max(timings["patterns"], 1e-9), 2)
