@@ -54,8 +54,8 @@ class GuardrailSettings(Section):
         ge=0,
         le=1,
         description="Sentence score at or above which the learned detector flags a sentence. Unset: the "
-        "threshold shipped with the model, chosen out of fold on dev data to keep false positives under "
-        "0.5% of article windows and 3% of emails and tables (bench/injection_model.py).",
+        "threshold shipped with the model, chosen out of fold on both dev sets to keep false positives "
+        "within 1% of encyclopedia windows and 2% of clean e-mails and tables (bench/injection_model.py).",
     )
     min_dense_score: float = Field(
         default=0.35,
